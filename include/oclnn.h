@@ -1,0 +1,506 @@
+/* oclnn.h - the one public header of oclnn, a portable OpenCL compute backend for conv nets.
+ *
+ * Conventions used throughout:
+ * - Every function returns an oclnn_status; out-parameters come last and are set to NULL/0 on
+ *   failure. oclnn_x_destroy(NULL) is a no-op.
+ * - After a failure, oclnn_last_error(ctx) describes it in one line: the operation, the offending
+ *   value and the rule ("conv2d: groups 3 does not divide input channels 64"). Failures that have
+ *   no context (context creation, pure helpers) are described by oclnn_last_error(NULL), a
+ *   thread-local message.
+ * - Tensors are f32 (or i32 for labels), row-major, documented as x[n][c][h][w]. A tensor is a
+ *   descriptor plus a cl_mem and an element offset.
+ * - Ops enqueue kernels on the context's in-order queue and return without waiting; results are
+ *   visible after oclnn_context_finish() or a blocking download. Bad arguments are rejected before
+ *   anything is enqueued.
+ * - Thread safety: different contexts may be used from different threads at once; one context
+ *   must be used by one thread at a time (OpenCL kernel arguments are per cl_kernel).
+ */
+#ifndef OCLNN_H
+#define OCLNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(OCLNN_BUILDING)
+#define OCLNN_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define OCLNN_API __attribute__((visibility("default")))
+#else
+#define OCLNN_API
+#endif
+
+#define OCLNN_VERSION_MAJOR 0
+#define OCLNN_VERSION_MINOR 1
+#define OCLNN_VERSION_PATCH 0
+#define OCLNN_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes. Values are pinned forever; new ones are only appended.
+ */
+typedef enum oclnn_status {
+    OCLNN_SUCCESS = 0,
+    OCLNN_INVALID_ARGUMENT = 1, /* the caller broke a documented rule (a bug in the caller) */
+    OCLNN_UNSUPPORTED = 2,      /* valid, but not available on this device / algorithm */
+    OCLNN_OUT_OF_MEMORY = 3,    /* host or device allocation failed */
+    OCLNN_OPENCL_ERROR = 4,     /* an OpenCL call failed; the message names call and error */
+    OCLNN_BUILD_FAILURE = 5,    /* a kernel program failed to build; the message has the log */
+    OCLNN_DEVICE_NOT_FOUND = 6, /* no device matches OCLNN_DEVICE (message lists them all) */
+    OCLNN_IO_ERROR = 7,         /* a file could not be read or written */
+    OCLNN_CORRUPT_DATA = 8,     /* a file is malformed, truncated or fails its checksum */
+} oclnn_status;
+
+/* A static, never-NULL string naming the status ("invalid argument"). */
+OCLNN_API const char *oclnn_status_string(oclnn_status status);
+
+typedef struct oclnn_context oclnn_context;
+
+/* The message of the last failure on ctx, or of the calling thread when ctx is NULL. Owned by
+ * the library; valid until the next call on the same context (or thread). Never NULL. */
+OCLNN_API const char *oclnn_last_error(const oclnn_context *ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Devices and contexts.
+ */
+typedef struct oclnn_device_info {
+    int platform_index;           /* P of "P:D", as clinfo -l lists them */
+    int device_index;             /* D of "P:D" */
+    char platform_name[128];
+    char platform_version[128];
+    char platform_vendor[128];    /* "The pocl project", "NVIDIA Corporation" */
+    char vendor[128];             /* the device's vendor */
+    char name[256];
+    char driver_version[128];
+    char device_version[128];     /* "OpenCL 3.0 ..." */
+    char opencl_c_version[128];   /* "OpenCL C 1.2 ..." */
+    cl_device_type type;          /* CL_DEVICE_TYPE_CPU / GPU / ACCELERATOR */
+    unsigned compute_units;
+    uint64_t global_mem_bytes;
+    uint64_t max_alloc_bytes;
+    uint64_t local_mem_bytes;
+    int local_mem_is_global;      /* CL_GLOBAL local memory: emulated, no speed benefit */
+    size_t max_work_group_size;
+    int has_fp16;                 /* cl_khr_fp16 */
+    int has_fp64;                 /* cl_khr_fp64 or a double fp config */
+} oclnn_device_info;
+
+/* Lists every OpenCL device: fills up to `capacity` entries of `devices` (may be NULL when
+ * capacity is 0) and sets *count to the number found. Platforms that fail to enumerate are
+ * skipped; their reasons are written to `skipped` (may be NULL), one line each, truncated to
+ * skipped_size bytes. Errors: OCLNN_DEVICE_NOT_FOUND when there is no platform at all. */
+OCLNN_API oclnn_status oclnn_devices_list(oclnn_device_info *devices, size_t capacity,
+                                          size_t *count, char *skipped, size_t skipped_size);
+
+/* Picks a device with a selector string, the grammar of OCLNN_DEVICE:
+ *   NULL or ""     the first GPU, else the first accelerator, else the first CPU
+ *   "P:D"          platform P, device D (indices as clinfo -l lists them)
+ *   "cpu" "gpu" "accelerator"     the first device of that type; "gpu:1" = the second GPU
+ *   anything else  a case-insensitive substring of "platform vendor device-name"
+ *                  ("nvidia", "pocl", "rtx 4090"); the first match
+ * On success *info is the chosen device and `why` (may be NULL) says why it was chosen.
+ * Errors: OCLNN_DEVICE_NOT_FOUND (the message lists every device with its P:D),
+ * OCLNN_INVALID_ARGUMENT for a malformed "P:D". */
+OCLNN_API oclnn_status oclnn_device_select(const char *selector, oclnn_device_info *info,
+                                           char *why, size_t why_size);
+
+/* Creates a context on the device chosen by the OCLNN_DEVICE environment variable (see
+ * oclnn_device_select), with its own cl_context and in-order queue. */
+OCLNN_API oclnn_status oclnn_context_create(oclnn_context **out);
+
+/* Same with an explicit selector; NULL means the default device (OCLNN_DEVICE is ignored). */
+OCLNN_API oclnn_status oclnn_context_create_with(const char *selector, oclnn_context **out);
+
+/* Wraps an application's own OpenCL objects. The library retains all three and releases only
+ * what it retained at destroy. The queue must be in-order and belong to context and device; the
+ * library enables no profiling on it (OCLNN_PROFILE then reports nothing unless the queue was
+ * created with CL_QUEUE_PROFILING_ENABLE). */
+OCLNN_API oclnn_status oclnn_context_wrap(cl_context context, cl_device_id device,
+                                          cl_command_queue queue, oclnn_context **out);
+
+/* Releases everything the context owns (buffers created through it must be destroyed first).
+ * Waits for queued work. NULL is a no-op. */
+OCLNN_API void oclnn_context_destroy(oclnn_context *ctx);
+
+/* Waits until everything enqueued on the context's queue has finished. */
+OCLNN_API oclnn_status oclnn_context_finish(oclnn_context *ctx);
+
+/* The OpenCL objects behind a context (borrowed: do not release). Any pointer may be NULL. */
+OCLNN_API oclnn_status oclnn_context_get_cl(const oclnn_context *ctx, cl_context *context,
+                                            cl_device_id *device, cl_command_queue *queue);
+
+/* The device the context runs on. */
+OCLNN_API oclnn_status oclnn_context_device_info(const oclnn_context *ctx, oclnn_device_info *info);
+
+/* The kernel binary cache directory in use ("off" when disabled): $OCLNN_CACHE_DIR, else
+ * $XDG_CACHE_HOME/oclnn, else ~/.cache/oclnn. Read once at context creation. */
+OCLNN_API oclnn_status oclnn_context_cache_dir(const oclnn_context *ctx, const char **dir);
+
+/* Program cache statistics since the context was created (for tools and tests). */
+typedef struct oclnn_cache_stats {
+    unsigned memory_hits;  /* programs found already built in this context */
+    unsigned disk_hits;    /* programs loaded from a disk cache entry */
+    unsigned disk_misses;  /* no usable entry: built from source */
+    unsigned disk_corrupt; /* entries found but refused (truncated, bad checksum, wrong key) */
+    unsigned disk_writes;  /* entries written */
+    unsigned builds;       /* clBuildProgram calls from source */
+} oclnn_cache_stats;
+OCLNN_API oclnn_status oclnn_context_cache_stats(const oclnn_context *ctx, oclnn_cache_stats *stats);
+
+/* Device scratch memory. Ops that need a workspace (im2col, GEMM temporaries, Winograd
+ * transforms) take it from one buffer the context owns; it grows on first need up to the limit
+ * (default 1 GiB or a quarter of the device memory, whichever is smaller). Reserve the largest
+ * size up front (oclnn_*_workspace_size) so steady-state calls never allocate. An op whose
+ * workspace would pass the limit picks another algorithm or returns OCLNN_OUT_OF_MEMORY. */
+OCLNN_API oclnn_status oclnn_context_set_workspace_limit(oclnn_context *ctx, size_t bytes);
+OCLNN_API oclnn_status oclnn_context_reserve_workspace(oclnn_context *ctx, size_t bytes);
+
+/* Runs the built-in self-check: builds one real kernel, runs it on the device and compares with
+ * the host. *max_abs_err (may be NULL) receives the largest difference. OCLNN_SUCCESS = PASS. */
+OCLNN_API oclnn_status oclnn_self_check(oclnn_context *ctx, double *max_abs_err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Profiling. With OCLNN_PROFILE=1 in the environment at context creation (or after
+ * oclnn_profile_enable), every kernel the library enqueues is timed with OpenCL events. The
+ * report groups time by op ("conv2d", "batchnorm") and by kernel.
+ */
+OCLNN_API oclnn_status oclnn_profile_enable(oclnn_context *ctx, int enable);
+OCLNN_API oclnn_status oclnn_profile_reset(oclnn_context *ctx);
+/* Waits for the queue, then prints a table (count, total ms, % of total) to `out`. */
+OCLNN_API oclnn_status oclnn_profile_print(oclnn_context *ctx, FILE *out);
+/* Total device milliseconds recorded for one op name (e.g. "conv2d"); 0 if none. */
+OCLNN_API oclnn_status oclnn_profile_op_ms(oclnn_context *ctx, const char *op, double *ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tensors.
+ */
+typedef enum oclnn_dtype { OCLNN_F32 = 0, OCLNN_I32 = 1 } oclnn_dtype;
+
+/* Shape of a tensor. ndim is 1, 2 or 4; dims[] beyond ndim are ignored.
+ *   4-D: x[n][c][h][w]   2-D: x[n][features]   1-D: x[n] (parameters, labels) */
+typedef struct oclnn_tensor_desc {
+    oclnn_dtype dtype;
+    int ndim;
+    int dims[4];
+} oclnn_tensor_desc;
+
+OCLNN_API oclnn_tensor_desc oclnn_tensor_desc_4d(int n, int c, int h, int w);
+OCLNN_API oclnn_tensor_desc oclnn_tensor_desc_2d(int n, int features);
+OCLNN_API oclnn_tensor_desc oclnn_tensor_desc_1d(int n);
+/* Number of elements (0 for an invalid descriptor). */
+OCLNN_API size_t oclnn_tensor_desc_count(const oclnn_tensor_desc *desc);
+
+typedef struct oclnn_tensor oclnn_tensor;
+
+/* Allocates a device buffer for desc. Contents are undefined until written. */
+OCLNN_API oclnn_status oclnn_tensor_create(oclnn_context *ctx, const oclnn_tensor_desc *desc,
+                                           oclnn_tensor **out);
+/* Wraps an existing buffer: the tensor starts `offset` elements into `mem`. The library retains
+ * mem until the tensor is destroyed. Errors if mem is too small for offset + the tensor. */
+OCLNN_API oclnn_status oclnn_tensor_wrap(oclnn_context *ctx, const oclnn_tensor_desc *desc,
+                                         cl_mem mem, size_t offset, oclnn_tensor **out);
+/* A view of `base` with another shape (flatten/reshape) starting `offset` elements into it; it
+ * shares (and retains) the buffer. Errors if it does not fit inside base. */
+OCLNN_API oclnn_status oclnn_tensor_view(oclnn_context *ctx, const oclnn_tensor *base,
+                                         const oclnn_tensor_desc *desc, size_t offset,
+                                         oclnn_tensor **out);
+OCLNN_API void oclnn_tensor_destroy(oclnn_tensor *t);
+
+OCLNN_API oclnn_tensor_desc oclnn_tensor_get_desc(const oclnn_tensor *t);
+/* The buffer (borrowed) and element offset behind a tensor. */
+OCLNN_API oclnn_status oclnn_tensor_get_mem(const oclnn_tensor *t, cl_mem *mem, size_t *offset);
+
+/* Copies `count` elements (must equal the tensor's element count) between host and device.
+ * blocking = 0: the call returns at once and `host` must stay valid (and, for upload, unchanged)
+ * until oclnn_context_finish(). Element type is the tensor's dtype (float or int32_t). */
+OCLNN_API oclnn_status oclnn_tensor_upload(oclnn_context *ctx, oclnn_tensor *t, const void *host,
+                                           size_t count, int blocking);
+OCLNN_API oclnn_status oclnn_tensor_download(oclnn_context *ctx, const oclnn_tensor *t,
+                                             void *host, size_t count, int blocking);
+/* Class labels: validates every label is in [0, num_classes) on the host (naming the first bad
+ * index and value) before uploading anything. t must be an I32 tensor of `count` elements. */
+OCLNN_API oclnn_status oclnn_tensor_upload_labels(oclnn_context *ctx, oclnn_tensor *t,
+                                                  const int32_t *labels, size_t count,
+                                                  int num_classes, int blocking);
+/* Sets every element to value (f32 tensors) or (int32_t)value (i32 tensors). */
+OCLNN_API oclnn_status oclnn_tensor_fill(oclnn_context *ctx, oclnn_tensor *t, float value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Activations used by fused epilogues and the activation ops.
+ */
+typedef enum oclnn_activation {
+    OCLNN_ACT_NONE = 0,
+    OCLNN_ACT_RELU = 1,
+    OCLNN_ACT_GELU = 2,      /* exact: x * 0.5 * (1 + erf(x / sqrt(2))) */
+    OCLNN_ACT_GELU_TANH = 3, /* 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) */
+} oclnn_activation;
+
+/* ---------------------------------------------------------------------------------------------
+ * 2-D convolution, NCHW: x[n][c][h][w], w[k][c/groups][r][s], b[k], y[n][k][h'][w'] with
+ *   h' = 1 + (h + pad_top + pad_bottom - dilation_h*(r-1) - 1) / stride_h   (same for width).
+ * Forward computes y = act(conv(x, w) + b) + z, where b and z (the residual, shaped like y) are
+ * optional: the residual is added after the activation (z is the skip branch of a block whose
+ * activation follows the add when the caller adds it with oclnn_add + an activation op, or when
+ * residual_before_act is set: y = act(conv + b + z)).
+ */
+typedef enum oclnn_conv_algo {
+    OCLNN_CONV_AUTO = 0,      /* heuristic by shape and device */
+    OCLNN_CONV_DIRECT = 1,    /* direct tiled kernel: any descriptor */
+    OCLNN_CONV_IM2COL_GEMM = 2, /* im2col into the workspace + GEMM: any descriptor */
+    OCLNN_CONV_GEMM_1X1 = 3,  /* 1x1, stride 1, no padding: plain GEMM, no im2col */
+    OCLNN_CONV_DEPTHWISE = 4, /* groups == input channels (any channel multiplier) */
+    OCLNN_CONV_WINOGRAD = 5,  /* 3x3, stride 1, dilation 1, groups 1 */
+} oclnn_conv_algo;
+
+typedef struct oclnn_conv2d_desc {
+    int pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
+    int stride_h, stride_w;                       /* >= 1 */
+    int dilation_h, dilation_w;                   /* >= 1 */
+    int groups;                                   /* >= 1, divides c and k */
+    oclnn_activation activation;                  /* forward epilogue */
+    int residual_before_act;                      /* 0: act(conv+b)+z, 1: act(conv+b+z) */
+    oclnn_conv_algo algo;                         /* OCLNN_CONV_AUTO or a forced algorithm */
+} oclnn_conv2d_desc;
+
+/* stride 1, dilation 1, no padding, groups 1, no activation, AUTO. */
+OCLNN_API oclnn_conv2d_desc oclnn_conv2d_desc_default(void);
+/* Convenience: same padding on all sides. */
+OCLNN_API void oclnn_conv2d_desc_set_pad(oclnn_conv2d_desc *desc, int pad_h, int pad_w);
+
+/* Validates desc with x and w shapes (no buffers touched) and gives the shape of y. */
+OCLNN_API oclnn_status oclnn_conv2d_output_shape(const oclnn_conv2d_desc *desc,
+                                                 const oclnn_tensor_desc *x,
+                                                 const oclnn_tensor_desc *w,
+                                                 oclnn_tensor_desc *y);
+
+typedef enum oclnn_conv_pass {
+    OCLNN_CONV_FORWARD = 0,
+    OCLNN_CONV_BACKWARD_DATA = 1,
+    OCLNN_CONV_BACKWARD_WEIGHTS = 2,
+} oclnn_conv_pass;
+
+/* The algorithm AUTO picks for a pass on this context's device, and the workspace it needs. */
+OCLNN_API oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                           oclnn_conv_pass pass, const oclnn_tensor_desc *x,
+                                           const oclnn_tensor_desc *w, oclnn_conv_algo *algo,
+                                           size_t *workspace_bytes);
+
+/* y = act(conv(x, w) + b) + z  (or act(conv + b + z)). b (shape [k]) and z may be NULL. */
+OCLNN_API oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                            const oclnn_tensor *x, const oclnn_tensor *w,
+                                            const oclnn_tensor *b, const oclnn_tensor *z,
+                                            oclnn_tensor *y);
+/* dx = beta * dx + conv_transpose(dy, w). beta is 0 (overwrite) or 1 (accumulate).
+ * dy is the gradient with respect to the convolution output before any fused activation: apply
+ * the activation's backward first. desc->activation is ignored. */
+OCLNN_API oclnn_status oclnn_conv2d_backward_data(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                                  const oclnn_tensor *dy, const oclnn_tensor *w,
+                                                  oclnn_tensor *dx, float beta);
+/* dw = beta * dw + dL/dw and db = beta * db + sum over n,h,w of dy (db may be NULL). */
+OCLNN_API oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx,
+                                                     const oclnn_conv2d_desc *desc,
+                                                     const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                     oclnn_tensor *dw, oclnn_tensor *db, float beta);
+
+/* ---------------------------------------------------------------------------------------------
+ * Pooling, NCHW. Output size as convolution with window for kernel and dilation 1 (floor).
+ * Max backward routes each gradient to the first index (row-major within the window) holding
+ * the maximum. Padded positions never win a max.
+ */
+typedef enum oclnn_pool_mode {
+    OCLNN_POOL_MAX = 0,
+    OCLNN_POOL_AVG = 1,          /* average counting padded positions (PyTorch default) */
+    OCLNN_POOL_AVG_EXCLUDE_PAD = 2, /* average over the positions inside the input only */
+} oclnn_pool_mode;
+
+typedef struct oclnn_pool2d_desc {
+    oclnn_pool_mode mode;
+    int window_h, window_w;
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right; /* each < the window in its direction */
+} oclnn_pool2d_desc;
+
+/* 2x2 window, stride 2, no padding, max. */
+OCLNN_API oclnn_pool2d_desc oclnn_pool2d_desc_default(void);
+OCLNN_API oclnn_status oclnn_pool2d_output_shape(const oclnn_pool2d_desc *desc,
+                                                 const oclnn_tensor_desc *x, oclnn_tensor_desc *y);
+OCLNN_API oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
+                                            const oclnn_tensor *x, oclnn_tensor *y);
+/* dx = dL/dx (overwritten). x is the forward input (max pooling recomputes the arg-max). */
+OCLNN_API oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
+                                             const oclnn_tensor *x, const oclnn_tensor *dy,
+                                             oclnn_tensor *dx);
+/* y[n][c] (2-D, or 4-D [n][c][1][1]) = mean over h,w of x[n][c][h][w]. */
+OCLNN_API oclnn_status oclnn_global_avg_pool_forward(oclnn_context *ctx, const oclnn_tensor *x,
+                                                     oclnn_tensor *y);
+OCLNN_API oclnn_status oclnn_global_avg_pool_backward(oclnn_context *ctx, const oclnn_tensor *dy,
+                                                      oclnn_tensor *dx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Batch normalisation over N, H, W per channel (x 4-D [n][c][h][w] or 2-D [n][c]).
+ * gamma, beta, running_mean, running_var, save_mean, save_invstd: c elements each.
+ * Training: y = gamma * (x - mean) / sqrt(var + eps) + beta with the biased batch variance;
+ * running_mean = (1 - momentum) * running_mean + momentum * mean and the same for running_var
+ * with the unbiased variance (PyTorch's convention). save_mean/save_invstd keep mean and
+ * 1/sqrt(var + eps) for the backward pass. Statistics are computed in two passes.
+ */
+typedef struct oclnn_batchnorm_desc {
+    float eps;      /* > 0, default 1e-5 */
+    float momentum; /* in [0, 1], default 0.1 */
+} oclnn_batchnorm_desc;
+OCLNN_API oclnn_batchnorm_desc oclnn_batchnorm_desc_default(void);
+
+OCLNN_API oclnn_status oclnn_batchnorm_forward_training(
+    oclnn_context *ctx, const oclnn_batchnorm_desc *desc, const oclnn_tensor *x,
+    const oclnn_tensor *gamma, const oclnn_tensor *beta, oclnn_tensor *running_mean,
+    oclnn_tensor *running_var, oclnn_tensor *save_mean, oclnn_tensor *save_invstd, oclnn_tensor *y);
+OCLNN_API oclnn_status oclnn_batchnorm_forward_inference(
+    oclnn_context *ctx, const oclnn_batchnorm_desc *desc, const oclnn_tensor *x,
+    const oclnn_tensor *gamma, const oclnn_tensor *beta, const oclnn_tensor *running_mean,
+    const oclnn_tensor *running_var, oclnn_tensor *y);
+/* dx (overwritten), dgamma and dbeta (dgamma = beta_acc * dgamma + ..., beta_acc 0 or 1). */
+OCLNN_API oclnn_status oclnn_batchnorm_backward(
+    oclnn_context *ctx, const oclnn_batchnorm_desc *desc, const oclnn_tensor *x,
+    const oclnn_tensor *dy, const oclnn_tensor *gamma, const oclnn_tensor *save_mean,
+    const oclnn_tensor *save_invstd, oclnn_tensor *dx, oclnn_tensor *dgamma, oclnn_tensor *dbeta,
+    float beta_acc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Layer normalisation.
+ *   OCLNN_LAYERNORM_CHW: statistics over everything but n (c,h,w of a 4-D x, features of a 2-D
+ *     x); gamma and beta have that many elements (PyTorch nn.LayerNorm([c, h, w])).
+ *   OCLNN_LAYERNORM_CHANNELS: statistics over c at each (n, h, w) position, gamma/beta [c]
+ *     (ConvNeXt's channels-first LayerNorm).
+ * save_mean/save_invstd hold one value per normalised group (n, or n*h*w).
+ */
+typedef enum oclnn_layernorm_mode {
+    OCLNN_LAYERNORM_CHW = 0,
+    OCLNN_LAYERNORM_CHANNELS = 1,
+} oclnn_layernorm_mode;
+typedef struct oclnn_layernorm_desc {
+    oclnn_layernorm_mode mode;
+    float eps; /* > 0, default 1e-6 (ConvNeXt) */
+} oclnn_layernorm_desc;
+OCLNN_API oclnn_layernorm_desc oclnn_layernorm_desc_default(void);
+
+OCLNN_API oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_desc *desc,
+                                               const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                               const oclnn_tensor *beta, oclnn_tensor *save_mean,
+                                               oclnn_tensor *save_invstd, oclnn_tensor *y);
+OCLNN_API oclnn_status oclnn_layernorm_backward(
+    oclnn_context *ctx, const oclnn_layernorm_desc *desc, const oclnn_tensor *x,
+    const oclnn_tensor *dy, const oclnn_tensor *gamma, const oclnn_tensor *save_mean,
+    const oclnn_tensor *save_invstd, oclnn_tensor *dx, oclnn_tensor *dgamma, oclnn_tensor *dbeta,
+    float beta_acc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Element-wise ops. Shapes must have equal element counts; y may alias an input.
+ */
+OCLNN_API oclnn_status oclnn_activation_forward(oclnn_context *ctx, oclnn_activation act,
+                                                const oclnn_tensor *x, oclnn_tensor *y);
+/* dx = dy * act'(x), x the activation's input. */
+OCLNN_API oclnn_status oclnn_activation_backward(oclnn_context *ctx, oclnn_activation act,
+                                                 const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                 oclnn_tensor *dx);
+/* y = alpha * a + beta * b (residual add: alpha = beta = 1). */
+OCLNN_API oclnn_status oclnn_add(oclnn_context *ctx, float alpha, const oclnn_tensor *a,
+                                 float beta, const oclnn_tensor *b, oclnn_tensor *y);
+/* y = alpha * x */
+OCLNN_API oclnn_status oclnn_scale(oclnn_context *ctx, float alpha, const oclnn_tensor *x,
+                                   oclnn_tensor *y);
+OCLNN_API oclnn_status oclnn_copy(oclnn_context *ctx, const oclnn_tensor *x, oclnn_tensor *y);
+/* Per-channel scale (ConvNeXt layer scale): y[n][c][h][w] = gamma[c] * x[n][c][h][w]. */
+OCLNN_API oclnn_status oclnn_channel_scale_forward(oclnn_context *ctx, const oclnn_tensor *x,
+                                                   const oclnn_tensor *gamma, oclnn_tensor *y);
+/* dx = gamma * dy (overwritten); dgamma = beta_acc * dgamma + sum over n,h,w of x * dy. */
+OCLNN_API oclnn_status oclnn_channel_scale_backward(oclnn_context *ctx, const oclnn_tensor *x,
+                                                    const oclnn_tensor *dy,
+                                                    const oclnn_tensor *gamma, oclnn_tensor *dx,
+                                                    oclnn_tensor *dgamma, float beta_acc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Linear layers: y[n][o] = sum_i x[n][i] * w[o][i] + b[o]. x may be 4-D: it is flattened to
+ * [n][c*h*w] (that is the flatten layer). GEMMs run through CLBlast.
+ */
+OCLNN_API oclnn_status oclnn_linear_forward(oclnn_context *ctx, const oclnn_tensor *x,
+                                            const oclnn_tensor *w, const oclnn_tensor *b,
+                                            oclnn_tensor *y);
+/* dx = beta * dx + dy w */
+OCLNN_API oclnn_status oclnn_linear_backward_data(oclnn_context *ctx, const oclnn_tensor *dy,
+                                                  const oclnn_tensor *w, oclnn_tensor *dx,
+                                                  float beta);
+/* dw = beta * dw + dy^T x; db = beta * db + sum_n dy (db may be NULL) */
+OCLNN_API oclnn_status oclnn_linear_backward_weights(oclnn_context *ctx, const oclnn_tensor *x,
+                                                     const oclnn_tensor *dy, oclnn_tensor *dw,
+                                                     oclnn_tensor *db, float beta);
+
+/* ---------------------------------------------------------------------------------------------
+ * Softmax and cross-entropy over classes: x[n][k] (2-D).
+ */
+/* y = softmax(x) along k, or log_softmax when log is non-zero. Stable for large logits. */
+OCLNN_API oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x,
+                                             oclnn_tensor *y, int log);
+/* probs = softmax(logits); loss (1 element) = mean over n of -log probs[n][labels[n]].
+ * labels: I32 [n]. A label outside [0, k) on the device makes the loss NaN (validate with
+ * oclnn_tensor_upload_labels). */
+OCLNN_API oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx,
+                                                           const oclnn_tensor *logits,
+                                                           const oclnn_tensor *labels,
+                                                           oclnn_tensor *probs, oclnn_tensor *loss);
+/* dlogits = scale * (probs - onehot(labels)) / n  (scale 1 for the mean loss). */
+OCLNN_API oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx,
+                                                            const oclnn_tensor *probs,
+                                                            const oclnn_tensor *labels,
+                                                            float scale, oclnn_tensor *dlogits);
+/* correct (I32, 1 element) = number of n with argmax_k logits[n][k] == labels[n] (ties: the
+ * first index). */
+OCLNN_API oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits,
+                                            const oclnn_tensor *labels, oclnn_tensor *correct);
+
+/* ---------------------------------------------------------------------------------------------
+ * Optimisers: one kernel over a parameter buffer. param, grad and state tensors have equal
+ * element counts.
+ */
+typedef struct oclnn_sgd_desc {
+    float lr;
+    float momentum;     /* 0 = plain SGD */
+    float weight_decay; /* L2, added to the gradient (PyTorch SGD) */
+    int nesterov;
+} oclnn_sgd_desc;
+/* PyTorch's SGD: g = grad + wd*p; buf = momentum*buf + g (buf = g on the first step, which is
+ * the caller's: pass first_step = 1); p -= lr * (nesterov ? g + momentum*buf : buf). */
+OCLNN_API oclnn_status oclnn_sgd_step(oclnn_context *ctx, const oclnn_sgd_desc *desc,
+                                      oclnn_tensor *param, const oclnn_tensor *grad,
+                                      oclnn_tensor *momentum_buf, int first_step);
+
+typedef struct oclnn_adam_desc {
+    float lr;
+    float beta1, beta2, eps; /* defaults 0.9, 0.999, 1e-8 */
+    float weight_decay;
+    int decoupled; /* 1: AdamW (p -= lr*wd*p), 0: Adam (grad += wd*p) */
+} oclnn_adam_desc;
+OCLNN_API oclnn_adam_desc oclnn_adam_desc_default(void);
+/* One step; `step` counts from 1 (bias correction 1 - beta^step). m and v start at zero. */
+OCLNN_API oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, long step,
+                                       oclnn_tensor *param, const oclnn_tensor *grad,
+                                       oclnn_tensor *m, oclnn_tensor *v);
+
+/* Cosine learning rate with linear warm-up, computed on the host:
+ *   step < warmup: base_lr * (step + 1) / warmup
+ *   else: min_lr + (base_lr - min_lr) * 0.5 * (1 + cos(pi * (step - warmup) / (total - warmup)))
+ * step counts from 0; total > warmup >= 0. */
+OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step, long warmup,
+                                       long total, double *lr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OCLNN_H */

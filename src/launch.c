@@ -1,0 +1,155 @@
+/* launch.c - setting kernel arguments and enqueueing, with OpenCL-event profiling. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void record(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev)
+{
+    if (ctx->nrecords == ctx->records_cap) {
+        size_t cap = ctx->records_cap ? ctx->records_cap * 2 : 256;
+        oclnn_profile_record *r = realloc(ctx->records, cap * sizeof *r);
+        if (!r) { /* profiling is best effort: drop the record rather than fail the op */
+            clReleaseEvent(ev);
+            return;
+        }
+        ctx->records = r;
+        ctx->records_cap = cap;
+    }
+    oclnn_profile_record *r = &ctx->records[ctx->nrecords++];
+    r->op = op;
+    snprintf(r->kernel, sizeof r->kernel, "%s", kernel);
+    r->event = ev;
+}
+
+void oclnn__profile_event(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev)
+{
+    if (ev)
+        record(ctx, op, kernel, ev);
+}
+
+oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, const oclnn_arg *args,
+                           size_t nargs, cl_uint dims, const size_t *global, const size_t *local)
+{
+    char what[160];
+    for (size_t i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS) {
+            snprintf(what, sizeof what, "%s: clSetKernelArg(%zu)", op, i);
+            return oclnn__cl(ctx, err, what);
+        }
+    }
+    size_t g[3];
+    for (cl_uint d = 0; d < dims; d++)
+        g[d] = local ? oclnn__round_up(global[d], local[d]) : global[d];
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0, NULL,
+                                        ctx->profile ? &ev : NULL);
+    if (err != CL_SUCCESS) {
+        char name[64] = "?";
+        clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        snprintf(what, sizeof what, "%s: clEnqueueNDRangeKernel(%s)", op, name);
+        return oclnn__cl(ctx, err, what);
+    }
+    if (ev) {
+        char name[64] = "?";
+        clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        name[sizeof name - 1] = '\0';
+        record(ctx, op, name, ev);
+    }
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_profile_enable(oclnn_context *ctx, int enable)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "profile_enable: ctx is NULL");
+    if (enable && !ctx->profiling_queue)
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                           "profile_enable: the wrapped queue was created without "
+                           "CL_QUEUE_PROFILING_ENABLE");
+    ctx->profile = enable != 0;
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_profile_reset(oclnn_context *ctx)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "profile_reset: ctx is NULL");
+    for (size_t i = 0; i < ctx->nrecords; i++)
+        clReleaseEvent(ctx->records[i].event);
+    ctx->nrecords = 0;
+    return OCLNN_SUCCESS;
+}
+
+static double event_ms(cl_event ev)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS ||
+        t1 < t0)
+        return 0.0;
+    return (double)(t1 - t0) * 1e-6;
+}
+
+oclnn_status oclnn_profile_op_ms(oclnn_context *ctx, const char *op, double *ms)
+{
+    if (!ctx || !op || !ms)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "profile_op_ms: NULL argument");
+    *ms = 0;
+    oclnn_status s = oclnn_context_finish(ctx);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    for (size_t i = 0; i < ctx->nrecords; i++)
+        if (strcmp(ctx->records[i].op, op) == 0)
+            *ms += event_ms(ctx->records[i].event);
+    return OCLNN_SUCCESS;
+}
+
+typedef struct row {
+    const char *op;
+    const char *kernel;
+    unsigned count;
+    double ms;
+} row;
+
+static int by_ms_desc(const void *a, const void *b)
+{
+    double d = ((const row *)b)->ms - ((const row *)a)->ms;
+    return (d > 0) - (d < 0);
+}
+
+oclnn_status oclnn_profile_print(oclnn_context *ctx, FILE *out)
+{
+    if (!ctx || !out)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "profile_print: %s is NULL",
+                           ctx ? "out" : "ctx");
+    oclnn_status s = oclnn_context_finish(ctx);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    row *rows = oclnn__alloc(ctx, (ctx->nrecords + 1) * sizeof *rows, "profile_print");
+    if (!rows)
+        return OCLNN_OUT_OF_MEMORY;
+    size_t nrows = 0;
+    double total = 0;
+    for (size_t i = 0; i < ctx->nrecords; i++) {
+        const oclnn_profile_record *r = &ctx->records[i];
+        double ms = event_ms(r->event);
+        total += ms;
+        size_t j = 0;
+        while (j < nrows && !(strcmp(rows[j].op, r->op) == 0 && strcmp(rows[j].kernel, r->kernel) == 0))
+            j++;
+        if (j == nrows)
+            rows[nrows++] = (row){r->op, r->kernel, 0, 0};
+        rows[j].count++;
+        rows[j].ms += ms;
+    }
+    qsort(rows, nrows, sizeof *rows, by_ms_desc);
+    fprintf(out, "%-16s %-32s %8s %12s %7s\n", "op", "kernel", "count", "total ms", "%");
+    for (size_t j = 0; j < nrows; j++)
+        fprintf(out, "%-16s %-32s %8u %12.3f %6.1f%%\n", rows[j].op, rows[j].kernel,
+                rows[j].count, rows[j].ms, total > 0 ? 100.0 * rows[j].ms / total : 0.0);
+    fprintf(out, "%-16s %-32s %8zu %12.3f %6.1f%%\n", "total", "", ctx->nrecords, total, 100.0);
+    free(rows);
+    return OCLNN_SUCCESS;
+}

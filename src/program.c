@@ -1,0 +1,340 @@
+/* program.c - the program cache: embedded (or OCLNN_KERNEL_DIR) sources are built with their -D
+ * options on first use, kept per context in memory and on disk as device binaries. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CACHE_MAGIC "OCLNNBIN"
+#define CACHE_FORMAT 1u
+
+uint64_t oclnn__hash(const void *data, size_t len, uint64_t seed)
+{
+    /* FNV-1a, 64 bit: collisions only cost a miss, because entries also store their full key. */
+    const unsigned char *p = data;
+    uint64_t h = seed ^ 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Reads the source of `file`: the embedded copy, or OCLNN_KERNEL_DIR/file when set. */
+static oclnn_status load_source(oclnn_context *ctx, const char *file, char **out)
+{
+    *out = NULL;
+    if (ctx->kernel_dir[0]) {
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", ctx->kernel_dir, file);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return oclnn__fail(ctx, OCLNN_IO_ERROR, "kernel source %s (OCLNN_KERNEL_DIR): %s", path,
+                               strerror(errno));
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        /* A #line marker names the real file in build logs, like the embedded sources do. */
+        char marker[1500];
+        int m = snprintf(marker, sizeof marker, "#line 1 \"%s\"\n", path);
+        char *buf = n >= 0 ? oclnn__alloc(ctx, (size_t)n + (size_t)m + 1, "kernel source") : NULL;
+        if (buf)
+            memcpy(buf, marker, (size_t)m);
+        if (!buf || fread(buf + m, 1, (size_t)n, f) != (size_t)n) {
+            fclose(f);
+            free(buf);
+            return buf ? oclnn__fail(ctx, OCLNN_IO_ERROR, "kernel source %s: short read", path)
+                       : OCLNN_OUT_OF_MEMORY;
+        }
+        fclose(f);
+        buf[m + n] = '\0';
+        *out = buf;
+        return OCLNN_SUCCESS;
+    }
+    for (size_t i = 0; i < oclnn__nsources; i++)
+        if (strcmp(oclnn__sources[i].name, file) == 0) {
+            *out = oclnn__strdup(ctx, oclnn__sources[i].data, "kernel source");
+            return *out ? OCLNN_SUCCESS : OCLNN_OUT_OF_MEMORY;
+        }
+    return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "program: no embedded kernel source \"%s\"",
+                       file);
+}
+
+/* The full disk-cache key: everything that can change the binary. */
+static char *disk_key(oclnn_context *ctx, const char *file, const char *source, const char *opts)
+{
+    const oclnn_device_info *d = &ctx->info;
+    char head[1200];
+    int n = snprintf(head, sizeof head,
+                     "oclnn %s|%s|%s|%s|%s|%s|%s|file=%s|opts=%s|src=%016llx",
+                     OCLNN_VERSION_STRING, d->platform_name, d->platform_version, d->vendor,
+                     d->name, d->driver_version, d->device_version, file, opts,
+                     (unsigned long long)oclnn__hash(source, strlen(source), 0));
+    if (n < 0)
+        return NULL;
+    return oclnn__strdup(ctx, head, "cache key");
+}
+
+static void cache_path(const oclnn_context *ctx, const char *key, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%016llx.bin", ctx->cache_dir,
+             (unsigned long long)oclnn__hash(key, strlen(key), 0));
+}
+
+static bool cache_on(const oclnn_context *ctx)
+{
+    return strcmp(ctx->cache_dir, "off") != 0 && ctx->cache_dir[0];
+}
+
+/* Loads a binary for `key`; NULL on any problem (counted as a miss or as corrupt). */
+static unsigned char *cache_read(oclnn_context *ctx, const char *key, size_t *bin_len)
+{
+    char path[1400];
+    cache_path(ctx, key, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ctx->stats.disk_misses++;
+        return NULL;
+    }
+    unsigned char *bin = NULL;
+    char magic[8];
+    uint32_t format = 0, key_len = 0;
+    uint64_t len = 0, sum = 0;
+    size_t want_key = strlen(key);
+    char *stored_key = NULL;
+    bool ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, CACHE_MAGIC, 8) == 0 &&
+              fread(&format, 4, 1, f) == 1 && format == CACHE_FORMAT &&
+              fread(&key_len, 4, 1, f) == 1 && key_len == want_key;
+    if (ok) {
+        stored_key = malloc(key_len + 1);
+        ok = stored_key && fread(stored_key, 1, key_len, f) == key_len &&
+             memcmp(stored_key, key, key_len) == 0;
+    }
+    ok = ok && fread(&len, 8, 1, f) == 1 && len > 0 && len < ((uint64_t)1 << 31);
+    if (ok) {
+        bin = malloc((size_t)len);
+        ok = bin && fread(bin, 1, (size_t)len, f) == len && fread(&sum, 8, 1, f) == 1 &&
+             sum == oclnn__hash(bin, (size_t)len, oclnn__hash(key, key_len, 0)) &&
+             fgetc(f) == EOF;
+    }
+    fclose(f);
+    free(stored_key);
+    if (!ok) {
+        free(bin);
+        ctx->stats.disk_corrupt++;
+        return NULL;
+    }
+    *bin_len = (size_t)len;
+    return bin;
+}
+
+static void mkdir_p(const char *dir)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    mkdir(tmp, 0755);
+}
+
+/* Writes an entry to a temporary file and renames it into place; failures are silent (the cache
+ * is an optimisation: an unwritable directory only costs rebuilds). */
+static void cache_write(oclnn_context *ctx, const char *key, const unsigned char *bin, size_t len)
+{
+    static unsigned counter;
+    char path[1400], tmp[1500];
+    mkdir_p(ctx->cache_dir);
+    cache_path(ctx, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return;
+    uint32_t format = CACHE_FORMAT, key_len = (uint32_t)strlen(key);
+    uint64_t len64 = len, sum = oclnn__hash(bin, len, oclnn__hash(key, key_len, 0));
+    bool ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&format, 4, 1, f) == 1 &&
+              fwrite(&key_len, 4, 1, f) == 1 && fwrite(key, 1, key_len, f) == key_len &&
+              fwrite(&len64, 8, 1, f) == 1 && fwrite(bin, 1, len, f) == len &&
+              fwrite(&sum, 8, 1, f) == 1;
+    ok = (fclose(f) == 0) && ok;
+    if (ok && rename(tmp, path) == 0)
+        ctx->stats.disk_writes++;
+    else
+        remove(tmp);
+}
+
+/* Puts the build log into the context message; #line markers make it point at cl/<file>:line. */
+static oclnn_status build_failed(oclnn_context *ctx, cl_program prog, const char *file,
+                                 const char *opts, cl_int err)
+{
+    size_t log_size = 0;
+    clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size);
+    char *log = log_size ? malloc(log_size + 1) : NULL;
+    if (log) {
+        clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, log_size, log, NULL);
+        log[log_size] = '\0';
+    }
+    oclnn__fail(ctx, OCLNN_BUILD_FAILURE, "build of cl/%s with options \"%s\" failed (%s):\n%s",
+                file, opts, oclnn__cl_error_name(err), log ? log : "(no build log)");
+    free(log);
+    return OCLNN_BUILD_FAILURE;
+}
+
+static oclnn_status build_program(oclnn_context *ctx, const char *file, const char *opts,
+                                  cl_program *out)
+{
+    char *source = NULL;
+    oclnn_status s = load_source(ctx, file, &source);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    /* Options: ours, plus -I for kernel development from disk (embedded sources have their
+     * includes inlined). Never -cl-fast-relaxed-math. */
+    char full_opts[2200];
+    if (ctx->kernel_dir[0])
+        snprintf(full_opts, sizeof full_opts, "%s -I %s", opts, ctx->kernel_dir);
+    else
+        snprintf(full_opts, sizeof full_opts, "%s", opts);
+    char *key = cache_on(ctx) ? disk_key(ctx, file, source, full_opts) : NULL;
+    cl_int err;
+    cl_program prog = NULL;
+    if (key) {
+        size_t len = 0;
+        unsigned char *bin = cache_read(ctx, key, &len);
+        if (bin) {
+            const unsigned char *bins[1] = {bin};
+            cl_int bin_status;
+            prog = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &len, bins,
+                                             &bin_status, &err);
+            if (err == CL_SUCCESS && bin_status == CL_SUCCESS)
+                err = clBuildProgram(prog, 1, &ctx->device, full_opts, NULL, NULL);
+            if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
+                /* A binary the driver refuses is treated like a corrupt entry: rebuild. */
+                if (prog)
+                    clReleaseProgram(prog);
+                prog = NULL;
+                ctx->stats.disk_corrupt++;
+            } else {
+                ctx->stats.disk_hits++;
+            }
+            free(bin);
+        }
+    }
+    if (!prog) {
+        const char *src = source;
+        prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, NULL, &err);
+        if (err != CL_SUCCESS) {
+            free(source);
+            free(key);
+            return oclnn__cl(ctx, err, "clCreateProgramWithSource");
+        }
+        ctx->stats.builds++;
+        err = clBuildProgram(prog, 1, &ctx->device, full_opts, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            s = build_failed(ctx, prog, file, full_opts, err);
+            clReleaseProgram(prog);
+            free(source);
+            free(key);
+            return s;
+        }
+        size_t len = 0;
+        if (key && clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) ==
+                       CL_SUCCESS &&
+            len > 0) {
+            unsigned char *bin = malloc(len);
+            unsigned char *bins[1] = {bin};
+            if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) ==
+                           CL_SUCCESS)
+                cache_write(ctx, key, bin, len);
+            free(bin);
+        }
+    }
+    free(source);
+    free(key);
+    *out = prog;
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn__kernel(oclnn_context *ctx, const char *file, const char *options,
+                           const char *name, cl_kernel *out)
+{
+    const char *opts = options ? options : "";
+    *out = NULL;
+    uint64_t key = oclnn__hash(opts, strlen(opts), oclnn__hash(file, strlen(file), 0));
+    oclnn_program_entry *e = ctx->programs;
+    while (e && !(e->key == key && strcmp(e->file, file) == 0 && strcmp(e->options, opts) == 0))
+        e = e->next;
+    if (e) {
+        ctx->stats.memory_hits++;
+    } else {
+        e = oclnn__alloc(ctx, sizeof *e, "program cache");
+        if (!e)
+            return OCLNN_OUT_OF_MEMORY;
+        e->file = oclnn__strdup(ctx, file, "program cache");
+        e->options = e->file ? oclnn__strdup(ctx, opts, "program cache") : NULL;
+        oclnn_status s = e->options ? build_program(ctx, file, opts, &e->program)
+                                    : OCLNN_OUT_OF_MEMORY;
+        if (s != OCLNN_SUCCESS) {
+            free(e->file);
+            free(e->options);
+            free(e);
+            return s;
+        }
+        e->key = key;
+        e->next = ctx->programs;
+        ctx->programs = e;
+    }
+    for (oclnn_kernel_entry *k = e->kernels; k; k = k->next)
+        if (strcmp(k->name, name) == 0) {
+            *out = k->kernel;
+            return OCLNN_SUCCESS;
+        }
+    oclnn_kernel_entry *k = oclnn__alloc(ctx, sizeof *k, "kernel cache");
+    if (!k)
+        return OCLNN_OUT_OF_MEMORY;
+    k->name = oclnn__strdup(ctx, name, "kernel cache");
+    if (!k->name) {
+        free(k);
+        return OCLNN_OUT_OF_MEMORY;
+    }
+    cl_int err;
+    k->kernel = clCreateKernel(e->program, name, &err);
+    if (err != CL_SUCCESS) {
+        free(k->name);
+        free(k);
+        char what[200];
+        snprintf(what, sizeof what, "clCreateKernel(%s) from cl/%s", name, file);
+        return oclnn__cl(ctx, err, what);
+    }
+    k->next = e->kernels;
+    e->kernels = k;
+    *out = k->kernel;
+    return OCLNN_SUCCESS;
+}
+
+void oclnn__programs_release(oclnn_context *ctx)
+{
+    oclnn_program_entry *e = ctx->programs;
+    while (e) {
+        oclnn_program_entry *next = e->next;
+        oclnn_kernel_entry *k = e->kernels;
+        while (k) {
+            oclnn_kernel_entry *kn = k->next;
+            clReleaseKernel(k->kernel);
+            free(k->name);
+            free(k);
+            k = kn;
+        }
+        clReleaseProgram(e->program);
+        free(e->file);
+        free(e->options);
+        free(e);
+        e = next;
+    }
+    ctx->programs = NULL;
+}

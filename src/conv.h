@@ -1,0 +1,37 @@
+/* conv.h - the interface between the convolution dispatcher (conv.c: validation, algorithm
+ * choice) and the files that implement one algorithm each. Geometry is validated before any of
+ * these is called. */
+#ifndef OCLNN_CONV_H
+#define OCLNN_CONV_H
+
+#include "internal.h"
+
+typedef struct oclnn_conv_geom {
+    int n, c, h, w;   /* input x[n][c][h][w] */
+    int k, r, s;      /* weights w[k][c/groups][r][s] */
+    int oh, ow;       /* output y[n][k][oh][ow] */
+    int groups;       /* cg = c / groups input and kg = k / groups output channels per group */
+    int cg, kg;
+    int pad_t, pad_b, pad_l, pad_r;
+    int stride_h, stride_w;
+    int dil_h, dil_w;
+} oclnn_conv_geom;
+
+/* Depthwise (groups == c, kg = channel multiplier): conv_depthwise.c, cl/conv2d_depthwise.cl.
+ * Forward applies bias (may be NULL), activation and residual z (may be NULL) in the kernel. */
+oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                           oclnn_activation act, int residual_before_act,
+                                           const oclnn_tensor *x, const oclnn_tensor *w,
+                                           const oclnn_tensor *b, const oclnn_tensor *z,
+                                           oclnn_tensor *y);
+/* dx = beta * dx + ..., beta 0 or 1. */
+oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                 const oclnn_tensor *dy, const oclnn_tensor *w,
+                                                 oclnn_tensor *dx, float beta);
+/* dw = beta * dw + ..., db = beta * db + ... (db may be NULL). Deterministic: no atomics. */
+oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                    const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                    oclnn_tensor *dw, oclnn_tensor *db,
+                                                    float beta);
+
+#endif

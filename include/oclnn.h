@@ -443,6 +443,15 @@ OCLNN_API oclnn_status oclnn_linear_backward_weights(oclnn_context *ctx, const o
                                                      oclnn_tensor *db, float beta);
 
 /* ---------------------------------------------------------------------------------------------
+ * General matrix multiply on 2-D tensors (row-major), through CLBlast with the parameters tuned
+ * for the device: c = alpha * op(a) * op(b) + beta * c, op(a) [m][k] (a is [k][m] when trans_a),
+ * op(b) [k][n] (b is [n][k] when trans_b), c [m][n].
+ */
+OCLNN_API oclnn_status oclnn_gemm(oclnn_context *ctx, int trans_a, int trans_b, float alpha,
+                                  const oclnn_tensor *a, const oclnn_tensor *b, float beta,
+                                  oclnn_tensor *c);
+
+/* ---------------------------------------------------------------------------------------------
  * Softmax and cross-entropy over classes: x[n][k] (2-D).
  */
 /* y = softmax(x) along k, or log_softmax when log is non-zero. Stable for large logits. */

@@ -4,6 +4,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
 
 static const char *type_name(cl_device_type t)
 {
@@ -61,6 +69,7 @@ int main(void)
     printf("selected %d:%d %s\n  because %s\n", chosen.platform_index, chosen.device_index,
            chosen.name, why);
 
+    double t0 = now_ms();
     oclnn_context *ctx = NULL;
     s = oclnn_context_create(&ctx);
     if (s != OCLNN_SUCCESS) {
@@ -73,13 +82,16 @@ int main(void)
     const char *kdir = getenv("OCLNN_KERNEL_DIR");
     printf("kernel sources %s\n", kdir && *kdir ? kdir : "embedded");
 
-    double err = 0;
+    double err = 0, t1 = now_ms();
     s = oclnn_self_check(ctx, &err);
+    double t2 = now_ms();
     oclnn_cache_stats st;
     oclnn_context_cache_stats(ctx, &st);
     if (s == OCLNN_SUCCESS)
-        printf("self-check: PASS (max |device - host| = %g, program %s)\n", err,
-               st.disk_hits ? "from the disk cache" : "built from source");
+        printf("self-check: PASS (max |device - host| = %g, program %s)\n"
+               "time to first kernel result: %.0f ms (context %.0f ms + build and run %.0f ms)\n",
+               err, st.disk_hits ? "from the disk cache" : "built from source", t2 - t0,
+               t1 - t0, t2 - t1);
     else
         printf("self-check: FAIL: %s\n", oclnn_last_error(ctx));
     oclnn_context_destroy(ctx);

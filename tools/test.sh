@@ -41,6 +41,23 @@ ninja -C "$build"
 [ "${SKIP_TESTS:-0}" = 1 ] && exit 0
 
 status=0
+install_failed=0
+# meson install into a scratch root, then build examples/hello.c outside the tree with pkg-config.
+dest=$PWD/$build/install-check
+rm -rf "$dest"
+if meson install -C "$build" --destdir "$dest" >/dev/null &&
+   libdir=$(dirname "$(find "$dest" -name oclnn.pc | head -1)") &&
+   PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$libdir \
+       cc -o "$dest/hello" examples/hello.c $(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$libdir \
+       pkg-config --cflags --libs oclnn) &&
+   LD_LIBRARY_PATH=$(dirname "$libdir") "$dest/hello"; then
+    echo "install check: PASS (meson install, pkg-config, examples/hello.c)"
+else
+    echo "install check: FAIL"
+    install_failed=1
+    status=1
+fi
+
 meson test -C "$build" --num-processes 1 --print-errorlogs --timeout-multiplier 1 || status=$?
 
 log="$build/meson-logs/testlog.txt"
@@ -83,6 +100,7 @@ registered=$(meson test -C "$build" --list 2>/dev/null | grep -vc "^ninja:" || t
 if [ "$summaries" -lt "$registered" ]; then
     failed=$((failed + registered - summaries))
 fi
+failed=$((failed + install_failed))
 [ "$failed" -eq 0 ] || status=1
 echo "$passed passed, $failed failed"
 exit $status

@@ -4,13 +4,13 @@
 # "N passed, N failed" (checks). Exit status 0 only when everything passed.
 #   OCLNN_DEVICE   device to test on (default: pocl)
 #   BUILD_DIR      build folder (default: build)
-#   SANITIZE=0     skip the AddressSanitizer/UBSan pass over the fast test executables
+#   SANITIZE=0     skip the AddressSanitizer/UBSan and valgrind passes over the API-level tests
 #   SKIP_TESTS=1   install and build only (tools/demo.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers clinfo libclblast-dev check meson
-          ninja-build pkg-config gcc python3 zlib1g-dev dataset-fashion-mnist)
+          ninja-build pkg-config gcc python3 zlib1g-dev dataset-fashion-mnist valgrind)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,7 +41,7 @@ ninja -C "$build"
 [ "${SKIP_TESTS:-0}" = 1 ] && exit 0
 
 status=0
-install_failed=0
+extra_failed=0
 # meson install into a scratch root, then build examples/hello.c outside the tree with pkg-config.
 dest=$PWD/$build/install-check
 rm -rf "$dest"
@@ -54,8 +54,7 @@ if meson install -C "$build" --destdir "$dest" >/dev/null &&
     echo "install check: PASS (meson install, pkg-config, examples/hello.c)"
 else
     echo "install check: FAIL"
-    install_failed=1
-    status=1
+    extra_failed=$((extra_failed + 1))
 fi
 
 meson test -C "$build" --num-processes 1 --print-errorlogs --timeout-multiplier 1 || status=$?
@@ -80,14 +79,27 @@ if [ "${SANITIZE:-1}" != 0 ]; then
         if ! CK_FORK=no "$san/tests/test_$t" > "$san/test_$t.log" 2>&1; then
             echo "sanitizer pass failed for test_$t:"
             tail -40 "$san/test_$t.log"
-            status=1
+            extra_failed=$((extra_failed + 1))
         fi
         grep -h -E "Checks: [0-9]+" "$san/test_$t.log" | sed "s/^/asan: /" || true
+    done
+    # valgrind (memcheck) over the same API-level tests in the release build; POCL's and LLVM's
+    # own allocations are suppressed in tools/valgrind.supp.
+    for t in context tensor; do
+        echo "valgrind pass: test_$t"
+        if ! CK_FORK=no valgrind --leak-check=full --errors-for-leak-kinds=definite \
+                --error-exitcode=9 --suppressions=tools/valgrind.supp \
+                "$build/tests/test_$t" > "$build/valgrind_$t.log" 2>&1; then
+            echo "valgrind pass failed for test_$t:"
+            grep -A20 -E "Invalid|uninitialised|definitely lost in" "$build/valgrind_$t.log" | head -60
+            extra_failed=$((extra_failed + 1))
+        fi
+        grep -h -E "ERROR SUMMARY" "$build/valgrind_$t.log" | sed "s/^==[0-9]*== /valgrind: /" || true
     done
 fi
 
 # Totals over the Check summary lines of the main run: a test executable that died without a
-# summary counts as one failure.
+# summary counts as one failure, and so does each failed install/sanitizer/valgrind pass.
 read -r passed failed < <(awk '
     /Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+/ {
         match($0, /Checks: [0-9]+/); c = substr($0, RSTART + 8, RLENGTH - 8)
@@ -100,7 +112,7 @@ registered=$(meson test -C "$build" --list 2>/dev/null | grep -vc "^ninja:" || t
 if [ "$summaries" -lt "$registered" ]; then
     failed=$((failed + registered - summaries))
 fi
-failed=$((failed + install_failed))
+failed=$((failed + extra_failed))
 [ "$failed" -eq 0 ] || status=1
 echo "$passed passed, $failed failed"
 exit $status

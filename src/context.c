@@ -35,6 +35,7 @@ static oclnn_status finish_init(oclnn_context *ctx)
         limit = (size_t)(ctx->info.global_mem_bytes / 4);
     ctx->workspace_limit = limit;
     ctx->profile = ctx->profiling_queue && env_true("OCLNN_PROFILE");
+    oclnn__trace_open(ctx);
     return oclnn__gemm_init(ctx);
 }
 
@@ -141,7 +142,8 @@ void oclnn_context_destroy(oclnn_context *ctx)
         return;
     if (ctx->queue)
         clFinish(ctx->queue);
-    oclnn_profile_reset(ctx);
+    oclnn__profile_flush(ctx);
+    oclnn__trace_close(ctx);
     free(ctx->records);
     oclnn__gemm_release(ctx);
     oclnn__programs_release(ctx);

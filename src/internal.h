@@ -49,6 +49,9 @@ struct oclnn_context {
     bool profile;         /* record events */
     oclnn_profile_record *records;
     size_t nrecords, records_cap;
+    FILE *trace;          /* OCLNN_TRACE: Chrome trace-event file being written */
+    cl_ulong trace_t0;    /* device time of the first traced command */
+    size_t trace_events;
     void *gemm_state;     /* owned by gemm.c */
     char msg[OCLNN_MSG_SIZE];
 };
@@ -119,6 +122,10 @@ oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, cons
                            size_t nargs, cl_uint dims, const size_t *global, const size_t *local);
 /* Records an event from an enqueue the caller made itself (CLBlast calls); takes ownership. */
 void oclnn__profile_event(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev);
+/* Writes the recorded events to the OCLNN_TRACE file (if any) and releases them. */
+void oclnn__profile_flush(oclnn_context *ctx);
+void oclnn__trace_open(oclnn_context *ctx);
+void oclnn__trace_close(oclnn_context *ctx);
 /* The event pointer to pass to an enqueue: NULL unless profiling. */
 static inline cl_event *oclnn__event_slot(oclnn_context *ctx, cl_event *slot)
 {

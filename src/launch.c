@@ -72,24 +72,72 @@ oclnn_status oclnn_profile_enable(oclnn_context *ctx, int enable)
     return OCLNN_SUCCESS;
 }
 
-oclnn_status oclnn_profile_reset(oclnn_context *ctx)
+static bool event_times(cl_event ev, cl_ulong *t0, cl_ulong *t1)
 {
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "profile_reset: ctx is NULL");
-    for (size_t i = 0; i < ctx->nrecords; i++)
-        clReleaseEvent(ctx->records[i].event);
-    ctx->nrecords = 0;
-    return OCLNN_SUCCESS;
+    return clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *t0, t0, NULL) ==
+               CL_SUCCESS &&
+           clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *t1, t1, NULL) ==
+               CL_SUCCESS &&
+           *t1 >= *t0;
 }
 
 static double event_ms(cl_event ev)
 {
-    cl_ulong t0 = 0, t1 = 0;
-    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
-        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS ||
-        t1 < t0)
-        return 0.0;
-    return (double)(t1 - t0) * 1e-6;
+    cl_ulong t0, t1;
+    return event_times(ev, &t0, &t1) ? (double)(t1 - t0) * 1e-6 : 0.0;
+}
+
+/* OCLNN_TRACE=file.json: every recorded command becomes a Chrome trace event ("X": complete
+ * event, microseconds from the first command), viewable in chrome://tracing or Perfetto. */
+void oclnn__trace_open(oclnn_context *ctx)
+{
+    const char *path = getenv("OCLNN_TRACE");
+    if (!path || !*path || !ctx->profiling_queue)
+        return;
+    ctx->trace = fopen(path, "w");
+    if (ctx->trace) {
+        fputs("{\"traceEvents\":[\n", ctx->trace);
+        ctx->profile = true;
+    }
+}
+
+void oclnn__trace_close(oclnn_context *ctx)
+{
+    if (!ctx->trace)
+        return;
+    fputs("\n],\"displayTimeUnit\":\"ms\"}\n", ctx->trace);
+    fclose(ctx->trace);
+    ctx->trace = NULL;
+}
+
+void oclnn__profile_flush(oclnn_context *ctx)
+{
+    if (ctx->trace && ctx->nrecords)
+        clFinish(ctx->queue);
+    for (size_t i = 0; i < ctx->nrecords; i++) {
+        const oclnn_profile_record *r = &ctx->records[i];
+        cl_ulong t0, t1;
+        if (ctx->trace && event_times(r->event, &t0, &t1)) {
+            if (ctx->trace_events == 0)
+                ctx->trace_t0 = t0;
+            double ts = t0 >= ctx->trace_t0 ? (double)(t0 - ctx->trace_t0) * 1e-3 : 0.0;
+            fprintf(ctx->trace,
+                    "%s{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,"
+                    "\"dur\":%.3f,\"pid\":1,\"tid\":1,\"args\":{\"op\":\"%s\"}}",
+                    ctx->trace_events++ ? ",\n" : "", r->kernel, r->op, ts,
+                    (double)(t1 - t0) * 1e-3, r->op);
+        }
+        clReleaseEvent(r->event);
+    }
+    ctx->nrecords = 0;
+}
+
+oclnn_status oclnn_profile_reset(oclnn_context *ctx)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "profile_reset: ctx is NULL");
+    oclnn__profile_flush(ctx);
+    return OCLNN_SUCCESS;
 }
 
 oclnn_status oclnn_profile_op_ms(oclnn_context *ctx, const char *op, double *ms)

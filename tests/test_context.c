@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <ctype.h>
 #include <stdbool.h>
 
@@ -197,6 +198,45 @@ START_TEST(allocation_failures_are_clean)
 }
 END_TEST
 
+START_TEST(profile_and_trace)
+{
+    char path[] = "/tmp/oclnn-trace-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    setenv("OCLNN_TRACE", path, 1);
+    oclnn_context *c = NULL;
+    ck_assert_int_eq(oclnn_context_create(&c), OCLNN_SUCCESS);
+    unsetenv("OCLNN_TRACE");
+    ck_assert_int_eq(oclnn_self_check(c, NULL), OCLNN_SUCCESS);
+    double ms = -1;
+    ck_assert_int_eq(oclnn_profile_op_ms(c, "self_check", &ms), OCLNN_SUCCESS);
+    ck_assert(ms > 0);
+    char table[4096] = "";
+    FILE *f = fmemopen(table, sizeof table - 1, "w");
+    ck_assert_int_eq(oclnn_profile_print(c, f), OCLNN_SUCCESS);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(table, "selfcheck_axpi"));
+    oclnn_context_destroy(c);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char trace[8192];
+    size_t n = fread(trace, 1, sizeof trace - 1, f);
+    fclose(f);
+    remove(path);
+    trace[n] = '\0';
+    ck_assert_msg(strncmp(trace, "{\"traceEvents\":[", 16) == 0, "%s", trace);
+    ck_assert_ptr_nonnull(strstr(trace, "\"name\":\"selfcheck_axpi\""));
+    ck_assert_ptr_nonnull(strstr(trace, "],\"displayTimeUnit\":\"ms\"}"));
+    /* a context without OCLNN_PROFILE records nothing */
+    ck_assert_int_eq(oclnn_context_create(&c), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_self_check(c, NULL), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_profile_op_ms(c, "self_check", &ms), OCLNN_SUCCESS);
+    ck_assert(ms == 0 || getenv("OCLNN_PROFILE"));
+    oclnn_context_destroy(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("context");
@@ -210,6 +250,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wrap_application_objects);
     tcase_add_test(tc, self_check_passes);
     tcase_add_test(tc, allocation_failures_are_clean);
+    tcase_add_test(tc, profile_and_trace);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -148,11 +149,12 @@ static void mkdir_p(const char *dir)
  * is an optimisation: an unwritable directory only costs rebuilds). */
 static void cache_write(oclnn_context *ctx, const char *key, const unsigned char *bin, size_t len)
 {
-    static unsigned counter;
+    static unsigned counter; /* warm-up threads write concurrently: unique temp names */
     char path[1400], tmp[1500];
     mkdir_p(ctx->cache_dir);
     cache_path(ctx, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+             __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED));
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return;
@@ -260,32 +262,72 @@ static oclnn_status build_program(oclnn_context *ctx, const char *file, const ch
     return OCLNN_SUCCESS;
 }
 
+static uint64_t program_key(const char *file, const char *opts)
+{
+    return oclnn__hash(opts, strlen(opts), oclnn__hash(file, strlen(file), 0));
+}
+
+static oclnn_program_entry *find_program(oclnn_program_entry *e, const char *file,
+                                         const char *opts)
+{
+    uint64_t key = program_key(file, opts);
+    while (e && !(e->key == key && strcmp(e->file, file) == 0 && strcmp(e->options, opts) == 0))
+        e = e->next;
+    return e;
+}
+
+static void free_entry(oclnn_program_entry *e)
+{
+    if (e->program)
+        clReleaseProgram(e->program);
+    free(e->file);
+    free(e->options);
+    free(e);
+}
+
+/* A new, unbuilt entry for (file, opts), or NULL on allocation failure. */
+static oclnn_program_entry *new_entry(oclnn_context *ctx, const char *file, const char *opts)
+{
+    oclnn_program_entry *e = oclnn__alloc(ctx, sizeof *e, "program cache");
+    if (!e)
+        return NULL;
+    e->key = program_key(file, opts);
+    e->file = oclnn__strdup(ctx, file, "program cache");
+    e->options = e->file ? oclnn__strdup(ctx, opts, "program cache") : NULL;
+    if (!e->options) {
+        free_entry(e);
+        return NULL;
+    }
+    return e;
+}
+
 oclnn_status oclnn__kernel(oclnn_context *ctx, const char *file, const char *options,
                            const char *name, cl_kernel *out)
 {
     const char *opts = options ? options : "";
     *out = NULL;
-    uint64_t key = oclnn__hash(opts, strlen(opts), oclnn__hash(file, strlen(file), 0));
-    oclnn_program_entry *e = ctx->programs;
-    while (e && !(e->key == key && strcmp(e->file, file) == 0 && strcmp(e->options, opts) == 0))
-        e = e->next;
+    oclnn_program_entry *e = find_program(ctx->programs, file, opts);
     if (e) {
         ctx->stats.memory_hits++;
-    } else {
-        e = oclnn__alloc(ctx, sizeof *e, "program cache");
+    } else if (ctx->warmup) {
+        /* Warm-up: remember the program; it is built with the others at warmup_end. */
+        if (find_program(ctx->pending, file, opts))
+            return OCLNN_SUCCESS;
+        e = new_entry(ctx, file, opts);
         if (!e)
             return OCLNN_OUT_OF_MEMORY;
-        e->file = oclnn__strdup(ctx, file, "program cache");
-        e->options = e->file ? oclnn__strdup(ctx, opts, "program cache") : NULL;
-        oclnn_status s = e->options ? build_program(ctx, file, opts, &e->program)
-                                    : OCLNN_OUT_OF_MEMORY;
+        e->next = ctx->pending;
+        ctx->pending = e;
+        return OCLNN_SUCCESS;
+    } else {
+        e = new_entry(ctx, file, opts);
+        if (!e)
+            return OCLNN_OUT_OF_MEMORY;
+        oclnn_status s = build_program(ctx, file, opts, &e->program);
         if (s != OCLNN_SUCCESS) {
-            free(e->file);
-            free(e->options);
-            free(e);
+            free_entry(e);
             return s;
         }
-        e->key = key;
         e->next = ctx->programs;
         ctx->programs = e;
     }
@@ -330,11 +372,141 @@ void oclnn__programs_release(oclnn_context *ctx)
             free(k);
             k = kn;
         }
-        clReleaseProgram(e->program);
-        free(e->file);
-        free(e->options);
-        free(e);
+        free_entry(e);
         e = next;
     }
     ctx->programs = NULL;
+    for (e = ctx->pending; e;) {
+        oclnn_program_entry *next = e->next;
+        free_entry(e);
+        e = next;
+    }
+    ctx->pending = NULL;
+}
+
+/* ---- parallel warm-up ---- */
+
+typedef struct warmup_pool {
+    oclnn_context *ctx;
+    oclnn_program_entry **jobs;
+    size_t njobs, next, done;
+    oclnn_status status;   /* first failure */
+    char msg[OCLNN_MSG_SIZE];
+    FILE *progress;
+    pthread_mutex_t lock;
+} warmup_pool;
+
+static void add_stats(oclnn_cache_stats *to, const oclnn_cache_stats *from)
+{
+    to->disk_hits += from->disk_hits;
+    to->disk_misses += from->disk_misses;
+    to->disk_corrupt += from->disk_corrupt;
+    to->disk_writes += from->disk_writes;
+    to->builds += from->builds;
+}
+
+static void *warmup_worker(void *arg)
+{
+    warmup_pool *pool = arg;
+    /* Each job builds through a private copy of the context, so statistics and error messages
+     * never race; they are merged under the lock. */
+    oclnn_context *local = malloc(sizeof *local);
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        size_t i = pool->next < pool->njobs ? pool->next++ : pool->njobs;
+        pthread_mutex_unlock(&pool->lock);
+        if (i == pool->njobs)
+            break;
+        oclnn_program_entry *e = pool->jobs[i];
+        oclnn_status s = OCLNN_OUT_OF_MEMORY;
+        if (local) {
+            *local = *pool->ctx;
+            memset(&local->stats, 0, sizeof local->stats);
+            s = build_program(local, e->file, e->options, &e->program);
+        }
+        pthread_mutex_lock(&pool->lock);
+        if (local)
+            add_stats(&pool->ctx->stats, &local->stats);
+        pool->done++;
+        if (s != OCLNN_SUCCESS && pool->status == OCLNN_SUCCESS) {
+            pool->status = s;
+            snprintf(pool->msg, sizeof pool->msg, "%s",
+                     local ? local->msg : "warmup: out of host memory");
+        }
+        if (pool->progress)
+            fprintf(pool->progress, "warm-up: %zu/%zu programs built (cl/%s)\n", pool->done,
+                    pool->njobs, e->file);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    free(local);
+    return NULL;
+}
+
+oclnn_status oclnn_context_warmup_begin(oclnn_context *ctx)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "warmup_begin: ctx is NULL");
+    if (ctx->warmup)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "warmup_begin: a warm-up is already open (call warmup_end)");
+    ctx->warmup = true;
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_context_warmup_end(oclnn_context *ctx, int threads, FILE *progress)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "warmup_end: ctx is NULL");
+    if (!ctx->warmup)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "warmup_end: no warm-up is open (call warmup_begin first)");
+    if (threads < 0)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "warmup_end: threads %d must be >= 0",
+                           threads);
+    ctx->warmup = false;
+    size_t n = 0;
+    for (oclnn_program_entry *e = ctx->pending; e; e = e->next)
+        n++;
+    if (n == 0)
+        return OCLNN_SUCCESS;
+    warmup_pool pool = {.ctx = ctx, .njobs = n, .progress = progress};
+    pool.jobs = oclnn__alloc(ctx, n * sizeof *pool.jobs, "warmup_end");
+    if (!pool.jobs)
+        return OCLNN_OUT_OF_MEMORY;
+    size_t i = 0;
+    for (oclnn_program_entry *e = ctx->pending; e; e = e->next)
+        pool.jobs[i++] = e;
+    if (threads == 0)
+        threads = ctx->info.compute_units ? (int)ctx->info.compute_units : 1;
+    if ((size_t)threads > n)
+        threads = (int)n;
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_t tid[64];
+    int started = 0;
+    while (started < threads && started < 64 &&
+           pthread_create(&tid[started], NULL, warmup_worker, &pool) == 0)
+        started++;
+    if (started == 0)
+        warmup_worker(&pool); /* no threads available: build here */
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    free(pool.jobs);
+    /* Built programs join the cache; failed ones are dropped (their op reports the failure
+     * again on first use). */
+    oclnn_program_entry *e = ctx->pending;
+    ctx->pending = NULL;
+    while (e) {
+        oclnn_program_entry *next = e->next;
+        if (e->program) {
+            e->next = ctx->programs;
+            ctx->programs = e;
+        } else {
+            free_entry(e);
+        }
+        e = next;
+    }
+    if (pool.status != OCLNN_SUCCESS)
+        return oclnn__fail(ctx, pool.status, "%s", pool.msg);
+    return OCLNN_SUCCESS;
 }

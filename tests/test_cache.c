@@ -215,6 +215,65 @@ START_TEST(kernel_dir_reads_sources_from_disk)
 }
 END_TEST
 
+START_TEST(parallel_warmup)
+{
+    make_base();
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/warmup", base);
+    setenv("OCLNN_CACHE_DIR", dir, 1);
+    oclnn_context *c = NULL;
+    ck_assert_int_eq(oclnn_context_create(&c), OCLNN_SUCCESS);
+    fx_assert_status(oclnn_context_warmup_end(c, 0, NULL), OCLNN_INVALID_ARGUMENT, NULL);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(c), "no warm-up is open"));
+    ck_assert_int_eq(oclnn_context_warmup_begin(c), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_context_warmup_begin(c), OCLNN_INVALID_ARGUMENT);
+    char opts[64];
+    cl_kernel k = (cl_kernel)1;
+    for (int i = 0; i < 6; i++) {
+        snprintf(opts, sizeof opts, "-DSCALE=%d.0f", i + 10);
+        ck_assert_int_eq(oclnn__kernel(c, "selfcheck.cl", opts, "selfcheck_axpi", &k),
+                         OCLNN_SUCCESS);
+        ck_assert_ptr_null(k); /* recorded, not built */
+        ck_assert_int_eq(oclnn__kernel(c, "selfcheck.cl", opts, "selfcheck_axpi", &k),
+                         OCLNN_SUCCESS); /* a repeat is recorded once */
+    }
+    oclnn_cache_stats st;
+    oclnn_context_cache_stats(c, &st);
+    ck_assert_uint_eq(st.builds, 0);
+    char lines[4096] = "";
+    FILE *f = fmemopen(lines, sizeof lines - 1, "w");
+    ck_assert_int_eq(oclnn_context_warmup_end(c, 2, f), OCLNN_SUCCESS);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(lines, "warm-up: 6/6 programs built"));
+    oclnn_context_cache_stats(c, &st);
+    ck_assert_uint_eq(st.builds, 6);
+    ck_assert_uint_eq(st.disk_writes, 6);
+    for (int i = 0; i < 6; i++) {
+        snprintf(opts, sizeof opts, "-DSCALE=%d.0f", i + 10);
+        ck_assert_int_eq(oclnn__kernel(c, "selfcheck.cl", opts, "selfcheck_axpi", &k),
+                         OCLNN_SUCCESS);
+        ck_assert_ptr_nonnull(k);
+    }
+    oclnn_context_cache_stats(c, &st);
+    ck_assert_uint_eq(st.builds, 6);
+    ck_assert_uint_eq(st.memory_hits, 6);
+    /* a program that fails to build reports its log; the good ones are kept */
+    ck_assert_int_eq(oclnn_context_warmup_begin(c), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn__kernel(c, "selfcheck.cl", "-DSCALE=(", "selfcheck_axpi", &k),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn__kernel(c, "selfcheck.cl", "-DSCALE=7.0f", "selfcheck_axpi", &k),
+                     OCLNN_SUCCESS);
+    fx_assert_status(oclnn_context_warmup_end(c, 0, NULL), OCLNN_BUILD_FAILURE, NULL);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(c), "cl/selfcheck.cl:"));
+    ck_assert_int_eq(oclnn__kernel(c, "selfcheck.cl", "-DSCALE=7.0f", "selfcheck_axpi", &k),
+                     OCLNN_SUCCESS);
+    oclnn_context_cache_stats(c, &st);
+    ck_assert_uint_eq(st.builds, 8);
+    ck_assert_int_eq(oclnn_self_check(c, NULL), OCLNN_SUCCESS);
+    oclnn_context_destroy(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cache");
@@ -225,6 +284,7 @@ static Suite *suite(void)
     tcase_add_test(tc, xdg_and_home_defaults);
     tcase_add_test(tc, build_failure_points_at_source_line);
     tcase_add_test(tc, kernel_dir_reads_sources_from_disk);
+    tcase_add_test(tc, parallel_warmup);
     suite_add_tcase(s, tc);
     return s;
 }

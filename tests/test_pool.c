@@ -24,6 +24,8 @@ static const pool_case cases[] = {
     {"window = padded input (5x5 p1 on 3x3)", 1, 2, 3, 3, 5, 5, 1, 1, 1, 1, 1, 1},
     {"stride > window (2x2 s3)", 1, 2, 11, 8, 2, 2, 3, 3, 0, 0, 0, 0},
     {"C=1, H=1 (1x3 window)", 3, 1, 1, 17, 1, 3, 1, 2, 0, 0, 1, 1},
+    {"3x3 s1 p1 on 12x20 (vector runs, stride 1)", 1, 2, 12, 20, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"2x3 s3 on 6x40 (vector runs, gathered)", 2, 1, 6, 40, 2, 3, 2, 3, 0, 1, 0, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 static const char *const mode_names[] = {"max", "avg", "avg_exclude_pad"};

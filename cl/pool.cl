@@ -83,6 +83,59 @@ inline float8 load_cols(__global const float *p, int sw)
     return (float8)(p[0], p[sw], p[2 * sw], p[3 * sw], p[4 * sw], p[5 * sw], p[6 * sw], p[7 * sw]);
 }
 
+/* Row r's columns c (lanes), clamped into the row so that no load leaves it. */
+inline float8 gather_cols(__global const float *r, int8 c, int w)
+{
+    c = clamp(c, (int8)0, (int8)(w - 1));
+    return (float8)(r[c.s0], r[c.s1], r[c.s2], r[c.s3], r[c.s4], r[c.s5], r[c.s6], r[c.s7]);
+}
+
+/* The 8 windows (oy, ox0 + lane), in vectors: the maximum with its first arg-max position
+ * (MODE_MAX), or the average. Window positions are visited in row-major order; positions outside
+ * the input are skipped (max: they read as -inf, which never replaces a value; sum: 0). Lanes
+ * past the output row compute harmless values from clamped loads. */
+inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geom g, int mode,
+                       int8 *arg_row, int8 *arg_col)
+{
+    const int h0 = oy * g.sh - g.pt, w0 = ox0 * g.sw - g.pl;
+    const int is = max(0, -h0), ie = min(g.kh, g.h - h0);
+    const int8 c0 = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * g.sw + w0;
+    const bool inside = w0 >= 0 && w0 + 7 * g.sw + g.kw <= g.w;
+    float8 r = mode == MODE_MAX ? (float8)(-INFINITY) : (float8)0.0f;
+    int8 ar = (int8)(h0 + is), ac = max(c0, (int8)0);
+    for (int i = is; i < ie; i++) {
+        __global const float *row = xp + (h0 + i) * g.w;
+        for (int j = 0; j < g.kw; j++) {
+            float8 v;
+            if (inside) {
+                v = load_cols(row + w0 + j, g.sw);
+            } else {
+                const int8 c = c0 + j;
+                const int8 ok = c >= 0 && c < g.w;
+                v = select((float8)(mode == MODE_MAX ? -INFINITY : 0.0f), gather_cols(row, c, g.w),
+                           ok);
+            }
+            if (mode == MODE_MAX) {
+                const int8 upd = isgreater(v, r) | (isnan(v) & ~isnan(r));
+                r = select(r, v, upd);
+                ar = select(ar, (int8)(h0 + i), upd);
+                ac = select(ac, c0 + j, upd);
+            } else {
+                r += v;
+            }
+        }
+    }
+    *arg_row = ar;
+    *arg_col = ac;
+    if (mode == MODE_AVG)
+        return r / (float8)(g.kh * g.kw);
+    if (mode == MODE_AVG_EXCLUDE_PAD) {
+        const int8 cols = min(c0 + g.kw, (int8)g.w) - max(c0, (int8)0);
+        return r / convert_float8(cols * (ie - is));
+    }
+    return r;
+}
+
 #define POOL_ARGS                                                                                  \
     const int h, const int w, const int oh, const int ow, const int kh, const int kw,              \
         const int sh, const int sw, const int pt, const int pl, const int planes
@@ -92,9 +145,20 @@ inline float8 load_cols(__global const float *p, int sw)
         h, w, oh, ow, kh, kw, sh, sw, pt, pl                                                       \
     }
 
-/* Each work-item computes a run of 8 outputs of one row: with vectors when all 8 windows lie
- * inside the input (the bulk of a plane), one window at a time at the borders. Both paths visit
- * window positions in the same row-major order. Global: (ceil(ow / 8), oh, planes). */
+/* Stores the first n (<= 8) lanes of v at p. */
+inline void store_lanes(float8 v, __global float *p, int n)
+{
+    if (n >= 8) {
+        vstore8(v, 0, p);
+        return;
+    }
+    float t[8];
+    vstore8(v, 0, t);
+    for (int j = 0; j < n; j++)
+        p[j] = t[j];
+}
+
+/* Each work-item computes a run of 8 outputs of one row. Global: (ceil(ow / 8), oh, planes). */
 #define DEFINE_POOL_FORWARD(NAME, MODE)                                                            \
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
                        const ulong y_off, POOL_ARGS)                                               \
@@ -105,37 +169,10 @@ inline float8 load_cols(__global const float *p, int sw)
             return;                                                                                \
         const pool_geom g = POOL_GEOM;                                                             \
         __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
-        __global float *yp = y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow);           \
-        const int h0 = oy * sh - pt, w0 = ox0 * sw - pl;                                           \
-        if (ox0 + 8 <= ow && h0 >= 0 && h0 + kh <= h && w0 >= 0 && w0 + 7 * sw + kw <= w) {        \
-            __global const float *wp = xp + h0 * w + w0;                                           \
-            float8 r = load_cols(wp, sw);                                                          \
-            for (int i = 0; i < kh; i++)                                                           \
-                for (int j = (i == 0); j < kw; j++) {                                              \
-                    const float8 v = load_cols(wp + i * w + j, sw);                                \
-                    if (MODE == MODE_MAX)                                                          \
-                        r = select(r, v, isgreater(v, r) | (isnan(v) & ~isnan(r)));                \
-                    else                                                                           \
-                        r += v;                                                                    \
-                }                                                                                  \
-            if (MODE != MODE_MAX)                                                                  \
-                r /= (float8)(kh * kw);                                                            \
-            vstore8(r, 0, yp + ox0);                                                               \
-            return;                                                                                \
-        }                                                                                          \
-        for (int ox = ox0; ox < min(ox0 + 8, ow); ox++) {                                          \
-            const int ws = ox * sw - pl;                                                           \
-            float r;                                                                               \
-            if (MODE == MODE_MAX) {                                                                \
-                int row, col;                                                                      \
-                r = window_argmax(xp, h0, ws, g, &row, &col);                                      \
-            } else {                                                                               \
-                int count;                                                                         \
-                r = window_sum(xp, h0, ws, g, &count);                                             \
-                r /= MODE == MODE_AVG ? (float)(kh * kw) : (float)count;                           \
-            }                                                                                      \
-            yp[ox] = r;                                                                            \
-        }                                                                                          \
+        int8 ar, ac;                                                                               \
+        const float8 r = windows8(xp, oy, ox0, g, MODE, &ar, &ac);                                 \
+        store_lanes(r, y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow + ox0),           \
+                    ow - ox0);                                                                     \
     }
 
 DEFINE_POOL_FORWARD(pool_max_forward, MODE_MAX)
@@ -153,10 +190,10 @@ inline int last_window(int i, int pad, int s, int n)
     return min((i + pad) / s, n - 1);
 }
 
-/* dx for a run of 8 inputs of one row: every window that touches the run is visited once, in
- * row-major window order, and routes its share to the lanes it covers (max: the lane holding its
- * recomputed arg-max, when that lies in this row). Each dx element therefore sums its own
- * windows in ascending order. Global: (ceil(w / 8), h, planes). */
+/* dx for a run of 8 inputs of one row: the windows touching the run are taken 8 at a time (max:
+ * their arg-maxes recomputed in vectors) and each routes its gradient to the lanes it covers
+ * (max: the lane of its arg-max, when that lies in this row), in row-major window order, so each
+ * dx element sums its own windows in ascending order. Global: (ceil(w / 8), h, planes). */
 #define DEFINE_POOL_BACKWARD(NAME, MODE)                                                           \
     __kernel void NAME(__global const float *x, const ulong x_off, __global const float *dy,       \
                        const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)      \
@@ -174,28 +211,30 @@ inline int last_window(int i, int pad, int s, int n)
         const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7) + ix0;                                    \
         float8 acc = (float8)0.0f;                                                                 \
         for (int oy = oy0; oy <= oy1; oy++)                                                        \
-            for (int ox = ox0; ox <= ox1; ox++) {                                                  \
-                const int h0 = oy * sh - pt, w0 = ox * sw - pl;                                    \
-                const float d = dyp[oy * ow + ox];                                                 \
+            for (int oxa = ox0; oxa <= ox1; oxa += 8) {                                            \
+                const int nwin = min(8, ox1 - oxa + 1);                                            \
+                float d[8], share[8];                                                              \
+                int row[8], col[8];                                                                \
+                for (int k = 0; k < nwin; k++)                                                     \
+                    d[k] = dyp[oy * ow + oxa + k];                                                 \
                 if (MODE == MODE_MAX) {                                                            \
-                    int row, col;                                                                  \
-                    window_argmax(xp, h0, w0, g, &row, &col);                                      \
-                    if (row == iy)                                                                 \
-                        acc += select((float8)0.0f, (float8)d, lane == col);                       \
+                    int8 ar, ac;                                                                   \
+                    windows8(xp, oy, oxa, g, MODE, &ar, &ac);                                      \
+                    vstore8(ar, 0, row);                                                           \
+                    vstore8(ac, 0, col);                                                           \
+                    for (int k = 0; k < nwin; k++)                                                 \
+                        if (row[k] == iy)                                                          \
+                            acc += select((float8)0.0f, (float8)d[k], lane == col[k]);             \
                 } else {                                                                           \
-                    const float share = d / window_divisor(h0, w0, g, MODE);                       \
-                    acc += select((float8)0.0f, (float8)share, lane >= w0 && lane < w0 + kw);      \
+                    for (int k = 0; k < nwin; k++) {                                               \
+                        const int w0 = (oxa + k) * sw - pl;                                        \
+                        const float s = d[k] / window_divisor(oy * sh - pt, w0, g, MODE);          \
+                        acc += select((float8)0.0f, (float8)s, lane >= w0 && lane < w0 + kw);      \
+                    }                                                                              \
                 }                                                                                  \
             }                                                                                      \
-        __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy * w + ix0);     \
-        if (ix0 + 8 <= w) {                                                                        \
-            vstore8(acc, 0, dxp);                                                                  \
-        } else {                                                                                   \
-            float tail[8];                                                                         \
-            vstore8(acc, 0, tail);                                                                 \
-            for (int j = 0; j < w - ix0; j++)                                                      \
-                dxp[j] = tail[j];                                                                  \
-        }                                                                                          \
+        store_lanes(acc, dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy * w + ix0),          \
+                    w - ix0);                                                                      \
     }
 
 DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)

@@ -95,36 +95,39 @@ inline float8 gather_cols(__global const float *r, int8 c, int w)
  * the input are skipped (max: they read as -inf, which never replaces a value; sum: 0). Lanes
  * past the output row compute harmless values from clamped loads. */
 inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geom g, int mode,
-                       int8 *arg_row, int8 *arg_col)
+                       bool track, int8 *arg_row, int8 *arg_col)
 {
     const int h0 = oy * g.sh - g.pt, w0 = ox0 * g.sw - g.pl;
     const int is = max(0, -h0), ie = min(g.kh, g.h - h0);
     const int8 c0 = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * g.sw + w0;
-    const bool inside = w0 >= 0 && w0 + 7 * g.sw + g.kw <= g.w;
-    float8 r = mode == MODE_MAX ? (float8)(-INFINITY) : (float8)0.0f;
+    const float fill = mode == MODE_MAX ? -INFINITY : 0.0f;
+    float8 r = (float8)fill;
     int8 ar = (int8)(h0 + is), ac = max(c0, (int8)0);
-    for (int i = is; i < ie; i++) {
-        __global const float *row = xp + (h0 + i) * g.w;
-        for (int j = 0; j < g.kw; j++) {
-            float8 v;
-            if (inside) {
-                v = load_cols(row + w0 + j, g.sw);
-            } else {
-                const int8 c = c0 + j;
-                const int8 ok = c >= 0 && c < g.w;
-                v = select((float8)(mode == MODE_MAX ? -INFINITY : 0.0f), gather_cols(row, c, g.w),
-                           ok);
-            }
-            if (mode == MODE_MAX) {
-                const int8 upd = isgreater(v, r) | (isnan(v) & ~isnan(r));
-                r = select(r, v, upd);
-                ar = select(ar, (int8)(h0 + i), upd);
-                ac = select(ac, c0 + j, upd);
-            } else {
-                r += v;
-            }
-        }
+/* One pass over the window positions; LOAD gives the 8 lanes' values at row `row`, offset j. */
+#define WINDOW_PASS(LOAD)                                                                          \
+    for (int i = is; i < ie; i++) {                                                                \
+        __global const float *row = xp + (h0 + i) * g.w;                                           \
+        for (int j = 0; j < g.kw; j++) {                                                           \
+            const float8 v = LOAD;                                                                 \
+            if (mode == MODE_MAX) {                                                                \
+                const int8 upd = isgreater(v, r) | (isnan(v) & ~isnan(r));                         \
+                r = select(r, v, upd);                                                             \
+                if (track) {                                                                       \
+                    ar = select(ar, (int8)(h0 + i), upd);                                          \
+                    ac = select(ac, c0 + j, upd);                                                  \
+                }                                                                                  \
+            } else {                                                                               \
+                r += v;                                                                            \
+            }                                                                                      \
+        }                                                                                          \
     }
+    if (w0 >= 0 && w0 + 7 * g.sw + g.kw <= g.w) {
+        WINDOW_PASS(load_cols(row + w0 + j, g.sw))
+    } else {
+        WINDOW_PASS(select((float8)fill, gather_cols(row, c0 + j, g.w),
+                           c0 + j >= 0 && c0 + j < g.w))
+    }
+#undef WINDOW_PASS
     *arg_row = ar;
     *arg_col = ac;
     if (mode == MODE_AVG)
@@ -170,7 +173,7 @@ inline void store_lanes(float8 v, __global float *p, int n)
         const pool_geom g = POOL_GEOM;                                                             \
         __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
         int8 ar, ac;                                                                               \
-        const float8 r = windows8(xp, oy, ox0, g, MODE, &ar, &ac);                                 \
+        const float8 r = windows8(xp, oy, ox0, g, MODE, false, &ar, &ac);                                 \
         store_lanes(r, y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow + ox0),           \
                     ow - ox0);                                                                     \
     }
@@ -219,7 +222,7 @@ inline int last_window(int i, int pad, int s, int n)
                     d[k] = dyp[oy * ow + oxa + k];                                                 \
                 if (MODE == MODE_MAX) {                                                            \
                     int8 ar, ac;                                                                   \
-                    windows8(xp, oy, oxa, g, MODE, &ar, &ac);                                      \
+                    windows8(xp, oy, oxa, g, MODE, true, &ar, &ac);                                      \
                     vstore8(ar, 0, row);                                                           \
                     vstore8(ac, 0, col);                                                           \
                     for (int k = 0; k < nwin; k++)                                                 \

@@ -1,0 +1,286 @@
+/* pool.cl - 2-D max/average pooling forward and backward (a gather: each dx element sums the
+ * windows that contain it, no atomics) and global average pooling, NCHW f32.
+ * Defines: VEC (4 or 8; default 8) - vector width of the global-average-pool plane loops.
+ * Pool kernels run over (ow, oh, plane) or (iw, ih, plane); every window holds at least one
+ * input position because each pad is smaller than the window. */
+#ifndef VEC
+#define VEC 8
+#endif
+#if VEC == 4
+#define floatV float4
+#define vloadV vload4
+#define vstoreV vstore4
+#elif VEC == 8
+#define floatV float8
+#define vloadV vload8
+#define vstoreV vstore8
+#else
+#error "VEC must be 4 or 8"
+#endif
+
+#define MODE_MAX 0
+#define MODE_AVG 1
+#define MODE_AVG_EXCLUDE_PAD 2
+
+typedef struct pool_geom {
+    int h, w, oh, ow, kh, kw, sh, sw, pt, pl;
+} pool_geom;
+
+/* The first position (row-major within the window) holding the maximum, as its row and column;
+ * a NaN wins over numbers so that NaNs propagate like PyTorch. Returns the maximum. */
+inline float window_argmax(__global const float *xp, int h0, int w0, const pool_geom g, int *row,
+                           int *col)
+{
+    const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
+    const int ws = max(w0, 0), we = min(w0 + g.kw, g.w);
+    int r = hs, c = ws;
+    float best = xp[hs * g.w + ws];
+    for (int ih = hs; ih < he; ih++)
+        for (int iw = ws; iw < we; iw++) {
+            const float v = xp[ih * g.w + iw];
+            if (v > best || (isnan(v) && !isnan(best))) {
+                best = v;
+                r = ih;
+                c = iw;
+            }
+        }
+    *row = r;
+    *col = c;
+    return best;
+}
+
+inline float window_sum(__global const float *xp, int h0, int w0, const pool_geom g, int *count)
+{
+    const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
+    const int ws = max(w0, 0), we = min(w0 + g.kw, g.w);
+    float s = 0.0f;
+    for (int ih = hs; ih < he; ih++)
+        for (int iw = ws; iw < we; iw++)
+            s += xp[ih * g.w + iw];
+    *count = (he - hs) * (we - ws);
+    return s;
+}
+
+/* The divisor of an average window: the full window when padding counts (the window never
+ * reaches past the padded input with floor output sizes), else the positions inside. */
+inline float window_divisor(int h0, int w0, const pool_geom g, int mode)
+{
+    if (mode == MODE_AVG)
+        return (float)(g.kh * g.kw);
+    const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
+    const int ws = max(w0, 0), we = min(w0 + g.kw, g.w);
+    return (float)((he - hs) * (we - ws));
+}
+
+/* p[0], p[sw], ..., p[7 sw] without reading past p[7 sw]: one vector load for stride 1, two
+ * for stride 2 (the common cases), a gather otherwise. */
+inline float8 load_cols(__global const float *p, int sw)
+{
+    if (sw == 1)
+        return vload8(0, p);
+    if (sw == 2)
+        return (float8)(vload8(0, p).even, vload8(0, p + 7).odd);
+    return (float8)(p[0], p[sw], p[2 * sw], p[3 * sw], p[4 * sw], p[5 * sw], p[6 * sw], p[7 * sw]);
+}
+
+/* Row r's columns c (lanes), clamped into the row so that no load leaves it. */
+inline float8 gather_cols(__global const float *r, int8 c, int w)
+{
+    c = clamp(c, (int8)0, (int8)(w - 1));
+    return (float8)(r[c.s0], r[c.s1], r[c.s2], r[c.s3], r[c.s4], r[c.s5], r[c.s6], r[c.s7]);
+}
+
+/* The 8 windows (oy, ox0 + lane), in vectors: the maximum with its first arg-max position
+ * (MODE_MAX), or the average. Window positions are visited in row-major order; positions outside
+ * the input are skipped (max: they read as -inf, which never replaces a value; sum: 0). Lanes
+ * past the output row compute harmless values from clamped loads. */
+inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geom g, int mode,
+                       bool track, int8 *arg_row, int8 *arg_col)
+{
+    const int h0 = oy * g.sh - g.pt, w0 = ox0 * g.sw - g.pl;
+    const int is = max(0, -h0), ie = min(g.kh, g.h - h0);
+    const int8 c0 = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * g.sw + w0;
+    const float fill = mode == MODE_MAX ? -INFINITY : 0.0f;
+    float8 r = (float8)fill;
+    int8 ar = (int8)(h0 + is), ac = max(c0, (int8)0);
+/* One pass over the window positions; LOAD gives the 8 lanes' values at row `row`, offset j. */
+#define WINDOW_PASS(LOAD)                                                                          \
+    for (int i = is; i < ie; i++) {                                                                \
+        __global const float *row = xp + (h0 + i) * g.w;                                           \
+        for (int j = 0; j < g.kw; j++) {                                                           \
+            const float8 v = LOAD;                                                                 \
+            if (mode == MODE_MAX) {                                                                \
+                const int8 upd = isgreater(v, r) | (isnan(v) & ~isnan(r));                         \
+                r = select(r, v, upd);                                                             \
+                if (track) {                                                                       \
+                    ar = select(ar, (int8)(h0 + i), upd);                                          \
+                    ac = select(ac, c0 + j, upd);                                                  \
+                }                                                                                  \
+            } else {                                                                               \
+                r += v;                                                                            \
+            }                                                                                      \
+        }                                                                                          \
+    }
+    if (w0 >= 0 && w0 + 7 * g.sw + g.kw <= g.w) {
+        WINDOW_PASS(load_cols(row + w0 + j, g.sw))
+    } else {
+        WINDOW_PASS(select((float8)fill, gather_cols(row, c0 + j, g.w),
+                           c0 + j >= 0 && c0 + j < g.w))
+    }
+#undef WINDOW_PASS
+    *arg_row = ar;
+    *arg_col = ac;
+    if (mode == MODE_AVG)
+        return r / (float8)(g.kh * g.kw);
+    if (mode == MODE_AVG_EXCLUDE_PAD) {
+        const int8 cols = min(c0 + g.kw, (int8)g.w) - max(c0, (int8)0);
+        return r / convert_float8(cols * (ie - is));
+    }
+    return r;
+}
+
+#define POOL_ARGS                                                                                  \
+    const int h, const int w, const int oh, const int ow, const int kh, const int kw,              \
+        const int sh, const int sw, const int pt, const int pl, const int planes
+
+#define POOL_GEOM                                                                                  \
+    {                                                                                              \
+        h, w, oh, ow, kh, kw, sh, sw, pt, pl                                                       \
+    }
+
+/* Stores the first n (<= 8) lanes of v at p. */
+inline void store_lanes(float8 v, __global float *p, int n)
+{
+    if (n >= 8) {
+        vstore8(v, 0, p);
+        return;
+    }
+    float t[8];
+    vstore8(v, 0, t);
+    for (int j = 0; j < n; j++)
+        p[j] = t[j];
+}
+
+/* Each work-item computes a run of 8 outputs of one row. Global: (ceil(ow / 8), oh, planes). */
+#define DEFINE_POOL_FORWARD(NAME, MODE)                                                            \
+    __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
+                       const ulong y_off, POOL_ARGS)                                               \
+    {                                                                                              \
+        const int ox0 = (int)get_global_id(0) * 8, oy = (int)get_global_id(1);                     \
+        const int p = (int)get_global_id(2);                                                       \
+        if (ox0 >= ow || oy >= oh || p >= planes)                                                  \
+            return;                                                                                \
+        const pool_geom g = POOL_GEOM;                                                             \
+        __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
+        int8 ar, ac;                                                                               \
+        const float8 r = windows8(xp, oy, ox0, g, MODE, false, &ar, &ac);                                 \
+        store_lanes(r, y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow + ox0),           \
+                    ow - ox0);                                                                     \
+    }
+
+DEFINE_POOL_FORWARD(pool_max_forward, MODE_MAX)
+DEFINE_POOL_FORWARD(pool_avg_forward, MODE_AVG)
+DEFINE_POOL_FORWARD(pool_avg_exclude_pad_forward, MODE_AVG_EXCLUDE_PAD)
+
+/* The output rows (or columns) whose windows contain input row i: [lo, hi]. */
+inline int first_window(int i, int pad, int k, int s)
+{
+    const int t = i + pad - k + 1;
+    return t <= 0 ? 0 : (t + s - 1) / s;
+}
+inline int last_window(int i, int pad, int s, int n)
+{
+    return min((i + pad) / s, n - 1);
+}
+
+/* dx for a run of 8 inputs of one row: the windows touching the run are taken 8 at a time (max:
+ * their arg-maxes recomputed in vectors) and each routes its gradient to the lanes it covers
+ * (max: the lane of its arg-max, when that lies in this row), in row-major window order, so each
+ * dx element sums its own windows in ascending order. Global: (ceil(w / 8), h, planes). */
+#define DEFINE_POOL_BACKWARD(NAME, MODE)                                                           \
+    __kernel void NAME(__global const float *x, const ulong x_off, __global const float *dy,       \
+                       const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)      \
+    {                                                                                              \
+        const int ix0 = (int)get_global_id(0) * 8, iy = (int)get_global_id(1);                     \
+        const int p = (int)get_global_id(2);                                                       \
+        if (ix0 >= w || iy >= h || p >= planes)                                                    \
+            return;                                                                                \
+        const pool_geom g = POOL_GEOM;                                                             \
+        __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
+        __global const float *dyp = dy + dy_off + (ulong)p * (ulong)(oh * ow);                     \
+        const int ix1 = min(ix0 + 7, w - 1);                                                       \
+        const int oy0 = first_window(iy, pt, kh, sh), oy1 = last_window(iy, pt, sh, oh);           \
+        const int ox0 = first_window(ix0, pl, kw, sw), ox1 = last_window(ix1, pl, sw, ow);         \
+        const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7) + ix0;                                    \
+        float8 acc = (float8)0.0f;                                                                 \
+        for (int oy = oy0; oy <= oy1; oy++)                                                        \
+            for (int oxa = ox0; oxa <= ox1; oxa += 8) {                                            \
+                const int nwin = min(8, ox1 - oxa + 1);                                            \
+                float d[8], share[8];                                                              \
+                int row[8], col[8];                                                                \
+                for (int k = 0; k < nwin; k++)                                                     \
+                    d[k] = dyp[oy * ow + oxa + k];                                                 \
+                if (MODE == MODE_MAX) {                                                            \
+                    int8 ar, ac;                                                                   \
+                    windows8(xp, oy, oxa, g, MODE, true, &ar, &ac);                                      \
+                    vstore8(ar, 0, row);                                                           \
+                    vstore8(ac, 0, col);                                                           \
+                    for (int k = 0; k < nwin; k++)                                                 \
+                        if (row[k] == iy)                                                          \
+                            acc += select((float8)0.0f, (float8)d[k], lane == col[k]);             \
+                } else {                                                                           \
+                    for (int k = 0; k < nwin; k++) {                                               \
+                        const int w0 = (oxa + k) * sw - pl;                                        \
+                        const float s = d[k] / window_divisor(oy * sh - pt, w0, g, MODE);          \
+                        acc += select((float8)0.0f, (float8)s, lane >= w0 && lane < w0 + kw);      \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        store_lanes(acc, dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy * w + ix0),          \
+                    w - ix0);                                                                      \
+    }
+
+DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)
+DEFINE_POOL_BACKWARD(pool_avg_backward, MODE_AVG)
+DEFINE_POOL_BACKWARD(pool_avg_exclude_pad_backward, MODE_AVG_EXCLUDE_PAD)
+
+/* y[p] = mean of the plane p (hw elements); one work-item per plane, fixed summation order. */
+__kernel void global_avg_forward(__global const float *x, const ulong x_off, __global float *y,
+                                 const ulong y_off, const int hw, const int planes)
+{
+    const int p = (int)get_global_id(0);
+    if (p >= planes)
+        return;
+    __global const float *xp = x + x_off + (ulong)p * (ulong)hw;
+    floatV acc = (floatV)0.0f;
+    int i = 0;
+    for (; i + VEC <= hw; i += VEC)
+        acc += vloadV(0, xp + i);
+#if VEC == 8
+    const float4 a4 = acc.lo + acc.hi;
+#else
+    const float4 a4 = acc;
+#endif
+    float s = (a4.x + a4.y) + (a4.z + a4.w);
+    for (; i < hw; i++)
+        s += xp[i];
+    y[y_off + p] = s / (float)hw;
+}
+
+/* dx[p][i] = dy[p] / hw. Global: (ceil(hw / VEC), planes). */
+__kernel void global_avg_backward(__global const float *dy, const ulong dy_off, __global float *dx,
+                                  const ulong dx_off, const int hw, const int planes)
+{
+    const int i = (int)get_global_id(0) * VEC;
+    const int p = (int)get_global_id(1);
+    if (i >= hw || p >= planes)
+        return;
+    const float d = dy[dy_off + p] / (float)hw;
+    __global float *dxp = dx + dx_off + (ulong)p * (ulong)hw + (ulong)i;
+    if (i + VEC <= hw) {
+        vstoreV((floatV)d, 0, dxp);
+    } else {
+        for (int j = 0; j < hw - i; j++)
+            dxp[j] = d;
+    }
+}

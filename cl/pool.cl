@@ -160,6 +160,7 @@ inline int last_window(int i, int pad, int s, int n)
 /* Routing of window lane S (a vector component) to the block's accumulators: max sends d.S to
  * the input at its arg-max (row rr.S of the block, column ac.S); avg sends its share to the
  * columns it covers in the block rows it covers. Unrolled over the 8 lanes. */
+#define FOR_LANES(M) M(s0) M(s1) M(s2) M(s3) M(s4) M(s5) M(s6) M(s7)
 #define ROUTE_MAX(S)                                                                               \
     {                                                                                              \
         const float8 add = select((float8)0.0f, (float8)d.S, lane == ac.S);                        \
@@ -220,15 +221,12 @@ inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
                     int8 ar, ac;                                                                   \
                     windows8(xp, oy, oxa, g, MODE, true, &ar, &ac);                                \
                     const int8 rr = ar - iy0;                                                      \
-                    ROUTE_MAX(s0)                                                                  \
-                    ROUTE_MAX(s1) ROUTE_MAX(s2) ROUTE_MAX(s3) ROUTE_MAX(s4) ROUTE_MAX(s5)          \
-                        ROUTE_MAX(s6) ROUTE_MAX(s7)                                                \
+                    FOR_LANES(ROUTE_MAX)                                                           \
                 } else {                                                                           \
                     const int8 w0 = (wl + oxa) * sw - pl;                                          \
-                    float8 share = d / window_divisor8(h0, w0, g, MODE);                           \
-                    ROUTE_AVG(s0)                                                                  \
-                    ROUTE_AVG(s1) ROUTE_AVG(s2) ROUTE_AVG(s3) ROUTE_AVG(s4) ROUTE_AVG(s5)          \
-                        ROUTE_AVG(s6) ROUTE_AVG(s7)                                                \
+                    const float8 share =                                                           \
+                        select((float8)0.0f, d / window_divisor8(h0, w0, g, MODE), wl < nwin);     \
+                    FOR_LANES(ROUTE_AVG)                                                           \
                 }                                                                                  \
             }                                                                                      \
         __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy0 * w + ix0);    \

@@ -2,10 +2,12 @@
  * passes are gathers over the windows containing each input element: deterministic, no atomics. */
 #include "internal.h"
 
-#define POOL_OPTS "-DVEC=8 -DROWS=4 -DFWD_ROWS=8"
 #define POOL_ROWS 4
 #define POOL_FWD_ROWS 8
 #define POOL_VEC 8
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) " -DFWD_ROWS=" STR(POOL_FWD_ROWS)
 /* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
  * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
 #define RUN 8

@@ -5,6 +5,7 @@
 #include "ref_layers.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,17 @@ START_TEST(max_ties_and_padding)
     ck_assert_float_eq(got[2], 0.0f);
     ck_assert_msg(got[0] > 0 && got[1] > 0 && got[3] > 0, "dx row 0 = %g %g %g %g", got[0], got[1],
                   got[2], got[3]);
+    free(got);
+    /* A NaN propagates to every window holding it (plane 1, row 2, column 3: windows (1, 1) and
+     * (1, 2) of the 3x3 output), and only there. */
+    x[30 + 2 * 6 + 3] = NAN;
+    ck_assert_int_eq(oclnn_tensor_upload(c, tx, x, nx, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_pool2d_forward(c, &d, tx, ty), OCLNN_SUCCESS);
+    got = fx_download(ty);
+    for (size_t i = 0; i < ny; i++) {
+        bool want_nan = i == ny / 2 + 4 || i == ny / 2 + 5;
+        ck_assert_msg(isnan(got[i]) == want_nan, "y[%zu] = %g after a NaN input", i, got[i]);
+    }
     free(got);
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);

@@ -6,6 +6,7 @@
  * Defines:
  *   KB (default 8) channels per work-item (output channels forward and for weights, input
  *      channels for backward data); 1..16.
+ *   PX (default 1) float16 pixel vectors per work-item along a row, forward only; 1..4.
  * Geometry is passed at run time, so one build serves every shape. */
 #include "conv_epilogue.h"
 #include "conv_rows.h"
@@ -13,8 +14,14 @@
 #ifndef KB
 #define KB 8
 #endif
+#ifndef PX
+#define PX 1
+#endif
 #if KB < 1 || KB > 16
 #error "KB must be in 1..16"
+#endif
+#if PX < 1 || PX > 4
+#error "PX must be in 1..4"
 #endif
 
 inline float hsum16(float16 a)
@@ -30,56 +37,97 @@ inline float hsum16(float16 a)
         const int OH, const int OW, const int G, const int CG, const int KG, const int PT,         \
         const int PL, const int SH, const int SW, const int DH, const int DW
 
-/* Forward. Global: (ceil(OW / 16) * OH, N * G * ceil(KG / KB)). */
-__kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __global const float *w,
-                                const int w_off, __global const float *b, const int b_off,
+/* Weights packed for the forward kernel: wp[g][kb][c][r][s][KB] = w[g*KG + kb*KB + j][c][r][s]
+ * (zero past the group's channels), so the KB weights a work-item needs at each tap are
+ * adjacent: one base address, broadcast loads at constant offsets.
+ * Global: (CG * R * S, G * ceil(KG / KB)). */
+__kernel void conv2d_direct_pack_weights(__global const float *w, const int w_off,
+                                         __global float *wp, const int wp_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1); /* g * kbs + kb */
+    const int crs = CG * R * S;
+    if (q >= crs || job >= G * kbs)
+        return;
+    const int kb = job % kbs, g = job / kbs;
+    __global float *out = wp + wp_off + ((size_t)job * crs + q) * KB;
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        const int kk = kb * KB + j;
+        out[j] = kk < KG ? w[w_off + (size_t)(g * KG + kk) * crs + q] : 0.0f;
+    }
+}
+
+/* The forward's sum over c, r, s into acc[KB][PX], with LOAD(v, s) the PX input vectors. */
+#define FWD_TAPS(LOAD)                                                                             \
+    for (int c = 0; c < CG; c++) {                                                                 \
+        __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;               \
+        for (int r = 0; r < R; r++) {                                                              \
+            const int ih = oh * SH - PT + r * DH;                                                  \
+            if (ih < 0 || ih >= H)                                                                 \
+                continue;                                                                          \
+            __global const float *xrow = xc + ih * W;                                              \
+            __global const float *wq = wk + (c * R + r) * S * KB;                                  \
+            for (int s = 0; s < S; s++) {                                                          \
+                float16 xv[PX];                                                                    \
+                _Pragma("unroll") for (int v = 0; v < PX; v++) xv[v] = LOAD;                       \
+                _Pragma("unroll") for (int j = 0; j < KB; j++)                                     \
+                {                                                                                  \
+                    const float16 wv = (float16)(wq[s * KB + j]);                                  \
+                    _Pragma("unroll") for (int v = 0; v < PX; v++) acc[j][v] =                     \
+                        fma(wv, xv[v], acc[j][v]);                                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Forward. A work-item owns KB output channels x 16*PX pixels of one output row; wp holds the
+ * weights packed by conv2d_direct_pack_weights.
+ * Global: (ceil(OW / (16 * PX)) * OH, N * G * ceil(KG / KB)). */
+__kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __global const float *wp,
+                                const int wp_off, __global const float *b, const int b_off,
                                 const int has_b, __global const float *z, const int z_off,
                                 const int has_z, __global float *y, const int y_off, GEOM_ARGS,
                                 const int act, const int res_before)
 {
-    const int owt = (OW + 15) / 16;
+    const int owt = (OW + 16 * PX - 1) / (16 * PX);
     const int tile = (int)get_global_id(0);
     const int kbs = (KG + KB - 1) / KB;
     const int job = (int)get_global_id(1);
     if (tile >= owt * OH || job >= N * G * kbs)
         return;
-    const int oh = tile / owt, ow0 = (tile % owt) * 16;
+    const int oh = tile / owt, ow0 = (tile % owt) * 16 * PX;
     const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
     const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
 
-    float16 acc[KB];
-    int wbase[KB];
-    for (int j = 0; j < KB; j++) {
-        acc[j] = (float16)(0.0f);
-        /* Channels past the group's end read the last valid channel's weights (never stored):
-         * the loop below stays branch-free. */
-        wbase[j] = w_off + min(k0 + j, g * KG + KG - 1) * CG * R * S;
-    }
+    float16 acc[KB][PX];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+#pragma unroll
+        for (int v = 0; v < PX; v++)
+            acc[j][v] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
     const int iw0 = ow0 * SW - PL;
-    for (int c = 0; c < CG; c++) {
-        __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;
-        for (int r = 0; r < R; r++) {
-            const int ih = oh * SH - PT + r * DH;
-            if (ih < 0 || ih >= H)
-                continue;
-            __global const float *xrow = xc + ih * W;
-            const int wq = (c * R + r) * S;
-            for (int s = 0; s < S; s++) {
-                const float16 xv = load16(xrow, iw0 + s * DW, SW, W);
-                for (int j = 0; j < KB; j++)
-                    acc[j] = fma((float16)(w[wbase[j] + wq + s]), xv, acc[j]);
-            }
-        }
+    /* Tiles whose every tap lies inside the row at stride 1 (most of them) take plain vector
+     * loads: no bounds test in the inner loop. */
+    if (SW == 1 && iw0 >= 0 && iw0 + (S - 1) * DW + 16 * PX <= W) {
+        FWD_TAPS(vload16(0, xrow + iw0 + v * 16 + s * DW))
+    } else {
+        FWD_TAPS(load16(xrow, iw0 + v * 16 * SW + s * DW, SW, W))
     }
-    const int npix = min(16, OW - ow0);
+    const int npix = min(16 * PX, OW - ow0);
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         const int k = k0 + j;
         if (kb * KB + j >= KG)
-            break;
+            continue; /* past the group's channels */
         const float bias = has_b ? b[b_off + k] : 0.0f;
         const size_t o = ((size_t)n * K + k) * OH * OW + oh * OW + ow0;
-        float v[16];
-        vstore16(acc[j], 0, v);
+        float v[16 * PX];
+#pragma unroll
+        for (int q = 0; q < PX; q++)
+            vstore16(acc[j][q], q, v);
         for (int i = 0; i < npix; i++) {
             const float zv = has_z ? z[z_off + o + i] : 0.0f;
             y[y_off + o + i] = conv_epilogue(v[i], bias, zv, act, res_before);
@@ -105,6 +153,7 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
 
     float16 acc[KB];
     int wc[KB];
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         acc[j] = (float16)(0.0f);
         wc[j] = min(c0 + j, CG - 1) * R * S;
@@ -123,15 +172,17 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
             __global const float *dyrow = dyk + oh * OW;
             for (int s = 0; s < S; s++) {
                 const float16 dv = strided_gather16(dyrow, iw0 + PL - s * DW, SW, OW);
+#pragma unroll
                 for (int j = 0; j < KB; j++)
                     acc[j] = fma((float16)(w[wk + wc[j] + r * S + s]), dv, acc[j]);
             }
         }
     }
     const int npix = min(16, W - iw0);
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         if (c0 + j >= CG)
-            break;
+            continue; /* past the group's channels */
         const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih * W + iw0;
         float v[16];
         vstore16(acc[j], 0, v);
@@ -159,6 +210,7 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
 
     float16 acc[KB];
     int kc[KB];
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         acc[j] = (float16)(0.0f);
         kc[j] = min(k0 + j, g * KG + KG - 1);
@@ -173,6 +225,7 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
                 const float16 xv = load16(xrow, ow0 * SW - PL + s * DW, SW, W);
                 const int len = OW - ow0;
+#pragma unroll
                 for (int j = 0; j < KB; j++) {
                     __global const float *dyrow =
                         dy + dy_off + (((size_t)n * K + kc[j]) * OH + oh) * OW + ow0;
@@ -181,9 +234,10 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
             }
         }
     }
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         if (kb * KB + j >= KG)
-            break;
+            continue; /* past the group's channels */
         const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s;
         const float sum = hsum16(acc[j]);
         dw[o] = beta ? dw[o] + sum : sum;

@@ -12,7 +12,7 @@ static oclnn_status direct_kernel(oclnn_context *ctx, const char *name, oclnn_co
 {
     *t = oclnn__conv_tuning(ctx);
     char options[32];
-    snprintf(options, sizeof options, "-DKB=%d", t->kb);
+    snprintf(options, sizeof options, "-DKB=%d -DPX=%d", t->kb, t->px);
     return oclnn__kernel(ctx, "conv2d_direct.cl", options, name, k);
 }
 
@@ -25,6 +25,14 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
+/* Workspace bytes of the forward's packed weights. */
+size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g)
+{
+    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    return (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb) * t.kb * g->cg * g->r *
+           g->s * sizeof(float);
+}
+
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,
@@ -32,27 +40,42 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         oclnn_tensor *y)
 {
     oclnn_conv_tuning t;
-    cl_kernel k;
+    cl_kernel k, kpack;
+    cl_mem ws;
     oclnn_status s = direct_kernel(ctx, "conv2d_direct_fwd", &t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g), "conv2d", &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geo[24], zero = 0;
+    oclnn_arg args[MAX_ARGS];
+    int w_off = (int)w->offset;
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t.kb);
+    size_t pglobal[2] = {(size_t)g->cg * g->r * g->s, (size_t)g->groups * kbs};
+    s = oclnn__launch(ctx, "conv2d", kpack, args, n, 2, pglobal, t.local);
     if (s != OCLNN_SUCCESS)
         return s;
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
-    int x_off = (int)x->offset, w_off = (int)w->offset, y_off = (int)y->offset;
+    int x_off = (int)x->offset, y_off = (int)y->offset;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
-    oclnn_arg args[MAX_ARGS];
-    int geo[24];
-    size_t n = 0;
+    n = 0;
     args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
-    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
     args[n++] = OCLNN_ARG(zm), args[n++] = OCLNN_ARG(z_off), args[n++] = OCLNN_ARG(has_z);
     args[n++] = OCLNN_ARG(y->mem), args[n++] = OCLNN_ARG(y_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(rb);
-    size_t global[2] = {oclnn__div_up((size_t)g->ow, 16) * (size_t)g->oh,
-                        (size_t)g->n * g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb)};
+    size_t global[2] = {oclnn__div_up((size_t)g->ow, 16 * (size_t)t.px) * (size_t)g->oh,
+                        (size_t)g->n * g->groups * kbs};
     return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t.local);
 }
 

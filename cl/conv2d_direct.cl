@@ -135,10 +135,54 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
     }
 }
 
+/* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
+ * (zero past the group's channels): the KB input channels of a tap are adjacent.
+ * Global: (KG * R * S, G * ceil(CG / KB)). */
+__kernel void conv2d_direct_pack_weights_t(__global const float *w, const int w_off,
+                                           __global float *wp, const int wp_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0); /* (kk * R + r) * S + s */
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1); /* g * cbs + cb */
+    const int krs = KG * R * S;
+    if (q >= krs || job >= G * cbs)
+        return;
+    const int cb = job % cbs, g = job / cbs;
+    const int rs = q % (R * S), kk = q / (R * S);
+    __global float *out = wp + wp_off + ((size_t)job * krs + q) * KB;
+    for (int j = 0; j < KB; j++) {
+        const int c = cb * KB + j;
+        out[j] = c < CG ? w[w_off + ((size_t)(g * KG + kk) * CG + c) * R * S + rs] : 0.0f;
+    }
+}
+
+/* The backward-data sum over kk, r, s into acc[KB], with LOAD the 16 gradient lanes. */
+#define BWD_TAPS(LOAD)                                                                             \
+    for (int kk = 0; kk < KG; kk++) {                                                              \
+        __global const float *dyk = dy + dy_off + ((size_t)n * K + g * KG + kk) * OH * OW;         \
+        for (int r = 0; r < R; r++) {                                                              \
+            const int t = ih + PT - r * DH;                                                        \
+            if (t < 0)                                                                             \
+                break; /* t only decreases with r */                                               \
+            const int oh = SH == 1 ? t : t / SH;                                                   \
+            if (oh * SH != t || oh >= OH)                                                          \
+                continue;                                                                          \
+            __global const float *dyrow = dyk + oh * OW;                                           \
+            __global const float *wq = wk + (kk * R + r) * S * KB;                                 \
+            for (int s = 0; s < S; s++) {                                                          \
+                const float16 dv = LOAD;                                                           \
+                _Pragma("unroll") for (int j = 0; j < KB; j++) acc[j] =                            \
+                    fma((float16)(wq[s * KB + j]), dv, acc[j]);                                    \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 /* Backward data: dx = beta * dx + sum over the outputs each input pixel fed. A gather, each
- * input pixel computed by one work-item. Global: (ceil(W / 16) * H, N * G * ceil(CG / KB)). */
+ * input pixel computed by one work-item: KB input channels x 16 pixels of one row; wp holds the
+ * weights packed by conv2d_direct_pack_weights_t.
+ * Global: (ceil(W / 16) * H, N * G * ceil(CG / KB)). */
 __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
-                                     __global const float *w, const int w_off, __global float *dx,
+                                     __global const float *wp, const int wp_off, __global float *dx,
                                      const int dx_off, GEOM_ARGS, const int beta)
 {
     const int iwt = (W + 15) / 16;
@@ -152,31 +196,16 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
     const int c0 = cb * KB; /* first input channel within the group */
 
     float16 acc[KB];
-    int wc[KB];
 #pragma unroll
-    for (int j = 0; j < KB; j++) {
+    for (int j = 0; j < KB; j++)
         acc[j] = (float16)(0.0f);
-        wc[j] = min(c0 + j, CG - 1) * R * S;
-    }
-    for (int kk = 0; kk < KG; kk++) {
-        const int k = g * KG + kk;
-        __global const float *dyk = dy + dy_off + ((size_t)n * K + k) * OH * OW;
-        const int wk = w_off + k * CG * R * S;
-        for (int r = 0; r < R; r++) {
-            const int t = ih + PT - r * DH;
-            if (t < 0)
-                break; /* t only decreases with r */
-            const int oh = SH == 1 ? t : t / SH;
-            if (oh * SH != t || oh >= OH)
-                continue;
-            __global const float *dyrow = dyk + oh * OW;
-            for (int s = 0; s < S; s++) {
-                const float16 dv = strided_gather16(dyrow, iw0 + PL - s * DW, SW, OW);
-#pragma unroll
-                for (int j = 0; j < KB; j++)
-                    acc[j] = fma((float16)(w[wk + wc[j] + r * S + s]), dv, acc[j]);
-            }
-        }
+    __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
+    /* At stride 1, tiles whose every tap reads inside the gradient row take plain loads. */
+    const int u0 = iw0 + PL; /* ow of lane 0 for s = 0 */
+    if (SW == 1 && u0 - (S - 1) * DW >= 0 && u0 + 16 <= OW) {
+        BWD_TAPS(vload16(0, dyrow + u0 - s * DW))
+    } else {
+        BWD_TAPS(strided_gather16(dyrow, u0 - s * DW, SW, OW))
     }
     const int npix = min(16, W - iw0);
 #pragma unroll
@@ -184,10 +213,14 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
         if (c0 + j >= CG)
             continue; /* past the group's channels */
         const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih * W + iw0;
-        float v[16];
-        vstore16(acc[j], 0, v);
-        for (int i = 0; i < npix; i++)
-            dx[o + i] = beta ? dx[o + i] + v[i] : v[i];
+        if (npix == 16) {
+            vstore16(beta ? vload16(0, dx + o) + acc[j] : acc[j], 0, dx + o);
+        } else {
+            float v[16];
+            vstore16(acc[j], 0, v);
+            for (int i = 0; i < npix; i++)
+                dx[o + i] = beta ? dx[o + i] + v[i] : v[i];
+        }
     }
 }
 

@@ -233,9 +233,9 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
  *   faster of the two:
  *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
  *     faster than GEMM_1X1 on 1x1);
- *   backward data: DIRECT only at stride 1 with >= 16 channels per group and rows of >= 14
- *     pixels (its strided gather and its 16-channel blocks waste work otherwise), else the GEMM
- *     algorithms (col2im has no such waste);
+ *   backward data: DIRECT only for kernels larger than 1x1 at stride 1 with >= 16 channels per
+ *     group and rows of >= 14 pixels (its strided gather and its 16-channel blocks waste work
+ *     otherwise; GEMM_1X1 is 2x faster on 1x1), else the GEMM algorithms;
  *   backward weights: DIRECT where there are many pixels per image (>= 28x28) or few (c, r, s)
  *     taps (the stem: a GEMM with n = c*r*s <= 160 is too thin), else the GEMM algorithms.
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit. */
@@ -249,7 +249,8 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
         const long taps = (long)g->c * g->r * g->s, pixels = (long)g->oh * g->ow;
         if (pass == OCLNN_CONV_FORWARD ||
-            (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && g->cg >= 16 && g->w >= 14) ||
+            (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && !is_1x1(g) && g->cg >= 16 &&
+             g->w >= 14) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (pixels >= 28 * 28 || taps <= 160)))
             a = OCLNN_CONV_DIRECT;
     }
@@ -289,7 +290,7 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
                            "%s: algorithm WINOGRAD is not built in this version", op);
     case OCLNN_CONV_DIRECT:
-        *ws = pass == OCLNN_CONV_FORWARD ? oclnn__conv_direct_workspace(ctx, g) : 0;
+        *ws = oclnn__conv_direct_workspace(ctx, g, pass);
         if (*ws > ctx->workspace_limit)
             return oclnn__fail(ctx, OCLNN_OUT_OF_MEMORY,
                                "%s: algorithm DIRECT needs %zu bytes of workspace for the packed "

@@ -17,10 +17,11 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 /* The geometry as kernel arguments, in the order of the kernels' GEOM_ARGS. */
 int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *out);
 
-/* Direct kernels (cl/conv2d_direct.cl): any descriptor. The forward packs the weights into
- * the workspace (oclnn__conv_direct_workspace bytes, a copy of w's size); the backward passes
- * need none. */
-size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g);
+/* Direct kernels (cl/conv2d_direct.cl): any descriptor. Forward and backward data pack the
+ * weights into the workspace (oclnn__conv_direct_workspace bytes, about w's size); backward
+ * weights needs none. */
+size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                    oclnn_conv_pass pass);
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,

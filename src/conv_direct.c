@@ -25,12 +25,18 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
-/* Workspace bytes of the forward's packed weights. */
-size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g)
+size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                    oclnn_conv_pass pass)
 {
     const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
-    return (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb) * t.kb * g->cg * g->r *
-           g->s * sizeof(float);
+    const size_t rs = (size_t)g->r * g->s, kb = (size_t)t.kb;
+    switch (pass) {
+    case OCLNN_CONV_FORWARD: /* output channels rounded up to the block */
+        return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * rs * 4;
+    case OCLNN_CONV_BACKWARD_DATA: /* input channels rounded up to the block */
+        return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs * 4;
+    default: return 0;
+    }
 }
 
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -46,7 +52,8 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g), "conv2d", &ws);
+        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_FORWARD),
+                             "conv2d", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0;
@@ -84,22 +91,38 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               oclnn_tensor *dx, float beta)
 {
     oclnn_conv_tuning t;
-    cl_kernel k;
+    cl_kernel k, kpack;
+    cl_mem ws;
     oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_data", &t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, "conv2d_direct_pack_weights_t", &t, &kpack);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_BACKWARD_DATA),
+                             "conv2d_backward_data", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
-    int dy_off = (int)dy->offset, w_off = (int)w->offset, dx_off = (int)dx->offset;
-    int acc = beta != 0.0f;
+    int geo[24], zero = 0;
     oclnn_arg args[MAX_ARGS];
-    int geo[24];
+    int w_off = (int)w->offset;
     size_t n = 0;
-    args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t.kb);
+    size_t pglobal[2] = {(size_t)g->kg * g->r * g->s, (size_t)g->groups * cbs};
+    s = oclnn__launch(ctx, "conv2d_backward_data", kpack, args, n, 2, pglobal, t.local);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int dy_off = (int)dy->offset, dx_off = (int)dx->offset;
+    int acc = beta != 0.0f;
+    n = 0;
+    args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(acc);
     size_t global[2] = {oclnn__div_up((size_t)g->w, 16) * (size_t)g->h,
-                        (size_t)g->n * g->groups * oclnn__div_up((size_t)g->cg, (size_t)t.kb)};
+                        (size_t)g->n * g->groups * cbs};
     return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t.local);
 }
 

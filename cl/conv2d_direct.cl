@@ -7,6 +7,8 @@
  *   KB (default 8) channels per work-item (output channels forward and for weights, input
  *      channels for backward data); 1..16.
  *   PX (default 1) float16 pixel vectors per work-item along a row, forward only; 1..4.
+ *   KBW (default 8) output channels and TS (default 3) taps along a kernel row per work-item
+ *       of backward weights; 1..16 and 1..8.
  * Geometry is passed at run time, so one build serves every shape. */
 #include "conv_epilogue.h"
 #include "conv_rows.h"
@@ -22,6 +24,15 @@
 #endif
 #if PX < 1 || PX > 4
 #error "PX must be in 1..4"
+#endif
+#ifndef KBW
+#define KBW 8
+#endif
+#ifndef TS
+#define TS 3
+#endif
+#if KBW < 1 || KBW > 16 || TS < 1 || TS > 8
+#error "KBW must be in 1..16 and TS in 1..8"
 #endif
 
 inline float hsum16(float16 a)
@@ -224,55 +235,78 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
     }
 }
 
+#define WGT_VLOAD(p) vload16(0, p)
+#define WGT_TAIL(p) load16_tail(p, OW - ow0)
+
+/* The backward-weights sum for one row of 16 output pixels: XLOAD(t) gives the input lanes of
+ * tap s0 + t, DYLOAD(p) the gradient lanes at p. */
+#define WGT_ROW(XLOAD, DYLOAD)                                                                     \
+    {                                                                                              \
+        float16 xv[TS];                                                                            \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) xv[t] = XLOAD;                              \
+        _Pragma("unroll") for (int j = 0; j < KBW; j++)                                            \
+        {                                                                                          \
+            const float16 dv = DYLOAD(dyn + kc[j] + oh * OW + ow0);                                \
+            _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = fma(dv, xv[t], acc[j][t]);  \
+        }                                                                                          \
+    }
+
 /* Backward weights: dw[k][c][r][s] = beta * dw + sum over n, oh, ow of dy * x. A work-item owns
- * KB output channels of one (c, r, s) and sums rows of 16 pixels in float16 lanes, reduced in
- * a fixed order: deterministic. Global: (CG * R * S, G * ceil(KG / KB)). */
+ * KBW output channels x TS consecutive taps s of one (c, r): each gradient vector serves the TS
+ * taps and each input vector the KBW channels. Rows of 16 pixels are summed in float16 lanes,
+ * reduced in a fixed order: deterministic. Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
 __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off,
                                         __global const float *dy, const int dy_off,
                                         __global float *dw, const int dw_off, GEOM_ARGS,
                                         const int beta)
 {
+    const int sts = (S + TS - 1) / TS;
     const int q = (int)get_global_id(0);
-    const int kbs = (KG + KB - 1) / KB;
+    const int kbs = (KG + KBW - 1) / KBW;
     const int job = (int)get_global_id(1);
-    if (q >= CG * R * S || job >= G * kbs)
+    if (q >= CG * R * sts || job >= G * kbs)
         return;
-    const int s = q % S, r = (q / S) % R, c = q / (R * S);
+    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
     const int kb = job % kbs, g = job / kbs;
-    const int k0 = g * KG + kb * KB;
+    const int k0 = g * KG + kb * KBW;
 
-    float16 acc[KB];
-    int kc[KB];
+    float16 acc[KBW][TS];
+    int kc[KBW]; /* channel offsets in dy; past the group's end: its last channel (not stored) */
 #pragma unroll
-    for (int j = 0; j < KB; j++) {
-        acc[j] = (float16)(0.0f);
-        kc[j] = min(k0 + j, g * KG + KG - 1);
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++)
+            acc[j][t] = (float16)(0.0f);
+        kc[j] = min(k0 + j, g * KG + KG - 1) * OH * OW;
     }
+    /* At stride 1, a full tile of 16 pixels whose taps all read inside the input row takes
+     * plain loads: ow0 in [lo, hi]. */
+    const int lo = PL - s0 * DW, hi = min(OW - 16, W - 16 + PL - (s0 + TS - 1) * DW);
     for (int n = 0; n < N; n++) {
         __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;
+        __global const float *dyn = dy + dy_off + (size_t)n * K * OH * OW;
         for (int oh = 0; oh < OH; oh++) {
             const int ih = oh * SH - PT + r * DH;
             if (ih < 0 || ih >= H)
                 continue;
             __global const float *xrow = xc + ih * W;
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
-                const float16 xv = load16(xrow, ow0 * SW - PL + s * DW, SW, W);
-                const int len = OW - ow0;
-#pragma unroll
-                for (int j = 0; j < KB; j++) {
-                    __global const float *dyrow =
-                        dy + dy_off + (((size_t)n * K + kc[j]) * OH + oh) * OW + ow0;
-                    acc[j] = fma(load16_tail(dyrow, len), xv, acc[j]);
-                }
+                if (SW == 1 && ow0 >= lo && ow0 <= hi)
+                    WGT_ROW(vload16(0, xrow + ow0 + (s0 + t) * DW - PL), WGT_VLOAD)
+                else
+                    WGT_ROW(load16(xrow, ow0 * SW - PL + (s0 + t) * DW, SW, W), WGT_TAIL)
             }
         }
     }
 #pragma unroll
-    for (int j = 0; j < KB; j++) {
-        if (kb * KB + j >= KG)
-            continue; /* past the group's channels */
-        const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s;
-        const float sum = hsum16(acc[j]);
-        dw[o] = beta ? dw[o] + sum : sum;
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++) {
+            if (kb * KBW + j >= KG || s0 + t >= S)
+                continue; /* past the group's channels or the kernel's width */
+            const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
+            const float sum = hsum16(acc[j][t]);
+            dw[o] = beta ? dw[o] + sum : sum;
+        }
     }
 }

@@ -10,6 +10,8 @@
 typedef struct oclnn_conv_tuning {
     int kb;          /* channels per work-item of conv2d_direct.cl (its -DKB) */
     int px;          /* float16 pixel vectors per work-item of its forward (its -DPX) */
+    int kbw, ts;     /* channels x kernel taps per work-item of its backward weights */
+    int kbw_s1;      /* channels per work-item of backward weights for kernels 1 wide (ts 1) */
     size_t local[3]; /* work-group size (2-D kernels use the first two) */
 } oclnn_conv_tuning;
 oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);

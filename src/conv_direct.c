@@ -7,12 +7,17 @@
 
 #define MAX_ARGS 40
 
-static oclnn_status direct_kernel(oclnn_context *ctx, const char *name, oclnn_conv_tuning *t,
-                                  cl_kernel *k)
+/* The kernel `name` built with the device's blocks; kernels 1 wide (1x1) take backward weights
+ * one tap at a time with more channels. */
+static oclnn_status direct_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, const char *name,
+                                  oclnn_conv_tuning *t, cl_kernel *k)
 {
     *t = oclnn__conv_tuning(ctx);
-    char options[32];
-    snprintf(options, sizeof options, "-DKB=%d -DPX=%d", t->kb, t->px);
+    if (g->s == 1)
+        t->kbw = t->kbw_s1, t->ts = 1;
+    char options[64];
+    snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
+             t->ts);
     return oclnn__kernel(ctx, "conv2d_direct.cl", options, name, k);
 }
 
@@ -48,9 +53,9 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     oclnn_conv_tuning t;
     cl_kernel k, kpack;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_fwd", &t, &k);
+    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_fwd", &t, &k);
     if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
+        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights", &t, &kpack);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_FORWARD),
                              "conv2d", &ws);
@@ -93,9 +98,9 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
     oclnn_conv_tuning t;
     cl_kernel k, kpack;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_data", &t, &k);
+    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_data", &t, &k);
     if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, "conv2d_direct_pack_weights_t", &t, &kpack);
+        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights_t", &t, &kpack);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_BACKWARD_DATA),
                              "conv2d_backward_data", &ws);
@@ -132,7 +137,7 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
 {
     oclnn_conv_tuning t;
     cl_kernel k, kbias = NULL;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_weights", &t, &k);
+    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_weights", &t, &k);
     if (s == OCLNN_SUCCESS && db) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias);
     if (s != OCLNN_SUCCESS)
@@ -147,8 +152,8 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(acc);
-    size_t global[2] = {(size_t)g->cg * g->r * g->s,
-                        (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb)};
+    size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
+                        (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};
     s = oclnn__launch(ctx, "conv2d_backward_weights", k, args, n, 2, global, t.local);
     if (s == OCLNN_SUCCESS && db)
         s = oclnn__conv_bias_grad(ctx, "conv2d_backward_weights", g, dy, db, beta);

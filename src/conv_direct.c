@@ -1,19 +1,20 @@
 /* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct.cl): forward with the fused
- * epilogue, backward data and backward weights for any descriptor, no workspace. Also the bias
- * gradient every algorithm shares (cl/conv_epilogue.cl). */
+ * epilogue, backward data and backward weights for any descriptor (the workspace holds only the
+ * repacked weights). Also the bias gradient every algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define MAX_ARGS 40
 
-/* The kernel `name` built with the device's blocks; kernels 1 wide (1x1) take backward weights
- * one tap at a time with more channels. */
+/* The kernel `name` built with the device's blocks; backward weights of kernels 1 wide (1x1)
+ * takes one tap at a time with more channels (a second build, for that kernel only). */
 static oclnn_status direct_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, const char *name,
                                   oclnn_conv_tuning *t, cl_kernel *k)
 {
     *t = oclnn__conv_tuning(ctx);
-    if (g->s == 1)
+    if (g->s == 1 && strcmp(name, "conv2d_direct_bwd_weights") == 0)
         t->kbw = t->kbw_s1, t->ts = 1;
     char options[64];
     snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
@@ -37,9 +38,11 @@ size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_g
     const size_t rs = (size_t)g->r * g->s, kb = (size_t)t.kb;
     switch (pass) {
     case OCLNN_CONV_FORWARD: /* output channels rounded up to the block */
-        return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * rs * 4;
+        return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * rs *
+               sizeof(float);
     case OCLNN_CONV_BACKWARD_DATA: /* input channels rounded up to the block */
-        return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs * 4;
+        return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs *
+               sizeof(float);
     default: return 0;
     }
 }

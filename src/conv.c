@@ -174,8 +174,6 @@ static oclnn_status make_geom(const oclnn_context *ctx, const char *op, const oc
         s = check_size(ctx, op, wname, (long long)g->k * g->cg * g->r * g->s);
     if (s == OCLNN_SUCCESS)
         s = check_size(ctx, op, "y", ohw * g->k * g->n);
-    if (s == OCLNN_SUCCESS)
-        s = check_size(ctx, op, "one image's im2col columns", ohw * g->c * g->r * g->s);
     return s;
 }
 
@@ -220,6 +218,12 @@ int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *o)
     return (int)(sizeof v / sizeof v[0]);
 }
 
+/* The im2col kernels index one image's columns with int. */
+static bool cols_indexable(const oclnn_conv_geom *g)
+{
+    return (long long)g->c * g->r * g->s * g->oh * g->ow <= INT_MAX;
+}
+
 /* The GEMM-based algorithm for g: GEMM_1X1 where it applies, else IM2COL_GEMM. */
 static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
 {
@@ -260,7 +264,8 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
     }
     int chunk;
     if (a == OCLNN_CONV_IM2COL_GEMM &&
-        oclnn__conv_gemm_workspace(ctx, g, false, &chunk) > ctx->workspace_limit)
+        (!cols_indexable(g) ||
+         oclnn__conv_gemm_workspace(ctx, g, false, &chunk) > ctx->workspace_limit))
         a = OCLNN_CONV_DIRECT;
     return a;
 }
@@ -303,6 +308,11 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
                                op, *ws, ctx->workspace_limit);
         return OCLNN_SUCCESS;
     case OCLNN_CONV_IM2COL_GEMM: {
+        if (!cols_indexable(g))
+            return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                               "%s: algorithm IM2COL_GEMM needs one image's columns (c*r*s*oh*ow "
+                               "= %lld) below 2^31 elements",
+                               op, (long long)g->c * g->r * g->s * g->oh * g->ow);
         int chunk;
         *ws = oclnn__conv_gemm_workspace(ctx, g, false, &chunk);
         if (*ws > ctx->workspace_limit)

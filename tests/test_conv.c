@@ -672,6 +672,20 @@ START_TEST(negative_forced_algorithm)
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm DEPTHWISE needs groups == input channels");
     d.algo = OCLNN_CONV_WINOGRAD;
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm WINOGRAD is not built");
+    /* Metadata only: one image's columns of 64 x 9 x 4096 x 4096 would pass 2^31 elements. */
+    oclnn_tensor_desc bx = d4(1, 64, 4096, 4096), bw = d4(64, 64, 3, 3);
+    oclnn_conv2d_desc big = oclnn_conv2d_desc_default();
+    oclnn_conv2d_desc_set_pad(&big, 1, 1);
+    big.algo = OCLNN_CONV_IM2COL_GEMM;
+    oclnn_conv_algo a;
+    size_t ws;
+    fx_assert_status(oclnn_conv2d_choose(fx_ctx(), &big, OCLNN_CONV_FORWARD, &bx, &bw, &a, &ws),
+                     OCLNN_UNSUPPORTED, "algorithm IM2COL_GEMM needs one image's columns");
+    big.algo = OCLNN_CONV_AUTO;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(fx_ctx(), &big, OCLNN_CONV_BACKWARD_DATA, &bx, &bw, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_int_ne(a, OCLNN_CONV_IM2COL_GEMM);
     neg_free(&t);
 }
 END_TEST

@@ -35,7 +35,7 @@
 #error "KBW must be in 1..16 and TS in 1..8"
 #endif
 
-inline float hsum16(float16 a)
+static inline float hsum16(float16 a)
 {
     const float8 b = a.lo + a.hi;
     const float4 c = b.lo + b.hi;

@@ -461,14 +461,20 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(y.dims[3], 12);
     oclnn_conv_algo a;
     size_t ws;
+    /* The pick depends on the device; the workspace must be the one of the algorithm picked:
+     * im2col columns and GEMM output of both images, or DIRECT's packed weights (w rounded up
+     * to its channel block). */
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);
-    if (a == OCLNN_CONV_IM2COL_GEMM) /* both images' columns fit one chunk */
-        ck_assert_uint_eq(ws, 2 * 8 * 3 * 5 * 10 * 12 * sizeof(float));
+    const size_t wbytes = 16 * 8 * 3 * 5 * sizeof(float);
+    if (a == OCLNN_CONV_IM2COL_GEMM)
+        ck_assert_uint_eq(ws, 2 * (8 * 3 * 5 + 16) * 10 * 12 * sizeof(float));
+    else
+        ck_assert_msg(ws >= wbytes && ws < 2 * wbytes, "DIRECT workspace %zu", ws);
     desc = oclnn_conv2d_desc_default();
     w = d4(16, 8, 1, 1);
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_GEMM_1X1);
     ck_assert_uint_eq(ws, 0);
@@ -477,17 +483,25 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
-    /* A forced algorithm is reported as is. */
+    /* A forced algorithm is reported as is; DIRECT needs workspace only to pack the weights of
+     * the forward and backward-data passes. */
     desc.algo = OCLNN_CONV_DIRECT;
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
     ck_assert_uint_eq(ws, 0);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_ge(ws, 8 * 9 * sizeof(float));
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_ge(ws, 8 * 9 * sizeof(float));
 }
 END_TEST
 
 /* When the columns of one image pass the workspace limit, AUTO falls back to DIRECT and a
- * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. */
+ * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. (Backward data of a shape with
+ * 2 channels per group picks IM2COL_GEMM on every device when it fits.) */
 START_TEST(workspace_limit)
 {
     oclnn_context *ctx = fx_ctx();
@@ -497,7 +511,16 @@ START_TEST(workspace_limit)
     oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_AUTO);
     oclnn_conv_algo a;
     size_t ws;
-    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 64), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_IM2COL_GEMM);
+    /* 4 KiB: the packed weights of DIRECT (at most 16 x 2 x 3 x 3 floats) fit, one image's
+     * columns (2 x 3 x 3 x 3 x 37 floats) do not. */
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 4096), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    ck_assert_uint_le(ws, 4096);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
@@ -514,6 +537,29 @@ START_TEST(workspace_limit)
     free(got);
     oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
     free_data(&d);
+}
+END_TEST
+
+/* A workspace limit that fits two images' columns and outputs: batch 5 runs as chunks of 2, 2
+ * and 1 (the gradients of the weights accumulate across chunks). */
+START_TEST(chunked_batch)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("batch 5");
+    ref_conv p = ref_of(sh);
+    const size_t per_image = (size_t)(p.c * p.r * p.s + p.k) * p.oh * p.ow * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, per_image * 5 / 2), OCLNN_SUCCESS);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_IM2COL_GEMM);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, 2 * per_image);
+    check_forward(sh, OCLNN_CONV_IM2COL_GEMM, true, OCLNN_ACT_GELU_TANH, true, 1);
+    check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 0.0f);
+    check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 1.0f);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
 }
 END_TEST
 
@@ -626,6 +672,20 @@ START_TEST(negative_forced_algorithm)
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm DEPTHWISE needs groups == input channels");
     d.algo = OCLNN_CONV_WINOGRAD;
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm WINOGRAD is not built");
+    /* Metadata only: one image's columns of 64 x 9 x 4096 x 4096 would pass 2^31 elements. */
+    oclnn_tensor_desc bx = d4(1, 64, 4096, 4096), bw = d4(64, 64, 3, 3);
+    oclnn_conv2d_desc big = oclnn_conv2d_desc_default();
+    oclnn_conv2d_desc_set_pad(&big, 1, 1);
+    big.algo = OCLNN_CONV_IM2COL_GEMM;
+    oclnn_conv_algo a;
+    size_t ws;
+    fx_assert_status(oclnn_conv2d_choose(fx_ctx(), &big, OCLNN_CONV_FORWARD, &bx, &bw, &a, &ws),
+                     OCLNN_UNSUPPORTED, "algorithm IM2COL_GEMM needs one image's columns");
+    big.algo = OCLNN_CONV_AUTO;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(fx_ctx(), &big, OCLNN_CONV_BACKWARD_DATA, &bx, &bw, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_int_ne(a, OCLNN_CONV_IM2COL_GEMM);
     neg_free(&t);
 }
 END_TEST
@@ -759,6 +819,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
     tcase_add_test(tc, workspace_limit);
+    tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, negative_descriptor);
     tcase_add_test(tc, negative_forced_algorithm);
     tcase_add_test(tc, negative_shapes);

@@ -202,7 +202,10 @@ static oclnn_status build_program(oclnn_context *ctx, const char *file, const ch
         snprintf(full_opts, sizeof full_opts, "%s -I %s", opts, ctx->kernel_dir);
     else
         snprintf(full_opts, sizeof full_opts, "%s", opts);
-    char *key = cache_on(ctx) ? disk_key(ctx, file, source, full_opts) : NULL;
+    /* Sources from OCLNN_KERNEL_DIR skip the disk cache: their #include files are resolved by
+     * the compiler, so the key could not see an edited header. */
+    char *key = cache_on(ctx) && !ctx->kernel_dir[0] ? disk_key(ctx, file, source, full_opts)
+                                                     : NULL;
     cl_int err;
     cl_program prog = NULL;
     if (key) {

@@ -200,12 +200,18 @@ START_TEST(kernel_dir_reads_sources_from_disk)
           "__kernel void selfcheck_axpi(__global float *x) { x[0] = undefined_name; }\n",
           f);
     fclose(f);
-    setenv("OCLNN_CACHE_DIR", "off", 1);
+    char cdir[600];
+    snprintf(cdir, sizeof cdir, "%s/kernel-dir-cache", base);
+    setenv("OCLNN_CACHE_DIR", cdir, 1);
     setenv("OCLNN_KERNEL_DIR", kdir, 1);
     oclnn_context *c = NULL;
     ck_assert_int_eq(oclnn_context_create(&c), OCLNN_SUCCESS);
     oclnn_status s = oclnn_self_check(c, NULL);
     unsetenv("OCLNN_KERNEL_DIR");
+    oclnn_cache_stats st;
+    oclnn_context_cache_stats(c, &st);
+    /* edited sources (and the headers they include) never go through the disk cache */
+    ck_assert_uint_eq(st.disk_writes + st.disk_hits + st.disk_misses, 0);
     ck_assert_int_eq(s, OCLNN_BUILD_FAILURE);
     char want[700];
     snprintf(want, sizeof want, "%s:2", path);

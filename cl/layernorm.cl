@@ -105,9 +105,9 @@ __kernel void ln_chw_bwd_partial(__global const float *x, const int x_off, __glo
     VTYPE a1 = 0.0f, a2 = 0.0f;
     int r = r0;
     for (; r + VEC <= r1; r += VEC) {
-        VTYPE gd = VLOAD(pg + r) * VLOAD(pd + r);
-        a1 += gd;
-        a2 = fma(gd, VLOAD(px + r) - m, a2);
+        const VTYPE gv = VLOAD(pg + r), dv = VLOAD(pd + r), xv = VLOAD(px + r);
+        a1 = fma(gv, dv, a1);
+        a2 = fma(gv * dv, xv - m, a2);
     }
     float2 s = (float2)(VSUM(a1), VSUM(a2));
     for (; r < r1; r++) {

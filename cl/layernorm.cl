@@ -52,6 +52,8 @@ __kernel void ln_stats_finish(__global const float *x, const int x_off, __global
     save_invstd[si_off + g] = 1.0f / sqrt(s.y / (float)d + eps);
 }
 
+/* Fully unrolled loops over a tile keep its arrays in registers. */
+#define UNROLL _Pragma("unroll")
 #define LD_V(p) VLOAD(p)
 #define ST_V(v, p) VSTORE(v, p)
 #define HS_V(v) VSUM(v)
@@ -193,23 +195,24 @@ __kernel void ln_chw_bwd_dx(__global const float *x, const int x_off, __global c
     {                                                                                              \
         const float rc = 1.0f / (float)c;                                                          \
         T m[U], d1[U], d2[U];                                                                      \
-        for (int u = 0; u < U; u++)                                                                \
-            m[u] = 0.0f;                                                                           \
+        UNROLL for (int u = 0; u < U; u++) m[u] = 0.0f;                                            \
         for (int k = 0; k < c; k++)                                                                \
-            for (int u = 0; u < U; u++)                                                            \
-                m[u] += LD(px + (size_t)k * hw + u * W);                                           \
-        for (int u = 0; u < U; u++) {                                                              \
+            UNROLL for (int u = 0; u < U; u++) m[u] += LD(px + (size_t)k * hw + u * W);            \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
             m[u] *= rc;                                                                            \
             d1[u] = 0.0f;                                                                          \
             d2[u] = 0.0f;                                                                          \
         }                                                                                          \
         for (int k = 0; k < c; k++)                                                                \
-            for (int u = 0; u < U; u++) {                                                          \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
                 T dv = LD(px + (size_t)k * hw + u * W) - m[u];                                     \
                 d1[u] += dv;                                                                       \
                 d2[u] = fma(dv, dv, d2[u]);                                                        \
             }                                                                                      \
-        for (int u = 0; u < U; u++) {                                                              \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
             m[u] += d1[u] * rc;                                                                    \
             d2[u] = 1.0f / sqrt(fmax(d2[u] - d1[u] * d1[u] * rc, 0.0f) * rc + eps);                \
             ST(m[u], pm + u * W);                                                                  \
@@ -217,7 +220,7 @@ __kernel void ln_chw_bwd_dx(__global const float *x, const int x_off, __global c
         }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
             const T g = gamma[k], b = beta[k];                                                     \
-            for (int u = 0; u < U; u++)                                                            \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
                 ST(fma((LD(px + (size_t)k * hw + u * W) - m[u]) * d2[u], g, b),                    \
                    py + (size_t)k * hw + u * W);                                                   \
         }                                                                                          \
@@ -264,7 +267,8 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
                             __global float *part, int first, int c, int hw)                        \
     {                                                                                              \
         T m[U], inv[U], sg[U], sgx[U];                                                             \
-        for (int u = 0; u < U; u++) {                                                              \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
             m[u] = LD(pm + u * W);                                                                 \
             inv[u] = LD(pi + u * W);                                                               \
             sg[u] = 0.0f;                                                                          \
@@ -272,21 +276,24 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
         }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
             const T g = gamma[k];                                                                  \
-            for (int u = 0; u < U; u++) {                                                          \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
                 T gd = g * LD(pd + (size_t)k * hw + u * W);                                        \
                 sg[u] += gd;                                                                       \
                 sgx[u] = fma(gd, LD(px + (size_t)k * hw + u * W) - m[u], sgx[u]);                  \
             }                                                                                      \
         }                                                                                          \
         const float rc = 1.0f / (float)c;                                                          \
-        for (int u = 0; u < U; u++) { /* sg, sgx become the coefficients b, k of dx */             \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        { /* sg, sgx become the coefficients b, k of dx */                                         \
             sgx[u] = -inv[u] * inv[u] * inv[u] * sgx[u] * rc;                                      \
             sg[u] = -inv[u] * sg[u] * rc;                                                          \
         }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
             const T g = gamma[k];                                                                  \
             T dg = 0.0f, db = 0.0f;                                                                \
-            for (int u = 0; u < U; u++) {                                                          \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
                 T gy = LD(pd + (size_t)k * hw + u * W);                                            \
                 T xm = LD(px + (size_t)k * hw + u * W) - m[u];                                     \
                 ST(fma(g *gy, inv[u], fma(xm, sgx[u], sg[u])), pdx + (size_t)k * hw + u * W);      \

@@ -18,10 +18,11 @@ void oclnn__norm_plan(const oclnn_context *ctx, oclnn_norm_plan *p)
         p->local = 64;
     } else {
         /* CPU (POCL): few wide work-items, each streaming a long contiguous run with 16-float
-         * vectors (AVX-512); blocks of 4096 floats stay in L1 for the second statistics pass. */
+         * vectors (AVX-512); blocks of 4096 floats stay in L1 for the second statistics pass;
+         * 8-vector tiles are the most registers hold (channels layer norm). */
         p->vec = 16;
         p->seg = 8192;
-        p->tile = 4;
+        p->tile = 8;
         p->drun = 2048;
         p->target = cus * 16;
         p->min_chunk = 8192;

@@ -52,6 +52,37 @@ __kernel void ln_stats_finish(__global const float *x, const int x_off, __global
     save_invstd[si_off + g] = 1.0f / sqrt(s.y / (float)d + eps);
 }
 
+/* One work-item per sample, when the samples keep the device busy: statistics, then the
+ * normalisation in reverse block order while the sample is still cached (x is read from memory
+ * once instead of twice). */
+__kernel void ln_chw_forward_fused(__global const float *x, const int x_off, __global float *y,
+                                   const int y_off, __global const float *gamma, const int g_off,
+                                   __global const float *beta, const int b_off,
+                                   __global float *save_mean, const int sm_off,
+                                   __global float *save_invstd, const int si_off, const int groups,
+                                   const int d, const float eps)
+{
+    const int g = (int)get_global_id(0);
+    if (g >= groups)
+        return;
+    __global const float *px = x + x_off + (size_t)g * d;
+    __global float *py = y + y_off + (size_t)g * d;
+    const float2 s = run_stats(px, 0, d, d, d, px[0]);
+    const float m = px[0] + s.x, inv = 1.0f / sqrt(s.y / (float)d + eps);
+    save_mean[sm_off + g] = m;
+    save_invstd[si_off + g] = inv;
+    gamma += g_off;
+    beta += b_off;
+    for (int b0 = (d - 1) / BLK * BLK; b0 >= 0; b0 -= BLK) {
+        const int b1 = min(b0 + BLK, d);
+        int e = b0;
+        for (; e + VEC <= b1; e += VEC)
+            VSTORE(fma((VLOAD(px + e) - m) * inv, VLOAD(gamma + e), VLOAD(beta + e)), py + e);
+        for (; e < b1; e++)
+            py[e] = fma((px[e] - m) * inv, gamma[e], beta[e]);
+    }
+}
+
 /* Fully unrolled loops over a tile keep its arrays in registers. */
 #define UNROLL _Pragma("unroll")
 #define LD_V(p) VLOAD(p)

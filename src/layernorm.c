@@ -127,7 +127,7 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
                             OCLNN_ARG(sh.c),
                             OCLNN_ARG(sh.hw),
                             OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.tile * plan.vec);
+        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
         return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
                              &plan.local);
     }
@@ -246,7 +246,7 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
     cl_kernel k1, k2, k3;
     cl_mem ws;
     if (desc->mode == OCLNN_LAYERNORM_CHANNELS) {
-        int run = plan.tile * plan.vec;
+        int run = plan.run;
         int nparts = sh.n * (int)oclnn__div_up((size_t)sh.hw, (size_t)run);
         s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_ch_backward", &k1);
         if (s == OCLNN_SUCCESS)

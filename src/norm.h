@@ -10,6 +10,7 @@ typedef struct oclnn_norm_plan {
     int seg;        /* elements per work-item of the element-wise kernels (SEG) */
     int tile;       /* vectors of positions per step of channels layer norm (TILE) */
     int drun;       /* elements of d per work-item of CHW layer norm (DRUN) */
+    int run;        /* positions per work-item of channels layer norm (RUN) */
     int target;     /* work-items wanted for a reduction pass */
     int min_chunk;  /* fewest elements worth a work-item of a reduction */
     size_t local;   /* local size of every 1-D norm kernel */

@@ -28,10 +28,11 @@ fi
 
 build=${BUILD_DIR:-build}
 export OCLNN_DEVICE=${OCLNN_DEVICE:-pocl}
-# Hermetic caches: a fresh run compiles every kernel cold, as CI does.
-export POCL_CACHE_DIR=$PWD/$build/test-cache/pocl
-export OCLNN_CACHE_DIR=$PWD/$build/test-cache/oclnn
-rm -rf "$PWD/$build/test-cache"
+# Hermetic caches (the folders tests/meson.build gives the tests): every run compiles every
+# kernel cold, as CI does.
+export POCL_CACHE_DIR=$PWD/$build/tests/pocl-cache
+export OCLNN_CACHE_DIR=$PWD/$build/tests/oclnn-cache
+rm -rf "$POCL_CACHE_DIR" "$OCLNN_CACHE_DIR"
 mkdir -p "$POCL_CACHE_DIR" "$OCLNN_CACHE_DIR"
 
 if [ ! -f "$build/build.ninja" ]; then

@@ -77,19 +77,19 @@
 #define VLOAD CAT(vload, VW)
 #define VSTORE CAT(vstore, VW)
 
-/* Input columns one tile row reads from its first column: stride 2 loads two whole vectors and
- * keeps the even lanes, so it reads one column past the last one it uses. */
+/* Input columns one tile reads past its first one for one tap: stride 2 loads two whole vectors
+ * and keeps the even lanes, so it reads one column past the last one it uses. The host pads rows
+ * and the end of the padded copy so that every such read stays inside it. */
 #if SW == 2
 #define TAP_SPAN (2 * VW)
 #else
 #define TAP_SPAN ((VW - 1) * SW + 1)
 #endif
-#define SPAN (TAP_SPAN + (S - 1) * DW)
 /* Rows of input one dw_rows work-item reads. */
 #define NIR ((RB - 1) * SH + (R - 1) * DH + 1)
 
-/* The VW input columns p[0], p[SW], ... as one vector, from global or private memory. */
-inline VEC gather_g(const __global float *p)
+/* The VW input columns p[0], p[SW], ... as one vector. */
+static inline __attribute__((always_inline)) VEC gather(const __global float *p)
 {
 #if SW == 1
     return VLOAD(0, p);
@@ -103,43 +103,36 @@ inline VEC gather_g(const __global float *p)
 #endif
 }
 
-inline VEC gather_p(const float *p)
+/* The zero-padded copy the tile kernels read without bounds checks:
+ * dst[i][j] = src[p][i - pad_t][j - pad_l] for the rows i of nplanes planes of hp rows, zero
+ * outside src (negative pads crop), and zero for the rows past them up to nrows (the slack that
+ * the last tiles read). One work-item per dst row. */
+__kernel void dw_pad(const __global float *src, const ulong src_off, __global float *dst,
+                     const ulong dst_off, const int h, const int w, const int hp, const int wp,
+                     const int pad_t, const int pad_l, const int nplanes, const int nrows)
 {
-#if SW == 1
-    return VLOAD(0, p);
-#elif SW == 2
-    return (VEC)(VLOAD(0, p).even, VLOAD(0, p + VW).even);
-#else
-    float t[VW];
-    for (int l = 0; l < VW; l++)
-        t[l] = p[l * SW];
-    return VLOAD(0, t);
-#endif
-}
-
-/* xv[s] lane l = row[iwb + s * DW + l * SW], zero outside [0, iw_n). Tiles away from the edges
- * load straight from the row; edge tiles first copy the span into a zero-padded private row. */
-inline void load_taps(const __global float *row, int iwb, int iw_n, VEC *xv)
-{
-    if (iwb >= 0 && iwb + SPAN <= iw_n) {
-#pragma unroll
-        for (int s = 0; s < S; s++)
-            xv[s] = gather_g(row + iwb + s * DW);
-    } else {
-        float buf[SPAN];
-#pragma unroll
-        for (int i = 0; i < SPAN; i++) {
-            const int iw = iwb + i;
-            buf[i] = iw >= 0 && iw < iw_n ? row[iw] : 0.0f;
-        }
-#pragma unroll
-        for (int s = 0; s < S; s++)
-            xv[s] = gather_p(buf + s * DW);
-    }
+    const int fr = (int)get_global_id(0);
+    if (fr >= nrows)
+        return;
+    const int p = fr / hp, ih = fr % hp - pad_t;
+    __global float *d = dst + dst_off + (size_t)fr * wp;
+    int lo = max(0, pad_l), hi = min(wp, w + pad_l);
+    if (p >= nplanes || ih < 0 || ih >= h)
+        lo = hi = wp;
+    const __global float *s = src + src_off + ((size_t)p * h + ih) * w - pad_l;
+    int j = 0;
+    for (; j < lo; j++)
+        d[j] = 0.0f;
+    for (; j + 16 <= hi; j += 16)
+        vstore16(vload16(0, s + j), 0, d + j);
+    for (; j < hi; j++)
+        d[j] = s[j];
+    for (; j < wp; j++)
+        d[j] = 0.0f;
 }
 
 /* The VW values p[0..] of an output row segment with `valid` columns; the rest read as zero. */
-inline VEC load_out(const __global float *p, int valid)
+static inline __attribute__((always_inline)) VEC load_out(const __global float *p, int valid)
 {
     if (valid >= VW)
         return VLOAD(0, p);
@@ -149,7 +142,7 @@ inline VEC load_out(const __global float *p, int valid)
     return VLOAD(0, t);
 }
 
-inline void store_out(VEC v, __global float *p, int valid)
+static inline __attribute__((always_inline)) void store_out(VEC v, __global float *p, int valid)
 {
     if (valid >= VW) {
         VSTORE(v, 0, p);
@@ -161,7 +154,7 @@ inline void store_out(VEC v, __global float *p, int valid)
         p[l] = t[l];
 }
 
-inline float hsum(VEC v)
+static inline __attribute__((always_inline)) float hsum(VEC v)
 {
 #if VW == 16
     const float8 h8 = v.lo + v.hi;
@@ -177,7 +170,7 @@ inline float hsum(VEC v)
     return h2.x + h2.y;
 }
 
-inline VEC activate(VEC v)
+static inline __attribute__((always_inline)) VEC activate(VEC v)
 {
 #if ACT == 1
     return fmax(v, (VEC)0.0f);
@@ -190,17 +183,19 @@ inline VEC activate(VEC v)
 #endif
 }
 
-/* One work-item: RB output rows x VW output columns of one output plane.
- * Forward (BWD 0): y[n][o] (o < cout) from x[n][o / kg] and w[o]; pads are the conv's.
+/* One work-item: RB output rows x VW output columns of one output plane. x is the zero-padded
+ * copy (dw_pad) of the input planes, [.][ih_n][iw_n], so output (oh, ow) reads from row
+ * oh * SH and column ow * SW on.
+ * Forward (BWD 0): y[n][o] (o < cout) from x[n][o / kg] and w[o].
  * Backward data (BWD 1): dx[n][c] (c < cout) from dy[n][c * kg + m] and w[c * kg + m] flipped,
- * m < kg; x is dy, y is dx, and the pads are the kernel extent minus the conv's pads.
+ * m < kg; x is dy padded by the kernel extent minus the conv's pads, y is dx.
  * y = act(acc + b (+ z)) (+ z), then + y when accum is set (HAS_* are 0 for backward). */
 __kernel void dw_rows(const __global float *x, const ulong x_off, const __global float *w,
                       const ulong w_off, const __global float *b, const ulong b_off,
                       const __global float *z, const ulong z_off, __global float *y,
                       const ulong y_off, const int ih_n, const int iw_n, const int oh_n,
-                      const int ow_n, const int pad_t, const int pad_l, const int nplanes,
-                      const int cin, const int cout, const int kg, const int accum)
+                      const int ow_n, const int nplanes, const int cin, const int cout,
+                      const int kg, const int accum)
 {
     const int ntw = (ow_n + VW - 1) / VW, nrb = (oh_n + RB - 1) / RB;
     const int gid = (int)get_global_id(0);
@@ -211,7 +206,7 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
         return;
     const int n = plane / cout, oc = plane % cout;
     const int ow0 = tw * VW, oh0 = rb * RB;
-    const int iwb = ow0 * SW - pad_l, ihb = oh0 * SH - pad_t;
+    const int iwb = ow0 * SW, ihb = oh0 * SH;
 
     VEC acc[RB];
 #pragma unroll
@@ -234,10 +229,13 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
 #endif
         for (int ir = 0; ir < NIR; ir++) {
             const int ih = ihb + ir;
-            if (ih < 0 || ih >= ih_n)
+            if (ih >= ih_n)
                 continue;
+            const __global float *row = xp + (size_t)ih * iw_n + iwb;
             VEC xv[S];
-            load_taps(xp + (size_t)ih * iw_n, iwb, iw_n, xv);
+#pragma unroll
+            for (int s = 0; s < S; s++)
+                xv[s] = gather(row + s * DW);
             /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */
 #pragma unroll
             for (int j = 0; j < RB; j++) {
@@ -317,12 +315,13 @@ __kernel void dw_dgrad_gather(const __global float *dy, const ulong dy_off, cons
 
 /* Backward weights, stage 1. Work-item (o, blk, r): for r < R, the S taps of kernel row r of
  * output channel o summed over the images of block blk and every output pixel, one vector of
- * partial sums per tap; r == R sums dy itself (the bias gradient). Writes
- * part[blk][o][r * S + s] (the bias at r * S + 0 with r == R), summed in a fixed order. */
+ * partial sums per tap; r == R sums dy itself (the bias gradient). x is the zero-padded copy
+ * (dw_pad) of the input, [n][c][hp][wp]. Writes part[blk][o][r * S + s] (the bias at r * S + 0
+ * with r == R), summed in a fixed order. Lanes past the last output column hold dy = 0. */
 __kernel void dw_wgrad(const __global float *x, const ulong x_off, const __global float *dy,
-                       const ulong dy_off, __global float *part, const int h, const int wd,
-                       const int oh_n, const int ow_n, const int pad_t, const int pad_l,
-                       const int n_n, const int c, const int kg, const int npb, const int nblk)
+                       const ulong dy_off, __global float *part, const int hp, const int wp,
+                       const int oh_n, const int ow_n, const int n_n, const int c, const int kg,
+                       const int npb, const int nblk)
 {
     const int gid = (int)get_global_id(0);
     const int r = gid % (R + 1);
@@ -350,23 +349,17 @@ __kernel void dw_wgrad(const __global float *x, const ulong x_off, const __globa
 #pragma unroll
     for (int s = 0; s < S; s++)
         acc[s] = 0.0f;
-    /* Output rows whose input row oh * SH - pad_t + r * DH lies inside the image. */
-    const int top = pad_t - r * DH;
-    const int oh_lo = top > 0 ? (top + SH - 1) / SH : 0;
-    const int oh_hi = h - 1 + top < 0 ? 0 : min(oh_n, (h - 1 + top) / SH + 1);
     for (int n = blk * npb; n < n_end; n++) {
-        const __global float *xp = x + x_off + ((size_t)n * c + o / kg) * h * wd;
+        const __global float *xp = x + x_off + ((size_t)n * c + o / kg) * hp * wp + r * DH * wp;
         const __global float *dyp = dy + dy_off + ((size_t)n * k + o) * oh_n * ow_n;
-        for (int oh = oh_lo; oh < oh_hi; oh++) {
-            const __global float *xrow = xp + (size_t)(oh * SH - top) * wd;
+        for (int oh = 0; oh < oh_n; oh++) {
+            const __global float *xrow = xp + (size_t)oh * SH * wp;
             const __global float *dyrow = dyp + (size_t)oh * ow_n;
             for (int ow0 = 0; ow0 < ow_n; ow0 += VW) {
                 const VEC d = load_out(dyrow + ow0, ow_n - ow0);
-                VEC xv[S];
-                load_taps(xrow, ow0 * SW - pad_l, wd, xv);
 #pragma unroll
                 for (int s = 0; s < S; s++)
-                    acc[s] = fma(d, xv[s], acc[s]);
+                    acc[s] = fma(d, gather(xrow + ow0 * SW + s * DW), acc[s]);
             }
         }
     }

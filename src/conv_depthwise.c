@@ -39,33 +39,99 @@ static oclnn_status get_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 
-/* Enqueues dw_rows: out planes [nplanes][oh_n][ow_n] from in planes [.][ih_n][iw_n]. */
+/* The zero-padded copy of input planes [nplanes][h][w] that a tile kernel reads without bounds
+ * checks: rows of wp columns, hp rows per plane, shifted by (pad_t, pad_l) (negative pads crop),
+ * then zero rows for the reads of the last tiles past the last row. */
+typedef struct padded {
+    int h, w, hp, wp, pad_t, pad_l, nplanes, nrows;
+} padded;
+
+static padded pad_shape(const oclnn_conv_geom *g, int nplanes, int h, int w, int oh, int ow,
+                        int pad_t, int pad_l)
+{
+    padded p = {h, w, 0, 0, pad_t, pad_l, nplanes, 0};
+    p.hp = (oh - 1) * g->stride_h + (g->r - 1) * g->dil_h + 1;
+    p.wp = (ow - 1) * g->stride_w + (g->s - 1) * g->dil_w + 1;
+    /* A tap's vector spans TAP_SPAN columns (see the kernel file); the last tile of a row
+     * starts at (ntw - 1) * VW * SW. */
+    int vw = vec_width(ow), sw = g->stride_w;
+    int tap_span = sw == 2 ? 2 * vw : (vw - 1) * sw + 1;
+    int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vw);
+    int last = (ntw - 1) * vw * sw + (g->s - 1) * g->dil_w + tap_span;
+    int slack = last > p.wp ? last - p.wp : 0;
+    p.nrows = nplanes * p.hp + (int)oclnn__div_up((size_t)slack, (size_t)p.wp);
+    return p;
+}
+
+static size_t pad_floats(const padded *p)
+{
+    return (size_t)p->nrows * p->wp;
+}
+
+static oclnn_status pad(oclnn_context *ctx, const padded *p, const oclnn_tensor *src, cl_mem dst,
+                        cl_ulong dst_off)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, CL_FILE, "", "dw_pad", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong src_off = src->offset;
+    oclnn_arg args[] = {OCLNN_ARG(src->mem), OCLNN_ARG(src_off),    OCLNN_ARG(dst),
+                        OCLNN_ARG(dst_off),  OCLNN_ARG(p->h),       OCLNN_ARG(p->w),
+                        OCLNN_ARG(p->hp),    OCLNN_ARG(p->wp),      OCLNN_ARG(p->pad_t),
+                        OCLNN_ARG(p->pad_l), OCLNN_ARG(p->nplanes), OCLNN_ARG(p->nrows)};
+    size_t global = (size_t)p->nrows, local = LOCAL_FLAT;
+    return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+}
+
+/* Pads `in` into the workspace, then enqueues dw_rows: out planes [nplanes][oh_n][ow_n]. */
 static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
-                         const oclnn_tensor *in, const oclnn_tensor *w, const oclnn_tensor *b,
-                         const oclnn_tensor *z, oclnn_tensor *out, int ih_n, int iw_n, int oh_n,
-                         int ow_n, int pad_t, int pad_l, int nplanes, int cin, int cout, int accum)
+                         const padded *p, const oclnn_tensor *in, const oclnn_tensor *w,
+                         const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out, int oh_n,
+                         int ow_n, int nplanes, int cin, int cout, int accum)
 {
     const int vw = vec_width(ow_n), rb = oh_n < 4 ? oh_n : 4;
     cl_kernel k;
     oclnn_status s = get_kernel(ctx, g, vw, rb, e, "dw_rows", &k);
+    cl_mem ws = NULL;
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, pad_floats(p) * sizeof(float), OP, &ws);
+    if (s == OCLNN_SUCCESS)
+        s = pad(ctx, p, in, ws, 0);
     if (s != OCLNN_SUCCESS)
         return s;
     /* Unused pointers still need a valid buffer argument. */
-    cl_mem bm = b ? b->mem : in->mem, zm = z ? z->mem : in->mem;
-    cl_ulong in_off = in->offset, w_off = w->offset, b_off = b ? b->offset : 0,
-             z_off = z ? z->offset : 0, out_off = out->offset;
+    cl_mem bm = b ? b->mem : ws, zm = z ? z->mem : ws;
+    cl_ulong ws_off = 0, w_off = w->offset, b_off = b ? b->offset : 0, z_off = z ? z->offset : 0,
+             out_off = out->offset;
     int kg = g->kg;
-    oclnn_arg args[] = {OCLNN_ARG(in->mem), OCLNN_ARG(in_off),  OCLNN_ARG(w->mem),
-                        OCLNN_ARG(w_off),   OCLNN_ARG(bm),      OCLNN_ARG(b_off),
-                        OCLNN_ARG(zm),      OCLNN_ARG(z_off),   OCLNN_ARG(out->mem),
-                        OCLNN_ARG(out_off), OCLNN_ARG(ih_n),    OCLNN_ARG(iw_n),
-                        OCLNN_ARG(oh_n),    OCLNN_ARG(ow_n),    OCLNN_ARG(pad_t),
-                        OCLNN_ARG(pad_l),   OCLNN_ARG(nplanes), OCLNN_ARG(cin),
-                        OCLNN_ARG(cout),    OCLNN_ARG(kg),      OCLNN_ARG(accum)};
+    oclnn_arg args[] = {
+        OCLNN_ARG(ws),       OCLNN_ARG(ws_off),  OCLNN_ARG(w->mem),  OCLNN_ARG(w_off),
+        OCLNN_ARG(bm),       OCLNN_ARG(b_off),   OCLNN_ARG(zm),      OCLNN_ARG(z_off),
+        OCLNN_ARG(out->mem), OCLNN_ARG(out_off), OCLNN_ARG(p->hp),   OCLNN_ARG(p->wp),
+        OCLNN_ARG(oh_n),     OCLNN_ARG(ow_n),    OCLNN_ARG(nplanes), OCLNN_ARG(cin),
+        OCLNN_ARG(cout),     OCLNN_ARG(kg),      OCLNN_ARG(accum)};
     size_t global = (size_t)nplanes * oclnn__div_up((size_t)oh_n, (size_t)rb) *
                     oclnn__div_up((size_t)ow_n, (size_t)vw),
            local = LOCAL_ROWS;
     return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+}
+
+static padded forward_pad(const oclnn_conv_geom *g)
+{
+    return pad_shape(g, g->n * g->c, g->h, g->w, g->oh, g->ow, g->pad_t, g->pad_l);
+}
+
+/* Backward data for stride 1 reads dy padded by the kernel extent minus the forward pads. */
+static padded backward_pad(const oclnn_conv_geom *g)
+{
+    return pad_shape(g, g->n * g->k, g->oh, g->ow, g->h, g->w, (g->r - 1) * g->dil_h - g->pad_t,
+                     (g->s - 1) * g->dil_w - g->pad_l);
+}
+
+static bool stride_one(const oclnn_conv_geom *g)
+{
+    return g->stride_h == 1 && g->stride_w == 1;
 }
 
 oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -75,8 +141,8 @@ oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_
                                            oclnn_tensor *y)
 {
     epilogue e = {0, b != NULL, z != NULL, z != NULL && residual_before_act, (int)act};
-    return rows(ctx, g, &e, x, w, b, z, y, g->h, g->w, g->oh, g->ow, g->pad_t, g->pad_l,
-                g->n * g->k, g->c, g->k, 0);
+    padded p = forward_pad(g);
+    return rows(ctx, g, &e, &p, x, w, b, z, y, g->oh, g->ow, g->n * g->k, g->c, g->k, 0);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -84,13 +150,12 @@ oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn
                                                  oclnn_tensor *dx, float beta)
 {
     int accum = beta != 0.0f;
-    if (g->stride_h == 1 && g->stride_w == 1) {
-        /* dx is the correlation of dy with the flipped weights, padded by the kernel extent
-         * minus the forward padding. */
+    if (stride_one(g)) {
+        /* dx is the correlation of dy with the flipped weights. */
         epilogue e = {1, 0, 0, 0, 0};
-        return rows(ctx, g, &e, dy, w, NULL, NULL, dx, g->oh, g->ow, g->h, g->w,
-                    (g->r - 1) * g->dil_h - g->pad_t, (g->s - 1) * g->dil_w - g->pad_l, g->n * g->c,
-                    g->k, g->c, accum);
+        padded p = backward_pad(g);
+        return rows(ctx, g, &e, &p, dy, w, NULL, NULL, dx, g->h, g->w, g->n * g->c, g->k, g->c,
+                    accum);
     }
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k;
@@ -121,13 +186,28 @@ static void wgrad_blocks(const oclnn_conv_geom *g, int *npb, int *nblk)
     *nblk = (int)oclnn__div_up((size_t)g->n, (size_t)p);
 }
 
+/* Backward weights keeps its partial sums first, then the padded x at this float offset. */
+static size_t wgrad_pad_offset(const oclnn_conv_geom *g, int nblk)
+{
+    return oclnn__round_up((size_t)nblk * g->k * ((size_t)g->r * g->s + 1), 16);
+}
+
 size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv_pass pass)
 {
-    if (pass != OCLNN_CONV_BACKWARD_WEIGHTS)
-        return 0;
+    padded p;
+    switch (pass) {
+    case OCLNN_CONV_FORWARD: p = forward_pad(g); return pad_floats(&p) * sizeof(float);
+    case OCLNN_CONV_BACKWARD_DATA:
+        if (!stride_one(g))
+            return 0;
+        p = backward_pad(g);
+        return pad_floats(&p) * sizeof(float);
+    default: break;
+    }
     int npb, nblk;
     wgrad_blocks(g, &npb, &nblk);
-    return (size_t)nblk * g->k * ((size_t)g->r * g->s + 1) * sizeof(float);
+    p = forward_pad(g);
+    return (wgrad_pad_offset(g, nblk) + pad_floats(&p)) * sizeof(float);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -136,26 +216,28 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
 {
     int npb, nblk;
     wgrad_blocks(g, &npb, &nblk);
-    cl_mem part;
-    oclnn_status s = oclnn__workspace(
-        ctx, oclnn__conv_depthwise_workspace_size(g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &part);
-    if (s != OCLNN_SUCCESS)
-        return s;
+    padded p = forward_pad(g);
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k1, k2;
-    s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wgrad", &k1);
+    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wgrad", &k1);
     if (s == OCLNN_SUCCESS)
         s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wsum", &k2);
+    cl_mem ws = NULL;
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(
+            ctx, oclnn__conv_depthwise_workspace_size(g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &ws);
+    cl_ulong xp_off = wgrad_pad_offset(g, nblk);
+    if (s == OCLNN_SUCCESS)
+        s = pad(ctx, &p, x, ws, xp_off);
     if (s != OCLNN_SUCCESS)
         return s;
 
-    cl_ulong x_off = x->offset, dy_off = dy->offset;
+    cl_ulong dy_off = dy->offset;
     int kg = g->kg;
-    oclnn_arg a1[] = {
-        OCLNN_ARG(x->mem), OCLNN_ARG(x_off),    OCLNN_ARG(dy->mem),  OCLNN_ARG(dy_off),
-        OCLNN_ARG(part),   OCLNN_ARG(g->h),     OCLNN_ARG(g->w),     OCLNN_ARG(g->oh),
-        OCLNN_ARG(g->ow),  OCLNN_ARG(g->pad_t), OCLNN_ARG(g->pad_l), OCLNN_ARG(g->n),
-        OCLNN_ARG(g->c),   OCLNN_ARG(kg),       OCLNN_ARG(npb),      OCLNN_ARG(nblk)};
+    oclnn_arg a1[] = {OCLNN_ARG(ws),    OCLNN_ARG(xp_off), OCLNN_ARG(dy->mem), OCLNN_ARG(dy_off),
+                      OCLNN_ARG(ws),    OCLNN_ARG(p.hp),   OCLNN_ARG(p.wp),    OCLNN_ARG(g->oh),
+                      OCLNN_ARG(g->ow), OCLNN_ARG(g->n),   OCLNN_ARG(g->c),    OCLNN_ARG(kg),
+                      OCLNN_ARG(npb),   OCLNN_ARG(nblk)};
     size_t global = (size_t)g->k * nblk * (g->r + 1), local = LOCAL_WGRAD;
     s = oclnn__launch(ctx, OP, k1, a1, sizeof a1 / sizeof a1[0], 1, &global, &local);
     if (s != OCLNN_SUCCESS)
@@ -164,7 +246,7 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
     cl_mem dbm = db ? db->mem : dw->mem;
     cl_ulong dw_off = dw->offset, db_off = db ? db->offset : 0;
     int k = g->k, has_db = db != NULL, accum = beta != 0.0f;
-    oclnn_arg a2[] = {OCLNN_ARG(part),    OCLNN_ARG(nblk),   OCLNN_ARG(k),
+    oclnn_arg a2[] = {OCLNN_ARG(ws),      OCLNN_ARG(nblk),   OCLNN_ARG(k),
                       OCLNN_ARG(dw->mem), OCLNN_ARG(dw_off), OCLNN_ARG(dbm),
                       OCLNN_ARG(db_off),  OCLNN_ARG(has_db), OCLNN_ARG(accum)};
     global = (size_t)g->k * ((size_t)g->r * g->s + 1);

@@ -313,19 +313,20 @@ __kernel void dw_dgrad_gather(const __global float *dy, const ulong dy_off, cons
     *p = accum ? *p + sum : sum;
 }
 
-/* Backward weights, stage 1. Work-item (o, blk, r): for r < R, the S taps of kernel row r of
- * output channel o summed over the images of block blk and every output pixel, one vector of
- * partial sums per tap; r == R sums dy itself (the bias gradient). x is the zero-padded copy
- * (dw_pad) of the input, [n][c][hp][wp]. Writes part[blk][o][r * S + s] (the bias at r * S + 0
- * with r == R), summed in a fixed order. Lanes past the last output column hold dy = 0. */
+/* Backward weights, stage 1. Work-item (o, blk, r) for the nblk blocks of npb images from block
+ * blk0 on: for r < R, the S taps of kernel row r of output channel o summed over the images of
+ * block blk and every output pixel, one vector of partial sums per tap; r == R sums dy itself
+ * (the bias gradient). x is the zero-padded copy (dw_pad) of the input images of these blocks,
+ * [.][c][hp][wp]. Writes part[blk][o][r * S + s] (the bias at r * S + 0 with r == R), summed in
+ * a fixed order. Lanes past the last output column hold dy = 0. */
 __kernel void dw_wgrad(const __global float *x, const ulong x_off, const __global float *dy,
                        const ulong dy_off, __global float *part, const int hp, const int wp,
                        const int oh_n, const int ow_n, const int n_n, const int c, const int kg,
-                       const int npb, const int nblk)
+                       const int npb, const int blk0, const int nblk)
 {
     const int gid = (int)get_global_id(0);
     const int r = gid % (R + 1);
-    const int blk = gid / (R + 1) % nblk;
+    const int blk = blk0 + gid / (R + 1) % nblk;
     const int o = gid / (R + 1) / nblk;
     if (o >= c * kg)
         return;
@@ -350,7 +351,8 @@ __kernel void dw_wgrad(const __global float *x, const ulong x_off, const __globa
     for (int s = 0; s < S; s++)
         acc[s] = 0.0f;
     for (int n = blk * npb; n < n_end; n++) {
-        const __global float *xp = x + x_off + ((size_t)n * c + o / kg) * hp * wp + r * DH * wp;
+        const __global float *xp =
+            x + x_off + ((size_t)(n - blk0 * npb) * c + o / kg) * hp * wp + r * DH * wp;
         const __global float *dyp = dy + dy_off + ((size_t)n * k + o) * oh_n * ow_n;
         for (int oh = 0; oh < oh_n; oh++) {
             const __global float *xrow = xp + (size_t)oh * SH * wp;

@@ -6,11 +6,15 @@
 #include <stdio.h>
 
 #define CL_FILE "conv2d_depthwise.cl"
+
+size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 #define OP "conv2d"
 /* Fixed local sizes: POCL compiles every (kernel, local size) pair once. */
 #define LOCAL_ROWS 16
 #define LOCAL_WGRAD 8
 #define LOCAL_FLAT 64
+/* Output rows per dw_rows work-item: 8 vector accumulators hide the FMA latency. */
+#define RB_MAX 8
 /* Images per backward-weights block: about this many bytes of x and dy planes, so the R + 1
  * work-items that stream the same planes find them in the L2 cache. */
 #define WGRAD_BLOCK_BYTES (256 * 1024)
@@ -68,15 +72,14 @@ static size_t pad_floats(const padded *p)
     return (size_t)p->nrows * p->wp;
 }
 
-static oclnn_status pad(oclnn_context *ctx, const padded *p, const oclnn_tensor *src, cl_mem dst,
-                        cl_ulong dst_off)
+static oclnn_status pad(oclnn_context *ctx, const padded *p, cl_mem src, cl_ulong src_off,
+                        cl_mem dst, cl_ulong dst_off)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, CL_FILE, "", "dw_pad", &k);
     if (s != OCLNN_SUCCESS)
         return s;
-    cl_ulong src_off = src->offset;
-    oclnn_arg args[] = {OCLNN_ARG(src->mem), OCLNN_ARG(src_off),    OCLNN_ARG(dst),
+    oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(src_off),    OCLNN_ARG(dst),
                         OCLNN_ARG(dst_off),  OCLNN_ARG(p->h),       OCLNN_ARG(p->w),
                         OCLNN_ARG(p->hp),    OCLNN_ARG(p->wp),      OCLNN_ARG(p->pad_t),
                         OCLNN_ARG(p->pad_l), OCLNN_ARG(p->nplanes), OCLNN_ARG(p->nrows)};
@@ -84,37 +87,63 @@ static oclnn_status pad(oclnn_context *ctx, const padded *p, const oclnn_tensor 
     return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
 }
 
-/* Pads `in` into the workspace, then enqueues dw_rows: out planes [nplanes][oh_n][ow_n]. */
+/* Images per chunk: the padded copy of a chunk (about oclnn__depthwise_chunk_bytes) is still in
+ * cache when the tile kernel reads it. A multiple of `unit` images. */
+static int chunk_images(const padded *p, int planes_per_image, int n, int unit)
+{
+    size_t per = (size_t)planes_per_image * p->hp * p->wp * sizeof(float) * (size_t)unit;
+    size_t units = oclnn__depthwise_chunk_bytes / (per ? per : 1);
+    size_t imgs = (units ? units : 1) * (size_t)unit;
+    return imgs > (size_t)n ? n : (int)imgs;
+}
+
+/* The padded shape of `imgs` images of a chunk (p describes the whole batch). */
+static padded chunk_pad(const oclnn_conv_geom *g, const padded *p, int planes_per_image, int imgs,
+                        int oh, int ow)
+{
+    return pad_shape(g, imgs * planes_per_image, p->h, p->w, oh, ow, p->pad_t, p->pad_l);
+}
+
+/* For each chunk of images: pads `in` into the workspace, then enqueues dw_rows for the output
+ * planes of those images ([cout][oh_n][ow_n] per image). p is the padded shape of the batch. */
 static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
                          const padded *p, const oclnn_tensor *in, const oclnn_tensor *w,
                          const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out, int oh_n,
-                         int ow_n, int nplanes, int cin, int cout, int accum)
+                         int ow_n, int cin, int cout, int accum)
 {
-    const int vw = vec_width(ow_n), rb = oh_n < 4 ? oh_n : 4;
+    const int vw = vec_width(ow_n), rb = oh_n < RB_MAX ? oh_n : RB_MAX;
+    const int chunk = chunk_images(p, cin, g->n, 1);
+    const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
     cl_kernel k;
     oclnn_status s = get_kernel(ctx, g, vw, rb, e, "dw_rows", &k);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, pad_floats(p) * sizeof(float), OP, &ws);
-    if (s == OCLNN_SUCCESS)
-        s = pad(ctx, p, in, ws, 0);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    /* Unused pointers still need a valid buffer argument. */
-    cl_mem bm = b ? b->mem : ws, zm = z ? z->mem : ws;
-    cl_ulong ws_off = 0, w_off = w->offset, b_off = b ? b->offset : 0, z_off = z ? z->offset : 0,
-             out_off = out->offset;
-    int kg = g->kg;
-    oclnn_arg args[] = {
-        OCLNN_ARG(ws),       OCLNN_ARG(ws_off),  OCLNN_ARG(w->mem),  OCLNN_ARG(w_off),
-        OCLNN_ARG(bm),       OCLNN_ARG(b_off),   OCLNN_ARG(zm),      OCLNN_ARG(z_off),
-        OCLNN_ARG(out->mem), OCLNN_ARG(out_off), OCLNN_ARG(p->hp),   OCLNN_ARG(p->wp),
-        OCLNN_ARG(oh_n),     OCLNN_ARG(ow_n),    OCLNN_ARG(nplanes), OCLNN_ARG(cin),
-        OCLNN_ARG(cout),     OCLNN_ARG(kg),      OCLNN_ARG(accum)};
-    size_t global = (size_t)nplanes * oclnn__div_up((size_t)oh_n, (size_t)rb) *
-                    oclnn__div_up((size_t)ow_n, (size_t)vw),
-           local = LOCAL_ROWS;
-    return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+        s = oclnn__workspace(ctx, pad_floats(&pc) * sizeof(float), OP, &ws);
+    const size_t in_image = (size_t)cin * p->h * p->w, out_image = (size_t)cout * oh_n * ow_n;
+    for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
+        const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
+        const padded pi = chunk_pad(g, p, cin, imgs, oh_n, ow_n);
+        s = pad(ctx, &pi, in->mem, in->offset + (size_t)i0 * in_image, ws, 0);
+        if (s != OCLNN_SUCCESS)
+            break;
+        /* Unused pointers still need a valid buffer argument. */
+        cl_mem bm = b ? b->mem : ws, zm = z ? z->mem : ws;
+        cl_ulong ws_off = 0, w_off = w->offset, b_off = b ? b->offset : 0,
+                 z_off = z ? z->offset + (size_t)i0 * out_image : 0,
+                 out_off = out->offset + (size_t)i0 * out_image;
+        int kg = g->kg, nplanes = imgs * cout;
+        oclnn_arg args[] = {
+            OCLNN_ARG(ws),       OCLNN_ARG(ws_off),  OCLNN_ARG(w->mem),  OCLNN_ARG(w_off),
+            OCLNN_ARG(bm),       OCLNN_ARG(b_off),   OCLNN_ARG(zm),      OCLNN_ARG(z_off),
+            OCLNN_ARG(out->mem), OCLNN_ARG(out_off), OCLNN_ARG(pi.hp),   OCLNN_ARG(pi.wp),
+            OCLNN_ARG(oh_n),     OCLNN_ARG(ow_n),    OCLNN_ARG(nplanes), OCLNN_ARG(cin),
+            OCLNN_ARG(cout),     OCLNN_ARG(kg),      OCLNN_ARG(accum)};
+        size_t global = (size_t)nplanes * oclnn__div_up((size_t)oh_n, (size_t)rb) *
+                        oclnn__div_up((size_t)ow_n, (size_t)vw),
+               local = LOCAL_ROWS;
+        s = oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+    }
+    return s;
 }
 
 static padded forward_pad(const oclnn_conv_geom *g)
@@ -142,7 +171,7 @@ oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_
 {
     epilogue e = {0, b != NULL, z != NULL, z != NULL && residual_before_act, (int)act};
     padded p = forward_pad(g);
-    return rows(ctx, g, &e, &p, x, w, b, z, y, g->oh, g->ow, g->n * g->k, g->c, g->k, 0);
+    return rows(ctx, g, &e, &p, x, w, b, z, y, g->oh, g->ow, g->c, g->k, 0);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -154,8 +183,7 @@ oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn
         /* dx is the correlation of dy with the flipped weights. */
         epilogue e = {1, 0, 0, 0, 0};
         padded p = backward_pad(g);
-        return rows(ctx, g, &e, &p, dy, w, NULL, NULL, dx, g->h, g->w, g->n * g->c, g->k, g->c,
-                    accum);
+        return rows(ctx, g, &e, &p, dy, w, NULL, NULL, dx, g->h, g->w, g->k, g->c, accum);
     }
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k;
@@ -192,22 +220,34 @@ static size_t wgrad_pad_offset(const oclnn_conv_geom *g, int nblk)
     return oclnn__round_up((size_t)nblk * g->k * ((size_t)g->r * g->s + 1), 16);
 }
 
+/* Workspace floats of the padded copy of one chunk of images. */
+static size_t chunk_floats(const oclnn_conv_geom *g, const padded *p, int planes_per_image,
+                           int unit, int oh, int ow)
+{
+    padded pc =
+        chunk_pad(g, p, planes_per_image, chunk_images(p, planes_per_image, g->n, unit), oh, ow);
+    return pad_floats(&pc);
+}
+
 size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv_pass pass)
 {
     padded p;
     switch (pass) {
-    case OCLNN_CONV_FORWARD: p = forward_pad(g); return pad_floats(&p) * sizeof(float);
+    case OCLNN_CONV_FORWARD:
+        p = forward_pad(g);
+        return chunk_floats(g, &p, g->c, 1, g->oh, g->ow) * sizeof(float);
     case OCLNN_CONV_BACKWARD_DATA:
         if (!stride_one(g))
             return 0;
         p = backward_pad(g);
-        return pad_floats(&p) * sizeof(float);
+        return chunk_floats(g, &p, g->k, 1, g->h, g->w) * sizeof(float);
     default: break;
     }
     int npb, nblk;
     wgrad_blocks(g, &npb, &nblk);
     p = forward_pad(g);
-    return (wgrad_pad_offset(g, nblk) + pad_floats(&p)) * sizeof(float);
+    return (wgrad_pad_offset(g, nblk) + chunk_floats(g, &p, g->c, npb, g->oh, g->ow)) *
+           sizeof(float);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -216,7 +256,8 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
 {
     int npb, nblk;
     wgrad_blocks(g, &npb, &nblk);
-    padded p = forward_pad(g);
+    const padded p = forward_pad(g);
+    const int chunk = chunk_images(&p, g->c, g->n, npb);
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k1, k2;
     oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wgrad", &k1);
@@ -226,20 +267,25 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(
             ctx, oclnn__conv_depthwise_workspace_size(g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &ws);
-    cl_ulong xp_off = wgrad_pad_offset(g, nblk);
-    if (s == OCLNN_SUCCESS)
-        s = pad(ctx, &p, x, ws, xp_off);
-    if (s != OCLNN_SUCCESS)
-        return s;
-
-    cl_ulong dy_off = dy->offset;
-    int kg = g->kg;
-    oclnn_arg a1[] = {OCLNN_ARG(ws),    OCLNN_ARG(xp_off), OCLNN_ARG(dy->mem), OCLNN_ARG(dy_off),
-                      OCLNN_ARG(ws),    OCLNN_ARG(p.hp),   OCLNN_ARG(p.wp),    OCLNN_ARG(g->oh),
-                      OCLNN_ARG(g->ow), OCLNN_ARG(g->n),   OCLNN_ARG(g->c),    OCLNN_ARG(kg),
-                      OCLNN_ARG(npb),   OCLNN_ARG(nblk)};
-    size_t global = (size_t)g->k * nblk * (g->r + 1), local = LOCAL_WGRAD;
-    s = oclnn__launch(ctx, OP, k1, a1, sizeof a1 / sizeof a1[0], 1, &global, &local);
+    const cl_ulong xp_off = wgrad_pad_offset(g, nblk);
+    const size_t x_image = (size_t)g->c * g->h * g->w;
+    /* Each chunk is whole blocks: pad its images, then sum its blocks into their partials. */
+    for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
+        const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
+        const padded pi = chunk_pad(g, &p, g->c, imgs, g->oh, g->ow);
+        s = pad(ctx, &pi, x->mem, x->offset + (size_t)i0 * x_image, ws, xp_off);
+        if (s != OCLNN_SUCCESS)
+            break;
+        cl_ulong dy_off = dy->offset;
+        int kg = g->kg, blk0 = i0 / npb, nb = (int)oclnn__div_up((size_t)imgs, (size_t)npb);
+        oclnn_arg a1[] = {OCLNN_ARG(ws),     OCLNN_ARG(xp_off), OCLNN_ARG(dy->mem),
+                          OCLNN_ARG(dy_off), OCLNN_ARG(ws),     OCLNN_ARG(pi.hp),
+                          OCLNN_ARG(pi.wp),  OCLNN_ARG(g->oh),  OCLNN_ARG(g->ow),
+                          OCLNN_ARG(g->n),   OCLNN_ARG(g->c),   OCLNN_ARG(kg),
+                          OCLNN_ARG(npb),    OCLNN_ARG(blk0),   OCLNN_ARG(nb)};
+        size_t global = (size_t)g->k * nb * (g->r + 1), local = LOCAL_WGRAD;
+        s = oclnn__launch(ctx, OP, k1, a1, sizeof a1 / sizeof a1[0], 1, &global, &local);
+    }
     if (s != OCLNN_SUCCESS)
         return s;
 
@@ -249,7 +295,6 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
     oclnn_arg a2[] = {OCLNN_ARG(ws),      OCLNN_ARG(nblk),   OCLNN_ARG(k),
                       OCLNN_ARG(dw->mem), OCLNN_ARG(dw_off), OCLNN_ARG(dbm),
                       OCLNN_ARG(db_off),  OCLNN_ARG(has_db), OCLNN_ARG(accum)};
-    global = (size_t)g->k * ((size_t)g->r * g->s + 1);
-    local = LOCAL_FLAT;
+    size_t global = (size_t)g->k * ((size_t)g->r * g->s + 1), local = LOCAL_FLAT;
     return oclnn__launch(ctx, OP, k2, a2, sizeof a2 / sizeof a2[0], 1, &global, &local);
 }

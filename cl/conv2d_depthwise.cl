@@ -8,6 +8,7 @@
  *   DH, DW      dilation (1, 1)
  *   VW          output columns per work-item, the vector width: 4, 8 or 16 (16)
  *   RB          output rows per work-item in dw_rows (4)
+ *   RBW         kernel rows per work-item in dw_wgrad, 1 unless SH is 1 (1)
  *   BWD         dw_rows computes 0: the forward (one input plane per output plane), 1: backward
  *               data for stride 1 (weights flipped, summed over the channel multiplier) (0)
  *   HAS_BIAS    dw_rows adds b[channel] (0)
@@ -54,12 +55,20 @@
 #ifndef ACT
 #define ACT 0
 #endif
+#ifndef RBW
+#define RBW 1
+#endif
+/* Groups of RBW kernel rows in dw_wgrad. */
+#define NRG ((R + RBW - 1) / RBW)
 
 #if R < 1 || S < 1 || SH < 1 || SW < 1 || DH < 1 || DW < 1 || RB < 1
 #error "R, S, SH, SW, DH, DW and RB must be at least 1"
 #endif
 #if VW != 4 && VW != 8 && VW != 16
 #error "VW must be 4, 8 or 16"
+#endif
+#if RBW < 1 || (SH != 1 && RBW != 1)
+#error "RBW must be at least 1, and 1 for a vertical stride above 1"
 #endif
 #if BWD && (SH != 1 || SW != 1)
 #error "dw_rows computes backward data for stride 1 only (dw_dgrad_gather does the rest)"
@@ -236,7 +245,7 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
 #pragma unroll
             for (int s = 0; s < S; s++)
                 xv[s] = gather(row + s * DW);
-            /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */
+                /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */
 #pragma unroll
             for (int j = 0; j < RB; j++) {
                 const int rr = ir - j * SH;
@@ -313,61 +322,91 @@ __kernel void dw_dgrad_gather(const __global float *dy, const ulong dy_off, cons
     *p = accum ? *p + sum : sum;
 }
 
-/* Backward weights, stage 1. Work-item (o, blk, r) for the nblk blocks of npb images from block
- * blk0 on: for r < R, the S taps of kernel row r of output channel o summed over the images of
- * block blk and every output pixel, one vector of partial sums per tap; r == R sums dy itself
- * (the bias gradient). x is the zero-padded copy (dw_pad) of the input images of these blocks,
- * [.][c][hp][wp]. Writes part[blk][o][r * S + s] (the bias at r * S + 0 with r == R), summed in
- * a fixed order. Lanes past the last output column hold dy = 0. */
+/* Backward weights, stage 1. Work-item (o, blk, g) for the nblk blocks of npb images from block
+ * blk0 on: for g < NRG, the S taps of the RBW kernel rows g * RBW... of output channel o summed
+ * over the images of block blk and every output pixel, one vector of partial sums per tap;
+ * g == NRG sums dy itself (the bias gradient). x is the zero-padded copy (dw_pad) of the input
+ * images of these blocks, [.][c][hp][wp]; dy their dy with rows padded by zeros to owp, a
+ * multiple of VW. Writes part[blk][o][r * S + s] (the bias at R * S), summed in a fixed order. */
 __kernel void dw_wgrad(const __global float *x, const ulong x_off, const __global float *dy,
                        const ulong dy_off, __global float *part, const int hp, const int wp,
-                       const int oh_n, const int ow_n, const int n_n, const int c, const int kg,
-                       const int npb, const int blk0, const int nblk)
+                       const int oh_n, const int owp, const int c, const int kg, const int npb,
+                       const int blk0, const int nblk, const int n_n)
 {
     const int gid = (int)get_global_id(0);
-    const int r = gid % (R + 1);
-    const int blk = blk0 + gid / (R + 1) % nblk;
-    const int o = gid / (R + 1) / nblk;
-    if (o >= c * kg)
-        return;
+    const int g = gid % (NRG + 1);
+    const int blk = blk0 + gid / (NRG + 1) % nblk;
+    const int o = gid / (NRG + 1) / nblk;
     const int k = c * kg;
-    const int n_end = min(n_n, (blk + 1) * npb);
-    __global float *out = part + ((size_t)blk * k + o) * (R * S + 1) + r * S;
+    if (o >= k)
+        return;
+    const int n0 = blk * npb, n_end = min(n_n, n0 + npb);
+    __global float *out = part + ((size_t)blk * k + o) * (R * S + 1);
 
-    if (r == R) {
+    if (g == NRG) {
         VEC a = 0.0f;
-        for (int n = blk * npb; n < n_end; n++) {
-            const __global float *dyp = dy + dy_off + ((size_t)n * k + o) * oh_n * ow_n;
-            for (int oh = 0; oh < oh_n; oh++)
-                for (int ow0 = 0; ow0 < ow_n; ow0 += VW)
-                    a += load_out(dyp + (size_t)oh * ow_n + ow0, ow_n - ow0);
+        for (int n = n0; n < n_end; n++) {
+            const __global float *dyp =
+                dy + dy_off + ((size_t)(n - blk0 * npb) * k + o) * oh_n * owp;
+            for (int i = 0; i < oh_n * owp; i += VW)
+                a += VLOAD(0, dyp + i);
         }
-        out[0] = hsum(a);
+        out[R * S] = hsum(a);
         return;
     }
 
-    VEC acc[S];
+    const int r0 = g * RBW;
+    VEC acc[RBW][S];
 #pragma unroll
-    for (int s = 0; s < S; s++)
-        acc[s] = 0.0f;
-    for (int n = blk * npb; n < n_end; n++) {
-        const __global float *xp =
-            x + x_off + ((size_t)(n - blk0 * npb) * c + o / kg) * hp * wp + r * DH * wp;
-        const __global float *dyp = dy + dy_off + ((size_t)n * k + o) * oh_n * ow_n;
-        for (int oh = 0; oh < oh_n; oh++) {
-            const __global float *xrow = xp + (size_t)oh * SH * wp;
-            const __global float *dyrow = dyp + (size_t)oh * ow_n;
-            for (int ow0 = 0; ow0 < ow_n; ow0 += VW) {
-                const VEC d = load_out(dyrow + ow0, ow_n - ow0);
+    for (int q = 0; q < RBW; q++)
+#pragma unroll
+        for (int s = 0; s < S; s++)
+            acc[q][s] = 0.0f;
+    for (int n = n0; n < n_end; n++) {
+        const __global float *xp = x + x_off + ((size_t)(n - blk0 * npb) * c + o / kg) * hp * wp;
+        const __global float *dyp = dy + dy_off + ((size_t)(n - blk0 * npb) * k + o) * oh_n * owp;
+#if SH == 1
+        /* Input row i feeds output row i - (r0 + q) * DH through kernel row r0 + q: its shifted
+         * vectors are loaded once for the RBW kernel rows. */
+        const int i_end = min(hp, oh_n + (r0 + RBW - 1) * DH);
+        for (int i = r0 * DH; i < i_end; i++) {
+            const __global float *xrow = xp + (size_t)i * wp;
+            for (int ow0 = 0; ow0 < owp; ow0 += VW) {
+                VEC xv[S];
 #pragma unroll
                 for (int s = 0; s < S; s++)
-                    acc[s] = fma(d, gather(xrow + ow0 * SW + s * DW), acc[s]);
+                    xv[s] = gather(xrow + ow0 * SW + s * DW);
+#pragma unroll
+                for (int q = 0; q < RBW; q++) {
+                    const int oh = i - (r0 + q) * DH;
+                    if (r0 + q < R && oh >= 0 && oh < oh_n) {
+                        const VEC d = VLOAD(0, dyp + (size_t)oh * owp + ow0);
+#pragma unroll
+                        for (int s = 0; s < S; s++)
+                            acc[q][s] = fma(d, xv[s], acc[q][s]);
+                    }
+                }
             }
         }
+#else
+        for (int oh = 0; oh < oh_n; oh++) {
+            const __global float *xrow = xp + (size_t)(oh * SH + r0 * DH) * wp;
+            const __global float *dyrow = dyp + (size_t)oh * owp;
+            for (int ow0 = 0; ow0 < owp; ow0 += VW) {
+                const VEC d = VLOAD(0, dyrow + ow0);
+#pragma unroll
+                for (int s = 0; s < S; s++)
+                    acc[0][s] = fma(d, gather(xrow + ow0 * SW + s * DW), acc[0][s]);
+            }
+        }
+#endif
     }
 #pragma unroll
-    for (int s = 0; s < S; s++)
-        out[s] = hsum(acc[s]);
+    for (int q = 0; q < RBW; q++)
+        if (r0 + q < R)
+#pragma unroll
+            for (int s = 0; s < S; s++)
+                out[(r0 + q) * S + s] = hsum(acc[q][s]);
 }
 
 /* Backward weights, stage 2: dw[o][t] (+)= sum over blocks of part[blk][o][t] in block order,

@@ -31,15 +31,25 @@ typedef struct epilogue {
     int bwd, has_bias, has_res, res_before, act;
 } epilogue;
 
+/* Kernel rows per backward-weights work-item: its RBW x S vector accumulators, the S input
+ * vectors and dy fit the 32 vector registers of AVX-512. */
+static int wgrad_rows(const oclnn_conv_geom *g)
+{
+    if (g->stride_h != 1)
+        return 1;
+    int rbw = 21 / g->s;
+    return rbw < 1 ? 1 : rbw > g->r ? g->r : rbw;
+}
+
 static oclnn_status get_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int vw, int rb,
-                               const epilogue *e, const char *name, cl_kernel *k)
+                               int rbw, const epilogue *e, const char *name, cl_kernel *k)
 {
     char opts[256];
     snprintf(opts, sizeof opts,
-             "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
+             "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DRBW=%d -DBWD=%d "
              "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d",
-             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vw, rb, e->bwd, e->has_bias,
-             e->has_res, e->res_before, e->act);
+             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vw, rb, rbw, e->bwd,
+             e->has_bias, e->has_res, e->res_before, e->act);
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 
@@ -115,7 +125,7 @@ static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epi
     const int chunk = chunk_images(p, cin, g->n, 1);
     const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
     cl_kernel k;
-    oclnn_status s = get_kernel(ctx, g, vw, rb, e, "dw_rows", &k);
+    oclnn_status s = get_kernel(ctx, g, vw, rb, 1, e, "dw_rows", &k);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, pad_floats(&pc) * sizeof(float), OP, &ws);
@@ -187,7 +197,7 @@ oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn
     }
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k;
-    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_dgrad_gather", &k);
+    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, 1, &e, "dw_dgrad_gather", &k);
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong dy_off = dy->offset, w_off = w->offset, dx_off = dx->offset;
@@ -220,6 +230,14 @@ static size_t wgrad_pad_offset(const oclnn_conv_geom *g, int nblk)
     return oclnn__round_up((size_t)nblk * g->k * ((size_t)g->r * g->s + 1), 16);
 }
 
+/* dy of `imgs` images for backward weights: rows padded with zeros to whole vectors. */
+static padded dy_pad(const oclnn_conv_geom *g, int imgs)
+{
+    int owp = (int)oclnn__round_up((size_t)g->ow, (size_t)vec_width(g->ow));
+    padded p = {g->oh, g->ow, g->oh, owp, 0, 0, imgs * g->k, imgs * g->k * g->oh};
+    return p;
+}
+
 /* Workspace floats of the padded copy of one chunk of images. */
 static size_t chunk_floats(const oclnn_conv_geom *g, const padded *p, int planes_per_image,
                            int unit, int oh, int ow)
@@ -227,6 +245,16 @@ static size_t chunk_floats(const oclnn_conv_geom *g, const padded *p, int planes
     padded pc =
         chunk_pad(g, p, planes_per_image, chunk_images(p, planes_per_image, g->n, unit), oh, ow);
     return pad_floats(&pc);
+}
+
+/* Backward weights: images per chunk (whole blocks) and the float offset of the padded dy. */
+static int wgrad_chunk(const oclnn_conv_geom *g, int npb, int nblk, size_t *dy_off)
+{
+    padded p = forward_pad(g);
+    int chunk = chunk_images(&p, g->c, g->n, npb);
+    *dy_off = oclnn__round_up(
+        wgrad_pad_offset(g, nblk) + chunk_floats(g, &p, g->c, npb, g->oh, g->ow), 16);
+    return chunk;
 }
 
 size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv_pass pass)
@@ -244,10 +272,11 @@ size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv
     default: break;
     }
     int npb, nblk;
+    size_t dy_off;
     wgrad_blocks(g, &npb, &nblk);
-    p = forward_pad(g);
-    return (wgrad_pad_offset(g, nblk) + chunk_floats(g, &p, g->c, npb, g->oh, g->ow)) *
-           sizeof(float);
+    int chunk = wgrad_chunk(g, npb, nblk, &dy_off);
+    p = dy_pad(g, chunk);
+    return (dy_off + pad_floats(&p)) * sizeof(float);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -255,35 +284,38 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
                                                     oclnn_tensor *dw, oclnn_tensor *db, float beta)
 {
     int npb, nblk;
+    size_t dyp_off;
     wgrad_blocks(g, &npb, &nblk);
     const padded p = forward_pad(g);
-    const int chunk = chunk_images(&p, g->c, g->n, npb);
+    const int chunk = wgrad_chunk(g, npb, nblk, &dyp_off);
+    const int vw = vec_width(g->ow), rbw = wgrad_rows(g);
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k1, k2;
-    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wgrad", &k1);
+    oclnn_status s = get_kernel(ctx, g, vw, 4, rbw, &e, "dw_wgrad", &k1);
     if (s == OCLNN_SUCCESS)
-        s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wsum", &k2);
+        s = get_kernel(ctx, g, vw, 4, rbw, &e, "dw_wsum", &k2);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(
             ctx, oclnn__conv_depthwise_workspace_size(g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &ws);
-    const cl_ulong xp_off = wgrad_pad_offset(g, nblk);
-    const size_t x_image = (size_t)g->c * g->h * g->w;
+    const cl_ulong xp_off = wgrad_pad_offset(g, nblk), dp_off = dyp_off;
+    const size_t x_image = (size_t)g->c * g->h * g->w, dy_image = (size_t)g->k * g->oh * g->ow;
+    const int ngroups = (g->r + rbw - 1) / rbw;
     /* Each chunk is whole blocks: pad its images, then sum its blocks into their partials. */
     for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
         const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
-        const padded pi = chunk_pad(g, &p, g->c, imgs, g->oh, g->ow);
+        const padded pi = chunk_pad(g, &p, g->c, imgs, g->oh, g->ow), pd = dy_pad(g, imgs);
         s = pad(ctx, &pi, x->mem, x->offset + (size_t)i0 * x_image, ws, xp_off);
+        if (s == OCLNN_SUCCESS)
+            s = pad(ctx, &pd, dy->mem, dy->offset + (size_t)i0 * dy_image, ws, dp_off);
         if (s != OCLNN_SUCCESS)
             break;
-        cl_ulong dy_off = dy->offset;
         int kg = g->kg, blk0 = i0 / npb, nb = (int)oclnn__div_up((size_t)imgs, (size_t)npb);
-        oclnn_arg a1[] = {OCLNN_ARG(ws),     OCLNN_ARG(xp_off), OCLNN_ARG(dy->mem),
-                          OCLNN_ARG(dy_off), OCLNN_ARG(ws),     OCLNN_ARG(pi.hp),
-                          OCLNN_ARG(pi.wp),  OCLNN_ARG(g->oh),  OCLNN_ARG(g->ow),
-                          OCLNN_ARG(g->n),   OCLNN_ARG(g->c),   OCLNN_ARG(kg),
-                          OCLNN_ARG(npb),    OCLNN_ARG(blk0),   OCLNN_ARG(nb)};
-        size_t global = (size_t)g->k * nb * (g->r + 1), local = LOCAL_WGRAD;
+        oclnn_arg a1[] = {OCLNN_ARG(ws),    OCLNN_ARG(xp_off), OCLNN_ARG(ws),    OCLNN_ARG(dp_off),
+                          OCLNN_ARG(ws),    OCLNN_ARG(pi.hp),  OCLNN_ARG(pi.wp), OCLNN_ARG(g->oh),
+                          OCLNN_ARG(pd.wp), OCLNN_ARG(g->c),   OCLNN_ARG(kg),    OCLNN_ARG(npb),
+                          OCLNN_ARG(blk0),  OCLNN_ARG(nb),     OCLNN_ARG(g->n)};
+        size_t global = (size_t)g->k * nb * (ngroups + 1), local = LOCAL_WGRAD;
         s = oclnn__launch(ctx, OP, k1, a1, sizeof a1 / sizeof a1[0], 1, &global, &local);
     }
     if (s != OCLNN_SUCCESS)

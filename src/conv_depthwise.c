@@ -1,6 +1,7 @@
-/* conv_depthwise.c - depthwise convolution (groups == channels) on the tiled vector kernels of
- * cl/conv2d_depthwise.cl: forward with a fused epilogue, backward data (flipped-weight forward for
- * stride 1, a gather otherwise) and a deterministic two-stage backward weights. */
+/* conv_depthwise.c - depthwise convolution (groups == channels) on tiled vector kernels that read
+ * a zero-padded copy of their input (cl/conv2d_depthwise*.cl): forward with a fused epilogue,
+ * backward data (flipped-weight forward for stride 1, a gather otherwise) and a deterministic
+ * two-stage backward weights. */
 #include "conv.h"
 
 #include <stdio.h>
@@ -8,8 +9,6 @@
 #define CL_FILE "conv2d_depthwise.cl"
 #define CL_GRAD_FILE "conv2d_depthwise_grad.cl"
 #define CL_PAD_FILE "conv2d_depthwise_pad.cl"
-
-size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 #define OP "conv2d"
 /* Fixed local sizes: POCL compiles every (kernel, local size) pair once. */
 #define LOCAL_ROWS 16
@@ -17,11 +16,13 @@ size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 #define LOCAL_FLAT 64
 /* Output rows per dw_rows work-item: 8 vector accumulators hide the FMA latency. */
 #define RB_MAX 8
-/* Images per backward-weights block: about this many bytes of x and dy planes, so the R + 1
- * work-items that stream the same planes find them in the L2 cache. */
+/* Images per backward-weights block: about this many bytes of x and dy planes, so the work-items
+ * of one (channel, block) that stream the same planes find them in the L2 cache. */
 #define WGRAD_BLOCK_BYTES (256 * 1024)
 /* Fewer stage-1 work-items than this leaves cores idle: split the batch further. */
 #define WGRAD_MIN_ITEMS 64
+
+size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 
 /* Output columns per work-item (the vector width) for an output row of `ow` columns. */
 static int vec_width(int ow)
@@ -236,7 +237,7 @@ static void wgrad_blocks(const oclnn_conv_geom *g, int *npb, int *nblk)
     size_t plane = ((size_t)g->h * g->w + (size_t)g->oh * g->ow) * sizeof(float);
     size_t per = WGRAD_BLOCK_BYTES / (plane ? plane : 1);
     int p = per < 1 ? 1 : per > (size_t)g->n ? g->n : (int)per;
-    size_t items_per_block = (size_t)g->k * (g->r + 1);
+    size_t items_per_block = (size_t)g->k * ((g->r + wgrad_rows(g) - 1) / wgrad_rows(g) + 1);
     while (p > 1 && oclnn__div_up((size_t)g->n, (size_t)p) * items_per_block < WGRAD_MIN_ITEMS)
         p = (p + 1) / 2;
     *npb = p;

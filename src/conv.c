@@ -294,6 +294,7 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
                                "%s: algorithm DEPTHWISE needs groups == input channels > 1 "
                                "(groups %d, c %d)",
                                op, g->groups, g->c);
+        *ws = oclnn__conv_depthwise_workspace_size(g, pass);
         return OCLNN_SUCCESS;
     case OCLNN_CONV_WINOGRAD:
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
@@ -362,7 +363,6 @@ oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *de
     oclnn_status s = make_geom(ctx, OP_FWD, desc, x, "w", w, &g);
     if (s != OCLNN_SUCCESS)
         return s;
-    /* Every pass of an algorithm uses the same columns: the workspace does not depend on it. */
     oclnn_conv_algo a;
     size_t ws;
     s = resolve_algo(ctx, OP_FWD, desc, &g, pass, &a, &ws);

@@ -22,8 +22,7 @@ typedef struct shape {
     int pt, pb, pl, pr, sh, sw, dh, dw, groups;
 } shape;
 
-/* Corners and scaled-down real layers. Depthwise rows (groups == c > 1) run with DIRECT and
- * IM2COL_GEMM forced; AUTO runs on the others. */
+/* Corners and scaled-down real layers, each run with every algorithm that applies and AUTO. */
 static const shape shapes[] = {
     /* name                     n  c  h  w  k  r  s  pt pb pl pr sh sw dh dw g */
     {"1x1 image 1x1 kernel", 1, 3, 1, 1, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
@@ -102,8 +101,8 @@ static bool is_1x1(const shape *sh)
            !sh->pl && !sh->pr;
 }
 
-/* The algorithms that must handle a shape (AUTO only where it does not pick DEPTHWISE, whose
- * implementation lives on another branch). */
+/* The algorithms that must handle a shape: DIRECT and IM2COL_GEMM everywhere, GEMM_1X1 and
+ * DEPTHWISE where they apply, and AUTO. */
 static int algos_for(const shape *sh, oclnn_conv_algo *out)
 {
     int n = 0;
@@ -111,8 +110,9 @@ static int algos_for(const shape *sh, oclnn_conv_algo *out)
     out[n++] = OCLNN_CONV_IM2COL_GEMM;
     if (is_1x1(sh))
         out[n++] = OCLNN_CONV_GEMM_1X1;
-    if (!is_depthwise(sh))
-        out[n++] = OCLNN_CONV_AUTO;
+    if (is_depthwise(sh))
+        out[n++] = OCLNN_CONV_DEPTHWISE;
+    out[n++] = OCLNN_CONV_AUTO;
     return n;
 }
 
@@ -277,7 +277,7 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
 START_TEST(forward_table)
 {
     const shape *sh = &shapes[_i];
-    oclnn_conv_algo algos[4];
+    oclnn_conv_algo algos[5];
     int na = algos_for(sh, algos);
     for (int a = 0; a < na; a++)
         check_forward(sh, algos[a], true, OCLNN_ACT_NONE, false, 0);
@@ -287,7 +287,7 @@ END_TEST
 START_TEST(backward_table)
 {
     const shape *sh = &shapes[_i];
-    oclnn_conv_algo algos[4];
+    oclnn_conv_algo algos[5];
     int na = algos_for(sh, algos);
     for (int a = 0; a < na; a++)
         check_backward(sh, algos[a], 0.0f);
@@ -328,7 +328,7 @@ static const char *accumulate_shapes[] = {"stride 2 pad 1", "dilation 3 stride 2
 START_TEST(accumulate)
 {
     const shape *sh = find_shape(accumulate_shapes[_i]);
-    oclnn_conv_algo algos[4];
+    oclnn_conv_algo algos[5];
     int na = algos_for(sh, algos);
     for (int a = 0; a < na; a++)
         check_backward(sh, algos[a], 1.0f);

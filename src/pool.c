@@ -1,0 +1,244 @@
+/* pool.c - 2-D max/average pooling and global average pooling, NCHW (cl/pool.cl). Backward
+ * passes are gathers over the windows containing each input element: deterministic, no atomics. */
+#include "internal.h"
+
+#define POOL_OPTS "-DVEC=8"
+#define POOL_VEC 8
+/* Fixed local sizes: (16 columns, 4 rows) of one plane for the window kernels. */
+static const size_t WIN_LOCAL[3] = {16, 4, 1};
+#define PLANE_LOCAL 32
+
+oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
+{
+    return (oclnn_pool2d_desc){OCLNN_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0};
+}
+
+/* Validates desc against the input shape x and computes the output shape. */
+static oclnn_status pool_shape(const oclnn_context *ctx, const char *op,
+                               const oclnn_pool2d_desc *d, const oclnn_tensor_desc *x,
+                               oclnn_tensor_desc *y)
+{
+    if (!d)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
+    if (!x)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: x is NULL", op);
+    if (d->mode != OCLNN_POOL_MAX && d->mode != OCLNN_POOL_AVG &&
+        d->mode != OCLNN_POOL_AVG_EXCLUDE_PAD)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: mode %d is not an oclnn_pool_mode",
+                           op, (int)d->mode);
+    const struct {
+        const char *name;
+        int v;
+    } pos[] = {{"window_h", d->window_h}, {"window_w", d->window_w},
+               {"stride_h", d->stride_h}, {"stride_w", d->stride_w}};
+    for (int i = 0; i < 4; i++)
+        if (pos[i].v < 1)
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %d must be >= 1", op,
+                               pos[i].name, pos[i].v);
+    const struct {
+        const char *name;
+        int v;
+        const char *wname;
+        int window;
+    } pads[] = {{"pad_top", d->pad_top, "window_h", d->window_h},
+                {"pad_bottom", d->pad_bottom, "window_h", d->window_h},
+                {"pad_left", d->pad_left, "window_w", d->window_w},
+                {"pad_right", d->pad_right, "window_w", d->window_w}};
+    for (int i = 0; i < 4; i++) {
+        if (pads[i].v < 0)
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %d must be >= 0", op,
+                               pads[i].name, pads[i].v);
+        if (pads[i].v >= pads[i].window)
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                               "%s: %s %d must be smaller than %s %d", op, pads[i].name,
+                               pads[i].v, pads[i].wname, pads[i].window);
+    }
+    char shape[64];
+    if (x->dtype != OCLNN_F32 || x->ndim != 4 || oclnn_tensor_desc_count(x) == 0)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: x %s (ndim %d, dtype %d) must be a 4-D f32 [n][c][h][w] shape "
+                           "with every dimension >= 1",
+                           op, oclnn__shape_str(x, shape, sizeof shape), x->ndim, (int)x->dtype);
+    long ph = (long)x->dims[2] + d->pad_top + d->pad_bottom;
+    long pw = (long)x->dims[3] + d->pad_left + d->pad_right;
+    if (d->window_h > ph)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: window_h %d is larger than the padded input height %ld", op,
+                           d->window_h, ph);
+    if (d->window_w > pw)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: window_w %d is larger than the padded input width %ld", op,
+                           d->window_w, pw);
+    *y = oclnn_tensor_desc_4d(x->dims[0], x->dims[1], (int)(1 + (ph - d->window_h) / d->stride_h),
+                              (int)(1 + (pw - d->window_w) / d->stride_w));
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_pool2d_output_shape(const oclnn_pool2d_desc *desc, const oclnn_tensor_desc *x,
+                                       oclnn_tensor_desc *y)
+{
+    if (!y)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "pool2d_output_shape: y is NULL");
+    *y = (oclnn_tensor_desc){OCLNN_F32, 0, {0, 0, 0, 0}};
+    return pool_shape(NULL, "pool2d_output_shape", desc, x, y);
+}
+
+static bool same_shape(const oclnn_tensor_desc *a, const oclnn_tensor_desc *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+static oclnn_status check_shape(oclnn_context *ctx, const char *op, const char *name,
+                                const oclnn_tensor *t, const oclnn_tensor_desc *want)
+{
+    if (same_shape(&t->desc, want))
+        return OCLNN_SUCCESS;
+    char a[64], b[64];
+    return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s does not match the expected %s", op,
+                       name, oclnn__shape_str(&t->desc, a, sizeof a),
+                       oclnn__shape_str(want, b, sizeof b));
+}
+
+static const char *pool_kernel(oclnn_pool_mode mode, bool backward)
+{
+    static const char *const fwd[] = {"pool_max_forward", "pool_avg_forward",
+                                      "pool_avg_exclude_pad_forward"};
+    static const char *const bwd[] = {"pool_max_backward", "pool_avg_backward",
+                                      "pool_avg_exclude_pad_backward"};
+    return backward ? bwd[mode] : fwd[mode];
+}
+
+/* Launches one window kernel: args are the buffers, then the shared geometry is appended. */
+static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, bool backward,
+                                const oclnn_tensor_desc *x, const oclnn_tensor_desc *y,
+                                oclnn_arg *args, size_t nbuf)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, pool_kernel(d->mode, backward), &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geom[11] = {x->dims[2],  x->dims[3],  y->dims[2],  y->dims[3],
+                    d->window_h, d->window_w, d->stride_h, d->stride_w,
+                    d->pad_top,  d->pad_left, x->dims[0] * x->dims[1]};
+    for (int i = 0; i < 11; i++)
+        args[nbuf + (size_t)i] = OCLNN_ARG(geom[i]);
+    /* Forward runs over outputs, backward over inputs. */
+    const oclnn_tensor_desc *over = backward ? x : y;
+    size_t global[3] = {(size_t)over->dims[3], (size_t)over->dims[2], (size_t)geom[10]};
+    return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
+}
+
+oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
+                                  const oclnn_tensor *x, oclnn_tensor *y)
+{
+    const char *op = "pool2d_forward";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    oclnn_status s = oclnn__check_tensor(ctx, op, "x", x);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, "y", y);
+    oclnn_tensor_desc yd;
+    if (s == OCLNN_SUCCESS)
+        s = pool_shape(ctx, op, desc, &x->desc, &yd);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, op, "y", y, &yd);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong xo = x->offset, yo = y->offset;
+    oclnn_arg args[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo)};
+    return launch_pool(ctx, desc, false, &x->desc, &yd, args, 4);
+}
+
+oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
+                                   const oclnn_tensor *x, const oclnn_tensor *dy, oclnn_tensor *dx)
+{
+    const char *op = "pool2d_backward";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    oclnn_status s = oclnn__check_tensor(ctx, op, "x", x);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, "dy", dy);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, "dx", dx);
+    oclnn_tensor_desc yd;
+    if (s == OCLNN_SUCCESS)
+        s = pool_shape(ctx, op, desc, &x->desc, &yd);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, op, "dy", dy, &yd);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, op, "dx", dx, &x->desc);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong xo = x->offset, dyo = dy->offset, dxo = dx->offset;
+    oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem),  OCLNN_ARG(xo),  OCLNN_ARG(dy->mem),
+                              OCLNN_ARG(dyo),     OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
+    return launch_pool(ctx, desc, true, &x->desc, &yd, args, 6);
+}
+
+/* x 4-D [n][c][h][w] and pooled y: 2-D [n][c] or 4-D [n][c][1][1]. */
+static oclnn_status check_global(oclnn_context *ctx, const char *op, const char *xname,
+                                 const oclnn_tensor *x, const char *yname, const oclnn_tensor *y)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    oclnn_status s = oclnn__check_tensor(ctx, op, xname, x);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, yname, y);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    char a[64], b[64];
+    if (x->desc.ndim != 4)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s must be 4-D [n][c][h][w]", op,
+                           xname, oclnn__shape_str(&x->desc, a, sizeof a));
+    const int *xd = x->desc.dims, *yd = y->desc.dims;
+    bool ok = yd[0] == xd[0] && yd[1] == xd[1] &&
+              (y->desc.ndim == 2 || (y->desc.ndim == 4 && yd[2] == 1 && yd[3] == 1));
+    if (!ok)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: %s %s must be [%d][%d] or [%d][%d][1][1] for %s %s", op, yname,
+                           oclnn__shape_str(&y->desc, a, sizeof a), xd[0], xd[1], xd[0], xd[1],
+                           xname, oclnn__shape_str(&x->desc, b, sizeof b));
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_global_avg_pool_forward(oclnn_context *ctx, const oclnn_tensor *x,
+                                           oclnn_tensor *y)
+{
+    oclnn_status s = check_global(ctx, "global_avg_pool_forward", "x", x, "y", y);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_kernel k;
+    s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, "global_avg_forward", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong xo = x->offset, yo = y->offset;
+    int hw = x->desc.dims[2] * x->desc.dims[3], planes = x->desc.dims[0] * x->desc.dims[1];
+    oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem),
+                        OCLNN_ARG(yo),     OCLNN_ARG(hw), OCLNN_ARG(planes)};
+    size_t global = (size_t)planes, local = PLANE_LOCAL;
+    return oclnn__launch(ctx, "global_avg_pool", k, args, 6, 1, &global, &local);
+}
+
+oclnn_status oclnn_global_avg_pool_backward(oclnn_context *ctx, const oclnn_tensor *dy,
+                                            oclnn_tensor *dx)
+{
+    oclnn_status s = check_global(ctx, "global_avg_pool_backward", "dx", dx, "dy", dy);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_kernel k;
+    s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, "global_avg_backward", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong dyo = dy->offset, dxo = dx->offset;
+    int hw = dx->desc.dims[2] * dx->desc.dims[3], planes = dx->desc.dims[0] * dx->desc.dims[1];
+    oclnn_arg args[] = {OCLNN_ARG(dy->mem), OCLNN_ARG(dyo), OCLNN_ARG(dx->mem),
+                        OCLNN_ARG(dxo),     OCLNN_ARG(hw),  OCLNN_ARG(planes)};
+    size_t global[2] = {oclnn__div_up((size_t)hw, POOL_VEC), (size_t)planes};
+    size_t local[2] = {PLANE_LOCAL, 1};
+    return oclnn__launch(ctx, "global_avg_pool", k, args, 6, 2, global, local);
+}

@@ -1,0 +1,202 @@
+/* softmax.c - softmax / log-softmax, softmax + cross-entropy loss and gradient, and the accuracy
+ * count over x[n][k] (cl/softmax.cl). Batch reductions are ordered sums on the device. */
+#include "internal.h"
+
+#include <math.h>
+
+#define ROW_LOCAL 32
+static const size_t GRAD_LOCAL[2] = {64, 1};
+
+/* Checks x is an f32 2-D [n][k] tensor of ctx and reads n, k. */
+static oclnn_status check_rows(oclnn_context *ctx, const char *op, const char *name,
+                               const oclnn_tensor *x, int *n, int *k)
+{
+    oclnn_status s = oclnn__check_tensor(ctx, op, name, x);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    if (x->desc.ndim != 2) {
+        char shape[64];
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s must be 2-D [n][k]", op, name,
+                           oclnn__shape_str(&x->desc, shape, sizeof shape));
+    }
+    *n = x->desc.dims[0];
+    *k = x->desc.dims[1];
+    return OCLNN_SUCCESS;
+}
+
+static oclnn_status check_like(oclnn_context *ctx, const char *op, const char *name,
+                               const oclnn_tensor *t, const oclnn_tensor *ref, const char *refname)
+{
+    oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    if (t->desc.ndim != 2 || t->desc.dims[0] != ref->desc.dims[0] ||
+        t->desc.dims[1] != ref->desc.dims[1]) {
+        char a[64], b[64];
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s does not match %s %s", op, name,
+                           oclnn__shape_str(&t->desc, a, sizeof a), refname,
+                           oclnn__shape_str(&ref->desc, b, sizeof b));
+    }
+    return OCLNN_SUCCESS;
+}
+
+/* labels: an I32 tensor of ctx with n elements. */
+static oclnn_status check_labels(oclnn_context *ctx, const char *op, const oclnn_tensor *labels,
+                                 int n)
+{
+    if (!labels)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: labels is NULL", op);
+    if (labels->ctx != ctx)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: labels belongs to another context",
+                           op);
+    if (labels->desc.dtype != OCLNN_I32)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: labels has dtype %d, expected OCLNN_I32 (class indices)", op,
+                           (int)labels->desc.dtype);
+    return oclnn__check_count(ctx, op, "labels", labels, (size_t)n);
+}
+
+static oclnn_status check_scalar(oclnn_context *ctx, const char *op, const char *name,
+                                 const oclnn_tensor *t, oclnn_dtype dtype)
+{
+    if (!t)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
+    if (t->ctx != ctx)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s belongs to another context", op,
+                           name);
+    if (t->desc.dtype != dtype)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s has dtype %d, expected %s", op,
+                           name, (int)t->desc.dtype, dtype == OCLNN_I32 ? "OCLNN_I32" : "OCLNN_F32");
+    return oclnn__check_count(ctx, op, name, t, 1);
+}
+
+static oclnn_status row_launch(oclnn_context *ctx, const char *op, const char *name,
+                               const oclnn_arg *args, size_t nargs, int n)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "softmax.cl", NULL, name, &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    size_t global = (size_t)n, local = ROW_LOCAL;
+    return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+}
+
+/* A single work-item kernel (the ordered batch sums). */
+static oclnn_status single_launch(oclnn_context *ctx, const char *op, const char *name,
+                                  const oclnn_arg *args, size_t nargs)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "softmax.cl", NULL, name, &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    size_t global = 1, local = 1;
+    return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+}
+
+oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x, oclnn_tensor *y,
+                                   int log)
+{
+    const char *op = "softmax_forward";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    int n, k;
+    oclnn_status s = check_rows(ctx, op, "x", x, &n, &k);
+    if (s == OCLNN_SUCCESS)
+        s = check_like(ctx, op, "y", y, x, "x");
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong xo = x->offset, yo = y->offset;
+    int log_out = log != 0;
+    oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo),
+                        OCLNN_ARG(n),      OCLNN_ARG(k),  OCLNN_ARG(log_out)};
+    return row_launch(ctx, "softmax", "softmax_forward", args, 7, n);
+}
+
+oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn_tensor *logits,
+                                                 const oclnn_tensor *labels, oclnn_tensor *probs,
+                                                 oclnn_tensor *loss)
+{
+    const char *op = "softmax_cross_entropy_forward";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    int n, k;
+    oclnn_status s = check_rows(ctx, op, "logits", logits, &n, &k);
+    if (s == OCLNN_SUCCESS)
+        s = check_labels(ctx, op, labels, n);
+    if (s == OCLNN_SUCCESS)
+        s = check_like(ctx, op, "probs", probs, logits, "logits");
+    if (s == OCLNN_SUCCESS)
+        s = check_scalar(ctx, op, "loss", loss, OCLNN_F32);
+    cl_mem rows = NULL;
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, (size_t)n * sizeof(float), op, &rows);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset, oo = loss->offset;
+    oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo), OCLNN_ARG(labels->mem),
+                        OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
+                        OCLNN_ARG(rows),        OCLNN_ARG(n),  OCLNN_ARG(k)};
+    s = row_launch(ctx, "softmax_ce", "softmax_ce_forward", args, 9, n);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_arg sargs[] = {OCLNN_ARG(rows), OCLNN_ARG(n), OCLNN_ARG(loss->mem), OCLNN_ARG(oo)};
+    return single_launch(ctx, "softmax_ce", "mean_rows", sargs, 4);
+}
+
+oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const oclnn_tensor *probs,
+                                                  const oclnn_tensor *labels, float scale,
+                                                  oclnn_tensor *dlogits)
+{
+    const char *op = "softmax_cross_entropy_backward";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    int n, k;
+    oclnn_status s = check_rows(ctx, op, "probs", probs, &n, &k);
+    if (s == OCLNN_SUCCESS)
+        s = check_labels(ctx, op, labels, n);
+    if (s == OCLNN_SUCCESS)
+        s = check_like(ctx, op, "dlogits", dlogits, probs, "probs");
+    if (s == OCLNN_SUCCESS && !isfinite(scale))
+        s = oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: scale %g is not finite", op,
+                        (double)scale);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_kernel kern;
+    s = oclnn__kernel(ctx, "softmax.cl", NULL, "softmax_ce_backward", &kern);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong po = probs->offset, lo = labels->offset, dxo = dlogits->offset;
+    float coef = (float)((double)scale / n);
+    oclnn_arg args[] = {OCLNN_ARG(probs->mem),   OCLNN_ARG(po),  OCLNN_ARG(labels->mem),
+                        OCLNN_ARG(lo),           OCLNN_ARG(dlogits->mem), OCLNN_ARG(dxo),
+                        OCLNN_ARG(n),            OCLNN_ARG(k),   OCLNN_ARG(coef)};
+    size_t global[2] = {(size_t)k, (size_t)n};
+    return oclnn__launch(ctx, "softmax_ce", kern, args, 9, 2, global, GRAD_LOCAL);
+}
+
+oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits,
+                                  const oclnn_tensor *labels, oclnn_tensor *correct)
+{
+    const char *op = "accuracy_count";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    int n, k;
+    oclnn_status s = check_rows(ctx, op, "logits", logits, &n, &k);
+    if (s == OCLNN_SUCCESS)
+        s = check_labels(ctx, op, labels, n);
+    if (s == OCLNN_SUCCESS)
+        s = check_scalar(ctx, op, "correct", correct, OCLNN_I32);
+    cl_mem hits = NULL;
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, (size_t)n * sizeof(int32_t), op, &hits);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong xo = logits->offset, lo = labels->offset, co = correct->offset;
+    oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo), OCLNN_ARG(labels->mem),
+                        OCLNN_ARG(lo),          OCLNN_ARG(hits), OCLNN_ARG(n), OCLNN_ARG(k)};
+    s = row_launch(ctx, "accuracy", "accuracy_rows", args, 7, n);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_arg cargs[] = {OCLNN_ARG(hits), OCLNN_ARG(n), OCLNN_ARG(correct->mem), OCLNN_ARG(co)};
+    return single_launch(ctx, "accuracy", "count_rows", cargs, 4);
+}

@@ -14,8 +14,12 @@ typedef struct rows_case {
 } rows_case;
 
 static const rows_case cases[] = {
-    {"N=1, K=1", 1, 1},       {"N=1, K=10", 1, 10},       {"odd 7x13", 7, 13},
-    {"MNIST batch 64x10", 64, 10}, {"ImageNet-like 5x1000", 5, 1000}, {"33 rows x 2", 33, 2},
+    {"N=1, K=1", 1, 1},
+    {"N=1, K=10", 1, 10},
+    {"odd 7x13", 7, 13},
+    {"MNIST batch 64x10", 64, 10},
+    {"ImageNet-like 5x1000", 5, 1000},
+    {"33 rows x 2", 33, 2},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -53,8 +57,8 @@ START_TEST(softmax_forward)
         ck_assert_int_eq(oclnn_softmax_forward(c, tx, ty, log_out), OCLNN_SUCCESS);
         ref_softmax(rc->n, rc->k, xd, want, log_out);
         float *got = fx_download(ty);
-        fx_assert_close(log_out ? "log_softmax" : "softmax", got, want, n,
-                        log_out ? 2e-6 : 1e-9, log_out ? 1e-6 : 2e-6);
+        fx_assert_close(log_out ? "log_softmax" : "softmax", got, want, n, log_out ? 2e-6 : 1e-9,
+                        log_out ? 1e-6 : 2e-6);
         free(got);
     }
     oclnn_tensor_destroy(tx);
@@ -80,8 +84,9 @@ START_TEST(softmax_large_logits)
     free(p);
     ck_assert_int_eq(oclnn_softmax_forward(c, tx, ty, 1), OCLNN_SUCCESS);
     p = fx_download(ty);
-    const float want_log[12] = {0, -2e4f, -1e4f, -0.693147182f, -0.693147182f, -20000.6931f, -4e4f,
-                                -4e4f, 0, -2e4f, 0, -9998.0f};
+    const float want_log[12] = {
+        0, -2e4f, -1e4f, -0.693147182f, -0.693147182f, -20000.6931f, -4e4f, -4e4f,
+        0, -2e4f, 0,     -9998.0f};
     for (int i = 0; i < 12; i++)
         ck_assert_msg(isfinite(p[i]) && fabs(p[i] - want_log[i]) <= 1e-6 * (1 + fabs(want_log[i])),
                       "log_softmax[%d] = %.9g, want %.9g", i, p[i], want_log[i]);
@@ -167,8 +172,8 @@ START_TEST(cross_entropy)
     ce_arg arg = {rc->n, rc->k, labels};
     for (size_t i = 0; i < n; i += 1 + n / 50) {
         double fd = scale * ref_central_diff(ce_at, xd, i, 1e-5, &arg);
-        ck_assert_msg(fabs(fd - grad[i]) <= 1e-8 * scale, "dx[%zu]: reference %.12g, fd %.12g",
-                      i, grad[i], fd);
+        ck_assert_msg(fabs(fd - grad[i]) <= 1e-8 * scale, "dx[%zu]: reference %.12g, fd %.12g", i,
+                      grad[i], fd);
     }
     oclnn_tensor *ts[] = {tx, tl, tp, tloss, tdx};
     for (int i = 0; i < 5; i++)
@@ -229,7 +234,8 @@ START_TEST(accuracy)
     labels[4] = 8;
     oclnn_tensor_desc d = oclnn_tensor_desc_2d(N, K), one = oclnn_tensor_desc_1d(1);
     one.dtype = OCLNN_I32;
-    oclnn_tensor *tx = fx_tensor(&d, x), *tl = labels_tensor(labels, N), *tc = fx_tensor(&one, NULL);
+    oclnn_tensor *tx = fx_tensor(&d, x), *tl = labels_tensor(labels, N),
+                 *tc = fx_tensor(&one, NULL);
     ck_assert_int_eq(oclnn_accuracy_count(c, tx, tl, tc), OCLNN_SUCCESS);
     int32_t got;
     ck_assert_int_eq(oclnn_tensor_download(c, tc, &got, 1, 1), OCLNN_SUCCESS);

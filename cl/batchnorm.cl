@@ -17,7 +17,7 @@
 #error "SEG must be >= 1 and FROM_VAR 0 or 1"
 #endif
 
-/* part[2 * (c * nchunks + j) + {0, 1}] = (mean, M2) of chunk j of channel c. */
+/* part[2 * (c * nchunks + j) + {0, 1}] = (mean - x[0][c][0], M2) of chunk j of channel c. */
 __kernel void bn_stats(__global const float *x, const int x_off, __global float *part,
                        const int channels, const int hw, const int count, const int chunk,
                        const int nchunks)
@@ -27,15 +27,17 @@ __kernel void bn_stats(__global const float *x, const int x_off, __global float 
     if (c >= channels)
         return;
     const int r0 = j * chunk, r1 = min(r0 + chunk, count);
-    float2 s = r0 < r1 ? run_stats(x + x_off + (size_t)c * hw, r0, r1, hw, channels * hw) : 0.0f;
+    __global const float *base = x + x_off + (size_t)c * hw;
+    float2 s = r0 < r1 ? run_stats(base, r0, r1, hw, channels * hw, base[0]) : 0.0f;
     vstore2(s, gid, part);
 }
 
 /* Per channel: save_mean, save_invstd and the momentum update of the running statistics (the
  * unbiased variance; a single element per channel counts as variance 0). */
-__kernel void bn_stats_finish(__global const float *part, const int channels, const int nchunks,
-                              const int chunk, const int count, const float eps,
-                              const float momentum, __global float *save_mean, const int sm_off,
+__kernel void bn_stats_finish(__global const float *x, const int x_off, __global const float *part,
+                              const int channels, const int hw, const int nchunks, const int chunk,
+                              const int count, const float eps, const float momentum,
+                              __global float *save_mean, const int sm_off,
                               __global float *save_invstd, const int si_off,
                               __global float *run_mean, const int rm_off, __global float *run_var,
                               const int rv_off)
@@ -46,9 +48,10 @@ __kernel void bn_stats_finish(__global const float *part, const int channels, co
     float2 s = combine_chunks(part + (size_t)2 * c * nchunks, nchunks, chunk, count);
     float var = s.y / (float)count;
     float unbiased = count > 1 ? s.y / (float)(count - 1) : 0.0f;
-    save_mean[sm_off + c] = s.x;
+    const float mean = x[x_off + (size_t)c * hw] + s.x;
+    save_mean[sm_off + c] = mean;
     save_invstd[si_off + c] = 1.0f / sqrt(var + eps);
-    run_mean[rm_off + c] = (1.0f - momentum) * run_mean[rm_off + c] + momentum * s.x;
+    run_mean[rm_off + c] = (1.0f - momentum) * run_mean[rm_off + c] + momentum * mean;
     run_var[rv_off + c] = (1.0f - momentum) * run_var[rv_off + c] + momentum * unbiased;
 }
 
@@ -76,7 +79,7 @@ __kernel void bn_normalize(__global const float *x, const int x_off, __global fl
         __global float *py = y + y_off + e;
         int i = 0;
         for (; i + VEC <= len; i += VEC)
-            VSTORE(fma(VLOAD(px + i) - m, s, b), py + i);
+            VSTORE(fma(VLOAD(px + i) - m, (VTYPE)(s), (VTYPE)(b)), py + i);
         for (; i < len; i++)
             py[i] = fma(px[i] - m, s, b);
         e += len;
@@ -172,7 +175,8 @@ __kernel void bn_bwd_dx(__global const float *x, const int x_off, __global const
         __global float *po = dx + dx_off + e;
         int i = 0;
         for (; i + VEC <= len; i += VEC)
-            VSTORE(fma(VLOAD(pd + i), a, fma(VLOAD(px + i) - m, k, b)), po + i);
+            VSTORE(fma(VLOAD(pd + i), (VTYPE)(a), fma(VLOAD(px + i) - m, (VTYPE)(k), (VTYPE)(b))),
+                   po + i);
         for (; i < len; i++)
             po[i] = fma(pd[i], a, fma(px[i] - m, k, b));
         e += len;

@@ -69,7 +69,7 @@ static oclnn_status normalize(oclnn_context *ctx, const oclnn_norm_plan *plan, c
                               const oclnn_tensor *mean, const oclnn_tensor *stat,
                               const oclnn_tensor *gamma, const oclnn_tensor *beta, oclnn_tensor *y)
 {
-    char opts[128];
+    char opts[160];
     snprintf(opts, sizeof opts, "%s -DFROM_VAR=%d", plan->opts, from_var);
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "batchnorm.cl", opts, "bn_normalize", &k);
@@ -136,13 +136,23 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
 
     int sm_off = (int)save_mean->offset, si_off = (int)save_invstd->offset;
     int rm_off = (int)running_mean->offset, rv_off = (int)running_var->offset;
-    oclnn_arg a_fin[] = {OCLNN_ARG(part),           OCLNN_ARG(sh.c),
-                         OCLNN_ARG(nchunks),        OCLNN_ARG(chunk),
-                         OCLNN_ARG(count),          OCLNN_ARG(desc->eps),
-                         OCLNN_ARG(desc->momentum), OCLNN_ARG(save_mean->mem),
-                         OCLNN_ARG(sm_off),         OCLNN_ARG(save_invstd->mem),
-                         OCLNN_ARG(si_off),         OCLNN_ARG(running_mean->mem),
-                         OCLNN_ARG(rm_off),         OCLNN_ARG(running_var->mem),
+    oclnn_arg a_fin[] = {OCLNN_ARG(x->mem),
+                         OCLNN_ARG(x_off),
+                         OCLNN_ARG(part),
+                         OCLNN_ARG(sh.c),
+                         OCLNN_ARG(sh.hw),
+                         OCLNN_ARG(nchunks),
+                         OCLNN_ARG(chunk),
+                         OCLNN_ARG(count),
+                         OCLNN_ARG(desc->eps),
+                         OCLNN_ARG(desc->momentum),
+                         OCLNN_ARG(save_mean->mem),
+                         OCLNN_ARG(sm_off),
+                         OCLNN_ARG(save_invstd->mem),
+                         OCLNN_ARG(si_off),
+                         OCLNN_ARG(running_mean->mem),
+                         OCLNN_ARG(rm_off),
+                         OCLNN_ARG(running_var->mem),
                          OCLNN_ARG(rv_off)};
     global = (size_t)sh.c;
     s = oclnn__launch(ctx, "batchnorm", k_finish, a_fin, sizeof a_fin / sizeof a_fin[0], 1, &global,

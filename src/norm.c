@@ -11,6 +11,8 @@ void oclnn__norm_plan(const oclnn_context *ctx, oclnn_norm_plan *p)
         /* Many narrow work-items: neighbours touch neighbouring floats (coalesced). */
         p->vec = 4;
         p->seg = 4;
+        p->tile = 1;
+        p->drun = 4;
         p->target = cus * 512;
         p->min_chunk = 256;
         p->local = 64;
@@ -19,11 +21,14 @@ void oclnn__norm_plan(const oclnn_context *ctx, oclnn_norm_plan *p)
          * vectors (AVX-512); blocks of 4096 floats stay in L1 for the second statistics pass. */
         p->vec = 16;
         p->seg = 8192;
+        p->tile = 4;
+        p->drun = 2048;
         p->target = cus * 16;
         p->min_chunk = 8192;
         p->local = 1;
     }
-    snprintf(p->opts, sizeof p->opts, "-DVEC=%d -DBLK=%d -DSEG=%d", p->vec, 4096, p->seg);
+    snprintf(p->opts, sizeof p->opts, "-DVEC=%d -DBLK=%d -DSEG=%d -DTILE=%d -DDRUN=%d", p->vec,
+             4096, p->seg, p->tile, p->drun);
 }
 
 int oclnn__norm_chunks(const oclnn_norm_plan *p, int groups, int count, int *chunk)

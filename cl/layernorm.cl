@@ -52,6 +52,39 @@ __kernel void ln_stats_finish(__global const float *x, const int x_off, __global
     save_invstd[si_off + g] = 1.0f / sqrt(s.y / (float)d + eps);
 }
 
+/* One work-item per sample, when the samples keep the device busy: statistics, then the
+ * normalisation in reverse block order while the sample is still cached (x is read from memory
+ * once instead of twice). */
+__kernel void ln_chw_forward_fused(__global const float *x, const int x_off, __global float *y,
+                                   const int y_off, __global const float *gamma, const int g_off,
+                                   __global const float *beta, const int b_off,
+                                   __global float *save_mean, const int sm_off,
+                                   __global float *save_invstd, const int si_off, const int groups,
+                                   const int d, const float eps)
+{
+    const int g = (int)get_global_id(0);
+    if (g >= groups)
+        return;
+    __global const float *px = x + x_off + (size_t)g * d;
+    __global float *py = y + y_off + (size_t)g * d;
+    const float2 s = run_stats(px, 0, d, d, d, px[0]);
+    const float m = px[0] + s.x, inv = 1.0f / sqrt(s.y / (float)d + eps);
+    save_mean[sm_off + g] = m;
+    save_invstd[si_off + g] = inv;
+    gamma += g_off;
+    beta += b_off;
+    for (int b0 = (d - 1) / BLK * BLK; b0 >= 0; b0 -= BLK) {
+        const int b1 = min(b0 + BLK, d);
+        int e = b0;
+        for (; e + VEC <= b1; e += VEC)
+            VSTORE(fma((VLOAD(px + e) - m) * inv, VLOAD(gamma + e), VLOAD(beta + e)), py + e);
+        for (; e < b1; e++)
+            py[e] = fma((px[e] - m) * inv, gamma[e], beta[e]);
+    }
+}
+
+/* Fully unrolled loops over a tile keep its arrays in registers. */
+#define UNROLL _Pragma("unroll")
 #define LD_V(p) VLOAD(p)
 #define ST_V(v, p) VSTORE(v, p)
 #define HS_V(v) VSUM(v)
@@ -105,9 +138,9 @@ __kernel void ln_chw_bwd_partial(__global const float *x, const int x_off, __glo
     VTYPE a1 = 0.0f, a2 = 0.0f;
     int r = r0;
     for (; r + VEC <= r1; r += VEC) {
-        VTYPE gd = VLOAD(pg + r) * VLOAD(pd + r);
-        a1 += gd;
-        a2 = fma(gd, VLOAD(px + r) - m, a2);
+        const VTYPE gv = VLOAD(pg + r), dv = VLOAD(pd + r), xv = VLOAD(px + r);
+        a1 = fma(gv, dv, a1);
+        a2 = fma(gv * dv, xv - m, a2);
     }
     float2 s = (float2)(VSUM(a1), VSUM(a2));
     for (; r < r1; r++) {
@@ -193,23 +226,24 @@ __kernel void ln_chw_bwd_dx(__global const float *x, const int x_off, __global c
     {                                                                                              \
         const float rc = 1.0f / (float)c;                                                          \
         T m[U], d1[U], d2[U];                                                                      \
-        for (int u = 0; u < U; u++)                                                                \
-            m[u] = 0.0f;                                                                           \
+        UNROLL for (int u = 0; u < U; u++) m[u] = 0.0f;                                            \
         for (int k = 0; k < c; k++)                                                                \
-            for (int u = 0; u < U; u++)                                                            \
-                m[u] += LD(px + (size_t)k * hw + u * W);                                           \
-        for (int u = 0; u < U; u++) {                                                              \
+            UNROLL for (int u = 0; u < U; u++) m[u] += LD(px + (size_t)k * hw + u * W);            \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
             m[u] *= rc;                                                                            \
             d1[u] = 0.0f;                                                                          \
             d2[u] = 0.0f;                                                                          \
         }                                                                                          \
         for (int k = 0; k < c; k++)                                                                \
-            for (int u = 0; u < U; u++) {                                                          \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
                 T dv = LD(px + (size_t)k * hw + u * W) - m[u];                                     \
                 d1[u] += dv;                                                                       \
                 d2[u] = fma(dv, dv, d2[u]);                                                        \
             }                                                                                      \
-        for (int u = 0; u < U; u++) {                                                              \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
             m[u] += d1[u] * rc;                                                                    \
             d2[u] = 1.0f / sqrt(fmax(d2[u] - d1[u] * d1[u] * rc, 0.0f) * rc + eps);                \
             ST(m[u], pm + u * W);                                                                  \
@@ -217,7 +251,7 @@ __kernel void ln_chw_bwd_dx(__global const float *x, const int x_off, __global c
         }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
             const T g = gamma[k], b = beta[k];                                                     \
-            for (int u = 0; u < U; u++)                                                            \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
                 ST(fma((LD(px + (size_t)k * hw + u * W) - m[u]) * d2[u], g, b),                    \
                    py + (size_t)k * hw + u * W);                                                   \
         }                                                                                          \
@@ -264,7 +298,8 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
                             __global float *part, int first, int c, int hw)                        \
     {                                                                                              \
         T m[U], inv[U], sg[U], sgx[U];                                                             \
-        for (int u = 0; u < U; u++) {                                                              \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
             m[u] = LD(pm + u * W);                                                                 \
             inv[u] = LD(pi + u * W);                                                               \
             sg[u] = 0.0f;                                                                          \
@@ -272,21 +307,24 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
         }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
             const T g = gamma[k];                                                                  \
-            for (int u = 0; u < U; u++) {                                                          \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
                 T gd = g * LD(pd + (size_t)k * hw + u * W);                                        \
                 sg[u] += gd;                                                                       \
                 sgx[u] = fma(gd, LD(px + (size_t)k * hw + u * W) - m[u], sgx[u]);                  \
             }                                                                                      \
         }                                                                                          \
         const float rc = 1.0f / (float)c;                                                          \
-        for (int u = 0; u < U; u++) { /* sg, sgx become the coefficients b, k of dx */             \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        { /* sg, sgx become the coefficients b, k of dx */                                         \
             sgx[u] = -inv[u] * inv[u] * inv[u] * sgx[u] * rc;                                      \
             sg[u] = -inv[u] * sg[u] * rc;                                                          \
         }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
             const T g = gamma[k];                                                                  \
             T dg = 0.0f, db = 0.0f;                                                                \
-            for (int u = 0; u < U; u++) {                                                          \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
                 T gy = LD(pd + (size_t)k * hw + u * W);                                            \
                 T xm = LD(px + (size_t)k * hw + u * W) - m[u];                                     \
                 ST(fma(g *gy, inv[u], fma(xm, sgx[u], sg[u])), pdx + (size_t)k * hw + u * W);      \

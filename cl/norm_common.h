@@ -13,7 +13,7 @@
 #if VEC == 16
 #define VTYPE float16
 #define VLOAD(p) vload16(0, p)
-#define VSTORE(v, p) vstore16(v, 0, p)
+#define VSTORE(v, p) vstore16_fast(v, p)
 #define VSUM(v) vsum8((v).lo + (v).hi)
 #elif VEC == 8
 #define VTYPE float8
@@ -35,6 +35,17 @@
 #endif
 #if BLK < VEC
 #error "BLK must be at least VEC"
+#endif
+
+#if VEC == 16
+/* vstore16 to a 64-byte aligned address as one store (POCL splits vstore16 into four). */
+static inline void vstore16_fast(float16 v, __global float *p)
+{
+    if (((size_t)p & 63) == 0)
+        *(__global float16 *)p = v;
+    else
+        vstore16(v, 0, p);
+}
 #endif
 
 static inline float vsum4(float4 v)

@@ -127,12 +127,36 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
                             OCLNN_ARG(sh.c),
                             OCLNN_ARG(sh.hw),
                             OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.tile * plan.vec);
+        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
         return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
                              &plan.local);
     }
 
     int chunk, nchunks = oclnn__norm_chunks(&plan, sh.groups, sh.len, &chunk);
+    if (nchunks == 1) {
+        /* The samples alone keep the device busy: one fused kernel. */
+        s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_chw_forward_fused", &k);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        oclnn_arg args[] = {OCLNN_ARG(x->mem),
+                            OCLNN_ARG(x_off),
+                            OCLNN_ARG(y->mem),
+                            OCLNN_ARG(y_off),
+                            OCLNN_ARG(gamma->mem),
+                            OCLNN_ARG(g_off),
+                            OCLNN_ARG(beta->mem),
+                            OCLNN_ARG(b_off),
+                            OCLNN_ARG(save_mean->mem),
+                            OCLNN_ARG(sm_off),
+                            OCLNN_ARG(save_invstd->mem),
+                            OCLNN_ARG(si_off),
+                            OCLNN_ARG(sh.groups),
+                            OCLNN_ARG(sh.len),
+                            OCLNN_ARG(eps)};
+        size_t global = (size_t)sh.groups;
+        return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
+                             &plan.local);
+    }
     cl_kernel k_fin, k_norm;
     cl_mem part;
     s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_stats", &k);
@@ -222,7 +246,7 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
     cl_kernel k1, k2, k3;
     cl_mem ws;
     if (desc->mode == OCLNN_LAYERNORM_CHANNELS) {
-        int run = plan.tile * plan.vec;
+        int run = plan.run;
         int nparts = sh.n * (int)oclnn__div_up((size_t)sh.hw, (size_t)run);
         s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_ch_backward", &k1);
         if (s == OCLNN_SUCCESS)

@@ -27,7 +27,9 @@ static const char usage[] =
     "  --json             one JSON object per line per measurement\n"
     "  --list             list the entries and their shapes; run nothing\n"
     "  --help\n"
-    "The device is chosen by OCLNN_DEVICE (see oclnn-info).\n";
+    "layers also runs copy (its results are given as % of the copy bandwidth); its softmax,\n"
+    "optimiser and linear entries have fixed shapes; optimiser steps ignore --pass; copy\n"
+    "ignores --filter. The device is chosen by OCLNN_DEVICE (see oclnn-info).\n";
 
 static double now_ms(void)
 {

@@ -156,7 +156,9 @@ oclnn_status oclnn__check_count(oclnn_context *ctx, const char *op, const char *
 
 /* ---- GEMM (gemm.c): CLBlast with parameters for the device ---- */
 /* Row-major C = alpha * op(A) * op(B) + beta * C with element offsets and leading dimensions.
- * Uses the context's workspace for CLBlast's temporary buffer. */
+ * CLBlast's temporary buffer (indirect path) is a separate buffer gemm.c owns and grows, not
+ * the context workspace, so callers may keep their operands (im2col columns) in the
+ * workspace. beta == 0 never reads C (NaN in C does not propagate). */
 oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                           size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                           size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,

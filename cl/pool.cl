@@ -250,6 +250,74 @@ DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)
 DEFINE_POOL_BACKWARD(pool_avg_backward, MODE_AVG)
 DEFINE_POOL_BACKWARD(pool_avg_exclude_pad_backward, MODE_AVG_EXCLUDE_PAD)
 
+/* Max-pool backward in two passes (the host uses them when the workspace can hold one int per
+ * output): first the arg-max of every window, by the forward's scan (same tie and NaN rules), as
+ * a flat index iy * w + ix into its input plane; then each input sums the dy of the windows whose
+ * arg-max it is. Each window is scanned once instead of once per input block that it touches.
+ * Global: (ceil(ow / 8), ceil(oh / FWD_ROWS), planes). */
+__kernel void pool_max_argmax(__global const float *x, const ulong x_off, __global int *arg,
+                              const ulong arg_off, POOL_ARGS)
+{
+    const int ox0 = (int)get_global_id(0) * 8, oy0 = (int)get_global_id(1) * FWD_ROWS;
+    const int p = (int)get_global_id(2);
+    if (ox0 >= ow || oy0 >= oh || p >= planes)
+        return;
+    const pool_geom g = POOL_GEOM;
+    __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);
+    __global int *ap = arg + arg_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;
+    const int n = min(8, ow - ox0);
+    for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {
+        int8 ar, ac;
+        windows8(xp, oy, ox0, g, MODE_MAX, true, &ar, &ac);
+        const int8 flat = ar * w + ac;
+        if (n == 8) {
+            vstore8(flat, 0, ap + oy * ow);
+        } else {
+            int t[8];
+            vstore8(flat, 0, t);
+            for (int j = 0; j < n; j++)
+                ap[oy * ow + j] = t[j];
+        }
+    }
+}
+
+/* dx for ROWS rows x 16 columns of inputs, a row at a time: the windows containing the row's
+ * run, in row-major order, each adding its dy to the lane (if any) holding its arg-max (16 lanes:
+ * one AVX-512 compare per window on CPUs). Lanes past the row's end may match an index of the
+ * next row; they are not stored. Global: (ceil(w / 16), ceil(h / ROWS), planes). */
+__kernel void pool_max_route(__global const int *arg, const ulong arg_off, __global const float *dy,
+                             const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)
+{
+    const int ix0 = (int)get_global_id(0) * 16, iy0 = (int)get_global_id(1) * ROWS;
+    const int p = (int)get_global_id(2);
+    if (ix0 >= w || iy0 >= h || p >= planes)
+        return;
+    __global const int *ap = arg + arg_off + (ulong)p * (ulong)(oh * ow);
+    __global const float *dyp = dy + dy_off + (ulong)p * (ulong)(oh * ow);
+    __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)ix0;
+    const int ox0 = first_window(ix0, pl, kw, sw);
+    const int ox1 = last_window(min(ix0 + 15, w - 1), pl, sw, ow);
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) + ix0;
+    for (int iy = iy0; iy < min(iy0 + ROWS, h); iy++) {
+        const int16 pos = lane + iy * w;
+        const int oy1 = last_window(iy, pt, sh, oh);
+        float16 acc = (float16)0.0f;
+        for (int oy = first_window(iy, pt, kh, sh); oy <= oy1; oy++)
+            for (int ox = ox0; ox <= ox1; ox++) {
+                const int o = oy * ow + ox;
+                acc += select((float16)0.0f, (float16)dyp[o], pos == (int16)ap[o]);
+            }
+        __global float *row = dxp + iy * w;
+        if (w - ix0 >= 16) {
+            vstore16(acc, 0, row);
+        } else {
+            store_lanes(acc.lo, row, w - ix0);
+            if (w - ix0 > 8)
+                store_lanes(acc.hi, row + 8, w - ix0 - 8);
+        }
+    }
+}
+
 /* y[p] = mean of the plane p (hw elements); one work-item per plane, fixed summation order. */
 __kernel void global_avg_forward(__global const float *x, const ulong x_off, __global float *y,
                                  const ulong y_off, const int hw, const int planes)

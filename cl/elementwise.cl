@@ -39,20 +39,18 @@
 /* Beyond |x| = 20 both GELU forms are exactly x or -0 in f32 and their slopes 1 or 0: the
  * formulas run on x clamped to this range so that +-inf give those limits instead of inf * 0. */
 #define GELU_XMAX 20.0f
-/* erf(z) = z + z P(z^2) / Q(z^2) for |z| < ERF_SPLIT: fdlibm's s_erf.c (Sun Microsystems, 1993),
- * coefficients pp0..pp4, qq1..qq5 of its first interval, rounded to f32. */
+/* erf(z) = z P(z^2) for |z| < ERF_SPLIT (fdlibm's first interval): P of degree 6 fitted by
+ * Chebyshev least squares against mpmath on z^2 in [0, ERF_SPLIT^2]; relative error 6e-8 with
+ * these f32 coefficients. */
 #define ERF_SPLIT 0.84375f
+#define ERF_P0 1.128379225730896f
+#define ERF_P1 -0.37612637877464294f
+#define ERF_P2 0.1128375232219696f
+#define ERF_P3 -0.026862792670726776f
+#define ERF_P4 0.005210185889154673f
+#define ERF_P5 -0.0008255934808403254f
+#define ERF_P6 8.893431368051097e-05f
 #define EXP_SHIFTER 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
-#define ERF_P0 1.28379167095512558561e-01f
-#define ERF_P1 -3.25042107247001499370e-01f
-#define ERF_P2 -2.84817495755985104766e-02f
-#define ERF_P3 -5.77027029648944159157e-03f
-#define ERF_P4 -2.37630166566501626084e-05f
-#define ERF_Q1 3.97917223959155352819e-01f
-#define ERF_Q2 6.50222499887672944485e-02f
-#define ERF_Q3 5.08130628187576562776e-03f
-#define ERF_Q4 1.32494738004321644526e-04f
-#define ERF_Q5 -3.96022827877536812320e-06f
 /* erfc(z) = t exp(-z^2) exp(C(t)), t = 1 / (1 + z/2), for z >= ERF_SPLIT: the form of Numerical
  * Recipes' erfcc (Press et al., 2nd ed., section 6.2), with C of degree 8 refitted (Chebyshev
  * least squares against mpmath on t in [0, 1 / (1 + ERF_SPLIT / 2)]): relative error 1.8e-8
@@ -72,16 +70,18 @@
  * with erfc and 1/(1+exp) so that its negative tail keeps full relative precision (1 + erf(x)
  * cancels). */
 #define DEFINE_ACT(T, S, IT)                                                                       \
-    /* exp(x) as in Cephes' expf (S. Moshier): x = n ln2 + r with ln2 in two parts and a           \
-     * degree-7 polynomial for exp(r). n is rounded by adding the 1.5 * 2^23 shifter and read      \
-     * from its low bits (POCL scalarises rint and convert_int on vectors); 2^n is applied in      \
-     * two halves so that n down to -150 (subnormal results) stays exact. x is clamped to where    \
-     * exp is 0 or inf in f32 (a NaN becomes finite: callers propagate it through x). */           \
-    inline T exp_f##S(T x)                                                                         \
+    /* exp(a + b) as in Cephes' expf (S. Moshier): a + b = n ln2 + r with ln2 in two parts and     \
+     * a degree-7 polynomial for exp(r); a (the large part, exact) is reduced before b is added    \
+     * so that its bits are not lost to rounding a + b. n is rounded by adding the 1.5 * 2^23      \
+     * shifter and read from its low bits (POCL scalarises rint and convert_int on vectors);       \
+     * 2^n is applied in two halves so that n down to -175 (subnormal results) stays exact. a      \
+     * is clamped to where exp is 0 or inf in f32 for |b| < 2 (a NaN becomes finite: callers       \
+     * propagate it through x). */                                                                 \
+    inline T exp2_f##S(T a, T b)                                                                   \
     {                                                                                              \
-        x = clamp(x, (T)(-104.0f), (T)89.0f);                                                      \
-        const T k = fma(x, (T)1.44269504088896341f, (T)EXP_SHIFTER), n = k - (T)EXP_SHIFTER;       \
-        T r = fma(n, (T)(-0.693359375f), x);                                                       \
+        a = clamp(a, (T)(-172.0f), (T)91.0f);                                                      \
+        const T k = fma(a + b, (T)1.44269504088896341f, (T)EXP_SHIFTER), n = k - (T)EXP_SHIFTER;   \
+        T r = fma(n, (T)(-0.693359375f), a) + b;                                                   \
         r = fma(n, (T)2.12194440e-4f, r);                                                          \
         T p = fma((T)1.9875691500e-4f, r, (T)1.3981999507e-3f);                                    \
         p = fma(p, r, (T)8.3334519073e-3f);                                                        \
@@ -92,24 +92,23 @@
         const IT ni = CAT(as_, IT)(k) - CAT(as_, IT)((T)EXP_SHIFTER), n1 = ni >> 1, n2 = ni - n1;  \
         return p * CAT(as_, T)((n1 + 127) << 23) * CAT(as_, T)((n2 + 127) << 23);                  \
     }                                                                                              \
-    /* Phi(x) = erfc(-x / sqrt 2) / 2 for |x| <= GELU_XMAX, and *g = exp(-x^2 / 2). x^2 is split   \
-     * into hi + lo exactly (fma) so that exp(-x^2 / 2) keeps its relative precision in the        \
-     * tails: exp(-lo / 2) = 1 - lo / 2 to far below an ulp. */                                    \
-    inline T gelu_cdf##S(T x, T *g)                                                                \
+    inline T exp_f##S(T x)                                                                         \
+    {                                                                                              \
+        return exp2_f##S(x, (T)0.0f);                                                              \
+    }                                                                                              \
+    /* Phi(x) = erfc(-x / sqrt 2) / 2 for |x| <= GELU_XMAX. x^2 = hi + lo exactly (fma): the       \
+     * tail's exp(-x^2 / 2 + C) is taken as exp2_f(-hi / 2, C - lo / 2) so that it keeps its       \
+     * relative precision where x^2 / 2 is large. */                                               \
+    inline T gelu_cdf##S(T x, T hi, T lo)                                                          \
     {                                                                                              \
         const T z = x * (T)SQRT1_2, az = fabs(z), s = z * z;                                       \
-        T p = fma(s, (T)ERF_P4, (T)ERF_P3);                                                        \
+        T p = fma(s, (T)ERF_P6, (T)ERF_P5);                                                        \
+        p = fma(p, s, (T)ERF_P4);                                                                  \
+        p = fma(p, s, (T)ERF_P3);                                                                  \
         p = fma(p, s, (T)ERF_P2);                                                                  \
         p = fma(p, s, (T)ERF_P1);                                                                  \
         p = fma(p, s, (T)ERF_P0);                                                                  \
-        T q = fma(s, (T)ERF_Q5, (T)ERF_Q4);                                                        \
-        q = fma(q, s, (T)ERF_Q3);                                                                  \
-        q = fma(q, s, (T)ERF_Q2);                                                                  \
-        q = fma(q, s, (T)ERF_Q1);                                                                  \
-        q = fma(q, s, (T)1.0f);                                                                    \
-        const T small = fma((T)0.5f, fma(z, p / q, z), (T)0.5f);                                   \
-        const T hi = x * x, lo = fma(x, x, -hi), e = exp_f##S((T)(-0.5f) * hi);                    \
-        *g = fma(e, (T)(-0.5f) * lo, e);                                                           \
+        const T small = fma((T)0.5f * z, p, (T)0.5f);                                              \
         const T t = (T)1.0f / fma(az, (T)0.5f, (T)1.0f);                                           \
         T c = fma(t, (T)ERFC_C8, (T)ERFC_C7);                                                      \
         c = fma(c, t, (T)ERFC_C6);                                                                 \
@@ -119,7 +118,7 @@
         c = fma(c, t, (T)ERFC_C2);                                                                 \
         c = fma(c, t, (T)ERFC_C1);                                                                 \
         c = fma(c, t, (T)ERFC_C0);                                                                 \
-        const T half_erfc = (T)0.5f * t * *g * exp_f##S(c);                                        \
+        const T half_erfc = (T)0.5f * t * exp2_f##S((T)(-0.5f) * hi, fma((T)(-0.5f), lo, c));      \
         const T large = x < (T)0.0f ? half_erfc : (T)1.0f - half_erfc;                             \
         return az < (T)ERF_SPLIT ? small : large;                                                  \
     }                                                                                              \
@@ -139,16 +138,15 @@
     /* x Phi(x); below -GELU_XMAX Phi is 0 and the clamped x keeps -inf from making NaN */         \
     inline T gelu_f##S(T x)                                                                        \
     {                                                                                              \
-        const T xc = gelu_clamp##S(x);                                                             \
-        T g;                                                                                       \
-        return (x > (T)0.0f ? x : xc) * gelu_cdf##S(xc, &g);                                       \
+        const T xc = gelu_clamp##S(x), hi = xc * xc;                                               \
+        return (x > (T)0.0f ? x : xc) * gelu_cdf##S(xc, hi, fma(xc, xc, -hi));                     \
     }                                                                                              \
     inline T gelu_b##S(T x, T dy)                                                                  \
     {                                                                                              \
-        const T xc = gelu_clamp##S(x);                                                             \
-        T g;                                                                                       \
-        const T cdf = gelu_cdf##S(xc, &g);                                                         \
-        return dy * fma(xc, g * (T)INV_SQRT_2PI, cdf);                                             \
+        const T xc = gelu_clamp##S(x), hi = xc * xc, lo = fma(xc, xc, -hi);                        \
+        /* exp(-lo / 2) = 1 - lo / 2 to far below an ulp (|lo| <= ulp(hi) / 2) */                  \
+        const T e = exp_f##S((T)(-0.5f) * hi), g = fma(e, (T)(-0.5f) * lo, e);                     \
+        return dy * fma(xc, g * (T)INV_SQRT_2PI, gelu_cdf##S(xc, hi, lo));                         \
     }                                                                                              \
     /* 0.5x(1 + tanh(u)) = x * s with s = 1 / (1 + exp(-2u)); exp overflows to inf for x below     \
      * about -10, giving s = 0 */                                                                  \

@@ -5,9 +5,12 @@
 #define POOL_ROWS 4
 #define POOL_FWD_ROWS 8
 #define POOL_VEC 8
+#define POOL_ROUTE_ROWS 16
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) " -DFWD_ROWS=" STR(POOL_FWD_ROWS)
+#define POOL_OPTS                                                                                  \
+    "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) " -DFWD_ROWS=" STR(POOL_FWD_ROWS)             \
+                           " -DROUTE_ROWS=" STR(POOL_ROUTE_ROWS)
 /* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
  * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
 #define RUN 8
@@ -210,7 +213,7 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
         oclnn_arg rargs[6 + 11] = {OCLNN_ARG(ws),  OCLNN_ARG(zero),    OCLNN_ARG(dy->mem),
                                    OCLNN_ARG(dyo), OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
         return launch_pool(ctx, desc, "pool_max_route", &x->desc, &yd, &x->desc, ROUTE_RUN,
-                           POOL_ROWS, rargs, 6);
+                           POOL_ROUTE_ROWS, rargs, 6);
     }
     oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
                               OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};

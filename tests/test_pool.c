@@ -34,6 +34,11 @@ static const pool_case cases[] = {
     {"3x3 s3 p1 on 10x19", 1, 2, 10, 19, 3, 3, 3, 3, 1, 1, 1, 1},
     {"5x5 s2 p2 on 13x21", 2, 1, 13, 21, 5, 5, 2, 2, 2, 2, 2, 2},
     {"2x2 s1 p1 on 9x17", 1, 2, 9, 17, 2, 2, 1, 1, 1, 1, 1, 1},
+    /* Runs whose windows the max backward takes as vectors (strides 1 and 2, both parities). */
+    {"3x3 s1 p1 on 5x50 (stride-1 window vectors)", 1, 2, 5, 50, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"2x2 s2 on 4x64 (stride-2 window vectors)", 2, 1, 4, 64, 2, 2, 2, 2, 0, 0, 0, 0},
+    {"5x5 s2 p2 on 6x70 (3 windows per column)", 1, 1, 6, 70, 5, 5, 2, 2, 2, 2, 2, 2},
+    {"3x3 s2 p1 on 9x100 (ResNet stem, odd pad)", 1, 2, 9, 100, 3, 3, 2, 2, 1, 1, 1, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 static const char *const mode_names[] = {"max", "avg", "avg_exclude_pad"};

@@ -294,11 +294,11 @@ __kernel void pool_max_argmax(__global const float *x, const ulong x_off, __glob
 #define STRIDE2_LANES(T, v, e, c)                                                                  \
     ((c) == 0 ? (T)((v).s00112233, (v).s44556677) : (T)((v).s01122334, (v).s4556, (v).s677, (e)))
 
-/* dx for ROUTE_ROWS rows x 16 columns of inputs, a row at a time: each window containing the row's run,
- * in row-major order, adds its dy to the lane (if any) holding its arg-max; an arg-max lies in its
- * window, so windows not containing a lane never match it. Lanes past the row's end may match an
- * index of the next row; they are not stored. Strides 1 and 2 away from the row's edges take the
- * windows as vectors: the q-th window from the right that can contain lane l is
+/* dx for ROUTE_ROWS rows x 16 columns of inputs, a row at a time: each window containing the
+ * row's run, in row-major order, adds its dy to the lane (if any) holding its arg-max; an arg-max
+ * lies in its window, so windows not containing a lane never match it. Lanes past the row's end
+ * may match an index of the next row; they are not stored. Strides 1 and 2 away from the row's
+ * edges take the windows as vectors: the q-th window from the right that can contain lane l is
  * (ix0 + l + pl) / sw - q, i.e. contiguous (stride 1) or each window twice (stride 2), so each of
  * the ceil(kw / sw) candidates per lane costs two vector loads, a compare and an add; otherwise
  * the windows are visited one by one (scalar loads, one compare each).

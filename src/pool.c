@@ -8,9 +8,8 @@
 #define POOL_ROUTE_ROWS 16
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define POOL_OPTS                                                                                  \
-    "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) " -DFWD_ROWS=" STR(POOL_FWD_ROWS)             \
-                           " -DROUTE_ROWS=" STR(POOL_ROUTE_ROWS)
+#define POOL_ROW_OPTS " -DFWD_ROWS=" STR(POOL_FWD_ROWS) " -DROUTE_ROWS=" STR(POOL_ROUTE_ROWS)
+#define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) POOL_ROW_OPTS
 /* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
  * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
 #define RUN 8
@@ -205,9 +204,10 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
         if (s != OCLNN_SUCCESS)
             return s;
         cl_ulong zero = 0;
-        oclnn_arg aargs[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(ws), OCLNN_ARG(zero)};
-        s = launch_pool(ctx, desc, "pool_max_argmax", &x->desc, &yd, &yd, RUN, POOL_FWD_ROWS,
-                        aargs, 4);
+        oclnn_arg aargs[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(ws),
+                                   OCLNN_ARG(zero)};
+        s = launch_pool(ctx, desc, "pool_max_argmax", &x->desc, &yd, &yd, RUN, POOL_FWD_ROWS, aargs,
+                        4);
         if (s != OCLNN_SUCCESS)
             return s;
         oclnn_arg rargs[6 + 11] = {OCLNN_ARG(ws),  OCLNN_ARG(zero),    OCLNN_ARG(dy->mem),

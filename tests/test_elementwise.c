@@ -238,16 +238,14 @@ START_TEST(gelu_inf_nan)
     for (int ai = 2; ai < 4; ai++) {
         for (int grad = 0; grad < 2; grad++) {
             if (grad)
-                ck_assert_int_eq(oclnn_activation_backward(c, acts[ai], tx, t1, ty),
-                                 OCLNN_SUCCESS);
+                ck_assert_int_eq(oclnn_activation_backward(c, acts[ai], tx, t1, ty), OCLNN_SUCCESS);
             else
                 ck_assert_int_eq(oclnn_activation_forward(c, acts[ai], tx, ty), OCLNN_SUCCESS);
             float *y = fx_download(ty);
             const float *w = grad ? gw : yw;
             for (int i = 0; i < 9; i++)
-                ck_assert_msg(isnan(w[i]) ? isnan(y[i]) : y[i] == w[i],
-                              "%s %s(%g) = %g, want %g", act_names[ai],
-                              grad ? "gradient" : "forward", x[i], y[i], w[i]);
+                ck_assert_msg(isnan(w[i]) ? isnan(y[i]) : y[i] == w[i], "%s %s(%g) = %g, want %g",
+                              act_names[ai], grad ? "gradient" : "forward", x[i], y[i], w[i]);
             free(y);
         }
     }

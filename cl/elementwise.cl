@@ -75,11 +75,11 @@
      * so that its bits are not lost to rounding a + b. n is rounded by adding the 1.5 * 2^23      \
      * shifter and read from its low bits (POCL scalarises rint and convert_int on vectors);       \
      * 2^n is applied in two halves so that n down to -175 (subnormal results) stays exact. a      \
-     * is clamped to where exp is 0 or inf in f32 for |b| < 2 (a NaN becomes finite: callers       \
-     * propagate it through x). */                                                                 \
+     * is clamped to where exp is 0 or inf in f32 for |b| < 2, by compares that let a NaN          \
+     * through (min/max would not). */                                                             \
     inline T exp2_f##S(T a, T b)                                                                   \
     {                                                                                              \
-        a = clamp(a, (T)(-172.0f), (T)91.0f);                                                      \
+        a = a > (T)91.0f ? (T)91.0f : a < (T)(-172.0f) ? (T)(-172.0f) : a;                         \
         const T k = fma(a + b, (T)1.44269504088896341f, (T)EXP_SHIFTER), n = k - (T)EXP_SHIFTER;   \
         T r = fma(n, (T)(-0.693359375f), a) + b;                                                   \
         r = fma(n, (T)2.12194440e-4f, r);                                                          \
@@ -155,18 +155,19 @@
         const T u = (T)GELU_K0 * (x + (T)GELU_K1 * x * x * x);                                     \
         return (T)1.0f / ((T)1.0f + exp_f##S((T)(-2.0f) * u));                                     \
     }                                                                                              \
+    /* s is exactly 0 or 1 in the saturated tails: the terms it zeroes are taken as 0 there so     \
+     * that +-inf give the limits instead of inf * 0 (a NaN keeps s NaN) */                        \
     inline T gelu_tanh_f##S(T x)                                                                   \
     {                                                                                              \
-        const T xc = gelu_clamp##S(x);                                                             \
-        return (x > (T)0.0f ? x : xc) * gelu_tanh_s##S(xc);                                        \
+        const T s = gelu_tanh_s##S(x);                                                             \
+        return s == (T)0.0f ? (T)0.0f : x * s;                                                     \
     }                                                                                              \
     /* d/dx = s + x * (1 - tanh^2) / 2 * du/dx, and (1 - tanh^2) / 2 = 2 s (1 - s) */              \
     inline T gelu_tanh_b##S(T x, T dy)                                                             \
     {                                                                                              \
-        const T xc = gelu_clamp##S(x);                                                             \
-        const T s = gelu_tanh_s##S(xc);                                                            \
-        const T du = (T)GELU_K0 * ((T)1.0f + (T)(3.0f * GELU_K1) * xc * xc);                       \
-        return dy * (s + xc * (T)2.0f * s * ((T)1.0f - s) * du);                                   \
+        const T s = gelu_tanh_s##S(x), s2 = s * ((T)1.0f - s);                                     \
+        const T du = (T)GELU_K0 * ((T)1.0f + (T)(3.0f * GELU_K1) * x * x);                         \
+        return dy * (s + (s2 == (T)0.0f ? (T)0.0f : x * (T)2.0f * s2 * du));                       \
     }                                                                                              \
     inline T copy_f##S(T x)                                                                        \
     {                                                                                              \

@@ -12,12 +12,16 @@ typedef struct shape_case {
     int n, c, h, w;
 } shape_case;
 
-/* Element counts below, at and past the 8-wide vector, odd planes, a scaled-down ConvNeXt
- * stage (96 channels at 7x7) and a ResNet-18 stage-1 slice. */
+/* Element counts below, at and past the vector (8 wide on GPUs, 16 on CPUs), odd planes, a
+ * scaled-down ConvNeXt stage (96 channels at 7x7) and a ResNet-18 stage-1 slice. */
 static const shape_case shapes[] = {
-    {"one element", 1, 1, 1, 1},        {"C=1 odd 5x7", 1, 1, 5, 7},
-    {"exactly 8", 1, 2, 2, 2},          {"odd 3x5x7x9", 3, 5, 7, 9},
-    {"convnext 2x96x7x7", 2, 96, 7, 7}, {"resnet 2x64x14x14", 2, 64, 14, 14},
+    {"one element", 1, 1, 1, 1},
+    {"C=1 odd 5x7", 1, 1, 5, 7},
+    {"exactly 8", 1, 2, 2, 2},
+    {"exactly 16", 1, 1, 4, 4},
+    {"odd 3x5x7x9", 3, 5, 7, 9},
+    {"convnext 2x96x7x7", 2, 96, 7, 7},
+    {"resnet 2x64x14x14", 2, 64, 14, 14},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
@@ -228,12 +232,17 @@ END_TEST
 START_TEST(gelu_inf_nan)
 {
     oclnn_context *c = fx_ctx();
-    /* 9 elements: one 8-wide vector and the scalar tail see every value */
-    float x[9] = {-INFINITY, INFINITY, NAN, -1e4f, -INFINITY, INFINITY, NAN, 1e4f, -INFINITY};
-    const float yw[9] = {0, INFINITY, NAN, 0, 0, INFINITY, NAN, 1e4f, 0};
-    const float gw[9] = {0, 1, NAN, 0, 0, 1, NAN, 1, 0};
-    float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
-    oclnn_tensor_desc d = oclnn_tensor_desc_1d(9);
+    /* 17 elements: the vector (8 or 16 wide) and the scalar tail see every value */
+    const float v[4] = {-INFINITY, INFINITY, NAN, -1e4f}, yv[4] = {0, INFINITY, NAN, 0},
+                gv[4] = {0, 1, NAN, 0};
+    float x[17], yw[17], gw[17], ones[17];
+    for (int i = 0; i < 17; i++) {
+        x[i] = i == 16 ? 1e4f : v[i % 4];
+        yw[i] = i == 16 ? 1e4f : yv[i % 4];
+        gw[i] = i == 16 ? 1 : gv[i % 4];
+        ones[i] = 1;
+    }
+    oclnn_tensor_desc d = oclnn_tensor_desc_1d(17);
     oclnn_tensor *tx = fx_tensor(&d, x), *t1 = fx_tensor(&d, ones), *ty = fx_tensor(&d, NULL);
     for (int ai = 2; ai < 4; ai++) {
         for (int grad = 0; grad < 2; grad++) {
@@ -243,7 +252,7 @@ START_TEST(gelu_inf_nan)
                 ck_assert_int_eq(oclnn_activation_forward(c, acts[ai], tx, ty), OCLNN_SUCCESS);
             float *y = fx_download(ty);
             const float *w = grad ? gw : yw;
-            for (int i = 0; i < 9; i++)
+            for (int i = 0; i < 17; i++)
                 ck_assert_msg(isnan(w[i]) ? isnan(y[i]) : y[i] == w[i], "%s %s(%g) = %g, want %g",
                               act_names[ai], grad ? "gradient" : "forward", x[i], y[i], w[i]);
             free(y);

@@ -22,14 +22,111 @@
 #error "VEC must be 4, 8 or 16"
 #endif
 
+#if VEC == 4
+#define intV int4
+#elif VEC == 8
+#define intV int8
+#else
+#define intV int16
+#endif
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
 #define SQRT1_2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
 #define GELU_K0 0.79788456080286536f /* sqrt(2/pi) */
 #define GELU_K1 0.044715f
+/* Beyond |x| = 20 both GELU forms are exactly x or -0 in f32 and their slopes 1 or 0: the
+ * formulas run on x clamped to this range so that +-inf give those limits instead of inf * 0. */
+#define GELU_XMAX 20.0f
+/* erf(z) = z P(z^2) for |z| < ERF_SPLIT (fdlibm's first interval): P of degree 6 fitted by
+ * Chebyshev least squares against mpmath on z^2 in [0, ERF_SPLIT^2]; relative error 6e-8 with
+ * these f32 coefficients. */
+#define ERF_SPLIT 0.84375f
+#define ERF_P0 1.128379225730896f
+#define ERF_P1 -0.37612637877464294f
+#define ERF_P2 0.1128375232219696f
+#define ERF_P3 -0.026862792670726776f
+#define ERF_P4 0.005210185889154673f
+#define ERF_P5 -0.0008255934808403254f
+#define ERF_P6 8.893431368051097e-05f
+#define EXP_SHIFTER 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
+/* erfc(z) = t exp(-z^2) exp(C(t)), t = 1 / (1 + z/2), for z >= ERF_SPLIT: the form of Numerical
+ * Recipes' erfcc (Press et al., 2nd ed., section 6.2), with C of degree 8 refitted (Chebyshev
+ * least squares against mpmath on t in [0, 1 / (1 + ERF_SPLIT / 2)]): relative error 1.8e-8
+ * in exact arithmetic, 6e-8 with these f32 coefficients. */
+#define ERFC_C0 -1.265512145233172f
+#define ERFC_C1 1.0000053608835375f
+#define ERFC_C2 0.37476458018687575f
+#define ERFC_C3 0.08735798793138162f
+#define ERFC_C4 -0.12044462483918589f
+#define ERFC_C5 0.021297344992376212f
+#define ERFC_C6 -0.5443384448815795f
+#define ERFC_C7 0.699098329779267f
+#define ERFC_C8 -0.2533608021238151f
 
-/* The activation formulas once for each type T (float and floatV). GELU is written with erfc
- * and 1/(1+exp) so that its negative tail keeps full relative precision (1 + erf(x) cancels). */
-#define DEFINE_ACT(T, S)                                                                           \
+/* The activation formulas once for each type T (float and floatV; IT the matching int type).
+ * POCL's built-in erfc costs 10x a vector exp; these are plain vector arithmetic. GELU is written
+ * with erfc and 1/(1+exp) so that its negative tail keeps full relative precision (1 + erf(x)
+ * cancels). */
+#define DEFINE_ACT(T, S, IT)                                                                       \
+    /* exp(a + b) as in Cephes' expf (S. Moshier): a + b = n ln2 + r with ln2 in two parts and     \
+     * a degree-7 polynomial for exp(r); a (the large part, exact) is reduced before b is added    \
+     * so that its bits are not lost to rounding a + b. n is rounded by adding the 1.5 * 2^23      \
+     * shifter and read from its low bits (POCL scalarises rint and convert_int on vectors);       \
+     * 2^n is applied in two halves so that n down to -175 (subnormal results) stays exact. a      \
+     * is clamped to where exp is 0 or inf in f32 for |b| < 2, by compares that let a NaN          \
+     * through (min/max would not). */                                                             \
+    inline T exp2_f##S(T a, T b)                                                                   \
+    {                                                                                              \
+        a = a > (T)91.0f ? (T)91.0f : a < (T)(-172.0f) ? (T)(-172.0f) : a;                         \
+        const T k = fma(a + b, (T)1.44269504088896341f, (T)EXP_SHIFTER), n = k - (T)EXP_SHIFTER;   \
+        T r = fma(n, (T)(-0.693359375f), a) + b;                                                   \
+        r = fma(n, (T)2.12194440e-4f, r);                                                          \
+        T p = fma((T)1.9875691500e-4f, r, (T)1.3981999507e-3f);                                    \
+        p = fma(p, r, (T)8.3334519073e-3f);                                                        \
+        p = fma(p, r, (T)4.1665795894e-2f);                                                        \
+        p = fma(p, r, (T)1.6666665459e-1f);                                                        \
+        p = fma(p, r, (T)5.0000001201e-1f);                                                        \
+        p = fma(p, r * r, r) + (T)1.0f;                                                            \
+        const IT ni = CAT(as_, IT)(k) - CAT(as_, IT)((T)EXP_SHIFTER), n1 = ni >> 1, n2 = ni - n1;  \
+        return p * CAT(as_, T)((n1 + 127) << 23) * CAT(as_, T)((n2 + 127) << 23);                  \
+    }                                                                                              \
+    inline T exp_f##S(T x)                                                                         \
+    {                                                                                              \
+        return exp2_f##S(x, (T)0.0f);                                                              \
+    }                                                                                              \
+    /* Phi(x) = erfc(-x / sqrt 2) / 2 for |x| <= GELU_XMAX. x^2 = hi + lo exactly (fma): the       \
+     * tail's exp(-x^2 / 2 + C) is taken as exp2_f(-hi / 2, C - lo / 2) so that it keeps its       \
+     * relative precision where x^2 / 2 is large. */                                               \
+    inline T gelu_cdf##S(T x, T hi, T lo)                                                          \
+    {                                                                                              \
+        const T z = x * (T)SQRT1_2, az = fabs(z), s = z * z;                                       \
+        T p = fma(s, (T)ERF_P6, (T)ERF_P5);                                                        \
+        p = fma(p, s, (T)ERF_P4);                                                                  \
+        p = fma(p, s, (T)ERF_P3);                                                                  \
+        p = fma(p, s, (T)ERF_P2);                                                                  \
+        p = fma(p, s, (T)ERF_P1);                                                                  \
+        p = fma(p, s, (T)ERF_P0);                                                                  \
+        const T small = fma((T)0.5f * z, p, (T)0.5f);                                              \
+        const T t = (T)1.0f / fma(az, (T)0.5f, (T)1.0f);                                           \
+        T c = fma(t, (T)ERFC_C8, (T)ERFC_C7);                                                      \
+        c = fma(c, t, (T)ERFC_C6);                                                                 \
+        c = fma(c, t, (T)ERFC_C5);                                                                 \
+        c = fma(c, t, (T)ERFC_C4);                                                                 \
+        c = fma(c, t, (T)ERFC_C3);                                                                 \
+        c = fma(c, t, (T)ERFC_C2);                                                                 \
+        c = fma(c, t, (T)ERFC_C1);                                                                 \
+        c = fma(c, t, (T)ERFC_C0);                                                                 \
+        const T half_erfc = (T)0.5f * t * exp2_f##S((T)(-0.5f) * hi, fma((T)(-0.5f), lo, c));      \
+        const T large = x < (T)0.0f ? half_erfc : (T)1.0f - half_erfc;                             \
+        return az < (T)ERF_SPLIT ? small : large;                                                  \
+    }                                                                                              \
+    /* x clamped to +-GELU_XMAX; a NaN stays NaN. */                                               \
+    inline T gelu_clamp##S(T x)                                                                    \
+    {                                                                                              \
+        return isnan(x) ? x : clamp(x, (T)(-GELU_XMAX), (T)GELU_XMAX);                             \
+    }                                                                                              \
     inline T relu_f##S(T x)                                                                        \
     {                                                                                              \
         return x < (T)0.0f ? (T)0.0f : x;                                                          \
@@ -38,40 +135,47 @@
     {                                                                                              \
         return x > (T)0.0f ? dy : (T)0.0f;                                                         \
     }                                                                                              \
+    /* x Phi(x); below -GELU_XMAX Phi is 0 and the clamped x keeps -inf from making NaN */         \
     inline T gelu_f##S(T x)                                                                        \
     {                                                                                              \
-        return (T)0.5f * x * erfc(x * (T)(-SQRT1_2));                                              \
+        const T xc = gelu_clamp##S(x), hi = xc * xc;                                               \
+        return (x > (T)0.0f ? x : xc) * gelu_cdf##S(xc, hi, fma(xc, xc, -hi));                     \
     }                                                                                              \
     inline T gelu_b##S(T x, T dy)                                                                  \
     {                                                                                              \
-        const T cdf = (T)0.5f * erfc(x * (T)(-SQRT1_2));                                           \
-        const T pdf = exp((T)(-0.5f) * x * x) * (T)INV_SQRT_2PI;                                   \
-        return dy * (cdf + x * pdf);                                                               \
+        const T xc = gelu_clamp##S(x), hi = xc * xc, lo = fma(xc, xc, -hi);                        \
+        /* exp(-lo / 2) = 1 - lo / 2 to far below an ulp (|lo| <= ulp(hi) / 2) */                  \
+        const T e = exp_f##S((T)(-0.5f) * hi), g = fma(e, (T)(-0.5f) * lo, e);                     \
+        return dy * fma(xc, g * (T)INV_SQRT_2PI, gelu_cdf##S(xc, hi, lo));                         \
     }                                                                                              \
-    /* 0.5x(1 + tanh(u)) = x * s with s = 1 / (1 + exp(-2u)) */                                    \
+    /* 0.5x(1 + tanh(u)) = x * s with s = 1 / (1 + exp(-2u)); exp overflows to inf for x below     \
+     * about -10, giving s = 0 */                                                                  \
     inline T gelu_tanh_s##S(T x)                                                                   \
     {                                                                                              \
         const T u = (T)GELU_K0 * (x + (T)GELU_K1 * x * x * x);                                     \
-        return (T)1.0f / ((T)1.0f + exp((T)(-2.0f) * u));                                          \
+        return (T)1.0f / ((T)1.0f + exp_f##S((T)(-2.0f) * u));                                     \
     }                                                                                              \
+    /* s is exactly 0 or 1 in the saturated tails: the terms it zeroes are taken as 0 there so     \
+     * that +-inf give the limits instead of inf * 0 (a NaN keeps s NaN) */                        \
     inline T gelu_tanh_f##S(T x)                                                                   \
     {                                                                                              \
-        return x * gelu_tanh_s##S(x);                                                              \
+        const T s = gelu_tanh_s##S(x);                                                             \
+        return s == (T)0.0f ? (T)0.0f : x * s;                                                     \
     }                                                                                              \
     /* d/dx = s + x * (1 - tanh^2) / 2 * du/dx, and (1 - tanh^2) / 2 = 2 s (1 - s) */              \
     inline T gelu_tanh_b##S(T x, T dy)                                                             \
     {                                                                                              \
-        const T s = gelu_tanh_s##S(x);                                                             \
+        const T s = gelu_tanh_s##S(x), s2 = s * ((T)1.0f - s);                                     \
         const T du = (T)GELU_K0 * ((T)1.0f + (T)(3.0f * GELU_K1) * x * x);                         \
-        return dy * (s + x * (T)2.0f * s * ((T)1.0f - s) * du);                                    \
+        return dy * (s + (s2 == (T)0.0f ? (T)0.0f : x * (T)2.0f * s2 * du));                       \
     }                                                                                              \
     inline T copy_f##S(T x)                                                                        \
     {                                                                                              \
         return x;                                                                                  \
     }
 
-DEFINE_ACT(float, _1)
-DEFINE_ACT(floatV, _V)
+DEFINE_ACT(float, _1, int)
+DEFINE_ACT(floatV, _V, intV)
 
 /* y = F(x) over n elements. */
 #define UNARY_KERNEL(NAME, F)                                                                      \

@@ -5,6 +5,8 @@
  *          windows they share are recomputed once).
  *          FWD_ROWS (>= 1; default 8) - output rows per work-item in the forward kernels (POCL
  *          runs small work-items with a visible overhead).
+ *          ROUTE_ROWS (>= 1; default 16) - input rows per work-item in pool_max_route (its
+ *          per-work-item integer divisions are amortised over them).
  * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward) or ROWS x 8 inputs (backward);
  * every window holds at least one input position because each pad is smaller than the window. */
 #ifndef VEC
@@ -15,6 +17,12 @@
 #endif
 #ifndef FWD_ROWS
 #define FWD_ROWS 8
+#endif
+#ifndef ROUTE_ROWS
+#define ROUTE_ROWS 16
+#endif
+#if ROUTE_ROWS < 1
+#error "ROUTE_ROWS must be >= 1"
 #endif
 #if ROWS < 1 || ROWS > 8
 #error "ROWS must be in 1..8"
@@ -249,6 +257,115 @@ inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
 DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)
 DEFINE_POOL_BACKWARD(pool_avg_backward, MODE_AVG)
 DEFINE_POOL_BACKWARD(pool_avg_exclude_pad_backward, MODE_AVG_EXCLUDE_PAD)
+
+/* Max-pool backward in two passes (the host uses them when the workspace can hold one int per
+ * output): first the arg-max of every window, by the forward's scan (same tie and NaN rules), as
+ * a flat index iy * w + ix into its input plane; then each input sums the dy of the windows whose
+ * arg-max it is. Each window is scanned once instead of once per input block that it touches.
+ * Global: (ceil(ow / 8), ceil(oh / FWD_ROWS), planes). */
+__kernel void pool_max_argmax(__global const float *x, const ulong x_off, __global int *arg,
+                              const ulong arg_off, POOL_ARGS)
+{
+    const int ox0 = (int)get_global_id(0) * 8, oy0 = (int)get_global_id(1) * FWD_ROWS;
+    const int p = (int)get_global_id(2);
+    if (ox0 >= ow || oy0 >= oh || p >= planes)
+        return;
+    const pool_geom g = POOL_GEOM;
+    __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);
+    __global int *ap = arg + arg_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;
+    const int n = min(8, ow - ox0);
+    for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {
+        int8 ar, ac;
+        windows8(xp, oy, ox0, g, MODE_MAX, true, &ar, &ac);
+        const int8 flat = ar * w + ac;
+        if (n == 8) {
+            vstore8(flat, 0, ap + oy * ow);
+        } else {
+            int t[8];
+            vstore8(flat, 0, t);
+            for (int j = 0; j < n; j++)
+                ap[oy * ow + j] = t[j];
+        }
+    }
+}
+
+/* 16 windows' int or float values for the 16 lanes of a stride-2 run: lane l takes window
+ * (c + l) / 2 of v (then e for window 8), c being the parity of the run's first padded column. */
+#define STRIDE2_LANES(T, v, e, c)                                                                  \
+    ((c) == 0 ? (T)((v).s00112233, (v).s44556677) : (T)((v).s01122334, (v).s4556, (v).s677, (e)))
+
+/* dx for ROUTE_ROWS rows x 16 columns of inputs, a row at a time: each window containing the
+ * row's run, in row-major order, adds its dy to the lane (if any) holding its arg-max; an arg-max
+ * lies in its window, so windows not containing a lane never match it. Lanes past the row's end
+ * may match an index of the next row; they are not stored. Strides 1 and 2 away from the row's
+ * edges take the windows as vectors: the q-th window from the right that can contain lane l is
+ * (ix0 + l + pl) / sw - q, i.e. contiguous (stride 1) or each window twice (stride 2), so each of
+ * the ceil(kw / sw) candidates per lane costs two vector loads, a compare and an add; otherwise
+ * the windows are visited one by one (scalar loads, one compare each).
+ * Global: (ceil(w / 16), ceil(h / ROUTE_ROWS), planes). */
+__kernel void pool_max_route(__global const int *arg, const ulong arg_off, __global const float *dy,
+                             const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)
+{
+    const int ix0 = (int)get_global_id(0) * 16, iy0 = (int)get_global_id(1) * ROUTE_ROWS;
+    const int p = (int)get_global_id(2);
+    if (ix0 >= w || iy0 >= h || p >= planes)
+        return;
+    __global const int *ap = arg + arg_off + (ulong)p * (ulong)(oh * ow);
+    __global const float *dyp = dy + dy_off + (ulong)p * (ulong)(oh * ow);
+    __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)ix0;
+    const int ox0 = first_window(ix0, pl, kw, sw);
+    const int ox1 = last_window(min(ix0 + 15, w - 1), pl, sw, ow);
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) + ix0;
+    /* b: the last window that can contain lane 0; nq: candidates per lane */
+    const int b = (ix0 + pl) / sw, nq = (kw + sw - 1) / sw, c = (ix0 + pl) & 1;
+    const bool vec1 = sw == 1 && b - (nq - 1) >= 0 && b + 15 < ow;
+    const bool vec2 = sw == 2 && b - (nq - 1) >= 0 && b + 8 < ow;
+    /* The window rows containing row iy are [max(0, u / sh), min(v / sh, oh - 1)] with
+     * u = iy + pt - kh + sh and v = iy + pt (u / sh: the ceiling of (iy + pt - kh + 1) / sh where
+     * that is positive); the quotients are stepped row by row rather than divided again. */
+    int uq = (iy0 + pt - kh + sh) / sh, ur = (iy0 + pt - kh + sh) - uq * sh;
+    int vq = (iy0 + pt) / sh, vr = (iy0 + pt) - vq * sh;
+    for (int iy = iy0; iy < min(iy0 + ROUTE_ROWS, h); iy++) {
+        const int16 pos = lane + iy * w;
+        const int oy1 = min(vq, oh - 1);
+        float16 acc = (float16)0.0f;
+        for (int oy = max(uq, 0); oy <= oy1; oy++) {
+            __global const int *ar = ap + oy * ow;
+            __global const float *dr = dyp + oy * ow;
+            if (vec1) {
+                for (int o = b - (nq - 1); o <= b; o++)
+                    acc += select((float16)0.0f, vload16(0, dr + o), pos == vload16(0, ar + o));
+            } else if (vec2) {
+                for (int o = b - (nq - 1); o <= b; o++) {
+                    const int8 a8 = vload8(0, ar + o);
+                    const float8 d8 = vload8(0, dr + o);
+                    const int16 a = STRIDE2_LANES(int16, a8, ar[o + 8], c);
+                    const float16 d = STRIDE2_LANES(float16, d8, dr[o + 8], c);
+                    acc += select((float16)0.0f, d, pos == a);
+                }
+            } else {
+                for (int ox = ox0; ox <= ox1; ox++)
+                    acc += select((float16)0.0f, (float16)dr[ox], pos == (int16)ar[ox]);
+            }
+        }
+        __global float *row = dxp + iy * w;
+        if (w - ix0 >= 16) {
+            vstore16(acc, 0, row);
+        } else {
+            store_lanes(acc.lo, row, w - ix0);
+            if (w - ix0 > 8)
+                store_lanes(acc.hi, row + 8, w - ix0 - 8);
+        }
+        if (++ur == sh) {
+            ur = 0;
+            uq++;
+        }
+        if (++vr == sh) {
+            vr = 0;
+            vq++;
+        }
+    }
+}
 
 /* y[p] = mean of the plane p (hw elements); one work-item per plane, fixed summation order. */
 __kernel void global_avg_forward(__global const float *x, const ulong x_off, __global float *y,

@@ -5,12 +5,15 @@
 #define POOL_ROWS 4
 #define POOL_FWD_ROWS 8
 #define POOL_VEC 8
+#define POOL_ROUTE_ROWS 16
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) " -DFWD_ROWS=" STR(POOL_FWD_ROWS)
+#define POOL_ROW_OPTS " -DFWD_ROWS=" STR(POOL_FWD_ROWS) " -DROUTE_ROWS=" STR(POOL_ROUTE_ROWS)
+#define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) POOL_ROW_OPTS
 /* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
  * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
 #define RUN 8
+#define ROUTE_RUN 16 /* pool_max_route: 16 input columns per work-item */
 static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
 
@@ -119,13 +122,16 @@ static const char *pool_kernel(oclnn_pool_mode mode, bool backward)
     return backward ? bwd[mode] : fwd[mode];
 }
 
-/* Launches one window kernel: args are the buffers, then the shared geometry is appended. */
-static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, bool backward,
+/* Launches the window kernel `name`: args are the buffers, then the shared geometry is appended.
+ * The kernel runs over blocks of `rows` rows x RUN columns of the tensor `over` (the outputs for
+ * the forward kernels and the arg-max pass, the inputs for the backward ones). */
+static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, const char *name,
                                 const oclnn_tensor_desc *x, const oclnn_tensor_desc *y,
+                                const oclnn_tensor_desc *over, size_t run, size_t rows,
                                 oclnn_arg *args, size_t nbuf)
 {
     cl_kernel k;
-    oclnn_status s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, pool_kernel(d->mode, backward), &k);
+    oclnn_status s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, name, &k);
     if (s != OCLNN_SUCCESS)
         return s;
     int geom[11] = {x->dims[2],
@@ -141,11 +147,8 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
                     x->dims[0] * x->dims[1]};
     for (int i = 0; i < 11; i++)
         args[nbuf + (size_t)i] = OCLNN_ARG(geom[i]);
-    /* Forward runs over runs of outputs, backward over blocks of inputs. */
-    const oclnn_tensor_desc *over = backward ? x : y;
-    size_t global[3] = {oclnn__div_up((size_t)over->dims[3], RUN),
-                        oclnn__div_up((size_t)over->dims[2], backward ? POOL_ROWS : POOL_FWD_ROWS),
-                        (size_t)geom[10]};
+    size_t global[3] = {oclnn__div_up((size_t)over->dims[3], run),
+                        oclnn__div_up((size_t)over->dims[2], rows), (size_t)geom[10]};
     return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
 }
 
@@ -167,7 +170,8 @@ oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *d
         return s;
     cl_ulong xo = x->offset, yo = y->offset;
     oclnn_arg args[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo)};
-    return launch_pool(ctx, desc, false, &x->desc, &yd, args, 4);
+    return launch_pool(ctx, desc, pool_kernel(desc->mode, false), &x->desc, &yd, &yd, RUN,
+                       POOL_FWD_ROWS, args, 4);
 }
 
 oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
@@ -191,9 +195,30 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = x->offset, dyo = dy->offset, dxo = dx->offset;
+    /* Max: the two-pass form (an int arg-max per output in the workspace, each window scanned
+     * once) unless the workspace limit is too small for it; the one-pass gather otherwise. */
+    size_t arg_bytes = oclnn_tensor_desc_count(&yd) * sizeof(cl_int);
+    if (desc->mode == OCLNN_POOL_MAX && arg_bytes <= ctx->workspace_limit) {
+        cl_mem ws;
+        s = oclnn__workspace(ctx, arg_bytes, op, &ws);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        cl_ulong zero = 0;
+        oclnn_arg aargs[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(ws),
+                                   OCLNN_ARG(zero)};
+        s = launch_pool(ctx, desc, "pool_max_argmax", &x->desc, &yd, &yd, RUN, POOL_FWD_ROWS, aargs,
+                        4);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        oclnn_arg rargs[6 + 11] = {OCLNN_ARG(ws),  OCLNN_ARG(zero),    OCLNN_ARG(dy->mem),
+                                   OCLNN_ARG(dyo), OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
+        return launch_pool(ctx, desc, "pool_max_route", &x->desc, &yd, &x->desc, ROUTE_RUN,
+                           POOL_ROUTE_ROWS, rargs, 6);
+    }
     oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
                               OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
-    return launch_pool(ctx, desc, true, &x->desc, &yd, args, 6);
+    return launch_pool(ctx, desc, pool_kernel(desc->mode, true), &x->desc, &yd, &x->desc, RUN,
+                       POOL_ROWS, args, 6);
 }
 
 /* x 4-D [n][c][h][w] and pooled y: 2-D [n][c] or 4-D [n][c][1][1]. */

@@ -10,7 +10,8 @@ void ref_pool2d_out(const oclnn_pool2d_desc *d, int h, int w, int *oh, int *ow)
     *ow = 1 + (w + d->pad_left + d->pad_right - d->window_w) / d->stride_w;
 }
 
-/* Visits one window: the first arg-max index (max), the sum and the count of inside positions. */
+/* Visits one window: the first arg-max index (max; a NaN always takes over, so a window holding
+ * NaNs gives its last one, as oclnn.h documents), the sum and the count of inside positions. */
 static void window(const oclnn_pool2d_desc *d, int h, int w, const double *xp, int oy, int ox,
                    int *arg, double *sum, int *count)
 {
@@ -24,7 +25,7 @@ static void window(const oclnn_pool2d_desc *d, int h, int w, const double *xp, i
             if (i < 0 || i >= h || j < 0 || j >= w)
                 continue;
             double v = xp[i * w + j];
-            if (*arg < 0 || v > best) {
+            if (*arg < 0 || v > best || isnan(v)) {
                 best = v;
                 *arg = i * w + j;
             }

@@ -12,12 +12,16 @@ typedef struct shape_case {
     int n, c, h, w;
 } shape_case;
 
-/* Element counts below, at and past the 8-wide vector, odd planes, a scaled-down ConvNeXt
- * stage (96 channels at 7x7) and a ResNet-18 stage-1 slice. */
+/* Element counts below, at and past the vector (8 wide on GPUs, 16 on CPUs), odd planes, a
+ * scaled-down ConvNeXt stage (96 channels at 7x7) and a ResNet-18 stage-1 slice. */
 static const shape_case shapes[] = {
-    {"one element", 1, 1, 1, 1},        {"C=1 odd 5x7", 1, 1, 5, 7},
-    {"exactly 8", 1, 2, 2, 2},          {"odd 3x5x7x9", 3, 5, 7, 9},
-    {"convnext 2x96x7x7", 2, 96, 7, 7}, {"resnet 2x64x14x14", 2, 64, 14, 14},
+    {"one element", 1, 1, 1, 1},
+    {"C=1 odd 5x7", 1, 1, 5, 7},
+    {"exactly 8", 1, 2, 2, 2},
+    {"exactly 16", 1, 1, 4, 4},
+    {"odd 3x5x7x9", 3, 5, 7, 9},
+    {"convnext 2x96x7x7", 2, 96, 7, 7},
+    {"resnet 2x64x14x14", 2, 64, 14, 14},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
@@ -153,6 +157,109 @@ START_TEST(gelu_saturates)
         free(y);
     }
     oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(ty);
+}
+END_TEST
+
+/* The GELU forms over a dense sweep of [-10, 10] (step 1e-3, 20001 points) against the double
+ * reference, with dy = 1. Stated tolerances, in units of 2^-24 (an f32 ulp, relative):
+ * - exact GELU: forward 8 ulp of |y| (measured 7.1); gradient 6 ulp of |Phi| + |x phi|, the size
+ *   of its two terms (measured 3.9; the gradient crosses zero near x = -0.75).
+ * - tanh form: 4 ulp of the same sizes, scaled by 1 + |2u| (u the tanh argument): exp(-2u)
+ *   turns the rounding of u in f32 into |2u| ulp of relative error in the far negative tail
+ *   (measured 2.7 after that scaling). */
+static double sweep_tol(oclnn_activation a, double x, double want, int grad)
+{
+    const double ulp = ldexp(1.0, -24);
+    double scale = 1, size = fabs(want);
+    if (a == OCLNN_ACT_GELU_TANH)
+        scale = 1 + fabs(2 * 0.79788456080286535588 * (x + 0.044715 * x * x * x));
+    if (grad && a == OCLNN_ACT_GELU)
+        size = 0.5 * erfc(-x / sqrt(2.0)) + fabs(x) * exp(-0.5 * x * x) / sqrt(2 * M_PI);
+    if (grad && a == OCLNN_ACT_GELU_TANH) {
+        double s = 1 / (1 + exp(-2 * 0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+        size = s + fabs(x * 2 * s * (1 - s) * 0.79788456080286535588 * (1 + 3 * 0.044715 * x * x));
+    }
+    return (a == OCLNN_ACT_GELU ? (grad ? 6 : 8) : 4) * ulp * scale * size;
+}
+
+START_TEST(gelu_dense_sweep)
+{
+    oclnn_context *c = fx_ctx();
+    const size_t n = 20001;
+    float *x = fx_alloc(n), *ones = fx_alloc(n);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)(-10.0 + 1e-3 * (double)i);
+        ones[i] = 1;
+    }
+    oclnn_tensor_desc d = oclnn_tensor_desc_1d((int)n);
+    oclnn_tensor *tx = fx_tensor(&d, x), *t1 = fx_tensor(&d, ones), *ty = fx_tensor(&d, NULL);
+    double *want = malloc(n * sizeof *want), *tol = malloc(n * sizeof *tol);
+    for (int ai = 2; ai < 4; ai++) {
+        oclnn_activation a = acts[ai];
+        char what[64];
+        ck_assert_int_eq(oclnn_activation_forward(c, a, tx, ty), OCLNN_SUCCESS);
+        float *got = fx_download(ty);
+        for (size_t i = 0; i < n; i++) {
+            want[i] = ref_act(a, x[i]);
+            tol[i] = sweep_tol(a, x[i], want[i], 0);
+        }
+        snprintf(what, sizeof what, "%s forward sweep", act_names[ai]);
+        fx_assert_close_tol(what, got, want, tol, n);
+        free(got);
+        ck_assert_int_eq(oclnn_activation_backward(c, a, tx, t1, ty), OCLNN_SUCCESS);
+        got = fx_download(ty);
+        for (size_t i = 0; i < n; i++) {
+            want[i] = ref_act_grad(a, x[i]);
+            tol[i] = sweep_tol(a, x[i], want[i], 1);
+        }
+        snprintf(what, sizeof what, "%s backward sweep", act_names[ai]);
+        fx_assert_close_tol(what, got, want, tol, n);
+        free(got);
+    }
+    oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(t1);
+    oclnn_tensor_destroy(ty);
+    free(x);
+    free(ones);
+    free(want);
+    free(tol);
+}
+END_TEST
+
+/* Infinities give the limits (gelu(-inf) = -0 with slope 0, gelu(+inf) = +inf with slope 1,
+ * not inf * 0 = NaN) and a NaN stays NaN, forward and backward (dy = 1). */
+START_TEST(gelu_inf_nan)
+{
+    oclnn_context *c = fx_ctx();
+    /* 17 elements: the vector (8 or 16 wide) and the scalar tail see every value */
+    const float v[4] = {-INFINITY, INFINITY, NAN, -1e4f}, yv[4] = {0, INFINITY, NAN, 0},
+                gv[4] = {0, 1, NAN, 0};
+    float x[17], yw[17], gw[17], ones[17];
+    for (int i = 0; i < 17; i++) {
+        x[i] = i == 16 ? 1e4f : v[i % 4];
+        yw[i] = i == 16 ? 1e4f : yv[i % 4];
+        gw[i] = i == 16 ? 1 : gv[i % 4];
+        ones[i] = 1;
+    }
+    oclnn_tensor_desc d = oclnn_tensor_desc_1d(17);
+    oclnn_tensor *tx = fx_tensor(&d, x), *t1 = fx_tensor(&d, ones), *ty = fx_tensor(&d, NULL);
+    for (int ai = 2; ai < 4; ai++) {
+        for (int grad = 0; grad < 2; grad++) {
+            if (grad)
+                ck_assert_int_eq(oclnn_activation_backward(c, acts[ai], tx, t1, ty), OCLNN_SUCCESS);
+            else
+                ck_assert_int_eq(oclnn_activation_forward(c, acts[ai], tx, ty), OCLNN_SUCCESS);
+            float *y = fx_download(ty);
+            const float *w = grad ? gw : yw;
+            for (int i = 0; i < 17; i++)
+                ck_assert_msg(isnan(w[i]) ? isnan(y[i]) : y[i] == w[i], "%s %s(%g) = %g, want %g",
+                              act_names[ai], grad ? "gradient" : "forward", x[i], y[i], w[i]);
+            free(y);
+        }
+    }
+    oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(t1);
     oclnn_tensor_destroy(ty);
 }
 END_TEST
@@ -368,6 +475,8 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, activation_forward_backward, 0, 4 * NSHAPES);
     tcase_add_test(tc, activation_gradient_finite_difference);
     tcase_add_test(tc, gelu_saturates);
+    tcase_add_test(tc, gelu_dense_sweep);
+    tcase_add_test(tc, gelu_inf_nan);
     tcase_add_loop_test(tc, add_scale_copy, 0, NSHAPES);
     tcase_add_loop_test(tc, channel_scale, 0, NSHAPES);
     tcase_add_test(tc, bad_arguments);

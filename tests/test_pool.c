@@ -27,6 +27,18 @@ static const pool_case cases[] = {
     {"C=1, H=1 (1x3 window)", 3, 1, 1, 17, 1, 3, 1, 2, 0, 0, 1, 1},
     {"3x3 s1 p1 on 12x20 (vector runs, stride 1)", 1, 2, 12, 20, 3, 3, 1, 1, 1, 1, 1, 1},
     {"2x3 s3 on 6x40 (vector runs, gathered)", 2, 1, 6, 40, 2, 3, 2, 3, 0, 1, 0, 0},
+    /* Edges of the max backward's 16-column runs and 4-row blocks: widths 33 and 37 (a partial
+     * run, one past 8), a 1-row plane, strides 1 and 3, windows 2 and 5, pads 0 to 2. */
+    {"3x3 s2 p1 on 5x37, N=1 C=1 (partial 16-run)", 1, 1, 5, 37, 3, 3, 2, 2, 1, 1, 1, 1},
+    {"H=1, 1x2 s1 on 1x33", 2, 3, 1, 33, 1, 2, 1, 1, 0, 0, 0, 0},
+    {"3x3 s3 p1 on 10x19", 1, 2, 10, 19, 3, 3, 3, 3, 1, 1, 1, 1},
+    {"5x5 s2 p2 on 13x21", 2, 1, 13, 21, 5, 5, 2, 2, 2, 2, 2, 2},
+    {"2x2 s1 p1 on 9x17", 1, 2, 9, 17, 2, 2, 1, 1, 1, 1, 1, 1},
+    /* Runs whose windows the max backward takes as vectors (strides 1 and 2, both parities). */
+    {"3x3 s1 p1 on 5x50 (stride-1 window vectors)", 1, 2, 5, 50, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"2x2 s2 on 4x64 (stride-2 window vectors)", 2, 1, 4, 64, 2, 2, 2, 2, 0, 0, 0, 0},
+    {"5x5 s2 p2 on 6x70 (3 windows per column)", 1, 1, 6, 70, 5, 5, 2, 2, 2, 2, 2, 2},
+    {"3x3 s2 p1 on 9x100 (ResNet stem, odd pad)", 1, 2, 9, 100, 3, 3, 2, 2, 1, 1, 1, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 static const char *const mode_names[] = {"max", "avg", "avg_exclude_pad"};
@@ -202,12 +214,59 @@ START_TEST(max_ties_and_padding)
         ck_assert_msg(isnan(got[i]) == want_nan, "y[%zu] = %g after a NaN input", i, got[i]);
     }
     free(got);
+    /* Its gradient goes to the NaN (the window's last NaN, its only one). */
+    ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
+    got = fx_download(tdx);
+    free(xd64);
+    xd64 = ref_from_float(x, nx);
+    ref_pool2d_backward(&d, 2, 5, 6, xd64, dyd, want_dx);
+    ck_assert_double_eq(want_dx[30 + 2 * 6 + 3], dyd[ny / 2 + 4] + dyd[ny / 2 + 5]);
+    fx_assert_close("max backward with a NaN", got, want_dx, nx, 0, 4e-7);
+    free(got);
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);
     oclnn_tensor_destroy(tdy);
     oclnn_tensor_destroy(tdx);
     free(xd64);
     free(dyd);
+}
+END_TEST
+
+/* With a workspace limit too small for the arg-max pass, max backward takes the one-pass gather;
+ * both give the reference's dx (3x3 s2 p1 and a partial-run width). */
+START_TEST(max_backward_without_workspace)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_pool2d_desc d = {OCLNN_POOL_MAX, 3, 3, 2, 2, 1, 1, 1, 1};
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(2, 3, 9, 21), yd;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&d, &xd, &yd), OCLNN_SUCCESS);
+    size_t nx = oclnn_tensor_desc_count(&xd), ny = oclnn_tensor_desc_count(&yd);
+    float *x = fx_alloc(nx), *dy = fx_alloc(ny);
+    fill_distinct(x, nx, 5);
+    fx_fill(dy, ny, 6, -1, 1);
+    double *xd64 = ref_from_float(x, nx), *dyd = ref_from_float(dy, ny);
+    double *want = malloc(nx * sizeof *want);
+    ref_pool2d_backward(&d, 6, 9, 21, xd64, dyd, want);
+    oclnn_tensor *tx = fx_tensor(&xd, x), *tdy = fx_tensor(&yd, dy);
+    for (int limited = 0; limited < 2; limited++) {
+        oclnn_tensor *tdx = fx_tensor(&xd, NULL);
+        ck_assert_int_eq(oclnn_context_set_workspace_limit(c, limited ? 4 : (size_t)1 << 30),
+                         OCLNN_SUCCESS);
+        ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
+        float *got = fx_download(tdx);
+        fx_assert_close(limited ? "max backward, one pass" : "max backward, two passes", got, want,
+                        nx, 0, 4e-7);
+        free(got);
+        oclnn_tensor_destroy(tdx);
+    }
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(c, (size_t)1 << 30), OCLNN_SUCCESS);
+    oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(tdy);
+    free(x);
+    free(dy);
+    free(xd64);
+    free(dyd);
+    free(want);
 }
 END_TEST
 
@@ -369,6 +428,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, pool_forward_backward, 0, 3 * NCASES);
     tcase_add_test(tc, max_ties_and_padding);
+    tcase_add_test(tc, max_backward_without_workspace);
     tcase_add_loop_test(tc, global_avg_pool, 0, (int)(sizeof gaps / sizeof gaps[0]));
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

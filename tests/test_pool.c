@@ -1,0 +1,369 @@
+/* test_pool.c - max/avg/avg-exclude-pad pooling forward and backward against the double reference
+ * over a table of shapes, finite differences of the reference backward, max ties, global average
+ * pooling (2-D and 4-D outputs) and every bad-argument rule. */
+#include "fixture.h"
+#include "ref_layers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pool_case {
+    const char *name;
+    int n, c, h, w;
+    int kh, kw, sh, sw, pt, pb, pl, pr;
+} pool_case;
+
+static const pool_case cases[] = {
+    {"N=C=H=W=1, 1x1 window", 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+    {"2x2 s2 (the default)", 2, 3, 8, 8, 2, 2, 2, 2, 0, 0, 0, 0},
+    {"2x2 s2 on odd 7x9 (does not divide)", 1, 2, 7, 9, 2, 2, 2, 2, 0, 0, 0, 0},
+    {"3x3 s2 p1 (ResNet stem, 32x32)", 2, 4, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1},
+    {"3x3 s2 p1 on odd 15x13", 1, 3, 15, 13, 3, 3, 2, 2, 1, 1, 1, 1},
+    {"3x2 window, strides 1x3, asymmetric pads", 2, 2, 6, 10, 3, 2, 1, 3, 2, 0, 0, 1},
+    {"window = padded input (5x5 p1 on 3x3)", 1, 2, 3, 3, 5, 5, 1, 1, 1, 1, 1, 1},
+    {"stride > window (2x2 s3)", 1, 2, 11, 8, 2, 2, 3, 3, 0, 0, 0, 0},
+    {"C=1, H=1 (1x3 window)", 3, 1, 1, 17, 1, 3, 1, 2, 0, 0, 1, 1},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+static const char *const mode_names[] = {"max", "avg", "avg_exclude_pad"};
+
+static oclnn_pool2d_desc desc_of(const pool_case *p, oclnn_pool_mode mode)
+{
+    oclnn_pool2d_desc d = {mode, p->kh, p->kw, p->sh, p->sw, p->pt, p->pb, p->pl, p->pr};
+    return d;
+}
+
+/* Distinct values (a shuffled ramp) so that no max window has a tie. */
+static void fill_distinct(float *x, size_t n, uint32_t seed)
+{
+    float *r = fx_alloc(n);
+    fx_fill(r, n, seed, 0, 1);
+    for (size_t i = 0; i < n; i++)
+        x[i] = ((float)i - (float)n / 2) * 0.01f;
+    for (size_t i = n; i > 1; i--) { /* Fisher-Yates with the fixture's random stream */
+        size_t j = (size_t)(r[i - 1] * (float)i);
+        if (j >= i)
+            j = i - 1;
+        float t = x[i - 1];
+        x[i - 1] = x[j];
+        x[j] = t;
+    }
+    free(r);
+}
+
+static void assert_all_nan(const char *what, const oclnn_tensor *t)
+{
+    float *p = fx_download(t);
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
+        ck_assert_msg(isnan(p[i]), "%s: element %zu was written (%g)", what, i, p[i]);
+    free(p);
+}
+
+typedef struct fd_arg {
+    const oclnn_pool2d_desc *d;
+    int planes, h, w;
+    size_t ny;
+    const double *wgt; /* loss weights over y */
+    double *y;         /* scratch */
+} fd_arg;
+
+static double pool_loss(const double *x, void *p)
+{
+    fd_arg *a = p;
+    ref_pool2d_forward(a->d, a->planes, a->h, a->w, x, a->y);
+    double s = 0;
+    for (size_t i = 0; i < a->ny; i++)
+        s += a->wgt[i] * a->y[i];
+    return s;
+}
+
+START_TEST(pool_forward_backward)
+{
+    const pool_case *pc = &cases[_i % NCASES];
+    oclnn_pool_mode mode = (oclnn_pool_mode)(_i / NCASES);
+    oclnn_context *c = fx_ctx();
+    oclnn_pool2d_desc d = desc_of(pc, mode);
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(pc->n, pc->c, pc->h, pc->w), yd;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&d, &xd, &yd), OCLNN_SUCCESS);
+    int oh, ow, planes = pc->n * pc->c;
+    ref_pool2d_out(&d, pc->h, pc->w, &oh, &ow);
+    ck_assert_int_eq(yd.ndim, 4);
+    ck_assert_int_eq(yd.dims[2], oh);
+    ck_assert_int_eq(yd.dims[3], ow);
+    size_t nx = oclnn_tensor_desc_count(&xd), ny = oclnn_tensor_desc_count(&yd);
+    float *x = fx_alloc(nx), *dy = fx_alloc(ny);
+    fill_distinct(x, nx, 17 + _i);
+    fx_fill(dy, ny, 23 + _i, -1, 1);
+    double *xd64 = ref_from_float(x, nx), *dyd = ref_from_float(dy, ny);
+    double *xabs = malloc(nx * sizeof *xabs), *dyabs = malloc(ny * sizeof *dyabs);
+    for (size_t i = 0; i < nx; i++)
+        xabs[i] = fabs(xd64[i]);
+    for (size_t i = 0; i < ny; i++)
+        dyabs[i] = fabs(dyd[i]);
+    double *y = malloc(ny * sizeof *y), *ytol = malloc(ny * sizeof *ytol);
+    double *dx = malloc(nx * sizeof *dx), *dxtol = malloc(nx * sizeof *dxtol);
+    ref_pool2d_forward(&d, planes, pc->h, pc->w, xd64, y);
+    ref_pool2d_forward(&d, planes, pc->h, pc->w, xabs, ytol); /* sum |terms| / divisor */
+    ref_pool2d_backward(&d, planes, pc->h, pc->w, xd64, dyd, dx);
+    ref_pool2d_backward(&d, planes, pc->h, pc->w, xd64, dyabs, dxtol);
+    for (size_t i = 0; i < ny; i++)
+        ytol[i] *= mode == OCLNN_POOL_MAX ? 0 : 2e-6;
+    for (size_t i = 0; i < nx; i++)
+        dxtol[i] *= 2e-6;
+
+    oclnn_tensor *tx = fx_tensor(&xd, x), *ty = fx_tensor(&yd, NULL), *tdy = fx_tensor(&yd, dy),
+                 *tdx = fx_tensor(&xd, NULL);
+    char what[160];
+    ck_assert_int_eq(oclnn_pool2d_forward(c, &d, tx, ty), OCLNN_SUCCESS);
+    float *got = fx_download(ty);
+    snprintf(what, sizeof what, "%s forward, %s", mode_names[mode], pc->name);
+    fx_assert_close_tol(what, got, y, ytol, ny);
+    free(got);
+    ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
+    got = fx_download(tdx);
+    snprintf(what, sizeof what, "%s backward, %s", mode_names[mode], pc->name);
+    fx_assert_close_tol(what, got, dx, dxtol, nx);
+    free(got);
+
+    /* The reference backward is the gradient of the reference forward (values are 0.01 apart,
+     * far from ties at a step of 1e-4). */
+    double *scratch = malloc(ny * sizeof *scratch);
+    fd_arg arg = {&d, planes, pc->h, pc->w, ny, dyd, scratch};
+    for (size_t i = 0; i < nx; i += 1 + nx / 97) {
+        double fd = ref_central_diff(pool_loss, xd64, i, 1e-4, &arg);
+        ck_assert_msg(fabs(fd - dx[i]) <= 1e-8 * (1 + dxtol[i] * 5e5),
+                      "%s: reference dx[%zu] = %.12g, finite difference %.12g", what, i, dx[i], fd);
+    }
+    oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(ty);
+    oclnn_tensor_destroy(tdy);
+    oclnn_tensor_destroy(tdx);
+    free(x);
+    free(dy);
+    free(xd64);
+    free(dyd);
+    free(xabs);
+    free(dyabs);
+    free(y);
+    free(ytol);
+    free(dx);
+    free(dxtol);
+    free(scratch);
+}
+END_TEST
+
+/* Ties: every window's gradient goes to its first position in row-major order; padding never
+ * wins even when all the inputs are negative. */
+START_TEST(max_ties_and_padding)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_pool2d_desc d = {OCLNN_POOL_MAX, 3, 3, 2, 2, 1, 1, 1, 1};
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(1, 2, 5, 6), yd;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&d, &xd, &yd), OCLNN_SUCCESS);
+    size_t nx = 60, ny = oclnn_tensor_desc_count(&yd);
+    float x[60], dy[64];
+    for (int i = 0; i < 60; i++)
+        x[i] = i < 30 ? -5.0f : (float)(i % 2); /* plane 0 all equal; plane 1 ties of ones */
+    fx_fill(dy, ny, 3, 0.5f, 1.5f);
+    double *xd64 = ref_from_float(x, nx), *dyd = ref_from_float(dy, ny);
+    double want_y[64], want_dx[60];
+    ref_pool2d_forward(&d, 2, 5, 6, xd64, want_y);
+    ref_pool2d_backward(&d, 2, 5, 6, xd64, dyd, want_dx);
+    for (size_t i = 0; i < ny / 2; i++)
+        ck_assert_double_eq(want_y[i], -5.0);
+    oclnn_tensor *tx = fx_tensor(&xd, x), *ty = fx_tensor(&yd, NULL), *tdy = fx_tensor(&yd, dy),
+                 *tdx = fx_tensor(&xd, NULL);
+    ck_assert_int_eq(oclnn_pool2d_forward(c, &d, tx, ty), OCLNN_SUCCESS);
+    float *got = fx_download(ty);
+    fx_assert_close("max forward with ties", got, want_y, ny, 0, 0);
+    free(got);
+    ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
+    got = fx_download(tdx);
+    fx_assert_close("max backward with ties", got, want_dx, nx, 0, 4e-7);
+    /* Plane 0, row 0: windows start at columns -1, 1, 3, so their first inside positions are
+     * columns 0, 1 and 3; column 2 gets nothing. */
+    ck_assert_float_eq(got[2], 0.0f);
+    ck_assert_msg(got[0] > 0 && got[1] > 0 && got[3] > 0, "dx row 0 = %g %g %g %g", got[0],
+                  got[1], got[2], got[3]);
+    free(got);
+    oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(ty);
+    oclnn_tensor_destroy(tdy);
+    oclnn_tensor_destroy(tdx);
+    free(xd64);
+    free(dyd);
+}
+END_TEST
+
+typedef struct gap_case {
+    const char *name;
+    int n, c, h, w, y4d;
+} gap_case;
+static const gap_case gaps[] = {
+    {"ResNet 7x7 head, 2-D y", 2, 16, 7, 7, 0},
+    {"ResNet 7x7 head, 4-D y", 3, 5, 7, 7, 1},
+    {"1x1 planes", 2, 3, 1, 1, 0},
+    {"odd 5x3, N=1 C=1", 1, 1, 5, 3, 1},
+    {"56x56 planes", 1, 3, 56, 56, 0},
+};
+
+START_TEST(global_avg_pool)
+{
+    const gap_case *g = &gaps[_i];
+    oclnn_context *c = fx_ctx();
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(g->n, g->c, g->h, g->w);
+    oclnn_tensor_desc yd =
+        g->y4d ? oclnn_tensor_desc_4d(g->n, g->c, 1, 1) : oclnn_tensor_desc_2d(g->n, g->c);
+    int planes = g->n * g->c, hw = g->h * g->w;
+    size_t nx = (size_t)planes * hw;
+    float *x = fx_alloc(nx), *dy = fx_alloc(planes);
+    fx_fill(x, nx, 31 + _i, -2, 2);
+    fx_fill(dy, planes, 37 + _i, -1, 1);
+    double *y = calloc(planes, sizeof *y), *ytol = calloc(planes, sizeof *ytol);
+    double *dx = malloc(nx * sizeof *dx);
+    for (size_t i = 0; i < nx; i++) {
+        y[i / hw] += (double)x[i] / hw;
+        ytol[i / hw] += 1e-5 * fabs(x[i]) / hw;
+        dx[i] = (double)dy[i / hw] / hw;
+    }
+    oclnn_tensor *tx = fx_tensor(&xd, x), *ty = fx_tensor(&yd, NULL), *tdy = fx_tensor(&yd, dy),
+                 *tdx = fx_tensor(&xd, NULL);
+    ck_assert_int_eq(oclnn_global_avg_pool_forward(c, tx, ty), OCLNN_SUCCESS);
+    float *got = fx_download(ty);
+    fx_assert_close_tol(g->name, got, y, ytol, planes);
+    free(got);
+    ck_assert_int_eq(oclnn_global_avg_pool_backward(c, tdy, tdx), OCLNN_SUCCESS);
+    got = fx_download(tdx);
+    fx_assert_close(g->name, got, dx, nx, 0, 1e-6);
+    free(got);
+    /* The backward is the gradient of the mean: d(sum_p dy_p * mean_p) / dx_i = dy_p / hw, by
+     * centred differences of the double forward on the first plane. */
+    for (int i = 0; i < hw; i += 1 + hw / 7) {
+        double xp = x[i] + 1e-3, xm = x[i] - 1e-3, sp = 0, sm = 0;
+        for (int j = 0; j < hw; j++) {
+            sp += (j == i ? xp : x[j]) / hw;
+            sm += (j == i ? xm : x[j]) / hw;
+        }
+        double fd = dy[0] * (sp - sm) / 2e-3;
+        ck_assert_msg(fabs(fd - dx[i]) <= 1e-9, "%s: dx[%d] %.12g vs finite difference %.12g",
+                      g->name, i, dx[i], fd);
+    }
+    oclnn_tensor_destroy(tx);
+    oclnn_tensor_destroy(ty);
+    oclnn_tensor_destroy(tdy);
+    oclnn_tensor_destroy(tdx);
+    free(x);
+    free(dy);
+    free(y);
+    free(ytol);
+    free(dx);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(1, 2, 4, 4), yd = oclnn_tensor_desc_4d(1, 2, 2, 2);
+    oclnn_tensor_desc wrong = oclnn_tensor_desc_4d(1, 2, 3, 2), flat = oclnn_tensor_desc_2d(2, 16);
+    float xs[32];
+    fx_fill(xs, 32, 1, -1, 1);
+    oclnn_tensor *x = fx_tensor(&xd, xs), *y = fx_tensor(&yd, NULL), *yw = fx_tensor(&wrong, NULL);
+    oclnn_tensor *x2 = fx_tensor(&flat, xs), *dx = fx_tensor(&xd, NULL);
+    oclnn_pool2d_desc d = oclnn_pool2d_desc_default(), b;
+    ck_assert_int_eq(d.window_h, 2);
+    ck_assert_int_eq(d.stride_w, 2);
+    ck_assert_int_eq(d.mode, OCLNN_POOL_MAX);
+    b = d;
+    b.window_h = 5;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "window_h 5 is larger than the padded input height 4");
+    b = d;
+    b.window_w = 7;
+    b.pad_left = 1;
+    b.pad_right = 1;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "window_w 7 is larger than the padded input width 6");
+    b = d;
+    b.pad_top = 2;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "pad_top 2 must be smaller than window_h 2");
+    b = d;
+    b.pad_right = 3;
+    fx_assert_status(oclnn_pool2d_backward(c, &b, x, y, dx), OCLNN_INVALID_ARGUMENT,
+                     "pad_right 3 must be smaller than window_w 2");
+    b = d;
+    b.pad_left = -1;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "pad_left -1 must be >= 0");
+    b = d;
+    b.window_w = 0;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "window_w 0 must be >= 1");
+    b = d;
+    b.stride_h = 0;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "stride_h 0 must be >= 1");
+    b = d;
+    b.mode = (oclnn_pool_mode)7;
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
+                     "mode 7 is not");
+    fx_assert_status(oclnn_pool2d_forward(c, NULL, x, y), OCLNN_INVALID_ARGUMENT,
+                     "desc is NULL");
+    fx_assert_status(oclnn_pool2d_forward(c, &d, x, yw), OCLNN_INVALID_ARGUMENT,
+                     "y [1][2][3][2] does not match the expected [1][2][2][2]");
+    fx_assert_status(oclnn_pool2d_forward(c, &d, x2, y), OCLNN_INVALID_ARGUMENT,
+                     "must be a 4-D f32");
+    fx_assert_status(oclnn_pool2d_backward(c, &d, x, yw, dx), OCLNN_INVALID_ARGUMENT,
+                     "dy [1][2][3][2] does not match");
+    fx_assert_status(oclnn_pool2d_backward(c, &d, x, y, yw), OCLNN_INVALID_ARGUMENT,
+                     "dx [1][2][3][2] does not match the expected [1][2][4][4]");
+    assert_all_nan("y after rejected calls", y);
+    assert_all_nan("dx after rejected calls", dx);
+    /* output_shape reports through the thread's message (there is no context). */
+    oclnn_tensor_desc out = yd;
+    b = d;
+    b.window_h = 9;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&b, &xd, &out), OCLNN_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "window_h 9 is larger"));
+    ck_assert_int_eq(out.ndim, 0);
+    oclnn_tensor_desc zero = oclnn_tensor_desc_4d(1, 0, 4, 4);
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&d, &zero, &out), OCLNN_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "every dimension >= 1"));
+    /* Global average pooling. */
+    oclnn_tensor_desc gy = oclnn_tensor_desc_2d(1, 3), g4 = oclnn_tensor_desc_4d(1, 2, 2, 1);
+    oclnn_tensor *tgy = fx_tensor(&gy, NULL), *tg4 = fx_tensor(&g4, NULL);
+    fx_assert_status(oclnn_global_avg_pool_forward(c, x, tgy), OCLNN_INVALID_ARGUMENT,
+                     "y [1][3] must be [1][2] or [1][2][1][1]");
+    fx_assert_status(oclnn_global_avg_pool_forward(c, x, tg4), OCLNN_INVALID_ARGUMENT,
+                     "y [1][2][2][1] must be");
+    fx_assert_status(oclnn_global_avg_pool_forward(c, x2, tgy), OCLNN_INVALID_ARGUMENT,
+                     "x [2][16] must be 4-D");
+    fx_assert_status(oclnn_global_avg_pool_backward(c, tgy, dx), OCLNN_INVALID_ARGUMENT,
+                     "dy [1][3] must be [1][2]");
+    assert_all_nan("global y after rejected calls", tgy);
+    assert_all_nan("global dx after rejected calls", dx);
+    oclnn_tensor *ts[] = {x, y, yw, x2, dx, tgy, tg4};
+    for (int i = 0; i < 7; i++)
+        oclnn_tensor_destroy(ts[i]);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("pool");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, pool_forward_backward, 0, 3 * NCASES);
+    tcase_add_test(tc, max_ties_and_padding);
+    tcase_add_loop_test(tc, global_avg_pool, 0, (int)(sizeof gaps / sizeof gaps[0]));
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_main(suite());
+}

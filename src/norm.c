@@ -1,0 +1,70 @@
+/* norm.c - the launch plan and argument checks shared by batch norm and layer norm. */
+#include "norm.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+void oclnn__norm_plan(const oclnn_context *ctx, oclnn_norm_plan *p)
+{
+    int cus = ctx->info.compute_units ? (int)ctx->info.compute_units : 1;
+    if (ctx->info.type & CL_DEVICE_TYPE_GPU) {
+        /* Many narrow work-items: neighbours touch neighbouring floats (coalesced). */
+        p->vec = 4;
+        p->seg = 4;
+        p->target = cus * 512;
+        p->min_chunk = 256;
+        p->local = 64;
+    } else {
+        /* CPU (POCL): few wide work-items, each streaming a long contiguous run with 16-float
+         * vectors (AVX-512); blocks of 4096 floats stay in L1 for the second statistics pass. */
+        p->vec = 16;
+        p->seg = 8192;
+        p->target = cus * 16;
+        p->min_chunk = 8192;
+        p->local = 1;
+    }
+    snprintf(p->opts, sizeof p->opts, "-DVEC=%d -DBLK=%d -DSEG=%d", p->vec, 4096, p->seg);
+}
+
+int oclnn__norm_chunks(const oclnn_norm_plan *p, int groups, int count, int *chunk)
+{
+    int want = (p->target + groups - 1) / groups;
+    int most = (count + p->min_chunk - 1) / p->min_chunk;
+    int n = want < most ? want : most;
+    if (n < 1)
+        n = 1;
+    *chunk = (count + n - 1) / n;
+    return (count + *chunk - 1) / *chunk;
+}
+
+oclnn_status oclnn__norm_check_int(oclnn_context *ctx, const char *op, const char *name,
+                                   const oclnn_tensor *t)
+{
+    size_t n = oclnn_tensor_desc_count(&t->desc);
+    if (t->offset > (size_t)INT_MAX || n > (size_t)INT_MAX - t->offset)
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                           "%s: %s of %zu elements at offset %zu passes INT_MAX elements, the "
+                           "largest the kernels index",
+                           op, name, n, t->offset);
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn__norm_check_same(oclnn_context *ctx, const char *op, const char *name,
+                                    const oclnn_tensor *t, const char *ref_name,
+                                    const oclnn_tensor *ref)
+{
+    oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    const oclnn_tensor_desc *a = &t->desc, *b = &ref->desc;
+    int same = a->ndim == b->ndim;
+    for (int i = 0; same && i < a->ndim; i++)
+        same = a->dims[i] == b->dims[i];
+    if (!same) {
+        char sa[64], sb[64];
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s does not match %s %s", op, name,
+                           oclnn__shape_str(a, sa, sizeof sa), ref_name,
+                           oclnn__shape_str(b, sb, sizeof sb));
+    }
+    return OCLNN_SUCCESS;
+}

@@ -1,0 +1,35 @@
+/* norm.h - what batch norm and layer norm share: the device-dependent launch plan (vector width,
+ * block and segment sizes, work split) chosen in one place, and argument checks. Internal. */
+#ifndef OCLNN_NORM_H
+#define OCLNN_NORM_H
+
+#include "internal.h"
+
+typedef struct oclnn_norm_plan {
+    int vec;       /* float vector width of the inner loops (VEC) */
+    int seg;       /* elements per work-item of the element-wise kernels (SEG) */
+    int target;    /* work-items wanted for a reduction pass */
+    int min_chunk; /* fewest elements worth a work-item of a reduction */
+    size_t local;  /* local size of every 1-D norm kernel */
+    char opts[96]; /* "-DVEC=.. -DBLK=.. -DSEG=.." */
+} oclnn_norm_plan;
+
+/* The plan for ctx's device. */
+void oclnn__norm_plan(const oclnn_context *ctx, oclnn_norm_plan *plan);
+
+/* Splits each of `groups` groups of `count` elements into chunks for the reduction kernels:
+ * returns the number of chunks per group and sets *chunk to the elements per chunk. */
+int oclnn__norm_chunks(const oclnn_norm_plan *plan, int groups, int count, int *chunk);
+
+/* Fails with OCLNN_UNSUPPORTED when the tensor's offset + elements exceed INT_MAX: the kernels
+ * index with int. */
+oclnn_status oclnn__norm_check_int(oclnn_context *ctx, const char *op, const char *name,
+                                   const oclnn_tensor *t);
+
+/* Checks a and b are both non-NULL f32 tensors of ctx with identical shapes ("dy [..] does not
+ * match x [..]"). */
+oclnn_status oclnn__norm_check_same(oclnn_context *ctx, const char *op, const char *name,
+                                    const oclnn_tensor *t, const char *ref_name,
+                                    const oclnn_tensor *ref);
+
+#endif

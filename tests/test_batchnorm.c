@@ -1,0 +1,461 @@
+/* test_batchnorm.c - batch norm training/inference forward and backward against the double
+ * references in ref_norm.c over a table of shapes; finite differences of the reference backward;
+ * running statistics; large-mean inputs; accumulation; determinism; argument validation. */
+#include "fixture.h"
+#include "ref_norm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bn_case {
+    const char *name;
+    int ndim, n, c, h, w;
+} bn_case;
+
+static const bn_case cases[] = {
+    {"n1_c3_1x1_zero_variance", 4, 1, 3, 1, 1},
+    {"c1_3x1x5x7", 4, 3, 1, 5, 7},
+    {"odd_2x5x7x9", 4, 2, 5, 7, 9},
+    {"two_d_16x10", 2, 16, 10, 1, 1},
+    {"two_d_n1x4", 2, 1, 4, 1, 1},
+    {"resnet_8x64x14x14", 4, 8, 64, 14, 14},
+    {"convnext_4x96x7x7", 4, 4, 96, 7, 7},
+    {"multi_chunk_2x3x100x100", 4, 2, 3, 100, 100},
+};
+
+static oclnn_tensor_desc case_desc(const bn_case *k)
+{
+    return k->ndim == 2 ? oclnn_tensor_desc_2d(k->n, k->c)
+                        : oclnn_tensor_desc_4d(k->n, k->c, k->h, k->w);
+}
+
+/* Device tensor of c floats from host data (NULL: NaN). */
+static oclnn_tensor *vec_tensor(int c, const float *data)
+{
+    oclnn_tensor_desc d = oclnn_tensor_desc_1d(c);
+    return fx_tensor(&d, data);
+}
+
+/* Tolerance for y = (x - m) * inv * g + b: 2e-6 of the sum of the terms' magnitudes. */
+static double *forward_tol(const double *x, const double *y, int n, int c, int hw,
+                           const double *mean, const double *inv, const double *g, const double *b)
+{
+    size_t total = (size_t)n * c * hw;
+    double *tol = malloc(total * sizeof *tol);
+    ck_assert_ptr_nonnull(tol);
+    for (size_t e = 0; e < total; e++) {
+        int ci = (int)(e / hw % c);
+        double s = fabs(inv[ci] * g[ci]);
+        tol[e] = 2e-6 * (fabs(y[e]) + s * (fabs(x[e]) + fabs(mean[ci])) + fabs(b[ci]));
+    }
+    return tol;
+}
+
+START_TEST(forward_backward_table)
+{
+    const bn_case *k = &cases[_i];
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc d = case_desc(k);
+    int n = k->n, c = k->c, hw = k->ndim == 2 ? 1 : k->h * k->w;
+    int total = n * c * hw;
+    double cnt = (double)n * hw;
+    float *x = fx_alloc(total), *dy = fx_alloc(total), *g = fx_alloc(c), *b = fx_alloc(c);
+    float *rm = fx_alloc(c), *rv = fx_alloc(c), *dg0 = fx_alloc(c), *db0 = fx_alloc(c);
+    fx_fill(x, total, 1 + _i, -2, 3);
+    fx_fill(dy, total, 101 + _i, -1, 1);
+    fx_fill(g, c, 201, 0.5f, 1.5f);
+    fx_fill(b, c, 202, -0.5f, 0.5f);
+    fx_fill(rm, c, 203, -1, 1);
+    fx_fill(rv, c, 204, 0.5f, 1.5f);
+    fx_fill(dg0, c, 205, -1, 1);
+    fx_fill(db0, c, 206, -1, 1);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+
+    oclnn_tensor *tx = fx_tensor(&d, x), *tdy = fx_tensor(&d, dy), *ty = fx_tensor(&d, NULL);
+    oclnn_tensor *tdx = fx_tensor(&d, NULL), *tg = vec_tensor(c, g), *tb = vec_tensor(c, b);
+    oclnn_tensor *trm = vec_tensor(c, rm), *trv = vec_tensor(c, rv);
+    oclnn_tensor *tsm = vec_tensor(c, NULL), *tsi = vec_tensor(c, NULL);
+    oclnn_tensor *tdg = vec_tensor(c, NULL), *tdb = vec_tensor(c, NULL);
+    ck_assert_int_eq(oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
+                     OCLNN_SUCCESS);
+
+    double *xd = ref_widen(x, total), *dyd = ref_widen(dy, total), *gd = ref_widen(g, c);
+    double *bdd = ref_widen(b, c);
+    double *y = malloc(total * sizeof *y), *dx = malloc(total * sizeof *dx);
+    double *mean = malloc(c * sizeof *mean), *inv = malloc(c * sizeof *inv);
+    double *varu = malloc(c * sizeof *varu), *dgam = malloc(c * sizeof *dgam);
+    double *dbet = malloc(c * sizeof *dbet), *want = malloc(c * sizeof *want);
+    double *tol = malloc((size_t)total * sizeof *tol);
+    ref_bn_forward_train(xd, n, c, hw, gd, bdd, bd.eps, y, mean, inv, varu);
+    ref_bn_backward(xd, dyd, n, c, hw, gd, bd.eps, dx, dgam, dbet);
+
+    float *got = fx_download(tsm);
+    for (int ci = 0; ci < c; ci++) { /* reduction: 1e-5 of the mean of |x| */
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++)
+                s += fabs(xd[((size_t)i * c + ci) * hw + j]);
+        tol[ci] = 1e-5 * s / cnt;
+    }
+    fx_assert_close_tol("save_mean", got, mean, tol, c);
+    free(got);
+    got = fx_download(tsi);
+    fx_assert_close("save_invstd", got, inv, c, 0, 1e-5);
+    free(got);
+    got = fx_download(trm);
+    for (int ci = 0; ci < c; ci++)
+        want[ci] = 0.9 * rm[ci] + 0.1 * mean[ci];
+    fx_assert_close("running_mean", got, want, c, 1e-6, 1e-5);
+    free(got);
+    got = fx_download(trv);
+    for (int ci = 0; ci < c; ci++)
+        want[ci] = 0.9 * rv[ci] + 0.1 * varu[ci];
+    fx_assert_close("running_var", got, want, c, 1e-6, 1e-5);
+    free(got);
+    got = fx_download(ty);
+    double *ytol = forward_tol(xd, y, n, c, hw, mean, inv, gd, bdd);
+    fx_assert_close_tol("y", got, y, ytol, total);
+    free(got);
+
+    /* Backward tolerances: 1e-5 of the sums of |terms| of each reduction. */
+    for (int ci = 0; ci < c; ci++) {
+        double s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t at = ((size_t)i * c + ci) * hw + j;
+                s0 += fabs(dyd[at]);
+                s1 += fabs(dyd[at] * (xd[at] - mean[ci]));
+            }
+        double a = fabs(gd[ci]) * inv[ci];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t at = ((size_t)i * c + ci) * hw + j;
+                tol[at] = 1e-6 * fabs(dx[at]) +
+                          1e-5 * a *
+                              (fabs(dyd[at]) +
+                               inv[ci] * inv[ci] * fabs(xd[at] - mean[ci]) * s1 / cnt + s0 / cnt);
+            }
+        want[ci] = 1e-5 * s1 * inv[ci]; /* dgamma tolerance */
+    }
+    got = fx_download(tdx);
+    fx_assert_close_tol("dx", got, dx, tol, total);
+    free(got);
+    got = fx_download(tdg);
+    fx_assert_close_tol("dgamma", got, dgam, want, c);
+    free(got);
+    for (int ci = 0; ci < c; ci++) {
+        double s0 = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++)
+                s0 += fabs(dyd[((size_t)i * c + ci) * hw + j]);
+        tol[ci] = 1e-5 * s0;
+    }
+    got = fx_download(tdb);
+    fx_assert_close_tol("dbeta", got, dbet, tol, c);
+    free(got);
+
+    /* beta_acc = 1 adds to what is there. */
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, tdg, dg0, c, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, tdb, db0, c, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 1),
+                     OCLNN_SUCCESS);
+    for (int ci = 0; ci < c; ci++) {
+        dgam[ci] += dg0[ci];
+        dbet[ci] += db0[ci];
+        want[ci] += 1e-6 * fabs(dg0[ci]);
+        tol[ci] += 1e-6 * fabs(db0[ci]);
+    }
+    got = fx_download(tdg);
+    fx_assert_close_tol("dgamma accumulated", got, dgam, want, c);
+    free(got);
+    got = fx_download(tdb);
+    fx_assert_close_tol("dbeta accumulated", got, dbet, tol, c);
+    free(got);
+
+    /* Inference with the running statistics just updated. */
+    float *frm = fx_download(trm), *frv = fx_download(trv);
+    double *drm = ref_widen(frm, c), *drv = ref_widen(frv, c);
+    ck_assert_int_eq(oclnn_tensor_fill(ctx, ty, NAN), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_batchnorm_forward_inference(ctx, &bd, tx, tg, tb, trm, trv, ty),
+                     OCLNN_SUCCESS);
+    ref_bn_forward_infer(xd, n, c, hw, gd, bdd, drm, drv, bd.eps, y);
+    for (int ci = 0; ci < c; ci++)
+        inv[ci] = 1.0 / sqrt(drv[ci] + bd.eps);
+    free(ytol);
+    ytol = forward_tol(xd, y, n, c, hw, drm, inv, gd, bdd);
+    got = fx_download(ty);
+    fx_assert_close_tol("y (inference)", got, y, ytol, total);
+    free(got);
+
+    free(frm), free(frv), free(drm), free(drv), free(ytol);
+    free(xd), free(dyd), free(gd), free(bdd), free(y), free(dx), free(mean), free(inv);
+    free(varu), free(dgam), free(dbet), free(want), free(tol);
+    oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        oclnn_tensor_destroy(all[i]);
+    free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
+}
+END_TEST
+
+/* L = sum dy * y(x, gamma, beta): the reference gradients must match centred differences. */
+static double bn_loss(const double *x, const double *dy, int n, int c, int hw, const double *g,
+                      const double *b, double *y)
+{
+    ref_bn_forward_train(x, n, c, hw, g, b, 1e-5, y, NULL, NULL, NULL);
+    double l = 0;
+    for (int e = 0; e < n * c * hw; e++)
+        l += dy[e] * y[e];
+    return l;
+}
+
+START_TEST(reference_backward_matches_finite_differences)
+{
+    enum { N = 3, C = 2, HW = 5, T = N * C * HW };
+    float xf[T], dyf[T], gf[C], bf[C];
+    fx_fill(xf, T, 7, -1, 1);
+    fx_fill(dyf, T, 8, -1, 1);
+    fx_fill(gf, C, 9, 0.5f, 1.5f);
+    fx_fill(bf, C, 10, -1, 1);
+    double *x = ref_widen(xf, T), *dy = ref_widen(dyf, T), *g = ref_widen(gf, C);
+    double *b = ref_widen(bf, C);
+    double y[T], dx[T], dg[C], db[C];
+    ref_bn_backward(x, dy, N, C, HW, g, 1e-5, dx, dg, db);
+    const double h = 1e-5;
+    double *vars[] = {x, g, b};
+    double *grads[] = {dx, dg, db};
+    int sizes[] = {T, C, C};
+    for (int v = 0; v < 3; v++)
+        for (int i = 0; i < sizes[v]; i++) {
+            double keep = vars[v][i];
+            vars[v][i] = keep + h;
+            double lp = bn_loss(x, dy, N, C, HW, g, b, y);
+            vars[v][i] = keep - h;
+            double lm = bn_loss(x, dy, N, C, HW, g, b, y);
+            vars[v][i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            ck_assert_msg(fabs(fd - grads[v][i]) <= 1e-6 + 1e-5 * fabs(fd),
+                          "variable %d element %d: finite difference %.10g, backward %.10g", v, i,
+                          fd, grads[v][i]);
+        }
+    free(x), free(dy), free(g), free(b);
+}
+END_TEST
+
+START_TEST(running_statistics_three_steps)
+{
+    enum { N = 4, C = 3, HW = 6, T = N * C * HW };
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc d = oclnn_tensor_desc_4d(N, C, 2, 3);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+    bd.momentum = 0.25f;
+    float x[T], g[C] = {1, 1, 1}, b[C] = {0, 0, 0}, rm[C] = {0, 0, 0}, rv[C] = {1, 1, 1};
+    double wm[C] = {0, 0, 0}, wv[C] = {1, 1, 1}, y[T], mean[C], varu[C];
+    double gd[C] = {1, 1, 1}, bdd[C] = {0, 0, 0};
+    oclnn_tensor *tx = fx_tensor(&d, NULL), *ty = fx_tensor(&d, NULL);
+    oclnn_tensor *tg = vec_tensor(C, g), *tb = vec_tensor(C, b), *trm = vec_tensor(C, rm);
+    oclnn_tensor *trv = vec_tensor(C, rv), *tsm = vec_tensor(C, NULL), *tsi = vec_tensor(C, NULL);
+    for (int step = 0; step < 3; step++) {
+        fx_fill(x, T, 50 + step, -1.0f + step, 2.0f + 2 * step);
+        ck_assert_int_eq(oclnn_tensor_upload(ctx, tx, x, T, 1), OCLNN_SUCCESS);
+        ck_assert_int_eq(
+            oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
+            OCLNN_SUCCESS);
+        double *xd = ref_widen(x, T);
+        ref_bn_forward_train(xd, N, C, HW, gd, bdd, bd.eps, y, mean, NULL, varu);
+        free(xd);
+        for (int c = 0; c < C; c++) {
+            wm[c] = 0.75 * wm[c] + 0.25 * mean[c];
+            wv[c] = 0.75 * wv[c] + 0.25 * varu[c];
+        }
+    }
+    float *got = fx_download(trm);
+    fx_assert_close("running_mean after 3 steps", got, wm, C, 1e-6, 1e-5);
+    free(got);
+    got = fx_download(trv);
+    fx_assert_close("running_var after 3 steps (unbiased)", got, wv, C, 1e-6, 1e-5);
+    free(got);
+    oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        oclnn_tensor_destroy(all[i]);
+}
+END_TEST
+
+/* x = 1000 + noise of spread 0.2: E[x^2] - E[x]^2 in float loses every digit of the variance
+ * (1e6 carries ~0.06 of rounding, the variance is ~0.003); two-pass statistics keep 1e-5. */
+START_TEST(large_mean_variance)
+{
+    enum { N = 4, C = 3, H = 17, W = 19, T = N * C * H * W };
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc d = oclnn_tensor_desc_4d(N, C, H, W);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+    float *x = fx_alloc(T), g[C] = {1, 2, 0.5f}, b[C] = {0, 1, -1}, r[C] = {0, 0, 0};
+    fx_fill(x, T, 77, -0.1f, 0.1f);
+    for (int i = 0; i < T; i++)
+        x[i] += 1000.0f;
+    oclnn_tensor *tx = fx_tensor(&d, x), *ty = fx_tensor(&d, NULL);
+    oclnn_tensor *tg = vec_tensor(C, g), *tb = vec_tensor(C, b), *trm = vec_tensor(C, r);
+    oclnn_tensor *trv = vec_tensor(C, r), *tsm = vec_tensor(C, NULL), *tsi = vec_tensor(C, NULL);
+    ck_assert_int_eq(oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
+                     OCLNN_SUCCESS);
+    double *xd = ref_widen(x, T), *y = malloc(T * sizeof *y), mean[C], inv[C], varu[C];
+    double gd[C] = {1, 2, 0.5}, bdd[C] = {0, 1, -1};
+    ref_bn_forward_train(xd, N, C, H * W, gd, bdd, bd.eps, y, mean, inv, varu);
+    float *got = fx_download(tsi);
+    fx_assert_close("save_invstd (mean 1000)", got, inv, C, 0, 1e-5);
+    free(got);
+    got = fx_download(tsm);
+    fx_assert_close("save_mean (mean 1000)", got, mean, C, 0, 1e-6);
+    free(got);
+    double *tol = forward_tol(xd, y, N, C, H * W, mean, inv, gd, bdd);
+    got = fx_download(ty);
+    fx_assert_close_tol("y (mean 1000)", got, y, tol, T);
+    free(got);
+    free(tol), free(xd), free(y), free(x);
+    oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        oclnn_tensor_destroy(all[i]);
+}
+END_TEST
+
+START_TEST(deterministic)
+{
+    enum { N = 3, C = 5, H = 40, W = 45, T = N * C * H * W };
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc d = oclnn_tensor_desc_4d(N, C, H, W);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+    float *x = fx_alloc(T), *dy = fx_alloc(T), g[C], b[C], r[C] = {0};
+    fx_fill(x, T, 31, -3, 3);
+    fx_fill(dy, T, 32, -1, 1);
+    fx_fill(g, C, 33, 0.5f, 1.5f);
+    fx_fill(b, C, 34, -1, 1);
+    oclnn_tensor *tx = fx_tensor(&d, x), *tdy = fx_tensor(&d, dy), *ty = fx_tensor(&d, NULL);
+    oclnn_tensor *tdx = fx_tensor(&d, NULL), *tg = vec_tensor(C, g), *tb = vec_tensor(C, b);
+    oclnn_tensor *trm = vec_tensor(C, r), *trv = vec_tensor(C, r), *tsm = vec_tensor(C, NULL);
+    oclnn_tensor *tsi = vec_tensor(C, NULL), *tdg = vec_tensor(C, NULL), *tdb = vec_tensor(C, NULL);
+    float *first[4] = {NULL};
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(
+            oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
+            OCLNN_SUCCESS);
+        ck_assert_int_eq(
+            oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
+            OCLNN_SUCCESS);
+        const oclnn_tensor *outs[4] = {ty, tdx, tdg, tsi};
+        size_t sizes[4] = {T, T, C, C};
+        for (int i = 0; i < 4; i++) {
+            float *got = fx_download(outs[i]);
+            if (run == 0) {
+                first[i] = got;
+            } else {
+                ck_assert_msg(memcmp(got, first[i], sizes[i] * sizeof(float)) == 0,
+                              "output %d differs between two identical runs", i);
+                free(got);
+                free(first[i]);
+            }
+        }
+    }
+    oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        oclnn_tensor_destroy(all[i]);
+    free(x), free(dy);
+}
+END_TEST
+
+/* Every rule: status, message, and the NaN-prefilled output left untouched. */
+START_TEST(bad_arguments)
+{
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc d = oclnn_tensor_desc_4d(2, 3, 4, 5), d1 = oclnn_tensor_desc_1d(2);
+    oclnn_tensor_desc dother = oclnn_tensor_desc_4d(2, 3, 5, 4);
+    float p[3] = {1, 1, 1}, *x = fx_alloc(120);
+    oclnn_tensor *tx = fx_tensor(&d, x), *ty = fx_tensor(&d, NULL),
+                 *tbad = fx_tensor(&dother, NULL);
+    oclnn_tensor *tp = vec_tensor(3, p), *tp2 = vec_tensor(3, p), *tshort = fx_tensor(&d1, p);
+    oclnn_tensor *tsm = vec_tensor(3, NULL), *tsi = vec_tensor(3, NULL);
+    oclnn_tensor *t1d = fx_tensor(&(oclnn_tensor_desc){OCLNN_F32, 1, {120, 1, 1, 1}}, x);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+
+    bd.eps = 0;
+    fx_assert_status(oclnn_batchnorm_forward_training(ctx, &bd, tx, tp, tp, tp2, tp2, tsm, tsi, ty),
+                     OCLNN_INVALID_ARGUMENT, "batchnorm_forward_training: eps 0, must be");
+    bd.eps = -1;
+    fx_assert_status(oclnn_batchnorm_forward_inference(ctx, &bd, tx, tp, tp, tp2, tp2, ty),
+                     OCLNN_INVALID_ARGUMENT, "batchnorm_forward_inference: eps -1");
+    fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, ty, tp2, tp2, 0),
+                     OCLNN_INVALID_ARGUMENT, "batchnorm_backward: eps -1");
+    bd = oclnn_batchnorm_desc_default();
+    bd.momentum = 1.5f;
+    fx_assert_status(oclnn_batchnorm_forward_training(ctx, &bd, tx, tp, tp, tp2, tp2, tsm, tsi, ty),
+                     OCLNN_INVALID_ARGUMENT, "momentum 1.5, must be in [0, 1]");
+    bd.momentum = -0.1f;
+    fx_assert_status(oclnn_batchnorm_forward_training(ctx, &bd, tx, tp, tp, tp2, tp2, tsm, tsi, ty),
+                     OCLNN_INVALID_ARGUMENT, "momentum -0.1");
+    bd = oclnn_batchnorm_desc_default();
+    fx_assert_status(
+        oclnn_batchnorm_forward_training(ctx, &bd, tx, tshort, tp, tp2, tp2, tsm, tsi, ty),
+        OCLNN_INVALID_ARGUMENT, "gamma [2] has 2 elements, expected 3");
+    fx_assert_status(
+        oclnn_batchnorm_forward_training(ctx, &bd, tx, tp, tp, tp2, tshort, tsm, tsi, ty),
+        OCLNN_INVALID_ARGUMENT, "running_var [2] has 2 elements, expected 3");
+    fx_assert_status(
+        oclnn_batchnorm_forward_training(ctx, &bd, tx, tp, tp, tp2, tp2, tsm, tshort, ty),
+        OCLNN_INVALID_ARGUMENT, "save_invstd [2] has 2 elements, expected 3");
+    fx_assert_status(oclnn_batchnorm_forward_inference(ctx, &bd, tx, tp, tshort, tp2, tp2, ty),
+                     OCLNN_INVALID_ARGUMENT, "beta [2] has 2 elements, expected 3");
+    fx_assert_status(
+        oclnn_batchnorm_forward_training(ctx, &bd, tx, tp, tp, tp2, tp2, tsm, tsi, tbad),
+        OCLNN_INVALID_ARGUMENT, "y [2][3][5][4] does not match x [2][3][4][5]");
+    fx_assert_status(oclnn_batchnorm_forward_inference(ctx, &bd, t1d, tp, tp, tp2, tp2, t1d),
+                     OCLNN_INVALID_ARGUMENT, "x has ndim 1, must be 2");
+    fx_assert_status(
+        oclnn_batchnorm_forward_training(ctx, &bd, tx, NULL, tp, tp2, tp2, tsm, tsi, ty),
+        OCLNN_INVALID_ARGUMENT, "gamma is NULL");
+    fx_assert_status(
+        oclnn_batchnorm_forward_training(ctx, NULL, tx, tp, tp, tp2, tp2, tsm, tsi, ty),
+        OCLNN_INVALID_ARGUMENT, "desc is NULL");
+    fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tbad, tp, tsm, tsi, ty, tp2, tp2, 0),
+                     OCLNN_INVALID_ARGUMENT, "dy [2][3][5][4] does not match x");
+    fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, tbad, tp2, tp2, 0),
+                     OCLNN_INVALID_ARGUMENT, "dx [2][3][5][4] does not match x");
+    fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, ty, tshort, tp2, 0),
+                     OCLNN_INVALID_ARGUMENT, "dgamma [2] has 2 elements, expected 3");
+    fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, ty, tp2, tp2, 0.5f),
+                     OCLNN_INVALID_ARGUMENT, "beta_acc 0.5, must be 0 or 1");
+
+    float *got = fx_download(ty);
+    for (int i = 0; i < 120; i++)
+        ck_assert_msg(isnan(got[i]), "y[%d] was written by a rejected call", i);
+    free(got);
+    got = fx_download(tsm);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(isnan(got[i]), "save_mean[%d] was written by a rejected call", i);
+    free(got);
+    oclnn_tensor *all[] = {tx, ty, tbad, tp, tp2, tshort, tsm, tsi, t1d};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        oclnn_tensor_destroy(all[i]);
+    free(x);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("batchnorm");
+    TCase *tc = tcase_create("batchnorm");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, forward_backward_table, 0, sizeof cases / sizeof cases[0]);
+    tcase_add_test(tc, reference_backward_matches_finite_differences);
+    tcase_add_test(tc, running_statistics_three_steps);
+    tcase_add_test(tc, large_mean_variance);
+    tcase_add_test(tc, deterministic);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_main(suite());
+}

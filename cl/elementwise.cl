@@ -30,9 +30,18 @@
 /* The activation formulas once for each type T (float and floatV). GELU is written with erfc
  * and 1/(1+exp) so that its negative tail keeps full relative precision (1 + erf(x) cancels). */
 #define DEFINE_ACT(T, S)                                                                           \
-    inline T relu_f##S(T x) { return x < (T)0.0f ? (T)0.0f : x; }                                  \
-    inline T relu_b##S(T x, T dy) { return x > (T)0.0f ? dy : (T)0.0f; }                           \
-    inline T gelu_f##S(T x) { return (T)0.5f * x * erfc(x * (T)(-SQRT1_2)); }                      \
+    inline T relu_f##S(T x)                                                                        \
+    {                                                                                              \
+        return x < (T)0.0f ? (T)0.0f : x;                                                          \
+    }                                                                                              \
+    inline T relu_b##S(T x, T dy)                                                                  \
+    {                                                                                              \
+        return x > (T)0.0f ? dy : (T)0.0f;                                                         \
+    }                                                                                              \
+    inline T gelu_f##S(T x)                                                                        \
+    {                                                                                              \
+        return (T)0.5f * x * erfc(x * (T)(-SQRT1_2));                                              \
+    }                                                                                              \
     inline T gelu_b##S(T x, T dy)                                                                  \
     {                                                                                              \
         const T cdf = (T)0.5f * erfc(x * (T)(-SQRT1_2));                                           \
@@ -45,7 +54,10 @@
         const T u = (T)GELU_K0 * (x + (T)GELU_K1 * x * x * x);                                     \
         return (T)1.0f / ((T)1.0f + exp((T)(-2.0f) * u));                                          \
     }                                                                                              \
-    inline T gelu_tanh_f##S(T x) { return x * gelu_tanh_s##S(x); }                                 \
+    inline T gelu_tanh_f##S(T x)                                                                   \
+    {                                                                                              \
+        return x * gelu_tanh_s##S(x);                                                              \
+    }                                                                                              \
     /* d/dx = s + x * (1 - tanh^2) / 2 * du/dx, and (1 - tanh^2) / 2 = 2 s (1 - s) */              \
     inline T gelu_tanh_b##S(T x, T dy)                                                             \
     {                                                                                              \
@@ -53,7 +65,10 @@
         const T du = (T)GELU_K0 * ((T)1.0f + (T)(3.0f * GELU_K1) * x * x);                         \
         return dy * (s + x * (T)2.0f * s * ((T)1.0f - s) * du);                                    \
     }                                                                                              \
-    inline T copy_f##S(T x) { return x; }
+    inline T copy_f##S(T x)                                                                        \
+    {                                                                                              \
+        return x;                                                                                  \
+    }
 
 DEFINE_ACT(float, _1)
 DEFINE_ACT(floatV, _V)

@@ -38,7 +38,7 @@
  * step_size = lr / (1 - beta1^t), inv_bc2 = 1 / sqrt(1 - beta2^t), decay = 1 - lr * wd for
  * AdamW (1 for Adam), l2 = wd for Adam (0 for AdamW). */
 #define DEFINE_ADAM(T, S)                                                                          \
-    inline T adam##S(T p, T g, T *m, T *v, float b1, float b2, float eps, float step_size,        \
+    inline T adam##S(T p, T g, T *m, T *v, float b1, float b2, float eps, float step_size,         \
                      float inv_bc2, float decay, float l2)                                         \
     {                                                                                              \
         g = g + l2 * p;                                                                            \
@@ -62,16 +62,16 @@ __kernel void sgd_step(__global float *p, const ulong p_off, __global const floa
     const ulong i = get_global_id(0) * VEC;
     if (i + VEC <= n) {
         floatV b = use_mom && !first ? vloadV(0, buf + b_off + i) : (floatV)0.0f;
-        const floatV r = sgd_V(vloadV(0, p + p_off + i), vloadV(0, g + g_off + i), &b, lr, mom,
-                               wd, use_mom, first, nesterov);
+        const floatV r = sgd_V(vloadV(0, p + p_off + i), vloadV(0, g + g_off + i), &b, lr, mom, wd,
+                               use_mom, first, nesterov);
         vstoreV(r, 0, p + p_off + i);
         if (use_mom)
             vstoreV(b, 0, buf + b_off + i);
     } else {
         for (ulong j = i; j < n; j++) {
             float b = use_mom && !first ? buf[b_off + j] : 0.0f;
-            p[p_off + j] = sgd_1(p[p_off + j], g[g_off + j], &b, lr, mom, wd, use_mom, first,
-                                 nesterov);
+            p[p_off + j] =
+                sgd_1(p[p_off + j], g[g_off + j], &b, lr, mom, wd, use_mom, first, nesterov);
             if (use_mom)
                 buf[b_off + j] = b;
         }
@@ -79,10 +79,10 @@ __kernel void sgd_step(__global float *p, const ulong p_off, __global const floa
 }
 
 __kernel void adam_step(__global float *p, const ulong p_off, __global const float *g,
-                        const ulong g_off, __global float *m, const ulong m_off,
-                        __global float *v, const ulong v_off, const ulong n, const float b1,
-                        const float b2, const float eps, const float step_size,
-                        const float inv_bc2, const float decay, const float l2)
+                        const ulong g_off, __global float *m, const ulong m_off, __global float *v,
+                        const ulong v_off, const ulong n, const float b1, const float b2,
+                        const float eps, const float step_size, const float inv_bc2,
+                        const float decay, const float l2)
 {
     const ulong i = get_global_id(0) * VEC;
     if (i + VEC <= n) {

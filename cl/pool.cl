@@ -74,7 +74,10 @@ inline float window_divisor(int h0, int w0, const pool_geom g, int mode)
     const int h, const int w, const int oh, const int ow, const int kh, const int kw,              \
         const int sh, const int sw, const int pt, const int pl, const int planes
 
-#define POOL_GEOM {h, w, oh, ow, kh, kw, sh, sw, pt, pl}
+#define POOL_GEOM                                                                                  \
+    {                                                                                              \
+        h, w, oh, ow, kh, kw, sh, sw, pt, pl                                                       \
+    }
 
 #define DEFINE_POOL_FORWARD(NAME, MODE)                                                            \
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \

@@ -46,8 +46,8 @@ __kernel void softmax_forward(__global const float *x, const ulong x_off, __glob
  * outside [0, k). */
 __kernel void softmax_ce_forward(__global const float *x, const ulong x_off,
                                  __global const int *labels, const ulong l_off,
-                                 __global float *probs, const ulong p_off,
-                                 __global float *row_loss, const int n, const int k)
+                                 __global float *probs, const ulong p_off, __global float *row_loss,
+                                 const int n, const int k)
 {
     const int r = (int)get_global_id(0);
     if (r >= n)
@@ -78,9 +78,8 @@ __kernel void mean_rows(__global const float *v, const int n, __global float *ou
 /* dlogits[r][j] = coef * (probs[r][j] - (j == label)); a row whose label is out of range gets
  * NaN, as its loss did. Global: (k, n). */
 __kernel void softmax_ce_backward(__global const float *probs, const ulong p_off,
-                                  __global const int *labels, const ulong l_off,
-                                  __global float *dx, const ulong dx_off, const int n,
-                                  const int k, const float coef)
+                                  __global const int *labels, const ulong l_off, __global float *dx,
+                                  const ulong dx_off, const int n, const int k, const float coef)
 {
     const int j = (int)get_global_id(0), r = (int)get_global_id(1);
     if (j >= k || r >= n)
@@ -92,9 +91,8 @@ __kernel void softmax_ce_backward(__global const float *probs, const ulong p_off
 }
 
 /* hit[r] = 1 when the first arg-max of row r equals its label. */
-__kernel void accuracy_rows(__global const float *x, const ulong x_off,
-                            __global const int *labels, const ulong l_off, __global int *hit,
-                            const int n, const int k)
+__kernel void accuracy_rows(__global const float *x, const ulong x_off, __global const int *labels,
+                            const ulong l_off, __global int *hit, const int n, const int k)
 {
     const int r = (int)get_global_id(0);
     if (r >= n)

@@ -119,9 +119,9 @@ oclnn_status oclnn_add(oclnn_context *ctx, float alpha, const oclnn_tensor *a, f
         return s;
     cl_ulong ao = a->offset, bo = b->offset, yo = y->offset;
     cl_ulong n = oclnn_tensor_desc_count(&a->desc);
-    oclnn_arg args[] = {OCLNN_ARG(alpha), OCLNN_ARG(a->mem), OCLNN_ARG(ao),
-                        OCLNN_ARG(beta),  OCLNN_ARG(b->mem), OCLNN_ARG(bo),
-                        OCLNN_ARG(y->mem), OCLNN_ARG(yo),    OCLNN_ARG(n)};
+    oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(a->mem), OCLNN_ARG(ao),
+                        OCLNN_ARG(beta),   OCLNN_ARG(b->mem), OCLNN_ARG(bo),
+                        OCLNN_ARG(y->mem), OCLNN_ARG(yo),     OCLNN_ARG(n)};
     return launch_flat(ctx, "add", "ew_add", args, 9, n);
 }
 
@@ -135,8 +135,8 @@ oclnn_status oclnn_scale(oclnn_context *ctx, float alpha, const oclnn_tensor *x,
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = x->offset, yo = y->offset, n = oclnn_tensor_desc_count(&x->desc);
-    oclnn_arg args[] = {OCLNN_ARG(alpha), OCLNN_ARG(x->mem), OCLNN_ARG(xo),
-                        OCLNN_ARG(y->mem), OCLNN_ARG(yo),   OCLNN_ARG(n)};
+    oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(x->mem), OCLNN_ARG(xo),
+                        OCLNN_ARG(y->mem), OCLNN_ARG(yo),     OCLNN_ARG(n)};
     return launch_flat(ctx, "scale", "ew_scale", args, 6, n);
 }
 
@@ -168,9 +168,9 @@ static oclnn_status check_channel(oclnn_context *ctx, const char *op, const ocln
     return oclnn__check_count(ctx, op, "gamma", gamma, (size_t)*c);
 }
 
-static oclnn_status launch_channel_scale(oclnn_context *ctx, const char *op,
-                                         const oclnn_tensor *x, const oclnn_tensor *gamma,
-                                         oclnn_tensor *y, int n, int c, int hw)
+static oclnn_status launch_channel_scale(oclnn_context *ctx, const char *op, const oclnn_tensor *x,
+                                         const oclnn_tensor *gamma, oclnn_tensor *y, int n, int c,
+                                         int hw)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "elementwise.cl", EW_OPTS, "channel_scale", &k);
@@ -178,9 +178,9 @@ static oclnn_status launch_channel_scale(oclnn_context *ctx, const char *op,
         return s;
     cl_ulong xo = x->offset, go = gamma->offset, yo = y->offset;
     int planes = n * c;
-    oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(gamma->mem),
+    oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),     OCLNN_ARG(gamma->mem),
                         OCLNN_ARG(go),     OCLNN_ARG(y->mem), OCLNN_ARG(yo),
-                        OCLNN_ARG(hw),     OCLNN_ARG(c),  OCLNN_ARG(planes)};
+                        OCLNN_ARG(hw),     OCLNN_ARG(c),      OCLNN_ARG(planes)};
     size_t global[2] = {oclnn__div_up((size_t)hw, EW_VEC), (size_t)planes};
     size_t local[2] = {PLANE_LOCAL, 1};
     return oclnn__launch(ctx, op, k, args, 9, 2, global, local);

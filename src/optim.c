@@ -70,10 +70,10 @@ oclnn_status oclnn_sgd_step(oclnn_context *ctx, const oclnn_sgd_desc *desc, ocln
     cl_ulong po = param->offset, go = grad->offset, bo = b->offset, cn = n;
     float lr = desc->lr, mom = desc->momentum, wd = desc->weight_decay;
     int first = first_step != 0, nesterov = desc->nesterov != 0;
-    oclnn_arg args[] = {OCLNN_ARG(param->mem), OCLNN_ARG(po),       OCLNN_ARG(grad->mem),
-                        OCLNN_ARG(go),         OCLNN_ARG(b->mem),   OCLNN_ARG(bo),
-                        OCLNN_ARG(cn),         OCLNN_ARG(lr),       OCLNN_ARG(mom),
-                        OCLNN_ARG(wd),         OCLNN_ARG(use_mom),  OCLNN_ARG(first),
+    oclnn_arg args[] = {OCLNN_ARG(param->mem), OCLNN_ARG(po),      OCLNN_ARG(grad->mem),
+                        OCLNN_ARG(go),         OCLNN_ARG(b->mem),  OCLNN_ARG(bo),
+                        OCLNN_ARG(cn),         OCLNN_ARG(lr),      OCLNN_ARG(mom),
+                        OCLNN_ARG(wd),         OCLNN_ARG(use_mom), OCLNN_ARG(first),
                         OCLNN_ARG(nesterov)};
     return launch(ctx, "sgd", "sgd_step", args, 13, n);
 }
@@ -131,12 +131,11 @@ oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, lo
     float l2 = desc->decoupled ? 0.0f : desc->weight_decay;
     float b1 = desc->beta1, b2 = desc->beta2, eps = desc->eps;
     cl_ulong po = param->offset, go = grad->offset, mo = m->offset, vo = v->offset, cn = n;
-    oclnn_arg args[] = {OCLNN_ARG(param->mem), OCLNN_ARG(po),        OCLNN_ARG(grad->mem),
-                        OCLNN_ARG(go),         OCLNN_ARG(m->mem),    OCLNN_ARG(mo),
-                        OCLNN_ARG(v->mem),     OCLNN_ARG(vo),        OCLNN_ARG(cn),
-                        OCLNN_ARG(b1),         OCLNN_ARG(b2),        OCLNN_ARG(eps),
-                        OCLNN_ARG(step_size),  OCLNN_ARG(inv_bc2),   OCLNN_ARG(decay),
-                        OCLNN_ARG(l2)};
+    oclnn_arg args[] = {
+        OCLNN_ARG(param->mem), OCLNN_ARG(po),      OCLNN_ARG(grad->mem), OCLNN_ARG(go),
+        OCLNN_ARG(m->mem),     OCLNN_ARG(mo),      OCLNN_ARG(v->mem),    OCLNN_ARG(vo),
+        OCLNN_ARG(cn),         OCLNN_ARG(b1),      OCLNN_ARG(b2),        OCLNN_ARG(eps),
+        OCLNN_ARG(step_size),  OCLNN_ARG(inv_bc2), OCLNN_ARG(decay),     OCLNN_ARG(l2)};
     return launch(ctx, "adam", "adam_step", args, 16, n);
 }
 
@@ -151,8 +150,7 @@ oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step, long warm
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT,
                            "%s: base_lr %g and min_lr %g must be finite", op, base_lr, min_lr);
     if (warmup < 0)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: warmup %ld must be >= 0", op,
-                           warmup);
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: warmup %ld must be >= 0", op, warmup);
     if (total <= warmup)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT,
                            "%s: total %ld must be larger than warmup %ld", op, total, warmup);

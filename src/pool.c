@@ -14,9 +14,8 @@ oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
 }
 
 /* Validates desc against the input shape x and computes the output shape. */
-static oclnn_status pool_shape(const oclnn_context *ctx, const char *op,
-                               const oclnn_pool2d_desc *d, const oclnn_tensor_desc *x,
-                               oclnn_tensor_desc *y)
+static oclnn_status pool_shape(const oclnn_context *ctx, const char *op, const oclnn_pool2d_desc *d,
+                               const oclnn_tensor_desc *x, oclnn_tensor_desc *y)
 {
     if (!d)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
@@ -24,13 +23,15 @@ static oclnn_status pool_shape(const oclnn_context *ctx, const char *op,
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: x is NULL", op);
     if (d->mode != OCLNN_POOL_MAX && d->mode != OCLNN_POOL_AVG &&
         d->mode != OCLNN_POOL_AVG_EXCLUDE_PAD)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: mode %d is not an oclnn_pool_mode",
-                           op, (int)d->mode);
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: mode %d is not an oclnn_pool_mode", op,
+                           (int)d->mode);
     const struct {
         const char *name;
         int v;
-    } pos[] = {{"window_h", d->window_h}, {"window_w", d->window_w},
-               {"stride_h", d->stride_h}, {"stride_w", d->stride_w}};
+    } pos[] = {{"window_h", d->window_h},
+               {"window_w", d->window_w},
+               {"stride_h", d->stride_h},
+               {"stride_w", d->stride_w}};
     for (int i = 0; i < 4; i++)
         if (pos[i].v < 1)
             return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %d must be >= 1", op,
@@ -49,9 +50,8 @@ static oclnn_status pool_shape(const oclnn_context *ctx, const char *op,
             return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %d must be >= 0", op,
                                pads[i].name, pads[i].v);
         if (pads[i].v >= pads[i].window)
-            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                               "%s: %s %d must be smaller than %s %d", op, pads[i].name,
-                               pads[i].v, pads[i].wname, pads[i].window);
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %d must be smaller than %s %d",
+                               op, pads[i].name, pads[i].v, pads[i].wname, pads[i].window);
     }
     char shape[64];
     if (x->dtype != OCLNN_F32 || x->ndim != 4 || oclnn_tensor_desc_count(x) == 0)
@@ -122,9 +122,17 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
     oclnn_status s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, pool_kernel(d->mode, backward), &k);
     if (s != OCLNN_SUCCESS)
         return s;
-    int geom[11] = {x->dims[2],  x->dims[3],  y->dims[2],  y->dims[3],
-                    d->window_h, d->window_w, d->stride_h, d->stride_w,
-                    d->pad_top,  d->pad_left, x->dims[0] * x->dims[1]};
+    int geom[11] = {x->dims[2],
+                    x->dims[3],
+                    y->dims[2],
+                    y->dims[3],
+                    d->window_h,
+                    d->window_w,
+                    d->stride_h,
+                    d->stride_w,
+                    d->pad_top,
+                    d->pad_left,
+                    x->dims[0] * x->dims[1]};
     for (int i = 0; i < 11; i++)
         args[nbuf + (size_t)i] = OCLNN_ARG(geom[i]);
     /* Forward runs over outputs, backward over inputs. */
@@ -175,8 +183,8 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = x->offset, dyo = dy->offset, dxo = dx->offset;
-    oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem),  OCLNN_ARG(xo),  OCLNN_ARG(dy->mem),
-                              OCLNN_ARG(dyo),     OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
+    oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
+                              OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
     return launch_pool(ctx, desc, true, &x->desc, &yd, args, 6);
 }
 

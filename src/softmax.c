@@ -66,7 +66,8 @@ static oclnn_status check_scalar(oclnn_context *ctx, const char *op, const char 
                            name);
     if (t->desc.dtype != dtype)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s has dtype %d, expected %s", op,
-                           name, (int)t->desc.dtype, dtype == OCLNN_I32 ? "OCLNN_I32" : "OCLNN_F32");
+                           name, (int)t->desc.dtype,
+                           dtype == OCLNN_I32 ? "OCLNN_I32" : "OCLNN_F32");
     return oclnn__check_count(ctx, op, name, t, 1);
 }
 
@@ -133,9 +134,9 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset, oo = loss->offset;
-    oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo), OCLNN_ARG(labels->mem),
+    oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo),         OCLNN_ARG(labels->mem),
                         OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
-                        OCLNN_ARG(rows),        OCLNN_ARG(n),  OCLNN_ARG(k)};
+                        OCLNN_ARG(rows),        OCLNN_ARG(n),          OCLNN_ARG(k)};
     s = row_launch(ctx, "softmax_ce", "softmax_ce_forward", args, 9, n);
     if (s != OCLNN_SUCCESS)
         return s;
@@ -167,9 +168,10 @@ oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const ocln
         return s;
     cl_ulong po = probs->offset, lo = labels->offset, dxo = dlogits->offset;
     float coef = (float)((double)scale / n);
-    oclnn_arg args[] = {OCLNN_ARG(probs->mem),   OCLNN_ARG(po),  OCLNN_ARG(labels->mem),
-                        OCLNN_ARG(lo),           OCLNN_ARG(dlogits->mem), OCLNN_ARG(dxo),
-                        OCLNN_ARG(n),            OCLNN_ARG(k),   OCLNN_ARG(coef)};
+    oclnn_arg args[] = {
+        OCLNN_ARG(probs->mem),   OCLNN_ARG(po),  OCLNN_ARG(labels->mem), OCLNN_ARG(lo),
+        OCLNN_ARG(dlogits->mem), OCLNN_ARG(dxo), OCLNN_ARG(n),           OCLNN_ARG(k),
+        OCLNN_ARG(coef)};
     size_t global[2] = {(size_t)k, (size_t)n};
     return oclnn__launch(ctx, "softmax_ce", kern, args, 9, 2, global, GRAD_LOCAL);
 }
@@ -192,8 +194,13 @@ oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = logits->offset, lo = labels->offset, co = correct->offset;
-    oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo), OCLNN_ARG(labels->mem),
-                        OCLNN_ARG(lo),          OCLNN_ARG(hits), OCLNN_ARG(n), OCLNN_ARG(k)};
+    oclnn_arg args[] = {OCLNN_ARG(logits->mem),
+                        OCLNN_ARG(xo),
+                        OCLNN_ARG(labels->mem),
+                        OCLNN_ARG(lo),
+                        OCLNN_ARG(hits),
+                        OCLNN_ARG(n),
+                        OCLNN_ARG(k)};
     s = row_launch(ctx, "accuracy", "accuracy_rows", args, 7, n);
     if (s != OCLNN_SUCCESS)
         return s;

@@ -15,9 +15,9 @@ typedef struct shape_case {
 /* Element counts below, at and past the 8-wide vector, odd planes, a scaled-down ConvNeXt
  * stage (96 channels at 7x7) and a ResNet-18 stage-1 slice. */
 static const shape_case shapes[] = {
-    {"one element", 1, 1, 1, 1},    {"C=1 odd 5x7", 1, 1, 5, 7},   {"exactly 8", 1, 2, 2, 2},
-    {"odd 3x5x7x9", 3, 5, 7, 9},    {"convnext 2x96x7x7", 2, 96, 7, 7},
-    {"resnet 2x64x14x14", 2, 64, 14, 14},
+    {"one element", 1, 1, 1, 1},        {"C=1 odd 5x7", 1, 1, 5, 7},
+    {"exactly 8", 1, 2, 2, 2},          {"odd 3x5x7x9", 3, 5, 7, 9},
+    {"convnext 2x96x7x7", 2, 96, 7, 7}, {"resnet 2x64x14x14", 2, 64, 14, 14},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
@@ -274,7 +274,8 @@ START_TEST(channel_scale)
     fx_assert_close_tol("channel_scale dgamma", got, dgw, dgtol, s->c);
     free(got);
     /* The reference dgamma is the finite difference of the reference loss sum(dy * y). */
-    double *xd = ref_from_float(x, n), *dyd = ref_from_float(dy, n), *gdbl = ref_from_float(g, s->c);
+    double *xd = ref_from_float(x, n), *dyd = ref_from_float(dy, n),
+           *gdbl = ref_from_float(g, s->c);
     cs_arg arg = {s->c, hw, n, dyd, xd};
     for (int ch = 0; ch < s->c; ch += 1 + s->c / 4) {
         double fd = ref_central_diff(cs_loss_gamma, gdbl, ch, 1e-3, &arg);
@@ -318,18 +319,18 @@ START_TEST(bad_arguments)
     oclnn_tensor *ti = fx_tensor(&di, NULL), *g5 = fx_tensor(&dg, NULL);
     float ones[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     ck_assert_int_eq(oclnn_tensor_upload(c, a, ones, 12, 1), OCLNN_SUCCESS);
-    fx_assert_status(oclnn_activation_forward(c, (oclnn_activation)9, a, y),
-                     OCLNN_INVALID_ARGUMENT, "activation 9 is not");
+    fx_assert_status(oclnn_activation_forward(c, (oclnn_activation)9, a, y), OCLNN_INVALID_ARGUMENT,
+                     "activation 9 is not");
     fx_assert_status(oclnn_activation_backward(c, (oclnn_activation)-1, a, a, y),
                      OCLNN_INVALID_ARGUMENT, "activation -1 is not");
     fx_assert_status(oclnn_activation_forward(c, OCLNN_ACT_RELU, a, z), OCLNN_INVALID_ARGUMENT,
                      "activation_forward: y [10] has 10 elements, expected 12");
-    fx_assert_status(oclnn_activation_backward(c, OCLNN_ACT_GELU, a, z, y),
-                     OCLNN_INVALID_ARGUMENT, "dy [10] has 10 elements");
-    fx_assert_status(oclnn_activation_forward(c, OCLNN_ACT_RELU, NULL, y),
-                     OCLNN_INVALID_ARGUMENT, "x is NULL");
-    fx_assert_status(oclnn_activation_forward(NULL, OCLNN_ACT_RELU, a, y),
-                     OCLNN_INVALID_ARGUMENT, NULL);
+    fx_assert_status(oclnn_activation_backward(c, OCLNN_ACT_GELU, a, z, y), OCLNN_INVALID_ARGUMENT,
+                     "dy [10] has 10 elements");
+    fx_assert_status(oclnn_activation_forward(c, OCLNN_ACT_RELU, NULL, y), OCLNN_INVALID_ARGUMENT,
+                     "x is NULL");
+    fx_assert_status(oclnn_activation_forward(NULL, OCLNN_ACT_RELU, a, y), OCLNN_INVALID_ARGUMENT,
+                     NULL);
     ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "ctx is NULL"));
     fx_assert_status(oclnn_add(c, 1, a, 1, ti, y), OCLNN_INVALID_ARGUMENT,
                      "add: b has dtype 1, expected OCLNN_F32");
@@ -349,8 +350,8 @@ START_TEST(bad_arguments)
     oclnn_tensor *g4 = fx_tensor(&d4, ones);
     fx_assert_status(oclnn_channel_scale_backward(c, a, a, g4, y, g5, 0), OCLNN_INVALID_ARGUMENT,
                      "dgamma [5] has 5 elements, expected 4");
-    fx_assert_status(oclnn_channel_scale_backward(c, a, a, g4, y, g4, 0.5f),
-                     OCLNN_INVALID_ARGUMENT, "beta_acc 0.5 must be 0 or 1");
+    fx_assert_status(oclnn_channel_scale_backward(c, a, a, g4, y, g4, 0.5f), OCLNN_INVALID_ARGUMENT,
+                     "beta_acc 0.5 must be 0 or 1");
     assert_all_nan("y after rejected calls", y);
     assert_all_nan("dgamma after rejected calls", g5);
     oclnn_tensor *ts[] = {a, y, z, ti, g5, g4};

@@ -185,8 +185,8 @@ START_TEST(max_ties_and_padding)
     /* Plane 0, row 0: windows start at columns -1, 1, 3, so their first inside positions are
      * columns 0, 1 and 3; column 2 gets nothing. */
     ck_assert_float_eq(got[2], 0.0f);
-    ck_assert_msg(got[0] > 0 && got[1] > 0 && got[3] > 0, "dx row 0 = %g %g %g %g", got[0],
-                  got[1], got[2], got[3]);
+    ck_assert_msg(got[0] > 0 && got[1] > 0 && got[3] > 0, "dx row 0 = %g %g %g %g", got[0], got[1],
+                  got[2], got[3]);
     free(got);
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);
@@ -307,10 +307,8 @@ START_TEST(bad_arguments)
                      "stride_h 0 must be >= 1");
     b = d;
     b.mode = (oclnn_pool_mode)7;
-    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT,
-                     "mode 7 is not");
-    fx_assert_status(oclnn_pool2d_forward(c, NULL, x, y), OCLNN_INVALID_ARGUMENT,
-                     "desc is NULL");
+    fx_assert_status(oclnn_pool2d_forward(c, &b, x, y), OCLNN_INVALID_ARGUMENT, "mode 7 is not");
+    fx_assert_status(oclnn_pool2d_forward(c, NULL, x, y), OCLNN_INVALID_ARGUMENT, "desc is NULL");
     fx_assert_status(oclnn_pool2d_forward(c, &d, x, yw), OCLNN_INVALID_ARGUMENT,
                      "y [1][2][3][2] does not match the expected [1][2][2][2]");
     fx_assert_status(oclnn_pool2d_forward(c, &d, x2, y), OCLNN_INVALID_ARGUMENT,

@@ -1,0 +1,50 @@
+/* conv_epilogue.cl - what the GEMM-based convolutions need around their GEMMs: the forward
+ * epilogue applied in place (bias, activation, residual) and the bias gradient reduction.
+ * Defines: none (everything is a run-time argument; one build serves every shape). */
+#include "conv_epilogue.h"
+
+/* y[n][k][p] = conv_epilogue(y, b[k], z[n][k][p]) in place, for p in [0, plane).
+ * Global: (ceil(plane / 16), n * k); each work-item handles 16 consecutive elements. */
+__kernel void conv_epilogue_inplace(__global float *y, const int y_off, __global const float *b,
+                                    const int b_off, const int has_b, __global const float *z,
+                                    const int z_off, const int has_z, const int k, const int plane,
+                                    const int nk, const int act, const int res_before)
+{
+    const int p0 = (int)get_global_id(0) * 16;
+    const int nk_i = (int)get_global_id(1);
+    if (p0 >= plane || nk_i >= nk)
+        return;
+    const float bias = has_b ? b[b_off + nk_i % k] : 0.0f;
+    const int base = nk_i * plane + p0;
+    const int end = min(16, plane - p0);
+    for (int i = 0; i < end; i++) {
+        const float zv = has_z ? z[z_off + base + i] : 0.0f;
+        y[y_off + base + i] = conv_epilogue(y[y_off + base + i], bias, zv, act, res_before);
+    }
+}
+
+/* db[k] = (beta ? db[k] : 0) + sum over n, p of dy[n][k][p]. One work-item per channel, 16
+ * partial sums reduced in a fixed order: deterministic. */
+__kernel void conv_bias_grad(__global const float *dy, const int dy_off, __global float *db,
+                             const int db_off, const int n, const int k, const int plane,
+                             const int beta)
+{
+    const int kk = (int)get_global_id(0);
+    if (kk >= k)
+        return;
+    float16 acc = (float16)(0.0f);
+    float tail = 0.0f;
+    for (int ni = 0; ni < n; ni++) {
+        __global const float *p = dy + dy_off + ((size_t)ni * k + kk) * plane;
+        int i = 0;
+        for (; i + 16 <= plane; i += 16)
+            acc += vload16(0, p + i);
+        for (; i < plane; i++)
+            tail += p[i];
+    }
+    float8 a8 = acc.lo + acc.hi;
+    float4 a4 = a8.lo + a8.hi;
+    float2 a2 = a4.lo + a4.hi;
+    float sum = a2.x + a2.y + tail;
+    db[db_off + kk] = beta ? db[db_off + kk] + sum : sum;
+}

@@ -1,0 +1,501 @@
+/* conv.c - 2-D convolution: descriptor defaults, validation (metadata only, before anything is
+ * enqueued), output shape, the AUTO algorithm choice and the dispatch to one file per
+ * algorithm. */
+#include "conv_algos.h"
+
+#include <limits.h>
+#include <string.h>
+
+#define OP_FWD "conv2d"
+#define OP_BWD_DATA "conv2d_backward_data"
+#define OP_BWD_WEIGHTS "conv2d_backward_weights"
+
+oclnn_conv2d_desc oclnn_conv2d_desc_default(void)
+{
+    oclnn_conv2d_desc d;
+    memset(&d, 0, sizeof d);
+    d.stride_h = d.stride_w = 1;
+    d.dilation_h = d.dilation_w = 1;
+    d.groups = 1;
+    d.activation = OCLNN_ACT_NONE;
+    d.algo = OCLNN_CONV_AUTO;
+    return d;
+}
+
+void oclnn_conv2d_desc_set_pad(oclnn_conv2d_desc *desc, int pad_h, int pad_w)
+{
+    if (!desc)
+        return;
+    desc->pad_top = desc->pad_bottom = pad_h;
+    desc->pad_left = desc->pad_right = pad_w;
+}
+
+static const char *algo_name(oclnn_conv_algo a)
+{
+    switch (a) {
+    case OCLNN_CONV_AUTO: return "AUTO";
+    case OCLNN_CONV_DIRECT: return "DIRECT";
+    case OCLNN_CONV_IM2COL_GEMM: return "IM2COL_GEMM";
+    case OCLNN_CONV_GEMM_1X1: return "GEMM_1X1";
+    case OCLNN_CONV_DEPTHWISE: return "DEPTHWISE";
+    case OCLNN_CONV_WINOGRAD: return "WINOGRAD";
+    }
+    return "?";
+}
+
+static oclnn_status check_desc(const oclnn_context *ctx, const char *op, const oclnn_conv2d_desc *d)
+{
+    if (!d)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
+    const struct {
+        const char *name;
+        int value, min;
+    } fields[] = {
+        {"pad_top", d->pad_top, 0},       {"pad_bottom", d->pad_bottom, 0},
+        {"pad_left", d->pad_left, 0},     {"pad_right", d->pad_right, 0},
+        {"stride_h", d->stride_h, 1},     {"stride_w", d->stride_w, 1},
+        {"dilation_h", d->dilation_h, 1}, {"dilation_w", d->dilation_w, 1},
+        {"groups", d->groups, 1},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].value < fields[i].min)
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %d must be >= %d", op,
+                               fields[i].name, fields[i].value, fields[i].min);
+    if (d->activation < OCLNN_ACT_NONE || d->activation > OCLNN_ACT_GELU_TANH)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: activation %d is not an oclnn_activation (0..3)", op,
+                           (int)d->activation);
+    if (d->residual_before_act != 0 && d->residual_before_act != 1)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: residual_before_act %d must be 0 or 1",
+                           op, d->residual_before_act);
+    if (d->algo < OCLNN_CONV_AUTO || d->algo > OCLNN_CONV_WINOGRAD)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: algo %d is not an oclnn_conv_algo (0..5)", op, (int)d->algo);
+    return OCLNN_SUCCESS;
+}
+
+static oclnn_status check_4d(const oclnn_context *ctx, const char *op, const char *name,
+                             const oclnn_tensor_desc *t)
+{
+    if (!t)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
+    if (t->ndim != 4)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s has %d dimensions, expected 4", op,
+                           name, t->ndim);
+    for (int i = 0; i < 4; i++)
+        if (t->dims[i] < 1)
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s dims[%d] is %d, must be >= 1",
+                               op, name, i, t->dims[i]);
+    return OCLNN_SUCCESS;
+}
+
+/* The kernels index with int: every tensor (and one image's im2col columns) stays below 2^31
+ * elements. */
+static oclnn_status check_size(const oclnn_context *ctx, const char *op, const char *name,
+                               long long count)
+{
+    if (count > INT_MAX)
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                           "%s: %s has %lld elements, more than the 2^31 - 1 the kernels index", op,
+                           name, count);
+    return OCLNN_SUCCESS;
+}
+
+/* Geometry of desc applied to x[n][c][h][w] and w[k][c/groups][r][s]. */
+static oclnn_status make_geom(const oclnn_context *ctx, const char *op, const oclnn_conv2d_desc *d,
+                              const oclnn_tensor_desc *x, const char *wname,
+                              const oclnn_tensor_desc *w, oclnn_conv_geom *g)
+{
+    oclnn_status s = check_desc(ctx, op, d);
+    if (s == OCLNN_SUCCESS)
+        s = check_4d(ctx, op, "x", x);
+    if (s == OCLNN_SUCCESS)
+        s = check_4d(ctx, op, wname, w);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    memset(g, 0, sizeof *g);
+    g->n = x->dims[0], g->c = x->dims[1], g->h = x->dims[2], g->w = x->dims[3];
+    g->k = w->dims[0], g->r = w->dims[2], g->s = w->dims[3];
+    g->groups = d->groups;
+    g->pad_t = d->pad_top, g->pad_b = d->pad_bottom, g->pad_l = d->pad_left,
+    g->pad_r = d->pad_right;
+    g->stride_h = d->stride_h, g->stride_w = d->stride_w;
+    g->dil_h = d->dilation_h, g->dil_w = d->dilation_w;
+    if (g->c % g->groups)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: groups %d does not divide input channels %d", op, g->groups, g->c);
+    if (g->k % g->groups)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: groups %d does not divide output channels %d (%s dims[0])", op,
+                           g->groups, g->k, wname);
+    g->cg = g->c / g->groups, g->kg = g->k / g->groups;
+    if (w->dims[1] != g->cg) {
+        char shape[64];
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: %s %s has %d input channels per group, expected %d (c %d / "
+                           "groups %d)",
+                           op, wname, oclnn__shape_str(w, shape, sizeof shape), w->dims[1], g->cg,
+                           g->c, g->groups);
+    }
+    const long long ekh = (long long)g->dil_h * (g->r - 1) + 1;
+    const long long ekw = (long long)g->dil_w * (g->s - 1) + 1;
+    const struct {
+        const char *pad;
+        int value;
+        const char *dim;
+        long long ek;
+    } pads[] = {{"pad_top", g->pad_t, "height", ekh},
+                {"pad_bottom", g->pad_b, "height", ekh},
+                {"pad_left", g->pad_l, "width", ekw},
+                {"pad_right", g->pad_r, "width", ekw}};
+    for (int i = 0; i < 4; i++)
+        if (pads[i].value >= pads[i].ek)
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                               "%s: %s %d is not smaller than the dilated kernel %s %lld (a "
+                               "window would see padding only)",
+                               op, pads[i].pad, pads[i].value, pads[i].dim, pads[i].ek);
+    const long long ph = (long long)g->h + g->pad_t + g->pad_b;
+    const long long pw = (long long)g->w + g->pad_l + g->pad_r;
+    if (ekh > ph)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: dilated kernel height %lld is larger than the padded input height "
+                           "%lld",
+                           op, ekh, ph);
+    if (ekw > pw)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "%s: dilated kernel width %lld is larger than the padded input width "
+                           "%lld",
+                           op, ekw, pw);
+    g->oh = (int)(1 + (ph - ekh) / g->stride_h);
+    g->ow = (int)(1 + (pw - ekw) / g->stride_w);
+    const long long hw = (long long)g->h * g->w, ohw = (long long)g->oh * g->ow;
+    s = check_size(ctx, op, "x", hw * g->c * g->n);
+    if (s == OCLNN_SUCCESS)
+        s = check_size(ctx, op, wname, (long long)g->k * g->cg * g->r * g->s);
+    if (s == OCLNN_SUCCESS)
+        s = check_size(ctx, op, "y", ohw * g->k * g->n);
+    if (s == OCLNN_SUCCESS)
+        s = check_size(ctx, op, "one image's im2col columns", ohw * g->c * g->r * g->s);
+    return s;
+}
+
+static bool is_1x1(const oclnn_conv_geom *g)
+{
+    return g->r == 1 && g->s == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_t == 0 &&
+           g->pad_b == 0 && g->pad_l == 0 && g->pad_r == 0;
+}
+
+static bool is_depthwise(const oclnn_conv_geom *g)
+{
+    return g->groups == g->c && g->groups > 1;
+}
+
+oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx)
+{
+    oclnn_conv_tuning t;
+    if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
+        /* POCL runs a work-group's items in a loop on one core: a few neighbouring tiles per
+         * group share their input rows in cache; the float16 blocks are the vectors. */
+        t.kb = 8;
+        t.local[0] = 8, t.local[1] = 1;
+    } else {
+        t.kb = 4;
+        t.local[0] = 32, t.local[1] = 2;
+    }
+    return t;
+}
+
+int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *o)
+{
+    const int v[] = {g->n,     g->c,     g->h,        g->w,        g->k,     g->r,
+                     g->s,     g->oh,    g->ow,       g->groups,   g->cg,    g->kg,
+                     g->pad_t, g->pad_l, g->stride_h, g->stride_w, g->dil_h, g->dil_w};
+    memcpy(o, v, sizeof v);
+    return (int)(sizeof v / sizeof v[0]);
+}
+
+/* The one place that picks an algorithm for AUTO. Rules:
+ * - depthwise (groups == c > 1): DEPTHWISE (a GEMM per channel would be degenerate, even 1x1);
+ * - 1x1, stride 1, no padding: GEMM_1X1 (no im2col at all);
+ * - otherwise IM2COL_GEMM while its columns fit the workspace limit, else DIRECT. */
+static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g)
+{
+    if (is_depthwise(g))
+        return OCLNN_CONV_DEPTHWISE;
+    if (is_1x1(g))
+        return OCLNN_CONV_GEMM_1X1;
+    int chunk;
+    size_t ws = oclnn__conv_gemm_workspace(ctx, g, false, &chunk);
+    if (ws > ctx->workspace_limit)
+        return OCLNN_CONV_DIRECT;
+    return OCLNN_CONV_IM2COL_GEMM;
+}
+
+/* Resolves desc->algo for g: AUTO picks; a forced algorithm must apply. */
+static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn_conv2d_desc *d,
+                                 const oclnn_conv_geom *g, oclnn_conv_algo *algo, size_t *ws)
+{
+    oclnn_conv_algo a = d->algo == OCLNN_CONV_AUTO ? auto_algo(ctx, g) : d->algo;
+    *algo = a;
+    *ws = 0;
+    switch (a) {
+    case OCLNN_CONV_GEMM_1X1:
+        if (!is_1x1(g))
+            return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                               "%s: algorithm GEMM_1X1 needs a 1x1 kernel, stride 1 and no "
+                               "padding (kernel %dx%d, stride %dx%d, padding %d,%d,%d,%d)",
+                               op, g->r, g->s, g->stride_h, g->stride_w, g->pad_t, g->pad_b,
+                               g->pad_l, g->pad_r);
+        return OCLNN_SUCCESS;
+    case OCLNN_CONV_DEPTHWISE:
+        if (!is_depthwise(g))
+            return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                               "%s: algorithm DEPTHWISE needs groups == input channels > 1 "
+                               "(groups %d, c %d)",
+                               op, g->groups, g->c);
+        return OCLNN_SUCCESS;
+    case OCLNN_CONV_WINOGRAD:
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                           "%s: algorithm WINOGRAD is not built in this version", op);
+    case OCLNN_CONV_IM2COL_GEMM: {
+        int chunk;
+        *ws = oclnn__conv_gemm_workspace(ctx, g, false, &chunk);
+        if (*ws > ctx->workspace_limit)
+            return oclnn__fail(ctx, OCLNN_OUT_OF_MEMORY,
+                               "%s: algorithm IM2COL_GEMM needs %zu bytes of workspace for one "
+                               "image, more than the limit %zu (oclnn_context_set_workspace_limit)",
+                               op, *ws, ctx->workspace_limit);
+        return OCLNN_SUCCESS;
+    }
+    default: return OCLNN_SUCCESS;
+    }
+}
+
+oclnn_status oclnn_conv2d_output_shape(const oclnn_conv2d_desc *desc, const oclnn_tensor_desc *x,
+                                       const oclnn_tensor_desc *w, oclnn_tensor_desc *y)
+{
+    if (!y)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, OP_FWD ": y is NULL");
+    memset(y, 0, sizeof *y);
+    oclnn_conv_geom g;
+    oclnn_status s = make_geom(NULL, OP_FWD, desc, x, "w", w, &g);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    *y = oclnn_tensor_desc_4d(g.n, g.k, g.oh, g.ow);
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                 oclnn_conv_pass pass, const oclnn_tensor_desc *x,
+                                 const oclnn_tensor_desc *w, oclnn_conv_algo *algo,
+                                 size_t *workspace_bytes)
+{
+    if (algo)
+        *algo = OCLNN_CONV_AUTO;
+    if (workspace_bytes)
+        *workspace_bytes = 0;
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, OP_FWD ": ctx is NULL");
+    if (!algo || !workspace_bytes)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, OP_FWD ": %s is NULL",
+                           algo ? "workspace_bytes" : "algo");
+    if (pass != OCLNN_CONV_FORWARD && pass != OCLNN_CONV_BACKWARD_DATA &&
+        pass != OCLNN_CONV_BACKWARD_WEIGHTS)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           OP_FWD ": pass %d is not an oclnn_conv_pass (0..2)", (int)pass);
+    oclnn_conv_geom g;
+    oclnn_status s = make_geom(ctx, OP_FWD, desc, x, "w", w, &g);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    /* Every pass of an algorithm uses the same columns: the workspace does not depend on it. */
+    oclnn_conv_algo a;
+    size_t ws;
+    s = resolve_algo(ctx, OP_FWD, desc, &g, &a, &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    *algo = a;
+    *workspace_bytes = ws;
+    return OCLNN_SUCCESS;
+}
+
+/* Checks t is a tensor of ctx with exactly the 4-D shape [n][c][h][w]. */
+static oclnn_status check_shape(oclnn_context *ctx, const char *op, const char *name,
+                                const oclnn_tensor *t, int n, int c, int h, int w)
+{
+    oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    const oclnn_tensor_desc want = oclnn_tensor_desc_4d(n, c, h, w);
+    if (t->desc.ndim != 4 || memcmp(t->desc.dims, want.dims, sizeof want.dims) != 0) {
+        char have[64], need[64];
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s does not match %s", op, name,
+                           oclnn__shape_str(&t->desc, have, sizeof have),
+                           oclnn__shape_str(&want, need, sizeof need));
+    }
+    return OCLNN_SUCCESS;
+}
+
+/* Kernels take int element offsets: the whole tensor must end below 2^31. */
+static oclnn_status check_extent(oclnn_context *ctx, const char *op, const char *name,
+                                 const oclnn_tensor *t)
+{
+    if (t && t->offset + oclnn_tensor_desc_count(&t->desc) > (size_t)INT_MAX)
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                           "%s: %s ends at element %zu, beyond the 2^31 - 1 the kernels index", op,
+                           name, t->offset + oclnn_tensor_desc_count(&t->desc));
+    return OCLNN_SUCCESS;
+}
+
+static oclnn_status check_beta(oclnn_context *ctx, const char *op, float beta)
+{
+    if (beta != 0.0f && beta != 1.0f)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: beta %g must be 0 or 1", op,
+                           (double)beta);
+    return OCLNN_SUCCESS;
+}
+
+/* Reserves the workspace before anything is enqueued, so a failure leaves outputs untouched. */
+static oclnn_status reserve(oclnn_context *ctx, const char *op, size_t ws)
+{
+    cl_mem m;
+    return ws ? oclnn__workspace(ctx, ws, op, &m) : OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                  const oclnn_tensor *x, const oclnn_tensor *w,
+                                  const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *y)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, OP_FWD ": ctx is NULL");
+    oclnn_status s = oclnn__check_tensor(ctx, OP_FWD, "x", x);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, OP_FWD, "w", w);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_conv_geom g;
+    s = make_geom(ctx, OP_FWD, desc, &x->desc, "w", &w->desc, &g);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, OP_FWD, "y", y, g.n, g.k, g.oh, g.ow);
+    if (s == OCLNN_SUCCESS && b)
+        s = oclnn__check_tensor(ctx, OP_FWD, "b", b);
+    if (s == OCLNN_SUCCESS && b)
+        s = oclnn__check_count(ctx, OP_FWD, "b", b, (size_t)g.k);
+    if (s == OCLNN_SUCCESS && z)
+        s = check_shape(ctx, OP_FWD, "z", z, g.n, g.k, g.oh, g.ow);
+    const oclnn_tensor *all[] = {x, w, b, z, y};
+    const char *names[] = {"x", "w", "b", "z", "y"};
+    for (int i = 0; i < 5 && s == OCLNN_SUCCESS; i++)
+        s = check_extent(ctx, OP_FWD, names[i], all[i]);
+    oclnn_conv_algo a;
+    size_t ws;
+    if (s == OCLNN_SUCCESS)
+        s = resolve_algo(ctx, OP_FWD, desc, &g, &a, &ws);
+    if (s == OCLNN_SUCCESS)
+        s = reserve(ctx, OP_FWD, ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    switch (a) {
+    case OCLNN_CONV_DIRECT:
+        return oclnn__conv_direct_forward(ctx, &g, desc->activation, desc->residual_before_act, x,
+                                          w, b, z, y);
+    case OCLNN_CONV_IM2COL_GEMM:
+    case OCLNN_CONV_GEMM_1X1:
+        return oclnn__conv_gemm_forward(ctx, &g, a == OCLNN_CONV_GEMM_1X1, desc->activation,
+                                        desc->residual_before_act, x, w, b, z, y);
+    case OCLNN_CONV_DEPTHWISE:
+        return oclnn__conv_depthwise_forward(ctx, &g, desc->activation, desc->residual_before_act,
+                                             x, w, b, z, y);
+    default:
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_FWD ": algorithm %s is not built",
+                           algo_name(a));
+    }
+}
+
+oclnn_status oclnn_conv2d_backward_data(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                        const oclnn_tensor *dy, const oclnn_tensor *w,
+                                        oclnn_tensor *dx, float beta)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, OP_BWD_DATA ": ctx is NULL");
+    oclnn_status s = oclnn__check_tensor(ctx, OP_BWD_DATA, "dx", dx);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, OP_BWD_DATA, "w", w);
+    if (s == OCLNN_SUCCESS)
+        s = check_beta(ctx, OP_BWD_DATA, beta);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_conv_geom g;
+    s = make_geom(ctx, OP_BWD_DATA, desc, &dx->desc, "w", &w->desc, &g);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, OP_BWD_DATA, "dy", dy, g.n, g.k, g.oh, g.ow);
+    const oclnn_tensor *all[] = {dy, w, dx};
+    const char *names[] = {"dy", "w", "dx"};
+    for (int i = 0; i < 3 && s == OCLNN_SUCCESS; i++)
+        s = check_extent(ctx, OP_BWD_DATA, names[i], all[i]);
+    oclnn_conv_algo a;
+    size_t ws;
+    if (s == OCLNN_SUCCESS)
+        s = resolve_algo(ctx, OP_BWD_DATA, desc, &g, &a, &ws);
+    if (s == OCLNN_SUCCESS)
+        s = reserve(ctx, OP_BWD_DATA, ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    switch (a) {
+    case OCLNN_CONV_DIRECT: return oclnn__conv_direct_backward_data(ctx, &g, dy, w, dx, beta);
+    case OCLNN_CONV_IM2COL_GEMM:
+    case OCLNN_CONV_GEMM_1X1:
+        return oclnn__conv_gemm_backward_data(ctx, &g, a == OCLNN_CONV_GEMM_1X1, dy, w, dx, beta);
+    case OCLNN_CONV_DEPTHWISE: return oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx, beta);
+    default:
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_BWD_DATA ": algorithm %s is not built",
+                           algo_name(a));
+    }
+}
+
+oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                           const oclnn_tensor *x, const oclnn_tensor *dy,
+                                           oclnn_tensor *dw, oclnn_tensor *db, float beta)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, OP_BWD_WEIGHTS ": ctx is NULL");
+    oclnn_status s = oclnn__check_tensor(ctx, OP_BWD_WEIGHTS, "x", x);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, OP_BWD_WEIGHTS, "dw", dw);
+    if (s == OCLNN_SUCCESS)
+        s = check_beta(ctx, OP_BWD_WEIGHTS, beta);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_conv_geom g;
+    s = make_geom(ctx, OP_BWD_WEIGHTS, desc, &x->desc, "dw", &dw->desc, &g);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, OP_BWD_WEIGHTS, "dy", dy, g.n, g.k, g.oh, g.ow);
+    if (s == OCLNN_SUCCESS && db)
+        s = oclnn__check_tensor(ctx, OP_BWD_WEIGHTS, "db", db);
+    if (s == OCLNN_SUCCESS && db)
+        s = oclnn__check_count(ctx, OP_BWD_WEIGHTS, "db", db, (size_t)g.k);
+    const oclnn_tensor *all[] = {x, dy, dw, db};
+    const char *names[] = {"x", "dy", "dw", "db"};
+    for (int i = 0; i < 4 && s == OCLNN_SUCCESS; i++)
+        s = check_extent(ctx, OP_BWD_WEIGHTS, names[i], all[i]);
+    oclnn_conv_algo a;
+    size_t ws;
+    if (s == OCLNN_SUCCESS)
+        s = resolve_algo(ctx, OP_BWD_WEIGHTS, desc, &g, &a, &ws);
+    if (s == OCLNN_SUCCESS)
+        s = reserve(ctx, OP_BWD_WEIGHTS, ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    switch (a) {
+    case OCLNN_CONV_DIRECT:
+        return oclnn__conv_direct_backward_weights(ctx, &g, x, dy, dw, db, beta);
+    case OCLNN_CONV_IM2COL_GEMM:
+    case OCLNN_CONV_GEMM_1X1:
+        return oclnn__conv_gemm_backward_weights(ctx, &g, a == OCLNN_CONV_GEMM_1X1, x, dy, dw, db,
+                                                 beta);
+    case OCLNN_CONV_DEPTHWISE:
+        return oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw, db, beta);
+    default:
+        return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_BWD_WEIGHTS ": algorithm %s is not built",
+                           algo_name(a));
+    }
+}

@@ -1,0 +1,57 @@
+/* conv_algos.h - the convolution algorithms of conv_direct.c and conv_gemm.c as the dispatcher
+ * (conv.c) calls them, and the helpers they share. Geometry and tensors are validated first. */
+#ifndef OCLNN_CONV_ALGOS_H
+#define OCLNN_CONV_ALGOS_H
+
+#include "conv.h"
+
+/* Launch shape of the convolution kernels for this device (chosen in one place, conv.c):
+ * the register block of conv2d_direct.cl and the work-group size of every conv kernel. */
+typedef struct oclnn_conv_tuning {
+    int kb;          /* channels per work-item of conv2d_direct.cl (its -DKB) */
+    size_t local[2]; /* work-group size */
+} oclnn_conv_tuning;
+oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
+
+/* The geometry as kernel arguments, in the order of the kernels' GEOM_ARGS. */
+int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *out);
+
+/* Direct kernels (cl/conv2d_direct.cl): any descriptor, no workspace. */
+oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                        oclnn_activation act, int residual_before_act,
+                                        const oclnn_tensor *x, const oclnn_tensor *w,
+                                        const oclnn_tensor *b, const oclnn_tensor *z,
+                                        oclnn_tensor *y);
+oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                              const oclnn_tensor *dy, const oclnn_tensor *w,
+                                              oclnn_tensor *dx, float beta);
+oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                 const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                 oclnn_tensor *dw, oclnn_tensor *db, float beta);
+
+/* GEMM-based (cl/im2col.cl + CLBlast): im2col into the workspace for any descriptor, or no
+ * im2col at all when one_by_one (1x1, stride 1, no padding: the image is its own column
+ * matrix). */
+/* Workspace bytes one chunk of images needs (0 for 1x1); *chunk receives the images per chunk.
+ * The chunk keeps the columns under 256 MiB and the context's workspace limit; one image may
+ * still need more (the caller compares with the limit). */
+size_t oclnn__conv_gemm_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                  bool one_by_one, int *chunk);
+oclnn_status oclnn__conv_gemm_forward(oclnn_context *ctx, const oclnn_conv_geom *g, bool one_by_one,
+                                      oclnn_activation act, int residual_before_act,
+                                      const oclnn_tensor *x, const oclnn_tensor *w,
+                                      const oclnn_tensor *b, const oclnn_tensor *z,
+                                      oclnn_tensor *y);
+oclnn_status oclnn__conv_gemm_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                            bool one_by_one, const oclnn_tensor *dy,
+                                            const oclnn_tensor *w, oclnn_tensor *dx, float beta);
+oclnn_status oclnn__conv_gemm_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                               bool one_by_one, const oclnn_tensor *x,
+                                               const oclnn_tensor *dy, oclnn_tensor *dw,
+                                               oclnn_tensor *db, float beta);
+
+/* db = beta * db + sum over n, h, w of dy (cl/conv_epilogue.cl), shared by the algorithms. */
+oclnn_status oclnn__conv_bias_grad(oclnn_context *ctx, const char *op, const oclnn_conv_geom *g,
+                                   const oclnn_tensor *dy, oclnn_tensor *db, float beta);
+
+#endif

@@ -1,0 +1,773 @@
+/* test_conv.c - 2-D convolution: every algorithm, forward (with the fused epilogue), backward
+ * data, weights and bias, against the double reference of ref_conv.c over a named table of
+ * shapes; the reference backward against centred finite differences; accumulation (beta 1);
+ * determinism; AUTO's choice; and one negative test per validation rule.
+ * Tolerance (reductions): |got - ref| <= 1e-5 * sum|terms| + 1e-6, where sum|terms| is the sum
+ * of the absolute values of the products (plus |bias|, |residual|) the reference added. */
+#include "fixture.h"
+#include "ref_conv.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RTOL 1e-5
+#define ATOL 1e-6
+
+typedef struct shape {
+    const char *name;
+    int n, c, h, w, k, r, s;
+    int pt, pb, pl, pr, sh, sw, dh, dw, groups;
+} shape;
+
+/* Corners and scaled-down real layers. Depthwise rows (groups == c > 1) run with DIRECT and
+ * IM2COL_GEMM forced; AUTO runs on the others. */
+static const shape shapes[] = {
+    /* name                     n  c  h  w  k  r  s  pt pb pl pr sh sw dh dw g */
+    {"1x1 image 1x1 kernel", 1, 3, 1, 1, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+    {"1x1 image 3x3 pad 1", 2, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"C=1 K=1 odd 7x5", 1, 1, 7, 5, 1, 3, 3, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+    {"odd non-square 9x23", 2, 3, 9, 23, 5, 3, 2, 1, 0, 1, 1, 1, 1, 1, 1, 1},
+    {"wide row 3x37 (tiles + tail)", 1, 2, 3, 37, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"stride 2 pad 1", 2, 3, 11, 13, 4, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
+    {"stride 3", 1, 2, 17, 40, 3, 3, 3, 0, 0, 0, 0, 3, 3, 1, 1, 1},
+    {"stride 3 > kernel 2", 2, 2, 10, 11, 3, 2, 2, 0, 0, 0, 0, 3, 3, 1, 1, 1},
+    {"stride 2x1 mixed", 1, 2, 9, 35, 3, 3, 3, 1, 1, 1, 1, 2, 1, 1, 1, 1},
+    {"pad 2 of 3x3 (k-1)", 1, 2, 6, 7, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1},
+    {"asymmetric pad 0,2,1,0", 2, 3, 8, 9, 4, 3, 3, 0, 2, 1, 0, 1, 1, 1, 1, 1},
+    {"asymmetric pad 5x5 1,4,3,0", 1, 2, 9, 8, 2, 5, 5, 1, 4, 3, 0, 1, 1, 1, 1, 1},
+    {"dilation 2", 1, 3, 12, 34, 4, 3, 3, 2, 2, 2, 2, 1, 1, 2, 2, 1},
+    {"dilation 3 stride 2", 2, 2, 15, 16, 3, 3, 3, 3, 3, 3, 3, 2, 2, 3, 3, 1},
+    {"dilation 2x3", 1, 2, 10, 12, 3, 3, 2, 1, 1, 0, 2, 1, 1, 2, 3, 1},
+    {"groups 2", 2, 4, 9, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    {"groups 4 stride 2", 1, 8, 12, 11, 12, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 4},
+    {"groups 4 1x1", 2, 8, 5, 7, 8, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 4},
+    {"batch 5", 5, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"depthwise 3x3 s1", 2, 6, 10, 19, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},
+    {"depthwise 3x3 s2", 1, 5, 11, 20, 5, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 5},
+    {"depthwise 5x5 s1", 1, 4, 9, 18, 4, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 4},
+    {"depthwise 5x5 s2 x2 mult", 1, 3, 12, 12, 6, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 3},
+    {"depthwise 7x7 s1", 2, 4, 14, 14, 4, 7, 7, 3, 3, 3, 3, 1, 1, 1, 1, 4},
+    {"depthwise 7x7 s2", 1, 4, 15, 13, 4, 7, 7, 3, 3, 3, 3, 2, 2, 1, 1, 4},
+    {"LeNet conv1 1->32 3x3 p1 28x28", 2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"LeNet conv2 32->64 3x3 p1 14x14", 1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"ResNet-18 3x3 s1 16->16 14x14", 2, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"ResNet-18 3x3 s2 16->32 14x14", 2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
+    {"ResNet-18 1x1 s2 projection", 2, 16, 14, 14, 32, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
+    {"ResNet-18 stem 7x7 s2 p3 3->8", 1, 3, 32, 32, 8, 7, 7, 3, 3, 3, 3, 2, 2, 1, 1, 1},
+    {"ConvNeXt-T stem 4x4 s4 3->16", 2, 3, 32, 32, 16, 4, 4, 0, 0, 0, 0, 4, 4, 1, 1, 1},
+    {"ConvNeXt-T downsample 2x2 s2", 1, 16, 16, 16, 32, 2, 2, 0, 0, 0, 0, 2, 2, 1, 1, 1},
+    {"ConvNeXt-T 1x1 expand 16->64", 2, 16, 8, 8, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+/* The table row called `name` (rows are picked by name so the table can grow). */
+static const shape *find_shape(const char *name)
+{
+    for (int i = 0; i < NSHAPES; i++)
+        if (strcmp(shapes[i].name, name) == 0)
+            return &shapes[i];
+    ck_abort_msg("no table row \"%s\"", name);
+    return NULL;
+}
+
+static ref_conv ref_of(const shape *sh)
+{
+    ref_conv p = {sh->n,  sh->c,  sh->h,  sh->w,  sh->k,  sh->r,  sh->s,      sh->pt, sh->pb,
+                  sh->pl, sh->pr, sh->sh, sh->sw, sh->dh, sh->dw, sh->groups, 0,      0};
+    ck_assert_msg(ref_conv_shape(&p), "%s: bad table row", sh->name);
+    return p;
+}
+
+static oclnn_conv2d_desc desc_of(const shape *sh, oclnn_conv_algo algo)
+{
+    oclnn_conv2d_desc d = oclnn_conv2d_desc_default();
+    d.pad_top = sh->pt, d.pad_bottom = sh->pb, d.pad_left = sh->pl, d.pad_right = sh->pr;
+    d.stride_h = sh->sh, d.stride_w = sh->sw, d.dilation_h = sh->dh, d.dilation_w = sh->dw;
+    d.groups = sh->groups;
+    d.algo = algo;
+    return d;
+}
+
+static bool is_depthwise(const shape *sh)
+{
+    return sh->groups == sh->c && sh->groups > 1;
+}
+
+static bool is_1x1(const shape *sh)
+{
+    return sh->r == 1 && sh->s == 1 && sh->sh == 1 && sh->sw == 1 && !sh->pt && !sh->pb &&
+           !sh->pl && !sh->pr;
+}
+
+/* The algorithms that must handle a shape (AUTO only where it does not pick DEPTHWISE, whose
+ * implementation lives on another branch). */
+static int algos_for(const shape *sh, oclnn_conv_algo *out)
+{
+    int n = 0;
+    out[n++] = OCLNN_CONV_DIRECT;
+    out[n++] = OCLNN_CONV_IM2COL_GEMM;
+    if (is_1x1(sh))
+        out[n++] = OCLNN_CONV_GEMM_1X1;
+    if (!is_depthwise(sh))
+        out[n++] = OCLNN_CONV_AUTO;
+    return n;
+}
+
+static const char *algo_str(oclnn_conv_algo a)
+{
+    static const char *names[] = {"AUTO",     "DIRECT",    "IM2COL_GEMM",
+                                  "GEMM_1X1", "DEPTHWISE", "WINOGRAD"};
+    return names[a];
+}
+
+/* Host data of one case: float arrays for the device, double copies for the reference. */
+typedef struct data {
+    size_t nx, nw, ny;
+    float *x, *w, *b, *z, *dy;
+    double *xd, *wd, *bd, *zd, *dyd;
+} data;
+
+static double *to_double(const float *p, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = p[i];
+    return d;
+}
+
+static data make_data(const ref_conv *p, uint32_t seed)
+{
+    data d;
+    d.nx = (size_t)p->n * p->c * p->h * p->w;
+    d.nw = (size_t)p->k * (p->c / p->groups) * p->r * p->s;
+    d.ny = (size_t)p->n * p->k * p->oh * p->ow;
+    d.x = fx_alloc(d.nx), d.w = fx_alloc(d.nw), d.b = fx_alloc((size_t)p->k);
+    d.z = fx_alloc(d.ny), d.dy = fx_alloc(d.ny);
+    fx_fill(d.x, d.nx, seed, -1, 1);
+    fx_fill(d.w, d.nw, seed + 1, -1, 1);
+    fx_fill(d.b, (size_t)p->k, seed + 2, -1, 1);
+    fx_fill(d.z, d.ny, seed + 3, -1, 1);
+    fx_fill(d.dy, d.ny, seed + 4, -1, 1);
+    d.xd = to_double(d.x, d.nx), d.wd = to_double(d.w, d.nw), d.bd = to_double(d.b, (size_t)p->k);
+    d.zd = to_double(d.z, d.ny), d.dyd = to_double(d.dy, d.ny);
+    return d;
+}
+
+static void free_data(data *d)
+{
+    free(d->x), free(d->w), free(d->b), free(d->z), free(d->dy);
+    free(d->xd), free(d->wd), free(d->bd), free(d->zd), free(d->dyd);
+}
+
+static double *tolerances(const double *terms, size_t n)
+{
+    double *t = malloc(n * sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = RTOL * terms[i] + ATOL;
+    return t;
+}
+
+static oclnn_tensor_desc d4(int n, int c, int h, int w)
+{
+    return oclnn_tensor_desc_4d(n, c, h, w);
+}
+
+/* Forward of one shape with one algorithm and epilogue; output NaN-prefilled. */
+static void check_forward(const shape *sh, oclnn_conv_algo algo, bool bias, int act, bool residual,
+                          int res_before)
+{
+    oclnn_context *ctx = fx_ctx();
+    ref_conv p = ref_of(sh);
+    data d = make_data(&p, 11);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c / p.groups, p.r, p.s);
+    oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow), bd = oclnn_tensor_desc_1d(p.k);
+    oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *y = fx_tensor(&yd, NULL);
+    oclnn_tensor *b = bias ? fx_tensor(&bd, d.b) : NULL, *z = residual ? fx_tensor(&yd, d.z) : NULL;
+    oclnn_conv2d_desc desc = desc_of(sh, algo);
+    desc.activation = (oclnn_activation)act;
+    desc.residual_before_act = res_before;
+    oclnn_status s = oclnn_conv2d_forward(ctx, &desc, x, w, b, z, y);
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s %s: %s", sh->name, algo_str(algo), oclnn_last_error(ctx));
+    double *want = malloc(d.ny * sizeof *want), *terms = malloc(d.ny * sizeof *terms);
+    ref_conv_forward(&p, d.xd, d.wd, bias ? d.bd : NULL, residual ? d.zd : NULL, act, res_before,
+                     want, terms);
+    double *tol = tolerances(terms, d.ny);
+    if (act >= 2) /* erf/tanh in float: a few ulp of the result on top of the sum's error */
+        for (size_t i = 0; i < d.ny; i++)
+            tol[i] += 1e-6 * fabs(want[i]);
+    float *got = fx_download(y);
+    char what[160];
+    snprintf(what, sizeof what, "%s forward %s b%d act%d z%d before%d", sh->name, algo_str(algo),
+             bias, act, residual, res_before);
+    fx_assert_close_tol(what, got, want, tol, d.ny);
+    free(got), free(want), free(terms), free(tol);
+    oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
+    oclnn_tensor_destroy(b), oclnn_tensor_destroy(z);
+    free_data(&d);
+}
+
+/* Backward data and weights (+ bias) of one shape with one algorithm. beta 1 starts from
+ * random dx/dw/db and checks they were added to. */
+static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
+{
+    oclnn_context *ctx = fx_ctx();
+    ref_conv p = ref_of(sh);
+    data d = make_data(&p, 23);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c / p.groups, p.r, p.s);
+    oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow), bd = oclnn_tensor_desc_1d(p.k);
+    float *dx0 = fx_alloc(d.nx), *dw0 = fx_alloc(d.nw), *db0 = fx_alloc((size_t)p.k);
+    fx_fill(dx0, d.nx, 91, -1, 1);
+    fx_fill(dw0, d.nw, 92, -1, 1);
+    fx_fill(db0, (size_t)p.k, 93, -1, 1);
+    const bool acc = beta != 0.0f;
+    oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *dy = fx_tensor(&yd, d.dy);
+    oclnn_tensor *dx = fx_tensor(&xd, acc ? dx0 : NULL), *dw = fx_tensor(&wd, acc ? dw0 : NULL);
+    oclnn_tensor *db = fx_tensor(&bd, acc ? db0 : NULL);
+    oclnn_conv2d_desc desc = desc_of(sh, algo);
+    oclnn_status s = oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, beta);
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward data: %s", sh->name, algo_str(algo),
+                  oclnn_last_error(ctx));
+    s = oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, beta);
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward weights: %s", sh->name, algo_str(algo),
+                  oclnn_last_error(ctx));
+
+    double *want = malloc(d.nx * sizeof *want), *terms = malloc(d.nx * sizeof *terms);
+    ref_conv_backward_data(&p, d.dyd, d.wd, want, terms);
+    for (size_t i = 0; acc && i < d.nx; i++)
+        want[i] += dx0[i], terms[i] += fabs(dx0[i]);
+    double *tol = tolerances(terms, d.nx);
+    float *got = fx_download(dx);
+    char what[160];
+    snprintf(what, sizeof what, "%s backward data %s beta %g", sh->name, algo_str(algo),
+             (double)beta);
+    fx_assert_close_tol(what, got, want, tol, d.nx);
+    free(got), free(want), free(terms), free(tol);
+
+    double *wantw = malloc(d.nw * sizeof *wantw), *termsw = malloc(d.nw * sizeof *termsw);
+    double wantb[512], termsb[512];
+    ck_assert_int_le(p.k, 512);
+    ref_conv_backward_weights(&p, d.xd, d.dyd, wantw, termsw, wantb, termsb);
+    for (size_t i = 0; acc && i < d.nw; i++)
+        wantw[i] += dw0[i], termsw[i] += fabs(dw0[i]);
+    for (int i = 0; acc && i < p.k; i++)
+        wantb[i] += db0[i], termsb[i] += fabs(db0[i]);
+    tol = tolerances(termsw, d.nw);
+    got = fx_download(dw);
+    snprintf(what, sizeof what, "%s backward weights %s beta %g", sh->name, algo_str(algo),
+             (double)beta);
+    fx_assert_close_tol(what, got, wantw, tol, d.nw);
+    free(got), free(tol);
+    tol = tolerances(termsb, (size_t)p.k);
+    got = fx_download(db);
+    snprintf(what, sizeof what, "%s backward bias %s beta %g", sh->name, algo_str(algo),
+             (double)beta);
+    fx_assert_close_tol(what, got, wantb, tol, (size_t)p.k);
+    free(got), free(tol), free(wantw), free(termsw);
+    free(dx0), free(dw0), free(db0);
+    oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(dy);
+    oclnn_tensor_destroy(dx), oclnn_tensor_destroy(dw), oclnn_tensor_destroy(db);
+    free_data(&d);
+}
+
+START_TEST(forward_table)
+{
+    const shape *sh = &shapes[_i];
+    oclnn_conv_algo algos[4];
+    int na = algos_for(sh, algos);
+    for (int a = 0; a < na; a++)
+        check_forward(sh, algos[a], true, OCLNN_ACT_NONE, false, 0);
+}
+END_TEST
+
+START_TEST(backward_table)
+{
+    const shape *sh = &shapes[_i];
+    oclnn_conv_algo algos[4];
+    int na = algos_for(sh, algos);
+    for (int a = 0; a < na; a++)
+        check_backward(sh, algos[a], 0.0f);
+}
+END_TEST
+
+/* Fused epilogue: bias or not, each activation, residual after and before the activation. */
+static const char *epilogue_shapes[] = {"odd non-square 9x23", "groups 2",
+                                        "ResNet-18 1x1 s2 projection"};
+
+START_TEST(fused_epilogue)
+{
+    const shape *sh = find_shape(epilogue_shapes[_i]);
+    const oclnn_conv_algo algos[] = {OCLNN_CONV_DIRECT, OCLNN_CONV_IM2COL_GEMM};
+    for (int a = 0; a < 2; a++)
+        for (int act = OCLNN_ACT_NONE; act <= OCLNN_ACT_GELU_TANH; act++) {
+            check_forward(sh, algos[a], act % 2 == 0, act, false, 0);
+            check_forward(sh, algos[a], true, act, true, 0);
+            check_forward(sh, algos[a], act != 1, act, true, 1);
+        }
+}
+END_TEST
+
+START_TEST(fused_epilogue_1x1)
+{
+    const shape *sh = find_shape("ConvNeXt-T 1x1 expand 16->64");
+    for (int act = OCLNN_ACT_NONE; act <= OCLNN_ACT_GELU_TANH; act++) {
+        check_forward(sh, OCLNN_CONV_GEMM_1X1, true, act, true, 0);
+        check_forward(sh, OCLNN_CONV_GEMM_1X1, false, act, true, 1);
+    }
+}
+END_TEST
+
+/* beta = 1 adds to the existing gradients. */
+static const char *accumulate_shapes[] = {"stride 2 pad 1", "dilation 3 stride 2", "groups 4 1x1",
+                                          "depthwise 7x7 s1", "ConvNeXt-T 1x1 expand 16->64"};
+
+START_TEST(accumulate)
+{
+    const shape *sh = find_shape(accumulate_shapes[_i]);
+    oclnn_conv_algo algos[4];
+    int na = algos_for(sh, algos);
+    for (int a = 0; a < na; a++)
+        check_backward(sh, algos[a], 1.0f);
+}
+END_TEST
+
+/* The double reference backward against centred differences of the reference forward of
+ * L = sum y * g. L is linear in x and w, so the difference is exact up to rounding. */
+START_TEST(reference_finite_differences)
+{
+    static const shape small[] = {
+        {"fd stride 2 pad asym", 2, 2, 5, 6, 3, 3, 3, 1, 0, 2, 1, 2, 2, 1, 1, 1},
+        {"fd dilation 2 groups 2", 1, 4, 6, 7, 4, 2, 3, 1, 1, 0, 1, 1, 2, 2, 2, 2},
+        {"fd stride 3 > kernel", 1, 3, 7, 8, 2, 2, 2, 1, 1, 1, 1, 3, 3, 1, 1, 1},
+    };
+    const shape *sh = &small[_i];
+    ref_conv p = ref_of(sh);
+    data d = make_data(&p, 5);
+    double *y = malloc(d.ny * sizeof *y), *dx = malloc(d.nx * sizeof *dx);
+    double *dw = malloc(d.nw * sizeof *dw), db[16];
+    ref_conv_backward_data(&p, d.dyd, d.wd, dx, NULL);
+    ref_conv_backward_weights(&p, d.xd, d.dyd, dw, NULL, db, NULL);
+    const double h = 1e-3;
+    double *bias = calloc((size_t)p.k, sizeof *bias);
+    /* L(x, w, b) = sum y * dy */
+#define LOSS(L)                                                                                    \
+    do {                                                                                           \
+        ref_conv_forward(&p, d.xd, d.wd, bias, NULL, 0, 0, y, NULL);                               \
+        L = 0;                                                                                     \
+        for (size_t i_ = 0; i_ < d.ny; i_++)                                                       \
+            L += y[i_] * d.dyd[i_];                                                                \
+    } while (0)
+    double lp, lm;
+    for (size_t i = 0; i < d.nx; i++) {
+        const double v = d.xd[i];
+        d.xd[i] = v + h;
+        LOSS(lp);
+        d.xd[i] = v - h;
+        LOSS(lm);
+        d.xd[i] = v;
+        ck_assert_msg(fabs((lp - lm) / (2 * h) - dx[i]) <= 1e-8 * (1 + fabs(dx[i])),
+                      "%s dx[%zu]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), dx[i]);
+    }
+    for (size_t i = 0; i < d.nw; i++) {
+        const double v = d.wd[i];
+        d.wd[i] = v + h;
+        LOSS(lp);
+        d.wd[i] = v - h;
+        LOSS(lm);
+        d.wd[i] = v;
+        ck_assert_msg(fabs((lp - lm) / (2 * h) - dw[i]) <= 1e-8 * (1 + fabs(dw[i])),
+                      "%s dw[%zu]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), dw[i]);
+    }
+    for (int i = 0; i < p.k; i++) {
+        bias[i] = h;
+        LOSS(lp);
+        bias[i] = -h;
+        LOSS(lm);
+        bias[i] = 0;
+        ck_assert_msg(fabs((lp - lm) / (2 * h) - db[i]) <= 1e-8 * (1 + fabs(db[i])),
+                      "%s db[%d]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), db[i]);
+    }
+#undef LOSS
+    free(bias), free(y), free(dx), free(dw);
+    free_data(&d);
+}
+END_TEST
+
+/* Same inputs twice: the same bits, for every pass and algorithm. */
+START_TEST(deterministic)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("batch 5");
+    ref_conv p = ref_of(sh);
+    data d = make_data(&p, 3);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c / p.groups, p.r, p.s);
+    oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow), bd = oclnn_tensor_desc_1d(p.k);
+    oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *dy = fx_tensor(&yd, d.dy);
+    oclnn_tensor *b = fx_tensor(&bd, d.b);
+    const oclnn_conv_algo algos[] = {OCLNN_CONV_DIRECT, OCLNN_CONV_IM2COL_GEMM, OCLNN_CONV_AUTO};
+    for (int a = 0; a < 3; a++) {
+        oclnn_conv2d_desc desc = desc_of(sh, algos[a]);
+        desc.activation = OCLNN_ACT_GELU;
+        float *first[4] = {0};
+        for (int run = 0; run < 2; run++) {
+            oclnn_tensor *y = fx_tensor(&yd, NULL), *dx = fx_tensor(&xd, NULL);
+            oclnn_tensor *dw = fx_tensor(&wd, NULL), *db = fx_tensor(&bd, NULL);
+            ck_assert_int_eq(oclnn_conv2d_forward(ctx, &desc, x, w, b, NULL, y), OCLNN_SUCCESS);
+            ck_assert_int_eq(oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, 0), OCLNN_SUCCESS);
+            ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
+                             OCLNN_SUCCESS);
+            oclnn_tensor *outs[4] = {y, dx, dw, db};
+            const size_t counts[4] = {d.ny, d.nx, d.nw, (size_t)p.k};
+            for (int o = 0; o < 4; o++) {
+                float *got = fx_download(outs[o]);
+                if (run == 0) {
+                    first[o] = got;
+                } else {
+                    ck_assert_msg(memcmp(first[o], got, counts[o] * sizeof(float)) == 0,
+                                  "%s output %d differs between two runs", algo_str(algos[a]), o);
+                    free(got);
+                    free(first[o]);
+                }
+                oclnn_tensor_destroy(outs[o]);
+            }
+        }
+    }
+    oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(dy);
+    oclnn_tensor_destroy(b);
+    free_data(&d);
+}
+END_TEST
+
+START_TEST(choose_and_shape)
+{
+    oclnn_context *ctx = fx_ctx();
+    oclnn_conv2d_desc desc = oclnn_conv2d_desc_default();
+    ck_assert_int_eq(desc.stride_h, 1);
+    ck_assert_int_eq(desc.dilation_w, 1);
+    ck_assert_int_eq(desc.groups, 1);
+    ck_assert_int_eq(desc.algo, OCLNN_CONV_AUTO);
+    oclnn_conv2d_desc_set_pad(&desc, 1, 2);
+    ck_assert_int_eq(desc.pad_top + desc.pad_bottom, 2);
+    ck_assert_int_eq(desc.pad_left + desc.pad_right, 4);
+    oclnn_tensor_desc x = d4(2, 8, 10, 12), w = d4(16, 8, 3, 5), y;
+    ck_assert_int_eq(oclnn_conv2d_output_shape(&desc, &x, &w, &y), OCLNN_SUCCESS);
+    ck_assert_int_eq(y.dims[0], 2);
+    ck_assert_int_eq(y.dims[1], 16);
+    ck_assert_int_eq(y.dims[2], 10);
+    ck_assert_int_eq(y.dims[3], 12);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);
+    if (a == OCLNN_CONV_IM2COL_GEMM) /* both images' columns fit one chunk */
+        ck_assert_uint_eq(ws, 2 * 8 * 3 * 5 * 10 * 12 * sizeof(float));
+    desc = oclnn_conv2d_desc_default();
+    w = d4(16, 8, 1, 1);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_GEMM_1X1);
+    ck_assert_uint_eq(ws, 0);
+    desc.groups = 8;
+    w = d4(8, 1, 3, 3);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
+    /* A forced algorithm is reported as is. */
+    desc.algo = OCLNN_CONV_DIRECT;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    ck_assert_uint_eq(ws, 0);
+}
+END_TEST
+
+/* When the columns of one image pass the workspace limit, AUTO falls back to DIRECT and a
+ * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. */
+START_TEST(workspace_limit)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("wide row 3x37 (tiles + tail)");
+    ref_conv p = ref_of(sh);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_AUTO);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 64), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    data d = make_data(&p, 9);
+    oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow);
+    oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *y = fx_tensor(&yd, NULL);
+    desc.algo = OCLNN_CONV_IM2COL_GEMM;
+    fx_assert_status(oclnn_conv2d_forward(ctx, &desc, x, w, NULL, NULL, y), OCLNN_OUT_OF_MEMORY,
+                     "IM2COL_GEMM needs");
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+    float *got = fx_download(y);
+    for (size_t i = 0; i < d.ny; i++)
+        ck_assert_msg(isnan(got[i]), "y[%zu] was written", i);
+    free(got);
+    oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
+    free_data(&d);
+}
+END_TEST
+
+/* ---- negative tests: status, message, and nothing written ---- */
+
+typedef struct neg {
+    oclnn_tensor *x, *w, *b, *y, *dy, *dx, *dw, *db;
+    size_t ny, nx, nw;
+} neg;
+
+/* A valid problem: x[2][4][8][8], w[6][2][3][3] groups 2 pad 1 -> y[2][6][8][8]. Outputs NaN. */
+static neg neg_make(void)
+{
+    neg t;
+    oclnn_tensor_desc xd = d4(2, 4, 8, 8), wd = d4(6, 2, 3, 3), yd = d4(2, 6, 8, 8);
+    oclnn_tensor_desc bd = oclnn_tensor_desc_1d(6);
+    t.nx = 2 * 4 * 8 * 8, t.nw = 6 * 2 * 9, t.ny = 2 * 6 * 8 * 8;
+    float *h = fx_alloc(t.ny);
+    fx_fill(h, t.ny, 77, -1, 1);
+    t.x = fx_tensor(&xd, h), t.w = fx_tensor(&wd, h), t.b = fx_tensor(&bd, h);
+    t.dy = fx_tensor(&yd, h);
+    t.y = fx_tensor(&yd, NULL), t.dx = fx_tensor(&xd, NULL), t.dw = fx_tensor(&wd, NULL);
+    t.db = fx_tensor(&bd, NULL);
+    free(h);
+    return t;
+}
+
+static oclnn_conv2d_desc neg_desc(void)
+{
+    oclnn_conv2d_desc d = oclnn_conv2d_desc_default();
+    oclnn_conv2d_desc_set_pad(&d, 1, 1);
+    d.groups = 2;
+    return d;
+}
+
+static void assert_nan(const oclnn_tensor *t, const char *name)
+{
+    float *got = fx_download(t);
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
+        ck_assert_msg(isnan(got[i]), "%s[%zu] was written after a failed call", name, i);
+    free(got);
+}
+
+static void neg_free(neg *t)
+{
+    assert_nan(t->y, "y");
+    assert_nan(t->dx, "dx");
+    assert_nan(t->dw, "dw");
+    assert_nan(t->db, "db");
+    oclnn_tensor *all[] = {t->x, t->w, t->b, t->y, t->dy, t->dx, t->dw, t->db};
+    for (int i = 0; i < 8; i++)
+        oclnn_tensor_destroy(all[i]);
+}
+
+/* Runs all three passes with desc and expects the same failure from each. */
+static void expect_all(neg *t, const oclnn_conv2d_desc *desc, oclnn_status st, const char *msg)
+{
+    oclnn_context *ctx = fx_ctx();
+    fx_assert_status(oclnn_conv2d_forward(ctx, desc, t->x, t->w, t->b, NULL, t->y), st, msg);
+    fx_assert_status(oclnn_conv2d_backward_data(ctx, desc, t->dy, t->w, t->dx, 0), st, msg);
+    fx_assert_status(oclnn_conv2d_backward_weights(ctx, desc, t->x, t->dy, t->dw, t->db, 0), st,
+                     msg);
+}
+
+START_TEST(negative_descriptor)
+{
+    neg t = neg_make();
+    oclnn_conv2d_desc d = neg_desc();
+    d.stride_h = 0;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "stride_h 0 must be >= 1");
+    d = neg_desc(), d.stride_w = -2;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "stride_w -2 must be >= 1");
+    d = neg_desc(), d.dilation_h = 0;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "dilation_h 0 must be >= 1");
+    d = neg_desc(), d.pad_left = -1;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "pad_left -1 must be >= 0");
+    d = neg_desc(), d.pad_bottom = 3;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "pad_bottom 3 is not smaller than the dilated");
+    d = neg_desc(), d.groups = 0;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "groups 0 must be >= 1");
+    d = neg_desc(), d.groups = 3;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "groups 3 does not divide input channels 4");
+    d = neg_desc(), d.groups = 4; /* divides c 4 but not k 6 */
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "groups 4 does not divide output channels 6");
+    d = neg_desc(), d.groups = 1; /* w has 2 channels per group, c/1 = 4 */
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "has 2 input channels per group, expected 4");
+    d = neg_desc(), d.activation = (oclnn_activation)9;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "activation 9 is not");
+    d = neg_desc(), d.residual_before_act = 2;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "residual_before_act 2 must be 0 or 1");
+    d = neg_desc(), d.algo = (oclnn_conv_algo)17;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT, "algo 17 is not");
+    d = neg_desc(), d.dilation_h = 5; /* dilated kernel 11 > padded height 10 */
+    d.pad_top = d.pad_bottom = 1;
+    expect_all(&t, &d, OCLNN_INVALID_ARGUMENT,
+               "dilated kernel height 11 is larger than the padded input height 10");
+    expect_all(&t, NULL, OCLNN_INVALID_ARGUMENT, "desc is NULL");
+    neg_free(&t);
+}
+END_TEST
+
+START_TEST(negative_forced_algorithm)
+{
+    neg t = neg_make();
+    oclnn_conv2d_desc d = neg_desc();
+    d.algo = OCLNN_CONV_GEMM_1X1;
+    expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm GEMM_1X1 needs a 1x1 kernel");
+    d.algo = OCLNN_CONV_DEPTHWISE;
+    expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm DEPTHWISE needs groups == input channels");
+    d.algo = OCLNN_CONV_WINOGRAD;
+    expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm WINOGRAD is not built");
+    neg_free(&t);
+}
+END_TEST
+
+/* fx_assert_status for calls without a context: the message is the thread's. */
+static void assert_status_noctx(oclnn_status got, oclnn_status want, const char *needle)
+{
+    const char *msg = oclnn_last_error(NULL);
+    ck_assert_msg(got == want, "status %d, expected %d; message: %s", (int)got, (int)want, msg);
+    ck_assert_msg(strstr(msg, needle) != NULL, "message \"%s\" does not contain \"%s\"", msg,
+                  needle);
+}
+
+START_TEST(negative_shapes)
+{
+    oclnn_context *ctx = fx_ctx();
+    neg t = neg_make();
+    oclnn_conv2d_desc d = neg_desc();
+    oclnn_tensor_desc bad = d4(2, 6, 8, 7), bad_x = d4(2, 4, 8, 9), bad_w = d4(6, 2, 3, 2);
+    oclnn_tensor *by = fx_tensor(&bad, NULL), *bx = fx_tensor(&bad_x, NULL);
+    oclnn_tensor *bw = fx_tensor(&bad_w, NULL);
+    oclnn_tensor_desc b5 = oclnn_tensor_desc_1d(5);
+    oclnn_tensor *bb = fx_tensor(&b5, NULL);
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, t.w, t.b, NULL, by), OCLNN_INVALID_ARGUMENT,
+                     "y [2][6][8][7] does not match [2][6][8][8]");
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, t.w, t.b, by, t.y), OCLNN_INVALID_ARGUMENT,
+                     "z [2][6][8][7] does not match [2][6][8][8]");
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, t.w, bb, NULL, t.y), OCLNN_INVALID_ARGUMENT,
+                     "b [5] has 5 elements, expected 6");
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, t.w, t.b, NULL, NULL),
+                     OCLNN_INVALID_ARGUMENT, "y is NULL");
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, NULL, t.w, t.b, NULL, t.y),
+                     OCLNN_INVALID_ARGUMENT, "x is NULL");
+    fx_assert_status(oclnn_conv2d_forward(NULL, &d, t.x, t.w, t.b, NULL, t.y),
+                     OCLNN_INVALID_ARGUMENT, NULL);
+    /* dx of another size makes dy the wrong shape for it. */
+    fx_assert_status(oclnn_conv2d_backward_data(ctx, &d, t.dy, t.w, bx, 0), OCLNN_INVALID_ARGUMENT,
+                     "dy [2][6][8][8] does not match [2][6][8][9]");
+    fx_assert_status(oclnn_conv2d_backward_data(ctx, &d, by, t.w, t.dx, 0), OCLNN_INVALID_ARGUMENT,
+                     "dy [2][6][8][7] does not match [2][6][8][8]");
+    fx_assert_status(oclnn_conv2d_backward_data(ctx, &d, t.dy, t.w, t.dx, 0.5f),
+                     OCLNN_INVALID_ARGUMENT, "beta 0.5 must be 0 or 1");
+    fx_assert_status(oclnn_conv2d_backward_weights(ctx, &d, t.x, t.dy, bw, t.db, 0),
+                     OCLNN_INVALID_ARGUMENT, "dy [2][6][8][8] does not match [2][6][8][9]");
+    fx_assert_status(oclnn_conv2d_backward_weights(ctx, &d, t.x, t.dy, t.dw, bb, 0),
+                     OCLNN_INVALID_ARGUMENT, "db [5] has 5 elements, expected 6");
+    fx_assert_status(oclnn_conv2d_backward_weights(ctx, &d, t.x, t.dy, t.dw, t.db, 2.0f),
+                     OCLNN_INVALID_ARGUMENT, "beta 2 must be 0 or 1");
+    /* A 2-D x is not an image batch. */
+    oclnn_tensor_desc flat = oclnn_tensor_desc_2d(2, 256);
+    oclnn_tensor *fx2 = fx_tensor(&flat, NULL);
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, fx2, t.w, NULL, NULL, t.y),
+                     OCLNN_INVALID_ARGUMENT, "x has 2 dimensions, expected 4");
+    /* Zero sizes and bad descriptors through the metadata-only calls. */
+    oclnn_tensor_desc x0 = d4(2, 4, 0, 8), w4 = d4(6, 2, 3, 3), y;
+    assert_status_noctx(oclnn_conv2d_output_shape(&d, &x0, &w4, &y), OCLNN_INVALID_ARGUMENT,
+                        "x dims[2] is 0, must be >= 1");
+    ck_assert_int_eq(y.ndim, 0);
+    oclnn_tensor_desc x4 = d4(2, 4, 8, 8), w0 = d4(0, 2, 3, 3);
+    assert_status_noctx(oclnn_conv2d_output_shape(&d, &x4, &w0, &y), OCLNN_INVALID_ARGUMENT,
+                        "w dims[0] is 0, must be >= 1");
+    oclnn_conv_algo a = OCLNN_CONV_DIRECT;
+    size_t ws = 7;
+    fx_assert_status(oclnn_conv2d_choose(ctx, &d, (oclnn_conv_pass)3, &x4, &w4, &a, &ws),
+                     OCLNN_INVALID_ARGUMENT, "pass 3 is not");
+    ck_assert_int_eq(a, OCLNN_CONV_AUTO);
+    ck_assert_uint_eq(ws, 0);
+    d.algo = OCLNN_CONV_GEMM_1X1;
+    fx_assert_status(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_FORWARD, &x4, &w4, &a, &ws),
+                     OCLNN_UNSUPPORTED, "GEMM_1X1 needs");
+    oclnn_tensor *extra[] = {by, bx, bw, bb, fx2};
+    for (int i = 0; i < 5; i++) {
+        assert_nan(extra[i], "mismatched output");
+        oclnn_tensor_destroy(extra[i]);
+    }
+    neg_free(&t);
+}
+END_TEST
+
+START_TEST(negative_other_context)
+{
+    oclnn_context *ctx = fx_ctx(), *other = NULL;
+    ck_assert_int_eq(oclnn_context_create(&other), OCLNN_SUCCESS);
+    neg t = neg_make();
+    oclnn_conv2d_desc d = neg_desc();
+    oclnn_tensor_desc yd = d4(2, 6, 8, 8), wd = d4(6, 2, 3, 3), bd = oclnn_tensor_desc_1d(6);
+    oclnn_tensor *oy = NULL, *ow = NULL, *ob = NULL;
+    ck_assert_int_eq(oclnn_tensor_create(other, &yd, &oy), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_create(other, &wd, &ow), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_create(other, &bd, &ob), OCLNN_SUCCESS);
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, ow, t.b, NULL, t.y), OCLNN_INVALID_ARGUMENT,
+                     "w belongs to another context");
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, t.w, ob, NULL, t.y), OCLNN_INVALID_ARGUMENT,
+                     "b belongs to another context");
+    fx_assert_status(oclnn_conv2d_forward(ctx, &d, t.x, t.w, t.b, oy, t.y), OCLNN_INVALID_ARGUMENT,
+                     "z belongs to another context");
+    fx_assert_status(oclnn_conv2d_backward_data(ctx, &d, oy, t.w, t.dx, 0), OCLNN_INVALID_ARGUMENT,
+                     "dy belongs to another context");
+    fx_assert_status(oclnn_conv2d_backward_weights(ctx, &d, t.x, t.dy, ow, t.db, 0),
+                     OCLNN_INVALID_ARGUMENT, "dw belongs to another context");
+    fx_assert_status(oclnn_conv2d_backward_weights(ctx, &d, t.x, t.dy, t.dw, ob, 0),
+                     OCLNN_INVALID_ARGUMENT, "db belongs to another context");
+    oclnn_tensor_destroy(oy), oclnn_tensor_destroy(ow), oclnn_tensor_destroy(ob);
+    oclnn_context_destroy(other);
+    neg_free(&t);
+}
+END_TEST
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("forward");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, forward_table, 0, NSHAPES);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("backward");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, backward_table, 0, NSHAPES);
+    tcase_add_loop_test(tc, accumulate, 0,
+                        (int)(sizeof accumulate_shapes / sizeof accumulate_shapes[0]));
+    tcase_add_loop_test(tc, reference_finite_differences, 0, 3);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("epilogue");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, fused_epilogue, 0,
+                        (int)(sizeof epilogue_shapes / sizeof epilogue_shapes[0]));
+    tcase_add_test(tc, fused_epilogue_1x1);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("api");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, deterministic);
+    tcase_add_test(tc, choose_and_shape);
+    tcase_add_test(tc, workspace_limit);
+    tcase_add_test(tc, negative_descriptor);
+    tcase_add_test(tc, negative_forced_algorithm);
+    tcase_add_test(tc, negative_shapes);
+    tcase_add_test(tc, negative_other_context);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_main(conv_suite());
+}

@@ -1,10 +1,18 @@
 /* pool.cl - 2-D max/average pooling forward and backward (a gather: each dx element sums the
  * windows that contain it, no atomics) and global average pooling, NCHW f32.
  * Defines: VEC (4 or 8; default 8) - vector width of the global-average-pool plane loops.
- * Pool kernels run over (ow, oh, plane) or (iw, ih, plane); every window holds at least one
- * input position because each pad is smaller than the window. */
+ *          ROWS (1 to 8; default 4) - input rows per work-item in the backward kernels (the
+ *          windows they share are recomputed once).
+ * Window kernels handle runs of 8 outputs (forward) or blocks of ROWS x 8 inputs (backward);
+ * every window holds at least one input position because each pad is smaller than the window. */
 #ifndef VEC
 #define VEC 8
+#endif
+#ifndef ROWS
+#define ROWS 4
+#endif
+#if ROWS < 1 || ROWS > 8
+#error "ROWS must be in 1..8"
 #endif
 #if VEC == 4
 #define floatV float4
@@ -26,48 +34,73 @@ typedef struct pool_geom {
     int h, w, oh, ow, kh, kw, sh, sw, pt, pl;
 } pool_geom;
 
-/* The first position (row-major within the window, as h * w + w index) holding the maximum;
- * a NaN wins over numbers so that NaNs propagate like PyTorch. */
-inline int window_argmax(__global const float *xp, int h0, int w0, const pool_geom g,
-                         float *best_out)
+/* p[0], p[sw], ..., p[7 sw] without reading past p[7 sw]: one vector load for stride 1, two
+ * for stride 2 (the common cases), a gather otherwise. */
+inline float8 load_cols(__global const float *p, int sw)
 {
-    const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
-    const int ws = max(w0, 0), we = min(w0 + g.kw, g.w);
-    int arg = hs * g.w + ws;
-    float best = xp[arg];
-    for (int ih = hs; ih < he; ih++)
-        for (int iw = ws; iw < we; iw++) {
-            const float v = xp[ih * g.w + iw];
-            if (v > best || (isnan(v) && !isnan(best))) {
-                best = v;
-                arg = ih * g.w + iw;
-            }
-        }
-    *best_out = best;
-    return arg;
+    if (sw == 1)
+        return vload8(0, p);
+    if (sw == 2)
+        return (float8)(vload8(0, p).even, vload8(0, p + 7).odd);
+    return (float8)(p[0], p[sw], p[2 * sw], p[3 * sw], p[4 * sw], p[5 * sw], p[6 * sw], p[7 * sw]);
 }
 
-inline float window_sum(__global const float *xp, int h0, int w0, const pool_geom g, int *count)
+/* Row r's columns c (lanes), clamped into the row so that no load leaves it. */
+inline float8 gather_cols(__global const float *r, int8 c, int w)
 {
-    const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
-    const int ws = max(w0, 0), we = min(w0 + g.kw, g.w);
-    float s = 0.0f;
-    for (int ih = hs; ih < he; ih++)
-        for (int iw = ws; iw < we; iw++)
-            s += xp[ih * g.w + iw];
-    *count = (he - hs) * (we - ws);
-    return s;
+    c = clamp(c, (int8)0, (int8)(w - 1));
+    return (float8)(r[c.s0], r[c.s1], r[c.s2], r[c.s3], r[c.s4], r[c.s5], r[c.s6], r[c.s7]);
 }
 
-/* The divisor of an average window: the full window when padding counts (the window never
- * reaches past the padded input with floor output sizes), else the positions inside. */
-inline float window_divisor(int h0, int w0, const pool_geom g, int mode)
+/* The 8 windows (oy, ox0 + lane), in vectors: the maximum with its arg-max position when `track`
+ * (MODE_MAX), or the average. Window positions are visited in row-major order and a value
+ * replaces the maximum only when strictly greater, so ties go to the first position; a NaN always
+ * replaces it (NaNs propagate as in PyTorch, whose rule this is). Positions outside the input
+ * are skipped: max reads them as -inf, which never replaces anything, sum as 0. Lanes past the
+ * output row compute harmless values from clamped loads. */
+inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geom g, int mode,
+                       bool track, int8 *arg_row, int8 *arg_col)
 {
+    const int h0 = oy * g.sh - g.pt, w0 = ox0 * g.sw - g.pl;
+    const int is = max(0, -h0), ie = min(g.kh, g.h - h0);
+    const int8 c0 = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * g.sw + w0;
+    const float fill = mode == MODE_MAX ? -INFINITY : 0.0f;
+    float8 r = (float8)fill;
+    int8 ar = (int8)(h0 + is), ac = max(c0, (int8)0);
+/* One pass over the window positions; LOAD gives the 8 lanes' values at row `row`, offset j. */
+#define WINDOW_PASS(LOAD)                                                                          \
+    for (int i = is; i < ie; i++) {                                                                \
+        __global const float *row = xp + (h0 + i) * g.w;                                           \
+        for (int j = 0; j < g.kw; j++) {                                                           \
+            const float8 v = LOAD;                                                                 \
+            if (mode == MODE_MAX) {                                                                \
+                const int8 upd = isgreater(v, r) | isnan(v);                                       \
+                r = select(r, v, upd);                                                             \
+                if (track) {                                                                       \
+                    ar = select(ar, (int8)(h0 + i), upd);                                          \
+                    ac = select(ac, c0 + j, upd);                                                  \
+                }                                                                                  \
+            } else {                                                                               \
+                r += v;                                                                            \
+            }                                                                                      \
+        }                                                                                          \
+    }
+    if (w0 >= 0 && w0 + 7 * g.sw + g.kw <= g.w) {
+        WINDOW_PASS(load_cols(row + w0 + j, g.sw))
+    } else {
+        WINDOW_PASS(
+            select((float8)fill, gather_cols(row, c0 + j, g.w), c0 + j >= 0 && c0 + j < g.w))
+    }
+#undef WINDOW_PASS
+    *arg_row = ar;
+    *arg_col = ac;
     if (mode == MODE_AVG)
-        return (float)(g.kh * g.kw);
-    const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
-    const int ws = max(w0, 0), we = min(w0 + g.kw, g.w);
-    return (float)((he - hs) * (we - ws));
+        return r / (float8)(g.kh * g.kw);
+    if (mode == MODE_AVG_EXCLUDE_PAD) {
+        const int8 cols = min(c0 + g.kw, (int8)g.w) - max(c0, (int8)0);
+        return r / convert_float8(cols * (ie - is));
+    }
+    return r;
 }
 
 #define POOL_ARGS                                                                                  \
@@ -79,26 +112,34 @@ inline float window_divisor(int h0, int w0, const pool_geom g, int mode)
         h, w, oh, ow, kh, kw, sh, sw, pt, pl                                                       \
     }
 
+/* Stores the first n (<= 8) lanes of v at p. */
+inline void store_lanes(float8 v, __global float *p, int n)
+{
+    if (n >= 8) {
+        vstore8(v, 0, p);
+        return;
+    }
+    float t[8];
+    vstore8(v, 0, t);
+    for (int j = 0; j < n; j++)
+        p[j] = t[j];
+}
+
+/* Each work-item computes a run of 8 outputs of one row. Global: (ceil(ow / 8), oh, planes). */
 #define DEFINE_POOL_FORWARD(NAME, MODE)                                                            \
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
                        const ulong y_off, POOL_ARGS)                                               \
     {                                                                                              \
-        const int ox = (int)get_global_id(0), oy = (int)get_global_id(1);                          \
+        const int ox0 = (int)get_global_id(0) * 8, oy = (int)get_global_id(1);                     \
         const int p = (int)get_global_id(2);                                                       \
-        if (ox >= ow || oy >= oh || p >= planes)                                                   \
+        if (ox0 >= ow || oy >= oh || p >= planes)                                                  \
             return;                                                                                \
         const pool_geom g = POOL_GEOM;                                                             \
         __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
-        const int h0 = oy * sh - pt, w0 = ox * sw - pl;                                            \
-        float r;                                                                                   \
-        if (MODE == MODE_MAX) {                                                                    \
-            window_argmax(xp, h0, w0, g, &r);                                                      \
-        } else {                                                                                   \
-            int count;                                                                             \
-            r = window_sum(xp, h0, w0, g, &count);                                                 \
-            r /= MODE == MODE_AVG ? (float)(kh * kw) : (float)count;                               \
-        }                                                                                          \
-        y[y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow + ox)] = r;                        \
+        int8 ar, ac;                                                                               \
+        const float8 r = windows8(xp, oy, ox0, g, MODE, false, &ar, &ac);                          \
+        store_lanes(r, y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow + ox0),           \
+                    ow - ox0);                                                                     \
     }
 
 DEFINE_POOL_FORWARD(pool_max_forward, MODE_MAX)
@@ -116,36 +157,84 @@ inline int last_window(int i, int pad, int s, int n)
     return min((i + pad) / s, n - 1);
 }
 
-/* dx[p][iy][ix] = sum over the windows containing (iy, ix), in row-major window order, of the
- * share of dy they route there. Max recomputes each window's arg-max. */
+/* Routing of window lane S (a vector component) to the block's accumulators: max sends d.S to
+ * the input at its arg-max (row rr.S of the block, column ac.S); avg sends its share to the
+ * columns it covers in the block rows it covers. Unrolled over the 8 lanes. */
+#define ROUTE_MAX(S)                                                                               \
+    {                                                                                              \
+        const float8 add = select((float8)0.0f, (float8)d.S, lane == ac.S);                        \
+        for (int r = 0; r < ROWS; r++)                                                             \
+            acc[r] += rr.S == r ? add : (float8)0.0f;                                              \
+    }
+#define ROUTE_AVG(S)                                                                               \
+    {                                                                                              \
+        const float8 add =                                                                         \
+            select((float8)0.0f, (float8)share.S, lane >= w0.S && lane < w0.S + kw);               \
+        for (int r = 0; r < ROWS; r++)                                                             \
+            acc[r] += iy0 + r >= h0 && iy0 + r < h0 + kh ? add : (float8)0.0f;                     \
+    }
+
+/* The divisors of 8 average windows of one row starting at columns w0 (lanes): the full window
+ * when padding counts (a window never reaches past the padded input with floor output sizes),
+ * else the positions inside the input. */
+inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
+{
+    if (mode == MODE_AVG)
+        return (float8)(g.kh * g.kw);
+    const int rows = min(h0 + g.kh, g.h) - max(h0, 0);
+    return convert_float8((min(w0 + g.kw, (int8)g.w) - max(w0, (int8)0)) * rows);
+}
+
+/* dx for a block of ROWS rows x 8 columns of inputs: the windows touching the block are taken 8
+ * at a time (max: their arg-maxes recomputed in vectors, once for all the block's rows) and each
+ * routes its gradient to the lanes it covers (max: the lane of its arg-max), in row-major window
+ * order, so each dx element sums its own windows in ascending order.
+ * Global: (ceil(w / 8), ceil(h / ROWS), planes). */
 #define DEFINE_POOL_BACKWARD(NAME, MODE)                                                           \
     __kernel void NAME(__global const float *x, const ulong x_off, __global const float *dy,       \
                        const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)      \
     {                                                                                              \
-        const int ix = (int)get_global_id(0), iy = (int)get_global_id(1);                          \
+        const int ix0 = (int)get_global_id(0) * 8, iy0 = (int)get_global_id(1) * ROWS;             \
         const int p = (int)get_global_id(2);                                                       \
-        if (ix >= w || iy >= h || p >= planes)                                                     \
+        if (ix0 >= w || iy0 >= h || p >= planes)                                                   \
             return;                                                                                \
         const pool_geom g = POOL_GEOM;                                                             \
         __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
         __global const float *dyp = dy + dy_off + (ulong)p * (ulong)(oh * ow);                     \
-        const int oy0 = first_window(iy, pt, kh, sh), oy1 = last_window(iy, pt, sh, oh);           \
-        const int ox0 = first_window(ix, pl, kw, sw), ox1 = last_window(ix, pl, sw, ow);           \
-        const int me = iy * w + ix;                                                                \
-        float acc = 0.0f;                                                                          \
+        const int ix1 = min(ix0 + 7, w - 1), iy1 = min(iy0 + ROWS - 1, h - 1);                     \
+        const int oy0 = first_window(iy0, pt, kh, sh), oy1 = last_window(iy1, pt, sh, oh);         \
+        const int ox0 = first_window(ix0, pl, kw, sw), ox1 = last_window(ix1, pl, sw, ow);         \
+        const int8 wl = (int8)(0, 1, 2, 3, 4, 5, 6, 7), lane = wl + ix0;                           \
+        float8 acc[ROWS];                                                                          \
+        for (int r = 0; r < ROWS; r++)                                                             \
+            acc[r] = (float8)0.0f;                                                                 \
         for (int oy = oy0; oy <= oy1; oy++)                                                        \
-            for (int ox = ox0; ox <= ox1; ox++) {                                                  \
-                const int h0 = oy * sh - pt, w0 = ox * sw - pl;                                    \
-                const float d = dyp[oy * ow + ox];                                                 \
+            for (int oxa = ox0; oxa <= ox1; oxa += 8) {                                            \
+                const int nwin = min(8, ox1 - oxa + 1), h0 = oy * sh - pt;                         \
+                /* dy of the 8 windows; lanes past ox1 route nothing */                            \
+                const float8 d =                                                                   \
+                    nwin == 8 ? vload8(0, dyp + oy * ow + oxa)                                     \
+                              : select((float8)0.0f, gather_cols(dyp + oy * ow, wl + oxa, ow),     \
+                                       wl < nwin);                                                 \
                 if (MODE == MODE_MAX) {                                                            \
-                    float best;                                                                    \
-                    if (window_argmax(xp, h0, w0, g, &best) == me)                                 \
-                        acc += d;                                                                  \
+                    int8 ar, ac;                                                                   \
+                    windows8(xp, oy, oxa, g, MODE, true, &ar, &ac);                                \
+                    const int8 rr = ar - iy0;                                                      \
+                    ROUTE_MAX(s0)                                                                  \
+                    ROUTE_MAX(s1) ROUTE_MAX(s2) ROUTE_MAX(s3) ROUTE_MAX(s4) ROUTE_MAX(s5)          \
+                        ROUTE_MAX(s6) ROUTE_MAX(s7)                                                \
                 } else {                                                                           \
-                    acc += d / window_divisor(h0, w0, g, MODE);                                    \
+                    const int8 w0 = (wl + oxa) * sw - pl;                                          \
+                    float8 share = d / window_divisor8(h0, w0, g, MODE);                           \
+                    ROUTE_AVG(s0)                                                                  \
+                    ROUTE_AVG(s1) ROUTE_AVG(s2) ROUTE_AVG(s3) ROUTE_AVG(s4) ROUTE_AVG(s5)          \
+                        ROUTE_AVG(s6) ROUTE_AVG(s7)                                                \
                 }                                                                                  \
             }                                                                                      \
-        dx[dx_off + (ulong)p * (ulong)(h * w) + (ulong)me] = acc;                                  \
+        __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy0 * w + ix0);    \
+        for (int r = 0; r < ROWS; r++)                                                             \
+            if (iy0 + r < h)                                                                       \
+                store_lanes(acc[r], dxp + r * w, w - ix0);                                         \
     }
 
 DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)

@@ -2,10 +2,13 @@
  * passes are gathers over the windows containing each input element: deterministic, no atomics. */
 #include "internal.h"
 
-#define POOL_OPTS "-DVEC=8"
+#define POOL_OPTS "-DVEC=8 -DROWS=4"
+#define POOL_ROWS 4
 #define POOL_VEC 8
-/* Fixed local sizes: (16 columns, 4 rows) of one plane for the window kernels. */
-static const size_t WIN_LOCAL[3] = {16, 4, 1};
+/* Window kernels: each work-item handles a run of 8 columns; fixed local size of (8 runs,
+ * 8 rows) of one plane. */
+#define RUN 8
+static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
 
 oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
@@ -135,9 +138,11 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
                     x->dims[0] * x->dims[1]};
     for (int i = 0; i < 11; i++)
         args[nbuf + (size_t)i] = OCLNN_ARG(geom[i]);
-    /* Forward runs over outputs, backward over inputs. */
+    /* Forward runs over runs of outputs, backward over blocks of inputs. */
     const oclnn_tensor_desc *over = backward ? x : y;
-    size_t global[3] = {(size_t)over->dims[3], (size_t)over->dims[2], (size_t)geom[10]};
+    size_t global[3] = {oclnn__div_up((size_t)over->dims[3], RUN),
+                        oclnn__div_up((size_t)over->dims[2], backward ? POOL_ROWS : 1),
+                        (size_t)geom[10]};
     return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
 }
 

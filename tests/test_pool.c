@@ -5,6 +5,7 @@
 #include "ref_layers.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ static const pool_case cases[] = {
     {"window = padded input (5x5 p1 on 3x3)", 1, 2, 3, 3, 5, 5, 1, 1, 1, 1, 1, 1},
     {"stride > window (2x2 s3)", 1, 2, 11, 8, 2, 2, 3, 3, 0, 0, 0, 0},
     {"C=1, H=1 (1x3 window)", 3, 1, 1, 17, 1, 3, 1, 2, 0, 0, 1, 1},
+    {"3x3 s1 p1 on 12x20 (vector runs, stride 1)", 1, 2, 12, 20, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"2x3 s3 on 6x40 (vector runs, gathered)", 2, 1, 6, 40, 2, 3, 2, 3, 0, 1, 0, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 static const char *const mode_names[] = {"max", "avg", "avg_exclude_pad"};
@@ -187,6 +190,17 @@ START_TEST(max_ties_and_padding)
     ck_assert_float_eq(got[2], 0.0f);
     ck_assert_msg(got[0] > 0 && got[1] > 0 && got[3] > 0, "dx row 0 = %g %g %g %g", got[0], got[1],
                   got[2], got[3]);
+    free(got);
+    /* A NaN propagates to every window holding it (plane 1, row 2, column 3: windows (1, 1) and
+     * (1, 2) of the 3x3 output), and only there. */
+    x[30 + 2 * 6 + 3] = NAN;
+    ck_assert_int_eq(oclnn_tensor_upload(c, tx, x, nx, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_pool2d_forward(c, &d, tx, ty), OCLNN_SUCCESS);
+    got = fx_download(ty);
+    for (size_t i = 0; i < ny; i++) {
+        bool want_nan = i == ny / 2 + 4 || i == ny / 2 + 5;
+        ck_assert_msg(isnan(got[i]) == want_nan, "y[%zu] = %g after a NaN input", i, got[i]);
+    }
     free(got);
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);

@@ -76,7 +76,7 @@ __kernel void bn_normalize(__global const float *x, const int x_off, __global fl
         __global float *py = y + y_off + e;
         int i = 0;
         for (; i + VEC <= len; i += VEC)
-            VSTORE(fma(VLOAD(px + i) - m, s, b), py + i);
+            VSTORE(fma(VLOAD(px + i) - m, (VTYPE)(s), (VTYPE)(b)), py + i);
         for (; i < len; i++)
             py[i] = fma(px[i] - m, s, b);
         e += len;
@@ -172,7 +172,8 @@ __kernel void bn_bwd_dx(__global const float *x, const int x_off, __global const
         __global float *po = dx + dx_off + e;
         int i = 0;
         for (; i + VEC <= len; i += VEC)
-            VSTORE(fma(VLOAD(pd + i), a, fma(VLOAD(px + i) - m, k, b)), po + i);
+            VSTORE(fma(VLOAD(pd + i), (VTYPE)(a), fma(VLOAD(px + i) - m, (VTYPE)(k), (VTYPE)(b))),
+                   po + i);
         for (; i < len; i++)
             po[i] = fma(pd[i], a, fma(px[i] - m, k, b));
         e += len;

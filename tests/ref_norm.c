@@ -206,3 +206,39 @@ void ref_linear_backward(const double *x, const double *w, const double *dy, int
         }
     }
 }
+
+void ref_ln_bounds(int chw, const double *x, const double *dy, int n, int c, int hw,
+                   const double *gamma, const double *beta, double eps, double *y_bound,
+                   double *dx_bound, double *dgamma_bound, double *dbeta_bound)
+{
+    ln_layout l = {chw, c, hw, chw ? c * hw : c};
+    int groups = chw ? n : n * hw;
+    for (int k = 0; k < l.len; k++)
+        dgamma_bound[k] = dbeta_bound[k] = 0;
+    for (int g = 0; g < groups; g++) {
+        double s = 0, q = 0;
+        for (int k = 0; k < l.len; k++)
+            s += x[ln_at(&l, g, k)];
+        double m = s / l.len;
+        for (int k = 0; k < l.len; k++) {
+            double d = x[ln_at(&l, g, k)] - m;
+            q += d * d;
+        }
+        double inv = 1.0 / sqrt(q / l.len + eps);
+        double s0 = 0, s1 = 0;
+        for (int k = 0; k < l.len; k++) {
+            size_t at = ln_at(&l, g, k);
+            double xh = (x[at] - m) * inv;
+            s0 += fabs(gamma[k] * dy[at]);
+            s1 += fabs(gamma[k] * dy[at] * xh);
+            dgamma_bound[k] += fabs(dy[at]) * inv * (fabs(x[at]) + fabs(m));
+            dbeta_bound[k] += fabs(dy[at]);
+            y_bound[at] = fabs(gamma[k]) * inv * (fabs(x[at]) + fabs(m)) + fabs(beta[k]);
+        }
+        for (int k = 0; k < l.len; k++) {
+            size_t at = ln_at(&l, g, k);
+            double xh = (x[at] - m) * inv;
+            dx_bound[at] = inv * (fabs(gamma[k] * dy[at]) + fabs(xh) * s1 / l.len + s0 / l.len);
+        }
+    }
+}

@@ -21,6 +21,12 @@ void ref_ln_forward(int chw, const double *x, int n, int c, int hw, const double
                     const double *beta, double eps, double *y, double *mean, double *invstd);
 void ref_ln_backward(int chw, const double *x, const double *dy, int n, int c, int hw,
                      const double *gamma, double eps, double *dx, double *dgamma, double *dbeta);
+/* Magnitudes of the terms behind each layer-norm result, for tolerances: y_bound = |gamma| invstd
+ * (|x| + |mean|) + |beta|; dx_bound = invstd (|gamma dy| + |xhat| sum|gamma dy xhat| / len +
+ * sum|gamma dy| / len); dgamma_bound = sum |dy| invstd (|x| + |mean|); dbeta_bound = sum |dy|. */
+void ref_ln_bounds(int chw, const double *x, const double *dy, int n, int c, int hw,
+                   const double *gamma, const double *beta, double eps, double *y_bound,
+                   double *dx_bound, double *dgamma_bound, double *dbeta_bound);
 
 /* y[n][o] = sum_i x[n][i] w[o][i] + b[o] (b may be NULL). */
 void ref_linear_forward(const double *x, const double *w, const double *b, int n, int in, int out,

@@ -8,6 +8,7 @@
  *      channels for backward data); 1..16.
  * Geometry is passed at run time, so one build serves every shape. */
 #include "conv_epilogue.h"
+#include "conv_rows.h"
 
 #ifndef KB
 #define KB 8
@@ -15,34 +16,6 @@
 #if KB < 1 || KB > 16
 #error "KB must be in 1..16"
 #endif
-
-/* 16 values row[iw0 + i * step], i = 0..15, zero where the index leaves [0, len). */
-inline float16 load16(__global const float *row, int iw0, int step, int len)
-{
-    if (step == 1 && iw0 >= 0 && iw0 + 16 <= len)
-        return vload16(0, row + iw0);
-    if (step == 2 && iw0 >= 0 && iw0 + 32 <= len) {
-        const float16 a = vload16(0, row + iw0), b = vload16(0, row + iw0 + 16);
-        return (float16)(a.even, b.even);
-    }
-    float v[16];
-    for (int i = 0; i < 16; i++) {
-        const int iw = iw0 + i * step;
-        v[i] = (iw >= 0 && iw < len) ? row[iw] : 0.0f;
-    }
-    return vload16(0, v);
-}
-
-/* 16 values row[i], zero for i >= len (len may be below 16 at the end of a row). */
-inline float16 load16_tail(__global const float *row, int len)
-{
-    if (len >= 16)
-        return vload16(0, row);
-    float v[16];
-    for (int i = 0; i < 16; i++)
-        v[i] = i < len ? row[i] : 0.0f;
-    return vload16(0, v);
-}
 
 inline float hsum16(float16 a)
 {
@@ -142,22 +115,14 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
         const int wk = w_off + k * CG * R * S;
         for (int r = 0; r < R; r++) {
             const int t = ih + PT - r * DH;
-            if (t < 0 || t % SH != 0 || t / SH >= OH)
+            if (t < 0)
+                break; /* t only decreases with r */
+            const int oh = SH == 1 ? t : t / SH;
+            if (oh * SH != t || oh >= OH)
                 continue;
-            __global const float *dyrow = dyk + (t / SH) * OW;
+            __global const float *dyrow = dyk + oh * OW;
             for (int s = 0; s < S; s++) {
-                const int u0 = iw0 + PL - s * DW; /* SW * ow for lane 0 */
-                float16 dv;
-                if (SW == 1) {
-                    dv = load16(dyrow, u0, 1, OW);
-                } else {
-                    float v[16];
-                    for (int i = 0; i < 16; i++) {
-                        const int u = u0 + i;
-                        v[i] = (u >= 0 && u % SW == 0 && u / SW < OW) ? dyrow[u / SW] : 0.0f;
-                    }
-                    dv = vload16(0, v);
-                }
+                const float16 dv = strided_gather16(dyrow, iw0 + PL - s * DW, SW, OW);
                 for (int j = 0; j < KB; j++)
                     acc[j] = fma((float16)(w[wk + wc[j] + r * S + s]), dv, acc[j]);
             }

@@ -4,22 +4,55 @@
 #include "conv_epilogue.h"
 
 /* y[n][k][p] = conv_epilogue(y, b[k], z[n][k][p]) in place, for p in [0, plane).
- * Global: (ceil(plane / 16), n * k); each work-item handles 16 consecutive elements. */
+ * Global: (ceil(plane / 16), k, n); each work-item handles 16 consecutive elements. */
 __kernel void conv_epilogue_inplace(__global float *y, const int y_off, __global const float *b,
                                     const int b_off, const int has_b, __global const float *z,
-                                    const int z_off, const int has_z, const int k, const int plane,
-                                    const int nk, const int act, const int res_before)
+                                    const int z_off, const int has_z, const int K, const int plane,
+                                    const int N, const int act, const int res_before)
 {
     const int p0 = (int)get_global_id(0) * 16;
-    const int nk_i = (int)get_global_id(1);
-    if (p0 >= plane || nk_i >= nk)
+    const int k = (int)get_global_id(1), n = (int)get_global_id(2);
+    if (p0 >= plane || k >= K || n >= N)
         return;
-    const float bias = has_b ? b[b_off + nk_i % k] : 0.0f;
-    const int base = nk_i * plane + p0;
+    const float bias = has_b ? b[b_off + k] : 0.0f;
+    const size_t o = ((size_t)n * K + k) * plane + p0;
     const int end = min(16, plane - p0);
     for (int i = 0; i < end; i++) {
-        const float zv = has_z ? z[z_off + base + i] : 0.0f;
-        y[y_off + base + i] = conv_epilogue(y[y_off + base + i], bias, zv, act, res_before);
+        const float zv = has_z ? z[z_off + o + i] : 0.0f;
+        y[y_off + o + i] = conv_epilogue(y[y_off + o + i], bias, zv, act, res_before);
+    }
+}
+
+/* out[b][a][p] = conv_epilogue(in[a][b][p], bias[a], z[b][a][p]) for a < A, b < B, p < P: the
+ * wide GEMM result [K][NB][OH*OW] of a chunk of images back into NCHW. With has_b = has_z = 0
+ * and act = 0 it is a plain copy, which also gathers dy [NB][K][P] into [K][NB][P].
+ * Global: (ceil(P / 16), B, A); each work-item handles 16 consecutive elements. */
+__kernel void conv_swap_planes(__global const float *in, const int in_off, __global float *out,
+                               const int out_off, const int A, const int B, const int P,
+                               __global const float *b, const int b_off, const int has_b,
+                               __global const float *z, const int z_off, const int has_z,
+                               const int act, const int res_before)
+{
+    const int p0 = (int)get_global_id(0) * 16;
+    const int bi = (int)get_global_id(1), a = (int)get_global_id(2);
+    if (p0 >= P || bi >= B || a >= A)
+        return;
+    __global const float *src = in + in_off + ((size_t)a * B + bi) * P + p0;
+    const size_t o = ((size_t)bi * A + a) * P + p0;
+    const int end = min(16, P - p0);
+    if (!has_b && !has_z && act == 0) {
+        if (end == 16) {
+            vstore16(vload16(0, src), 0, out + out_off + o);
+        } else {
+            for (int i = 0; i < end; i++)
+                out[out_off + o + i] = src[i];
+        }
+        return;
+    }
+    const float bias = has_b ? b[b_off + a] : 0.0f;
+    for (int i = 0; i < end; i++) {
+        const float zv = has_z ? z[z_off + o + i] : 0.0f;
+        out[out_off + o + i] = conv_epilogue(src[i], bias, zv, act, res_before);
     }
 }
 

@@ -197,10 +197,10 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx)
         /* POCL runs a work-group's items in a loop on one core: a few neighbouring tiles per
          * group share their input rows in cache; the float16 blocks are the vectors. */
         t.kb = 8;
-        t.local[0] = 8, t.local[1] = 1;
+        t.local[0] = 8, t.local[1] = 1, t.local[2] = 1;
     } else {
         t.kb = 4;
-        t.local[0] = 32, t.local[1] = 2;
+        t.local[0] = 32, t.local[1] = 2, t.local[2] = 1;
     }
     return t;
 }

@@ -9,7 +9,7 @@
  * the register block of conv2d_direct.cl and the work-group size of every conv kernel. */
 typedef struct oclnn_conv_tuning {
     int kb;          /* channels per work-item of conv2d_direct.cl (its -DKB) */
-    size_t local[2]; /* work-group size */
+    size_t local[3]; /* work-group size (2-D kernels use the first two) */
 } oclnn_conv_tuning;
 oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 

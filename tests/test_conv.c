@@ -464,8 +464,8 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);
-    if (a == OCLNN_CONV_IM2COL_GEMM) /* both images' columns fit one chunk */
-        ck_assert_uint_eq(ws, 2 * 8 * 3 * 5 * 10 * 12 * sizeof(float));
+    if (a == OCLNN_CONV_IM2COL_GEMM) /* both images in one chunk: columns + GEMM output */
+        ck_assert_uint_eq(ws, 2 * (8 * 3 * 5 + 16) * 10 * 12 * sizeof(float));
     desc = oclnn_conv2d_desc_default();
     w = d4(16, 8, 1, 1);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
@@ -514,6 +514,29 @@ START_TEST(workspace_limit)
     free(got);
     oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
     free_data(&d);
+}
+END_TEST
+
+/* A workspace limit that fits two images' columns and outputs: batch 5 runs as chunks of 2, 2
+ * and 1 (the gradients of the weights accumulate across chunks). */
+START_TEST(chunked_batch)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("batch 5");
+    ref_conv p = ref_of(sh);
+    const size_t per_image = (size_t)(p.c * p.r * p.s + p.k) * p.oh * p.ow * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, per_image * 5 / 2), OCLNN_SUCCESS);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_IM2COL_GEMM);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, 2 * per_image);
+    check_forward(sh, OCLNN_CONV_IM2COL_GEMM, true, OCLNN_ACT_GELU_TANH, true, 1);
+    check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 0.0f);
+    check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 1.0f);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
 }
 END_TEST
 
@@ -759,6 +782,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
     tcase_add_test(tc, workspace_limit);
+    tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, negative_descriptor);
     tcase_add_test(tc, negative_forced_algorithm);
     tcase_add_test(tc, negative_shapes);

@@ -210,8 +210,10 @@ void ref_net_compile(ref_net *r, int batch, int c0, int h0, int w0, uint64_t see
             const oclnn_conv2d_desc *d = &l->conv.conv;
             int kh = l->conv.kernel_h, kw = l->conv.kernel_w;
             l->c = l->conv.out_channels;
-            l->h = 1 + (h + d->pad_top + d->pad_bottom - d->dilation_h * (kh - 1) - 1) / d->stride_h;
-            l->w = 1 + (w + d->pad_left + d->pad_right - d->dilation_w * (kw - 1) - 1) / d->stride_w;
+            l->h =
+                1 + (h + d->pad_top + d->pad_bottom - d->dilation_h * (kh - 1) - 1) / d->stride_h;
+            l->w =
+                1 + (w + d->pad_left + d->pad_right - d->dilation_w * (kw - 1) - 1) / d->stride_w;
             int fan = c / d->groups * kh * kw;
             new_param(r, l, 0, (size_t)l->c * fan, 1, 1, 1, fan, 0);
             if (l->conv.bias)
@@ -236,26 +238,17 @@ void ref_net_compile(ref_net *r, int batch, int c0, int h0, int w0, uint64_t see
             l->w = 1 + (w + p->pad_left + p->pad_right - p->window_w) / p->stride_w;
             break;
         }
-        case R_GAP:
-            l->ndim = 2, l->h = l->w = 1;
-            break;
-        case R_FLATTEN:
-            l->ndim = 2, l->c = c * h * w, l->h = l->w = 1;
-            break;
+        case R_GAP: l->ndim = 2, l->h = l->w = 1; break;
+        case R_FLATTEN: l->ndim = 2, l->c = c * h * w, l->h = l->w = 1; break;
         case R_LINEAR:
             l->ndim = 2, l->c = l->out_features, l->h = l->w = 1;
             new_param(r, l, 0, (size_t)l->c * c * h * w, 1, 1, 1, c * h * w, 0);
             if (l->bias)
                 new_param(r, l, 1, (size_t)l->c, 1, 0, 0, 0, 0);
             break;
-        case R_SCALE:
-            new_param(r, l, 0, (size_t)c, 1, 0, 0, 0, l->init);
-            break;
-        case R_LOSS:
-            l->ndim = 1, l->n = 1, l->c = l->h = l->w = 1;
-            break;
-        default:
-            break;
+        case R_SCALE: new_param(r, l, 0, (size_t)c, 1, 0, 0, 0, l->init); break;
+        case R_LOSS: l->ndim = 1, l->n = 1, l->c = l->h = l->w = 1; break;
+        default: break;
         }
         size_t cnt = (size_t)l->n * l->c * l->h * l->w;
         l->y = calloc(cnt, sizeof(double));
@@ -388,8 +381,7 @@ static void forward_layer(ref_net *r, int i)
     case R_CONV: {
         const oclnn_conv2d_desc *d = &l->conv.conv;
         const double *wt = P(r, l, 0), *b = P(r, l, 1);
-        int kh = l->conv.kernel_h, kw = l->conv.kernel_w, cg = c / d->groups,
-            kg = l->c / d->groups;
+        int kh = l->conv.kernel_h, kw = l->conv.kernel_w, cg = c / d->groups, kg = l->c / d->groups;
         for (int ni = 0; ni < n; ni++)
             for (int k = 0; k < l->c; k++)
                 for (int oy = 0; oy < l->h; oy++)
@@ -399,9 +391,10 @@ static void forward_layer(ref_net *r, int i)
                         for (int ci = 0; ci < cg; ci++)
                             for (int ry = 0; ry < kh; ry++)
                                 for (int rx = 0; rx < kw; rx++) {
-                                    long xi = at(c, h, w, ni, g * cg + ci,
-                                                 oy * d->stride_h - d->pad_top + ry * d->dilation_h,
-                                                 ox * d->stride_w - d->pad_left + rx * d->dilation_w);
+                                    long xi =
+                                        at(c, h, w, ni, g * cg + ci,
+                                           oy * d->stride_h - d->pad_top + ry * d->dilation_h,
+                                           ox * d->stride_w - d->pad_left + rx * d->dilation_w);
                                     if (xi >= 0)
                                         s += x[xi] * wt[((k * cg + ci) * kh + ry) * kw + rx];
                                 }
@@ -516,9 +509,7 @@ static void forward_layer(ref_net *r, int i)
                 y[ni * c + ch] = s / (h * w);
             }
         break;
-    case R_FLATTEN:
-        memcpy(y, x, cnt * sizeof(double));
-        break;
+    case R_FLATTEN: memcpy(y, x, cnt * sizeof(double)); break;
     case R_LINEAR: {
         const double *wt = P(r, l, 0), *b = P(r, l, 1);
         long f = (long)c * h * w;
@@ -584,8 +575,7 @@ static void backward_layer(ref_net *r, int i)
         const oclnn_conv2d_desc *d = &l->conv.conv;
         const double *wt = P(r, l, 0);
         double *dw = G(r, l, 0), *db = G(r, l, 1);
-        int kh = l->conv.kernel_h, kw = l->conv.kernel_w, cg = c / d->groups,
-            kg = l->c / d->groups;
+        int kh = l->conv.kernel_h, kw = l->conv.kernel_w, cg = c / d->groups, kg = l->c / d->groups;
         for (int ni = 0; ni < n; ni++)
             for (int k = 0; k < l->c; k++)
                 for (int oy = 0; oy < l->h; oy++)
@@ -600,9 +590,10 @@ static void backward_layer(ref_net *r, int i)
                         for (int ci = 0; ci < cg; ci++)
                             for (int ry = 0; ry < kh; ry++)
                                 for (int rx = 0; rx < kw; rx++) {
-                                    long xi = at(c, h, w, ni, grp * cg + ci,
-                                                 oy * d->stride_h - d->pad_top + ry * d->dilation_h,
-                                                 ox * d->stride_w - d->pad_left + rx * d->dilation_w);
+                                    long xi =
+                                        at(c, h, w, ni, grp * cg + ci,
+                                           oy * d->stride_h - d->pad_top + ry * d->dilation_h,
+                                           ox * d->stride_w - d->pad_left + rx * d->dilation_w);
                                     if (xi < 0)
                                         continue;
                                     long wi = ((k * cg + ci) * kh + ry) * kw + rx;
@@ -765,8 +756,7 @@ static void backward_layer(ref_net *r, int i)
     case R_LOSS:
         for (int ni = 0; dx && ni < n; ni++)
             for (int k = 0; k < c; k++)
-                dx[ni * c + k] +=
-                    (l->probs[ni * c + k] - (k == r->labels[ni] ? 1.0 : 0.0)) / n;
+                dx[ni * c + k] += (l->probs[ni * c + k] - (k == r->labels[ni] ? 1.0 : 0.0)) / n;
         break;
     }
 }

@@ -159,8 +159,7 @@ START_TEST(idx_malformed_refused)
     write_file("lab", lab, (size_t)((long)nl - c->lab_cut), gz);
     dataset d;
     char err[512] = "";
-    ck_assert_msg(load_pair(0, &d, err, sizeof err) == -1, "%s (gz %d) was accepted",
-                  c->name, gz);
+    ck_assert_msg(load_pair(0, &d, err, sizeof err) == -1, "%s (gz %d) was accepted", c->name, gz);
     ck_assert_msg(strstr(err, c->needle) != NULL, "%s (gz %d): message \"%s\" lacks \"%s\"",
                   c->name, gz, err, c->needle);
     ck_assert_ptr_null(d.pixels);

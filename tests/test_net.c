@@ -173,8 +173,8 @@ START_TEST(models_match_reference_structure_and_init)
         const char *kind, *name;
         ck_assert_int_eq(oclnn_net_layer_info(net, i, &kind, &name, &d), OCLNN_SUCCESS);
         ck_assert_msg(d.ndim == e.ndim && !memcmp(d.dims, e.dims, sizeof(int) * (size_t)d.ndim),
-                      "%s layer %d %s (%s): shape differs from the reference", models[_i], i,
-                      name, kind);
+                      "%s layer %d %s (%s): shape differs from the reference", models[_i], i, name,
+                      kind);
     }
     size_t n;
     float *p = params_of(net, &n);
@@ -182,8 +182,8 @@ START_TEST(models_match_reference_structure_and_init)
     double *q = malloc(n * sizeof *q);
     ref_net_get_params(r, q);
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg((double)p[i] == q[i], "%s: parameter %zu is %.9g, reference %.9g",
-                      models[_i], i, p[i], q[i]);
+        ck_assert_msg((double)p[i] == q[i], "%s: parameter %zu is %.9g, reference %.9g", models[_i],
+                      i, p[i], q[i]);
     /* He init: the first conv's weights have standard deviation sqrt(2 / fan_in) */
     oclnn_net_memory mem;
     oclnn_net_memory_info(net, &mem);
@@ -222,8 +222,8 @@ START_TEST(loss_matches_reference_over_three_steps)
         ref_net_update(r, &t, lr, s);
         /* float32 device vs double reference: 1e-5 relative on the loss after 0, 1, 2 updates */
         ck_assert_msg(fabs(got - want) <= 1e-5 * fabs(want),
-                      "%s step %d: loss %.9g, reference %.9g (rel %.3g)", models[_i], s, got,
-                      want, fabs(got - want) / fabs(want));
+                      "%s step %d: loss %.9g, reference %.9g (rel %.3g)", models[_i], s, got, want,
+                      fabs(got - want) / fabs(want));
         /* accuracy: the reference's arg-max of the logits on the same forward */
         int classes = 10, layers = ref_net_layers(r);
         const double *logits = ref_net_output(r, layers - 2);
@@ -701,8 +701,7 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_net_save(net, ""), OCLNN_INVALID_ARGUMENT, "path is NULL or empty");
     fx_assert_status(oclnn_net_save(net, "/nonexistent-dir/x.ckp"), OCLNN_IO_ERROR,
                      "cannot create /nonexistent-dir/x.ckp.tmp");
-    fx_assert_status(oclnn_net_set_schedule(net, 3, 2), OCLNN_INVALID_ARGUMENT,
-                     "warmup_steps 3");
+    fx_assert_status(oclnn_net_set_schedule(net, 3, 2), OCLNN_INVALID_ARGUMENT, "warmup_steps 3");
     oclnn_net_destroy(net);
     oclnn_net_destroy(NULL);
 }

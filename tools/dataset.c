@@ -137,8 +137,8 @@ int dataset_load_idx(const char *images_path, const char *labels_path, long limi
     uint32_t n = be32(img + 4), rows = be32(img + 8), cols = be32(img + 12);
     uint32_t nl = be32(lab + 4);
     if (n == 0 || rows == 0 || cols == 0 || rows > 4096 || cols > 4096) {
-        fail(err, err_size, "%s: dimensions %u x %u x %u are not plausible images", images_path,
-             n, rows, cols);
+        fail(err, err_size, "%s: dimensions %u x %u x %u are not plausible images", images_path, n,
+             rows, cols);
         goto done;
     }
     if (nl != n) {
@@ -285,8 +285,8 @@ int dataset_load_dir(const char *dir, int train, long limit, dataset *out, char 
     find(dir, ln, b, sizeof b);
     if (stat(a, &st) != 0)
         return fail(err, err_size,
-                    "%s: no %s[.gz] (MNIST format) or %s (CIFAR-10 binary) in this folder", dir,
-                    in, train ? "data_batch_1.bin" : "test_batch.bin");
+                    "%s: no %s[.gz] (MNIST format) or %s (CIFAR-10 binary) in this folder", dir, in,
+                    train ? "data_batch_1.bin" : "test_batch.bin");
     return dataset_load_idx(a, b, limit, out, err, err_size);
 }
 

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 typedef struct dataset {
-    long n;              /* images */
-    int c, h, w;         /* each image is [c][h][w] */
-    int classes;         /* 10 */
-    uint8_t *pixels;     /* n * c * h * w bytes, image after image */
-    uint8_t *labels;     /* n labels in [0, classes) */
+    long n;                /* images */
+    int c, h, w;           /* each image is [c][h][w] */
+    int classes;           /* 10 */
+    uint8_t *pixels;       /* n * c * h * w bytes, image after image */
+    uint8_t *labels;       /* n labels in [0, classes) */
     float mean[3], std[3]; /* per channel, of pixel / 255 */
 } dataset;
 

@@ -155,8 +155,7 @@ static oclnn_status convnext(oclnn_net *net)
     return oclnn_net_add_softmax_cross_entropy(net, "loss", NULL);
 }
 
-oclnn_status model_build(oclnn_context *ctx, const char *name, oclnn_net **out,
-                         model_setup *setup)
+oclnn_status model_build(oclnn_context *ctx, const char *name, oclnn_net **out, model_setup *setup)
 {
     if (out)
         *out = NULL;

@@ -19,7 +19,6 @@ extern const char *const model_names[];
 /* Builds model `name` for 10 classes into a new, uncompiled net (the caller compiles it for
  * its input shape and destroys it) and fills *setup (may be NULL). Errors:
  * OCLNN_INVALID_ARGUMENT for an unknown name, or what a layer add returned. */
-oclnn_status model_build(oclnn_context *ctx, const char *name, oclnn_net **out,
-                         model_setup *setup);
+oclnn_status model_build(oclnn_context *ctx, const char *name, oclnn_net **out, model_setup *setup);
 
 #endif

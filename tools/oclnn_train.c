@@ -63,15 +63,22 @@ static int parse_long(const char *opt, const char *s, long lo, long *out)
 
 static int parse(int argc, char **argv, options *o)
 {
-    static const struct option longs[] = {
-        {"model", required_argument, 0, 'm'},    {"data", required_argument, 0, 'd'},
-        {"epochs", required_argument, 0, 'e'},   {"steps", required_argument, 0, 'n'},
-        {"batch", required_argument, 0, 'b'},    {"lr", required_argument, 0, 'l'},
-        {"optimizer", required_argument, 0, 'o'}, {"schedule", required_argument, 0, 'S'},
-        {"seed", required_argument, 0, 's'},     {"save", required_argument, 0, 'w'},
-        {"resume", required_argument, 0, 'r'},   {"limit", required_argument, 0, 'L'},
-        {"synthetic", no_argument, 0, 'y'},      {"eval-only", no_argument, 0, 'E'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option longs[] = {{"model", required_argument, 0, 'm'},
+                                          {"data", required_argument, 0, 'd'},
+                                          {"epochs", required_argument, 0, 'e'},
+                                          {"steps", required_argument, 0, 'n'},
+                                          {"batch", required_argument, 0, 'b'},
+                                          {"lr", required_argument, 0, 'l'},
+                                          {"optimizer", required_argument, 0, 'o'},
+                                          {"schedule", required_argument, 0, 'S'},
+                                          {"seed", required_argument, 0, 's'},
+                                          {"save", required_argument, 0, 'w'},
+                                          {"resume", required_argument, 0, 'r'},
+                                          {"limit", required_argument, 0, 'L'},
+                                          {"synthetic", no_argument, 0, 'y'},
+                                          {"eval-only", no_argument, 0, 'E'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->model = "lenet";
     o->data = "/usr/share/datasets/fashion-mnist";
@@ -134,8 +141,7 @@ static int parse(int argc, char **argv, options *o)
         return -1;
     }
     if (o->schedule && strcmp(o->schedule, "cosine") && strcmp(o->schedule, "constant")) {
-        fprintf(stderr, "oclnn-train: --schedule %s: expected cosine or constant\n",
-                o->schedule);
+        fprintf(stderr, "oclnn-train: --schedule %s: expected cosine or constant\n", o->schedule);
         return -1;
     }
     return 0;
@@ -276,8 +282,8 @@ int main(int argc, char **argv)
            "(+%.1f MiB workspace)\n",
            o.model, dev.name, train.n, test.n, train.c, train.h, train.w, batch,
            t.optimizer == OCLNN_OPTIMIZER_SGD ? "SGD" : "AdamW", t.lr,
-           t.schedule == OCLNN_SCHEDULE_COSINE ? "cosine" : "constant", warmup,
-           mem.parameter_count, mem.total / 1048576.0, mem.workspace / 1048576.0);
+           t.schedule == OCLNN_SCHEDULE_COSINE ? "cosine" : "constant", warmup, mem.parameter_count,
+           mem.total / 1048576.0, mem.workspace / 1048576.0);
 
     size_t per = (size_t)train.c * train.h * train.w;
     x = malloc((size_t)batch * per * sizeof *x);
@@ -345,8 +351,8 @@ int main(int argc, char **argv)
                     for (int i = 0; i < width; i++)
                         bar[i] = i < done_w ? '=' : i == done_w ? '>' : ' ';
                     bar[width] = '\0';
-                    printf("\repoch %d/%d [%s] %ld/%ld %7.0f img/s loss %.4f ETA %s   ",
-                           epoch + 1, o.epochs, bar, s + 1, spe, ips, last_loss, eta);
+                    printf("\repoch %d/%d [%s] %ld/%ld %7.0f img/s loss %.4f ETA %s   ", epoch + 1,
+                           o.epochs, bar, s + 1, spe, ips, last_loss, eta);
                 } else {
                     printf("epoch %d/%d step %ld/%ld %.0f img/s loss %.4f ETA %s\n", epoch + 1,
                            o.epochs, s + 1, spe, ips, last_loss, eta);

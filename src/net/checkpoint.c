@@ -208,8 +208,8 @@ oclnn_status oclnn_net_save(oclnn_net *net, const char *path)
             s = oclnn__fail(net->ctx, OCLNN_IO_ERROR, "net_save: cannot write %s: %s", tmp,
                             strerror(err ? err : errno));
         else if (rename(tmp, path) != 0)
-            s = oclnn__fail(net->ctx, OCLNN_IO_ERROR, "net_save: cannot rename %s to %s: %s",
-                            tmp, path, strerror(errno));
+            s = oclnn__fail(net->ctx, OCLNN_IO_ERROR, "net_save: cannot rename %s to %s: %s", tmp,
+                            path, strerror(errno));
         if (s != OCLNN_SUCCESS)
             remove(tmp);
     }
@@ -279,9 +279,8 @@ static oclnn_status verify(oclnn_net *net, const char *path, const unsigned char
             return corrupt(net, path, "tensor name length is past the payload");
         if (len != strlen(e[i].name) || memcmp(q, e[i].name, len))
             return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
-                               "net_load: %s: tensor %d is \"%.*s\", this net expects \"%s\"",
-                               path, i, (int)(len > 100 ? 100 : len), (const char *)q,
-                               e[i].name);
+                               "net_load: %s: tensor %d is \"%.*s\", this net expects \"%s\"", path,
+                               i, (int)(len > 100 ? 100 : len), (const char *)q, e[i].name);
         if (!rd(&r, 4, &q))
             return corrupt(net, path, "payload ends inside a tensor shape");
         uint32_t ndim = get_u32(q);
@@ -315,8 +314,7 @@ static oclnn_status verify(oclnn_net *net, const char *path, const unsigned char
     return OCLNN_SUCCESS;
 }
 
-static oclnn_status read_file(oclnn_net *net, const char *path, unsigned char **out,
-                              size_t *size)
+static oclnn_status read_file(oclnn_net *net, const char *path, unsigned char **out, size_t *size)
 {
     *out = NULL;
     *size = 0;
@@ -363,8 +361,8 @@ oclnn_status oclnn_net_load(oclnn_net *net, const char *path)
     long step = 0;
     if (size < CKP_HEADER) {
         s = oclnn__fail(net->ctx, OCLNN_CORRUPT_DATA,
-                        "net_load: %s: truncated: %zu bytes, shorter than the %d-byte header",
-                        path, size, CKP_HEADER);
+                        "net_load: %s: truncated: %zu bytes, shorter than the %d-byte header", path,
+                        size, CKP_HEADER);
     } else if (memcmp(buf, CKP_MAGIC, 8) != 0) {
         s = corrupt(net, path, "bad magic (not an oclnn checkpoint)");
     } else if (get_u32(buf + 8) != CKP_VERSION) {

@@ -15,9 +15,9 @@
 
 static const char *kind_name(net_kind k)
 {
-    static const char *names[] = {"conv",   "batchnorm", "layernorm",   "activation",
-                                  "pool",   "gap",       "flatten",     "linear",
-                                  "scale",  "residual",  "softmax_ce"};
+    static const char *names[] = {"conv",  "batchnorm", "layernorm", "activation",
+                                  "pool",  "gap",       "flatten",   "linear",
+                                  "scale", "residual",  "softmax_ce"};
     return names[k];
 }
 
@@ -159,8 +159,8 @@ static oclnn_status add_layer(oclnn_net *net, const char *op, net_kind kind, con
         return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
                            "%s: the net is compiled; no layer may be added", op);
     if (net->nlayers > 0 && net->layers[net->nlayers - 1].kind == NET_SOFTMAX_CE)
-        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: the loss must be the last layer", op);
+        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT, "%s: the loss must be the last layer",
+                           op);
     char def[64];
     snprintf(def, sizeof def, "%s%d", kind_name(kind), net->nlayers);
     if (!name)
@@ -446,9 +446,8 @@ static oclnn_status infer_shapes(oclnn_net *net)
             if (g < 1 || c % g || l->conv.out_channels % g)
                 return layer_fail(net, i, "groups %d must divide %d input and %d output channels",
                                   g, c, l->conv.out_channels);
-            oclnn_tensor_desc wd =
-                oclnn_tensor_desc_4d(l->conv.out_channels, c / g, l->conv.kernel_h,
-                                     l->conv.kernel_w);
+            oclnn_tensor_desc wd = oclnn_tensor_desc_4d(l->conv.out_channels, c / g,
+                                                        l->conv.kernel_h, l->conv.kernel_w);
             if (oclnn_conv2d_output_shape(&l->conv.conv, &x, &wd, &l->out) != OCLNN_SUCCESS)
                 return layer_fail(net, i, "%s", oclnn_last_error(NULL));
             int fan_in = c / g * l->conv.kernel_h * l->conv.kernel_w;
@@ -480,9 +479,7 @@ static oclnn_status infer_shapes(oclnn_net *net)
             TRY(add_param(net, i, 1, "beta", gd, true, false, INIT_ZERO, 0, 0));
             break;
         }
-        case NET_ACTIVATION:
-            l->out = x;
-            break;
+        case NET_ACTIVATION: l->out = x; break;
         case NET_POOL:
             if (x.ndim != 4)
                 return layer_fail(net, i, "pooling needs a 4-D input");
@@ -494,16 +491,14 @@ static oclnn_status infer_shapes(oclnn_net *net)
                 return layer_fail(net, i, "global average pooling needs a 4-D input");
             l->out = oclnn_tensor_desc_2d(n, c);
             break;
-        case NET_FLATTEN:
-            l->out = oclnn_tensor_desc_2d(n, c * h * w);
-            break;
+        case NET_FLATTEN: l->out = oclnn_tensor_desc_2d(n, c * h * w); break;
         case NET_LINEAR:
             l->out = oclnn_tensor_desc_2d(n, l->out_features);
             TRY(add_param(net, i, 0, "weight", oclnn_tensor_desc_2d(l->out_features, c * h * w),
                           true, true, INIT_HE, 0, c * h * w));
             if (l->bias)
-                TRY(add_param(net, i, 1, "bias", oclnn_tensor_desc_1d(l->out_features), true,
-                              false, INIT_ZERO, 0, 0));
+                TRY(add_param(net, i, 1, "bias", oclnn_tensor_desc_1d(l->out_features), true, false,
+                              INIT_ZERO, 0, 0));
             break;
         case NET_LAYER_SCALE:
             if (x.ndim != 4 && x.ndim != 2)
@@ -515,8 +510,8 @@ static oclnn_status infer_shapes(oclnn_net *net)
             oclnn_tensor_desc z = in_desc(net, l->in2);
             char a[64], b[64];
             if (z.ndim != x.ndim || memcmp(z.dims, x.dims, sizeof z.dims))
-                return layer_fail(net, i, "the skip input (layer %d) has shape %s, not %s",
-                                  l->in2, oclnn__shape_str(&z, a, sizeof a),
+                return layer_fail(net, i, "the skip input (layer %d) has shape %s, not %s", l->in2,
+                                  oclnn__shape_str(&z, a, sizeof a),
                                   oclnn__shape_str(&x, b, sizeof b));
             l->out = x;
             break;
@@ -648,8 +643,7 @@ static oclnn_status plan_activations(oclnn_net *net)
             int groups = l->kind == NET_BATCHNORM            ? c
                          : l->ln.mode == OCLNN_LAYERNORM_CHW ? n
                                                              : n * h * w;
-            s = new_tensor(net, oclnn_tensor_desc_1d(groups), &l->save_mean,
-                           &net->mem.activations);
+            s = new_tensor(net, oclnn_tensor_desc_1d(groups), &l->save_mean, &net->mem.activations);
             if (s == OCLNN_SUCCESS)
                 s = new_tensor(net, oclnn_tensor_desc_1d(groups), &l->save_invstd,
                                &net->mem.activations);
@@ -754,8 +748,8 @@ static oclnn_status plan_gradients(oclnn_net *net)
                 s = view(net, net->scratch, net->layers[ins[j]].out, 0, &l->tmp[j]);
         }
         /* These ops always produce an input gradient: give them a buffer to drop it in. */
-        bool always_dx = l->kind == NET_BATCHNORM || l->kind == NET_LAYERNORM ||
-                         l->kind == NET_LAYER_SCALE;
+        bool always_dx =
+            l->kind == NET_BATCHNORM || l->kind == NET_LAYERNORM || l->kind == NET_LAYER_SCALE;
         if (s == OCLNN_SUCCESS && always_dx && !l->dx[0]) {
             oclnn_tensor_desc d = in_desc(net, l->in);
             s = new_tensor(net, d, &net->acts[net->nacts], &net->mem.activation_gradients);
@@ -925,8 +919,8 @@ static oclnn_status compile(oclnn_net *net)
     if (!net->logits_host)
         return OCLNN_OUT_OF_MEMORY;
     oclnn_net_memory *m = &net->mem;
-    m->total = m->parameters + m->gradients + m->optimizer + m->activations +
-               m->activation_gradients;
+    m->total =
+        m->parameters + m->gradients + m->optimizer + m->activations + m->activation_gradients;
     return oclnn_context_finish(net->ctx);
 }
 
@@ -990,13 +984,11 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
         oclnn_tensor *p2 = l->params[2] >= 0 ? net->params[l->params[2]].p : NULL;
         oclnn_tensor *p3 = l->params[3] >= 0 ? net->params[l->params[3]].p : NULL;
         switch (l->kind) {
-        case NET_CONV:
-            TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, p0, p1, NULL, l->y));
-            break;
+        case NET_CONV: TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, p0, p1, NULL, l->y)); break;
         case NET_BATCHNORM:
             if (training)
-                TRY(oclnn_batchnorm_forward_training(ctx, &l->bn, x, p0, p1, p2, p3,
-                                                     l->save_mean, l->save_invstd, l->y));
+                TRY(oclnn_batchnorm_forward_training(ctx, &l->bn, x, p0, p1, p2, p3, l->save_mean,
+                                                     l->save_invstd, l->y));
             else
                 TRY(oclnn_batchnorm_forward_inference(ctx, &l->bn, x, p0, p1, p2, p3, l->y));
             break;
@@ -1004,23 +996,12 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
             TRY(oclnn_layernorm_forward(ctx, &l->ln, x, p0, p1, l->save_mean, l->save_invstd,
                                         l->y));
             break;
-        case NET_ACTIVATION:
-            TRY(oclnn_activation_forward(ctx, l->act, x, l->y));
-            break;
-        case NET_POOL:
-            TRY(oclnn_pool2d_forward(ctx, &l->pool, x, l->y));
-            break;
-        case NET_GLOBAL_AVG_POOL:
-            TRY(oclnn_global_avg_pool_forward(ctx, x, l->y));
-            break;
-        case NET_FLATTEN:
-            break;
-        case NET_LINEAR:
-            TRY(oclnn_linear_forward(ctx, x, p0, p1, l->y));
-            break;
-        case NET_LAYER_SCALE:
-            TRY(oclnn_channel_scale_forward(ctx, x, p0, l->y));
-            break;
+        case NET_ACTIVATION: TRY(oclnn_activation_forward(ctx, l->act, x, l->y)); break;
+        case NET_POOL: TRY(oclnn_pool2d_forward(ctx, &l->pool, x, l->y)); break;
+        case NET_GLOBAL_AVG_POOL: TRY(oclnn_global_avg_pool_forward(ctx, x, l->y)); break;
+        case NET_FLATTEN: break;
+        case NET_LINEAR: TRY(oclnn_linear_forward(ctx, x, p0, p1, l->y)); break;
+        case NET_LAYER_SCALE: TRY(oclnn_channel_scale_forward(ctx, x, p0, l->y)); break;
         case NET_RESIDUAL:
             TRY(oclnn_add(ctx, 1.0f, x, 1.0f, input_of(net, l->in2), l->y));
             if (l->act != OCLNN_ACT_NONE)
@@ -1159,8 +1140,7 @@ static oclnn_status backward(oclnn_net *net)
             if (l->in2 >= 0 && l->dx[1])
                 TRY(contribute(net, l, 1, dy));
             break;
-        case NET_FLATTEN:
-            break;
+        case NET_FLATTEN: break;
         }
     }
     return OCLNN_SUCCESS;
@@ -1247,10 +1227,9 @@ static oclnn_status stage(oclnn_net *net, const float *x, const int32_t *labels,
         net->stage_labels[k][i] = labels && i < count ? labels[i] : 0;
     cl_event evs[2] = {NULL, NULL};
     TRY(oclnn__cl(ctx,
-                  clEnqueueWriteBuffer(ctx->queue, net->x->mem, CL_FALSE,
-                                       net->x->offset * sizeof(float),
-                                       (size_t)net->batch * per * sizeof(float), net->stage_x[k], 0,
-                                       NULL, &evs[0]),
+                  clEnqueueWriteBuffer(
+                      ctx->queue, net->x->mem, CL_FALSE, net->x->offset * sizeof(float),
+                      (size_t)net->batch * per * sizeof(float), net->stage_x[k], 0, NULL, &evs[0]),
                   "net: clEnqueueWriteBuffer(x)"));
     oclnn_status s = oclnn__cl(ctx,
                                clEnqueueWriteBuffer(ctx->queue, net->labels->mem, CL_FALSE,
@@ -1340,8 +1319,8 @@ oclnn_status oclnn_net_lr(const oclnn_net *net, long step, double *lr)
         *lr = 0;
     TRY(check_ready(net, "net_lr"));
     if (!lr || step < 0)
-        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
-                           "net_lr: lr is NULL or step %ld < 0", step);
+        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT, "net_lr: lr is NULL or step %ld < 0",
+                           step);
     *lr = lr_at(net, step);
     return OCLNN_SUCCESS;
 }
@@ -1457,8 +1436,8 @@ oclnn_status oclnn_net_shape(const oclnn_net *net, int *batch, int *classes, int
     return OCLNN_SUCCESS;
 }
 
-oclnn_status oclnn_net_layer_info(const oclnn_net *net, int i, const char **kind,
-                                  const char **name, oclnn_tensor_desc *out)
+oclnn_status oclnn_net_layer_info(const oclnn_net *net, int i, const char **kind, const char **name,
+                                  oclnn_tensor_desc *out)
 {
     if (!net)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "net_layer_info: net is NULL");

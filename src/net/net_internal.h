@@ -23,12 +23,12 @@ typedef enum net_init { INIT_HE, INIT_ZERO, INIT_ONE, INIT_CONST } net_init;
 
 /* One parameter tensor (weight, bias, gamma, beta) or BN running statistic. */
 typedef struct net_param {
-    char name[96];           /* "conv1.weight" */
+    char name[96]; /* "conv1.weight" */
     oclnn_tensor_desc desc;
     size_t count;
-    size_t offset;           /* elements into the parameter buffer */
-    bool trainable;          /* false: running statistics */
-    bool decay;              /* weight decay applies */
+    size_t offset;  /* elements into the parameter buffer */
+    bool trainable; /* false: running statistics */
+    bool decay;     /* weight decay applies */
     net_init init;
     float init_value;
     int fan_in;
@@ -38,7 +38,7 @@ typedef struct net_param {
 typedef struct net_layer {
     net_kind kind;
     char name[64];
-    int in, in2;             /* input layers (-1: the network input; in2 only for residual) */
+    int in, in2; /* input layers (-1: the network input; in2 only for residual) */
     oclnn_net_conv_desc conv;
     oclnn_batchnorm_desc bn;
     oclnn_layernorm_desc ln;
@@ -48,17 +48,17 @@ typedef struct net_layer {
     float init;
     /* compiled */
     oclnn_tensor_desc out;
-    bool inplace;            /* ReLU writing over its input */
-    int params[4];           /* indices into net->params, -1 unused: weight/gamma, bias/beta,
-                              * running_mean, running_var */
-    int gnode;               /* the layer whose gradient buffer holds this output's gradient */
-    int grad_slab;           /* slab index of this layer's gradient (gnode == self), -1 none */
-    oclnn_tensor *y;         /* forward output (may share the input's buffer) */
+    bool inplace;    /* ReLU writing over its input */
+    int params[4];   /* indices into net->params, -1 unused: weight/gamma, bias/beta,
+                      * running_mean, running_var */
+    int gnode;       /* the layer whose gradient buffer holds this output's gradient */
+    int grad_slab;   /* slab index of this layer's gradient (gnode == self), -1 none */
+    oclnn_tensor *y; /* forward output (may share the input's buffer) */
     oclnn_tensor *save_mean, *save_invstd;
     oclnn_tensor *probs;
-    oclnn_tensor *dy;        /* gradient of the output, in the gnode's slab */
-    oclnn_tensor *dx[2];     /* gradient of each input, shaped like that input */
-    oclnn_tensor *tmp[2];    /* the accumulation scratch, shaped like each input */
+    oclnn_tensor *dy;     /* gradient of the output, in the gnode's slab */
+    oclnn_tensor *dx[2];  /* gradient of each input, shaped like that input */
+    oclnn_tensor *tmp[2]; /* the accumulation scratch, shaped like each input */
 } net_layer;
 
 struct oclnn_net {
@@ -66,7 +66,7 @@ struct oclnn_net {
     char name[64];
     net_layer *layers;
     int nlayers, cap;
-    int cursor;              /* input of the next layer added */
+    int cursor; /* input of the next layer added */
     bool compiled;
     /* after compile */
     int batch, classes;
@@ -78,12 +78,12 @@ struct oclnn_net {
     oclnn_tensor *pbuf, *gbuf, *mbuf, *vbuf;
     oclnn_tensor *group_p[2], *group_g[2], *group_m[2], *group_v[2]; /* decay / no decay */
     oclnn_tensor *x, *labels;
-    oclnn_tensor **acts;     /* owned activation buffers */
+    oclnn_tensor **acts; /* owned activation buffers */
     int nacts;
-    oclnn_tensor **slabs;    /* gradient slabs */
+    oclnn_tensor **slabs; /* gradient slabs */
     int nslabs;
-    oclnn_tensor *scratch;   /* gradient accumulation scratch (NULL when never needed) */
-    bool *written;           /* per layer, during backward: gradient holds a contribution */
+    oclnn_tensor *scratch; /* gradient accumulation scratch (NULL when never needed) */
+    bool *written;         /* per layer, during backward: gradient holds a contribution */
     /* staging: host copies of the batch, uploaded without blocking */
     float *stage_x[4];
     int32_t *stage_labels[4];

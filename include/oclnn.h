@@ -533,7 +533,8 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
  * z1. Weight decay applies to conv and linear weights only, never to biases, BN/LN gamma and
  * beta or layer-scale gamma.
  *
- * Ownership: a net keeps ctx (which must outlive it) and owns everything it allocates.
+ * Ownership: a net keeps ctx (which must outlive it) and owns everything it allocates. A net is
+ * used by one thread at a time, like its context.
  */
 typedef struct oclnn_net oclnn_net;
 

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c copies f32 data as the host stores it: little-endian hosts only"
@@ -201,7 +202,9 @@ oclnn_status oclnn_net_save(oclnn_net *net, const char *path)
         s = oclnn__fail(net->ctx, OCLNN_IO_ERROR, "net_save: cannot create %s: %s", tmp,
                         strerror(errno));
     } else {
-        bool ok = fwrite(buf, 1, CKP_HEADER + psize, f) == CKP_HEADER + psize;
+        /* flushed to the disk before the rename, so PATH is never a half-written file */
+        bool ok = fwrite(buf, 1, CKP_HEADER + psize, f) == CKP_HEADER + psize &&
+                  fflush(f) == 0 && fsync(fileno(f)) == 0;
         int err = errno;
         ok = (fclose(f) == 0) && ok;
         if (!ok)

@@ -89,7 +89,7 @@ static void release_compiled(oclnn_net *net)
         release_tensor(&net->loss_slot[i]);
         release_tensor(&net->correct_slot[i]);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NET_STAGES; i++) {
         if (net->stage_ev[i])
             clReleaseEvent(net->stage_ev[i]);
         net->stage_ev[i] = NULL;
@@ -907,7 +907,7 @@ static oclnn_status compile(oclnn_net *net)
         TRY(view(net, net->loss_ring, one, (size_t)i, &net->loss_slot[i]));
         TRY(view(net, net->correct_ring, ione, (size_t)i, &net->correct_slot[i]));
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NET_STAGES; i++) {
         net->stage_x[i] = oclnn__alloc(net->ctx, in_count * sizeof(float), "net_compile");
         net->stage_labels[i] =
             oclnn__alloc(net->ctx, (size_t)net->batch * sizeof(int32_t), "net_compile");
@@ -1206,12 +1206,12 @@ static oclnn_status check_labels(oclnn_net *net, const char *op, const int32_t *
 }
 
 /* Copies the batch into a staging slot and uploads it without blocking; the slot's previous
- * upload (four steps ago) has finished long before in practice, but is waited for. */
+ * upload (NET_STAGES steps ago) has finished long before in practice, but is waited for. */
 static oclnn_status stage(oclnn_net *net, const float *x, const int32_t *labels, int count)
 {
     oclnn_context *ctx = net->ctx;
     int k = net->stage_next;
-    net->stage_next = (k + 1) % 4;
+    net->stage_next = (k + 1) % NET_STAGES;
     if (net->stage_ev[k]) {
         cl_int err = clWaitForEvents(1, &net->stage_ev[k]);
         clReleaseEvent(net->stage_ev[k]);

@@ -5,6 +5,10 @@
 
 #include "../internal.h"
 
+/* Host staging copies of the batch: an upload may still be reading one while the next steps
+ * are enqueued. */
+#define NET_STAGES 4
+
 typedef enum net_kind {
     NET_CONV,
     NET_BATCHNORM,
@@ -85,9 +89,9 @@ struct oclnn_net {
     oclnn_tensor *scratch; /* gradient accumulation scratch (NULL when never needed) */
     bool *written;         /* per layer, during backward: gradient holds a contribution */
     /* staging: host copies of the batch, uploaded without blocking */
-    float *stage_x[4];
-    int32_t *stage_labels[4];
-    cl_event stage_ev[4];
+    float *stage_x[NET_STAGES];
+    int32_t *stage_labels[NET_STAGES];
+    cl_event stage_ev[NET_STAGES];
     int stage_next;
     /* statistics ring */
     oclnn_tensor *loss_ring, *correct_ring;

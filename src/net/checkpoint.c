@@ -203,8 +203,8 @@ oclnn_status oclnn_net_save(oclnn_net *net, const char *path)
                         strerror(errno));
     } else {
         /* flushed to the disk before the rename, so PATH is never a half-written file */
-        bool ok = fwrite(buf, 1, CKP_HEADER + psize, f) == CKP_HEADER + psize &&
-                  fflush(f) == 0 && fsync(fileno(f)) == 0;
+        bool ok = fwrite(buf, 1, CKP_HEADER + psize, f) == CKP_HEADER + psize && fflush(f) == 0 &&
+                  fsync(fileno(f)) == 0;
         int err = errno;
         ok = (fclose(f) == 0) && ok;
         if (!ok)

@@ -3,7 +3,9 @@
  * Defines: VEC (4 or 8; default 8) - vector width of the global-average-pool plane loops.
  *          ROWS (1 to 8; default 4) - input rows per work-item in the backward kernels (the
  *          windows they share are recomputed once).
- * Window kernels handle runs of 8 outputs (forward) or blocks of ROWS x 8 inputs (backward);
+ *          FWD_ROWS (>= 1; default 8) - output rows per work-item in the forward kernels (POCL
+ *          runs small work-items with a visible overhead).
+ * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward) or ROWS x 8 inputs (backward);
  * every window holds at least one input position because each pad is smaller than the window. */
 #ifndef VEC
 #define VEC 8
@@ -11,8 +13,14 @@
 #ifndef ROWS
 #define ROWS 4
 #endif
+#ifndef FWD_ROWS
+#define FWD_ROWS 8
+#endif
 #if ROWS < 1 || ROWS > 8
 #error "ROWS must be in 1..8"
+#endif
+#if FWD_ROWS < 1
+#error "FWD_ROWS must be >= 1"
 #endif
 #if VEC == 4
 #define floatV float4
@@ -125,21 +133,24 @@ inline void store_lanes(float8 v, __global float *p, int n)
         p[j] = t[j];
 }
 
-/* Each work-item computes a run of 8 outputs of one row. Global: (ceil(ow / 8), oh, planes). */
+/* Each work-item computes runs of 8 outputs in FWD_ROWS consecutive rows.
+ * Global: (ceil(ow / 8), ceil(oh / FWD_ROWS), planes). */
 #define DEFINE_POOL_FORWARD(NAME, MODE)                                                            \
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
                        const ulong y_off, POOL_ARGS)                                               \
     {                                                                                              \
-        const int ox0 = (int)get_global_id(0) * 8, oy = (int)get_global_id(1);                     \
+        const int ox0 = (int)get_global_id(0) * 8, oy0 = (int)get_global_id(1) * FWD_ROWS;         \
         const int p = (int)get_global_id(2);                                                       \
-        if (ox0 >= ow || oy >= oh || p >= planes)                                                  \
+        if (ox0 >= ow || oy0 >= oh || p >= planes)                                                 \
             return;                                                                                \
         const pool_geom g = POOL_GEOM;                                                             \
         __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
-        int8 ar, ac;                                                                               \
-        const float8 r = windows8(xp, oy, ox0, g, MODE, false, &ar, &ac);                          \
-        store_lanes(r, y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow + ox0),           \
-                    ow - ox0);                                                                     \
+        __global float *yp = y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;                 \
+        for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {                                   \
+            int8 ar, ac;                                                                           \
+            const float8 r = windows8(xp, oy, ox0, g, MODE, false, &ar, &ac);                      \
+            store_lanes(r, yp + oy * ow, ow - ox0);                                                \
+        }                                                                                          \
     }
 
 DEFINE_POOL_FORWARD(pool_max_forward, MODE_MAX)
@@ -160,6 +171,7 @@ inline int last_window(int i, int pad, int s, int n)
 /* Routing of window lane S (a vector component) to the block's accumulators: max sends d.S to
  * the input at its arg-max (row rr.S of the block, column ac.S); avg sends its share to the
  * columns it covers in the block rows it covers. Unrolled over the 8 lanes. */
+#define FOR_LANES(M) M(s0) M(s1) M(s2) M(s3) M(s4) M(s5) M(s6) M(s7)
 #define ROUTE_MAX(S)                                                                               \
     {                                                                                              \
         const float8 add = select((float8)0.0f, (float8)d.S, lane == ac.S);                        \
@@ -220,15 +232,12 @@ inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
                     int8 ar, ac;                                                                   \
                     windows8(xp, oy, oxa, g, MODE, true, &ar, &ac);                                \
                     const int8 rr = ar - iy0;                                                      \
-                    ROUTE_MAX(s0)                                                                  \
-                    ROUTE_MAX(s1) ROUTE_MAX(s2) ROUTE_MAX(s3) ROUTE_MAX(s4) ROUTE_MAX(s5)          \
-                        ROUTE_MAX(s6) ROUTE_MAX(s7)                                                \
+                    FOR_LANES(ROUTE_MAX)                                                           \
                 } else {                                                                           \
                     const int8 w0 = (wl + oxa) * sw - pl;                                          \
-                    float8 share = d / window_divisor8(h0, w0, g, MODE);                           \
-                    ROUTE_AVG(s0)                                                                  \
-                    ROUTE_AVG(s1) ROUTE_AVG(s2) ROUTE_AVG(s3) ROUTE_AVG(s4) ROUTE_AVG(s5)          \
-                        ROUTE_AVG(s6) ROUTE_AVG(s7)                                                \
+                    const float8 share =                                                           \
+                        select((float8)0.0f, d / window_divisor8(h0, w0, g, MODE), wl < nwin);     \
+                    FOR_LANES(ROUTE_AVG)                                                           \
                 }                                                                                  \
             }                                                                                      \
         __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy0 * w + ix0);    \

@@ -313,7 +313,8 @@ OCLNN_API oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx,
 /* ---------------------------------------------------------------------------------------------
  * Pooling, NCHW. Output size as convolution with window for kernel and dilation 1 (floor).
  * Max backward routes each gradient to the first index (row-major within the window) holding
- * the maximum. Padded positions never win a max.
+ * the maximum. Padded positions never win a max. A NaN in a window makes its max NaN (PyTorch's
+ * rule: the gradient then goes to the window's last NaN).
  */
 typedef enum oclnn_pool_mode {
     OCLNN_POOL_MAX = 0,
@@ -420,7 +421,8 @@ OCLNN_API oclnn_status oclnn_copy(oclnn_context *ctx, const oclnn_tensor *x, ocl
 /* Per-channel scale (ConvNeXt layer scale): y[n][c][h][w] = gamma[c] * x[n][c][h][w]. */
 OCLNN_API oclnn_status oclnn_channel_scale_forward(oclnn_context *ctx, const oclnn_tensor *x,
                                                    const oclnn_tensor *gamma, oclnn_tensor *y);
-/* dx = gamma * dy (overwritten); dgamma = beta_acc * dgamma + sum over n,h,w of x * dy. */
+/* dx = gamma * dy (overwritten); dgamma = beta_acc * dgamma + sum over n,h,w of x * dy, with
+ * beta_acc 0 (overwrite) or 1 (accumulate). dx may alias x or dy. */
 OCLNN_API oclnn_status oclnn_channel_scale_backward(oclnn_context *ctx, const oclnn_tensor *x,
                                                     const oclnn_tensor *dy,
                                                     const oclnn_tensor *gamma, oclnn_tensor *dx,
@@ -464,7 +466,8 @@ OCLNN_API oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx,
                                                            const oclnn_tensor *logits,
                                                            const oclnn_tensor *labels,
                                                            oclnn_tensor *probs, oclnn_tensor *loss);
-/* dlogits = scale * (probs - onehot(labels)) / n  (scale 1 for the mean loss). */
+/* dlogits = scale * (probs - onehot(labels)) / n  (scale 1 for the mean loss). A row whose label
+ * is outside [0, k) gets NaN, as its loss does. */
 OCLNN_API oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx,
                                                             const oclnn_tensor *probs,
                                                             const oclnn_tensor *labels,
@@ -485,7 +488,9 @@ typedef struct oclnn_sgd_desc {
     int nesterov;
 } oclnn_sgd_desc;
 /* PyTorch's SGD: g = grad + wd*p; buf = momentum*buf + g (buf = g on the first step, which is
- * the caller's: pass first_step = 1); p -= lr * (nesterov ? g + momentum*buf : buf). */
+ * the caller's: pass first_step = 1); p -= lr * (nesterov ? g + momentum*buf : buf).
+ * lr, momentum and weight_decay are finite and >= 0; nesterov needs momentum > 0; with momentum 0
+ * there is no buffer (momentum_buf may be NULL) and p -= lr * g. */
 OCLNN_API oclnn_status oclnn_sgd_step(oclnn_context *ctx, const oclnn_sgd_desc *desc,
                                       oclnn_tensor *param, const oclnn_tensor *grad,
                                       oclnn_tensor *momentum_buf, int first_step);
@@ -497,7 +502,8 @@ typedef struct oclnn_adam_desc {
     int decoupled; /* 1: AdamW (p -= lr*wd*p), 0: Adam (grad += wd*p) */
 } oclnn_adam_desc;
 OCLNN_API oclnn_adam_desc oclnn_adam_desc_default(void);
-/* One step; `step` counts from 1 (bias correction 1 - beta^step). m and v start at zero. */
+/* One step; `step` counts from 1 (bias correction 1 - beta^step). m and v start at zero.
+ * lr >= 0, beta1 and beta2 in [0, 1), eps > 0, weight_decay >= 0, all finite. */
 OCLNN_API oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, long step,
                                        oclnn_tensor *param, const oclnn_tensor *grad,
                                        oclnn_tensor *m, oclnn_tensor *v);
@@ -505,7 +511,7 @@ OCLNN_API oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc
 /* Cosine learning rate with linear warm-up, computed on the host:
  *   step < warmup: base_lr * (step + 1) / warmup
  *   else: min_lr + (base_lr - min_lr) * 0.5 * (1 + cos(pi * (step - warmup) / (total - warmup)))
- * step counts from 0; total > warmup >= 0. */
+ * step counts from 0; total > warmup >= 0; from step = total on, the result is min_lr. */
 OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step, long warmup,
                                        long total, double *lr);
 

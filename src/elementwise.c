@@ -7,7 +7,9 @@
 /* Elements per work-item (the kernel's VEC) and the fixed local sizes. 8 floats are one AVX
  * register on a CPU and a 32-byte transaction per work-item on a GPU. */
 #define EW_VEC 8
-#define EW_OPTS "-DVEC=8"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define EW_OPTS "-DVEC=" STR(EW_VEC)
 #define EW_LOCAL 64
 #define PLANE_LOCAL 32
 

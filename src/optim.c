@@ -5,7 +5,9 @@
 #include <math.h>
 
 #define OPT_VEC 8
-#define OPT_OPTS "-DVEC=8"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define OPT_OPTS "-DVEC=" STR(OPT_VEC)
 #define OPT_LOCAL 64
 
 /* value must be finite and at least lo ("lr -0.1 must be a finite value >= 0"). */

@@ -2,11 +2,14 @@
  * passes are gathers over the windows containing each input element: deterministic, no atomics. */
 #include "internal.h"
 
-#define POOL_OPTS "-DVEC=8 -DROWS=4"
 #define POOL_ROWS 4
+#define POOL_FWD_ROWS 8
 #define POOL_VEC 8
-/* Window kernels: each work-item handles a run of 8 columns; fixed local size of (8 runs,
- * 8 rows) of one plane. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) " -DFWD_ROWS=" STR(POOL_FWD_ROWS)
+/* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
+ * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
 #define RUN 8
 static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
@@ -141,7 +144,7 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
     /* Forward runs over runs of outputs, backward over blocks of inputs. */
     const oclnn_tensor_desc *over = backward ? x : y;
     size_t global[3] = {oclnn__div_up((size_t)over->dims[3], RUN),
-                        oclnn__div_up((size_t)over->dims[2], backward ? POOL_ROWS : 1),
+                        oclnn__div_up((size_t)over->dims[2], backward ? POOL_ROWS : POOL_FWD_ROWS),
                         (size_t)geom[10]};
     return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
 }

@@ -17,7 +17,7 @@
 #error "SEG must be >= 1 and FROM_VAR 0 or 1"
 #endif
 
-/* part[2 * (c * nchunks + j) + {0, 1}] = (mean, M2) of chunk j of channel c. */
+/* part[2 * (c * nchunks + j) + {0, 1}] = (mean - x[0][c][0], M2) of chunk j of channel c. */
 __kernel void bn_stats(__global const float *x, const int x_off, __global float *part,
                        const int channels, const int hw, const int count, const int chunk,
                        const int nchunks)
@@ -27,15 +27,33 @@ __kernel void bn_stats(__global const float *x, const int x_off, __global float 
     if (c >= channels)
         return;
     const int r0 = j * chunk, r1 = min(r0 + chunk, count);
-    float2 s = r0 < r1 ? run_stats(x + x_off + (size_t)c * hw, r0, r1, hw, channels * hw) : 0.0f;
+    __global const float *base = x + x_off + (size_t)c * hw;
+    float2 s = r0 < r1 ? run_stats(base, r0, r1, hw, channels * hw, base[0]) : 0.0f;
     vstore2(s, gid, part);
 }
 
-/* Per channel: save_mean, save_invstd and the momentum update of the running statistics (the
- * unbiased variance; a single element per channel counts as variance 0). */
-__kernel void bn_stats_finish(__global const float *part, const int channels, const int nchunks,
-                              const int chunk, const int count, const float eps,
-                              const float momentum, __global float *save_mean, const int sm_off,
+/* From a channel's (mean - shift, M2): save_mean, save_invstd and the momentum update of the
+ * running statistics (the unbiased variance; a single element per channel counts as variance
+ * 0). Returns (mean, invstd). */
+static inline float2 finish_stats(float2 s, float shift, int count, float eps, float momentum,
+                                  __global float *save_mean, __global float *save_invstd,
+                                  __global float *run_mean, __global float *run_var)
+{
+    const float var = s.y / (float)count;
+    const float unbiased = count > 1 ? s.y / (float)(count - 1) : 0.0f;
+    const float mean = shift + s.x, inv = 1.0f / sqrt(var + eps);
+    *save_mean = mean;
+    *save_invstd = inv;
+    *run_mean = (1.0f - momentum) * *run_mean + momentum * mean;
+    *run_var = (1.0f - momentum) * *run_var + momentum * unbiased;
+    return (float2)(mean, inv);
+}
+
+/* Per channel: finish_stats over the chunks' partials. */
+__kernel void bn_stats_finish(__global const float *x, const int x_off, __global const float *part,
+                              const int channels, const int hw, const int nchunks, const int chunk,
+                              const int count, const float eps, const float momentum,
+                              __global float *save_mean, const int sm_off,
                               __global float *save_invstd, const int si_off,
                               __global float *run_mean, const int rm_off, __global float *run_var,
                               const int rv_off)
@@ -44,12 +62,45 @@ __kernel void bn_stats_finish(__global const float *part, const int channels, co
     if (c >= channels)
         return;
     float2 s = combine_chunks(part + (size_t)2 * c * nchunks, nchunks, chunk, count);
-    float var = s.y / (float)count;
-    float unbiased = count > 1 ? s.y / (float)(count - 1) : 0.0f;
-    save_mean[sm_off + c] = s.x;
-    save_invstd[si_off + c] = 1.0f / sqrt(var + eps);
-    run_mean[rm_off + c] = (1.0f - momentum) * run_mean[rm_off + c] + momentum * s.x;
-    run_var[rv_off + c] = (1.0f - momentum) * run_var[rv_off + c] + momentum * unbiased;
+    finish_stats(s, x[x_off + (size_t)c * hw], count, eps, momentum, save_mean + sm_off + c,
+                 save_invstd + si_off + c, run_mean + rm_off + c, run_var + rv_off + c);
+}
+
+/* y = (x - m) * s + b over a run of len floats. */
+static inline void seg_normalize(__global const float *px, __global float *py, int len, float m,
+                                 float s, float b)
+{
+    int i = 0;
+    for (; i + VEC <= len; i += VEC)
+        VSTORE(fma(VLOAD(px + i) - m, (VTYPE)(s), (VTYPE)(b)), py + i);
+    for (; i < len; i++)
+        py[i] = fma(px[i] - m, s, b);
+}
+
+/* One work-item per channel, when there are enough channels to busy the device: statistics, then
+ * normalisation of the planes in reverse order, while the channel is still in the cache (x is
+ * read from memory once instead of twice). */
+__kernel void bn_forward_fused(__global const float *x, const int x_off, __global float *y,
+                               const int y_off, __global const float *gamma, const int g_off,
+                               __global const float *beta, const int b_off,
+                               __global float *save_mean, const int sm_off,
+                               __global float *save_invstd, const int si_off,
+                               __global float *run_mean, const int rm_off, __global float *run_var,
+                               const int rv_off, const int channels, const int hw, const int count,
+                               const float eps, const float momentum)
+{
+    const int c = (int)get_global_id(0);
+    if (c >= channels)
+        return;
+    __global const float *base = x + x_off + (size_t)c * hw;
+    float2 st = run_stats(base, 0, count, hw, channels * hw, base[0]);
+    float2 mi = finish_stats(st, base[0], count, eps, momentum, save_mean + sm_off + c,
+                             save_invstd + si_off + c, run_mean + rm_off + c, run_var + rv_off + c);
+    const float s = mi.y * gamma[g_off + c], b = beta[b_off + c];
+    for (int n = count / hw - 1; n >= 0; n--) {
+        const size_t o = ((size_t)n * channels + c) * hw;
+        seg_normalize(x + x_off + o, y + y_off + o, hw, mi.x, s, b);
+    }
 }
 
 /* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c] over elements [gid * SEG, +SEG). With
@@ -72,13 +123,7 @@ __kernel void bn_normalize(__global const float *x, const int x_off, __global fl
         const float inv = stat[stat_off + c];
 #endif
         const float s = inv * gamma[g_off + c], m = mean[mean_off + c], b = beta[b_off + c];
-        __global const float *px = x + x_off + e;
-        __global float *py = y + y_off + e;
-        int i = 0;
-        for (; i + VEC <= len; i += VEC)
-            VSTORE(fma(VLOAD(px + i) - m, (VTYPE)(s), (VTYPE)(b)), py + i);
-        for (; i < len; i++)
-            py[i] = fma(px[i] - m, s, b);
+        seg_normalize(x + x_off + e, y + y_off + e, len, m, s, b);
         e += len;
     }
 }
@@ -123,9 +168,21 @@ __kernel void bn_bwd_partial(__global const float *x, const int x_off, __global 
     vstore2(s, gid, part);
 }
 
-/* Per channel: dbeta = sum dy, dgamma = invstd * sum dy (x - mean) (accumulated when beta_acc is
- * 1; with 0 the old values are never read), and the coefficients of
- * dx = a dy + k (x - mean) + b, stored at coef[coef_off + 4c ..]. */
+/* From a channel's (sum dy, sum dy (x - mean)): dbeta = sum dy and dgamma = invstd * sum dy
+ * (x - mean) (added to the old values when beta_acc is 1; with 0 they are never read), and the
+ * coefficients (a, k, b) of dx = a dy + k (x - mean) + b. */
+static inline float4 finish_bwd(float2 s, int count, float inv, float gamma, __global float *dgamma,
+                                __global float *dbeta, float beta_acc)
+{
+    const float dg = s.y * inv;
+    *dgamma = beta_acc != 0.0f ? *dgamma + dg : dg;
+    *dbeta = beta_acc != 0.0f ? *dbeta + s.x : s.x;
+    const float a = gamma * inv, rn = 1.0f / (float)count;
+    return (float4)(a, -a * inv * inv * s.y * rn, -a * s.x * rn, 0.0f);
+}
+
+/* Per channel: finish_bwd over the chunks' partials; the coefficients go to
+ * coef[coef_off + 4c ..]. */
 __kernel void bn_bwd_finish(__global const float *part, const int channels, const int nchunks,
                             const int count, __global const float *invstd, const int si_off,
                             __global const float *gamma, const int g_off, __global float *dgamma,
@@ -135,22 +192,52 @@ __kernel void bn_bwd_finish(__global const float *part, const int channels, cons
     const int c = (int)get_global_id(0);
     if (c >= channels)
         return;
-    float sdy = 0.0f, sdev = 0.0f;
-    for (int j = 0; j < nchunks; j++) {
-        float2 p = vload2((size_t)c * nchunks + j, part);
-        sdy += p.x;
-        sdev += p.y;
+    float2 s = 0.0f;
+    for (int j = 0; j < nchunks; j++)
+        s += vload2((size_t)c * nchunks + j, part);
+    float4 k = finish_bwd(s, count, invstd[si_off + c], gamma[g_off + c], dgamma + dg_off + c,
+                          dbeta + db_off + c, beta_acc);
+    vstore4(k, 0, coef + coef_off + 4 * c);
+}
+
+/* dx = a dy + k (x - m) + b over a run of len floats. */
+static inline void seg_dx(__global const float *px, __global const float *pd, __global float *po,
+                          int len, float m, float4 k)
+{
+    int i = 0;
+    for (; i + VEC <= len; i += VEC)
+        VSTORE(fma(VLOAD(pd + i), (VTYPE)(k.x), fma(VLOAD(px + i) - m, (VTYPE)(k.y), (VTYPE)(k.z))),
+               po + i);
+    for (; i < len; i++)
+        po[i] = fma(pd[i], k.x, fma(px[i] - m, k.y, k.z));
+}
+
+/* One work-item per channel (see bn_forward_fused): the sums, then dx of the planes in reverse
+ * order while x and dy of the channel are still cached. */
+__kernel void bn_backward_fused(__global const float *x, const int x_off, __global const float *dy,
+                                const int dy_off, __global const float *gamma, const int g_off,
+                                __global const float *mean, const int m_off,
+                                __global const float *invstd, const int si_off, __global float *dx,
+                                const int dx_off, __global float *dgamma, const int dg_off,
+                                __global float *dbeta, const int db_off, const float beta_acc,
+                                const int channels, const int hw, const int count)
+{
+    const int c = (int)get_global_id(0);
+    if (c >= channels)
+        return;
+    const float m = mean[m_off + c];
+    const int n = count / hw;
+    float2 s = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const size_t o = ((size_t)i * channels + c) * hw;
+        s += seg_dy_dev(x + x_off + o, dy + dy_off + o, hw, m);
     }
-    const float inv = invstd[si_off + c];
-    const float dg = sdev * inv;
-    dgamma[dg_off + c] = beta_acc != 0.0f ? dgamma[dg_off + c] + dg : dg;
-    dbeta[db_off + c] = beta_acc != 0.0f ? dbeta[db_off + c] + sdy : sdy;
-    const float a = gamma[g_off + c] * inv;
-    const float rn = 1.0f / (float)count;
-    coef += coef_off + 4 * c;
-    coef[0] = a;
-    coef[1] = -a * inv * inv * sdev * rn;
-    coef[2] = -a * sdy * rn;
+    float4 k = finish_bwd(s, count, invstd[si_off + c], gamma[g_off + c], dgamma + dg_off + c,
+                          dbeta + db_off + c, beta_acc);
+    for (int i = n - 1; i >= 0; i--) {
+        const size_t o = ((size_t)i * channels + c) * hw;
+        seg_dx(x + x_off + o, dy + dy_off + o, dx + dx_off + o, hw, m, k);
+    }
 }
 
 /* dx = a dy + k (x - mean) + b per channel over elements [gid * SEG, +SEG). */
@@ -164,18 +251,8 @@ __kernel void bn_bwd_dx(__global const float *x, const int x_off, __global const
     for (int e = e0; e < e1;) {
         const int c = (e / hw) % channels;
         const int len = min(hw - e % hw, e1 - e);
-        __global const float *cf = coef + coef_off + 4 * c;
-        const float a = cf[0], k = cf[1], b = cf[2];
-        const float m = mean[mean_off + c];
-        __global const float *px = x + x_off + e;
-        __global const float *pd = dy + dy_off + e;
-        __global float *po = dx + dx_off + e;
-        int i = 0;
-        for (; i + VEC <= len; i += VEC)
-            VSTORE(fma(VLOAD(pd + i), (VTYPE)(a), fma(VLOAD(px + i) - m, (VTYPE)(k), (VTYPE)(b))),
-                   po + i);
-        for (; i < len; i++)
-            po[i] = fma(pd[i], a, fma(px[i] - m, k, b));
+        const float4 k = vload4(0, coef + coef_off + 4 * c);
+        seg_dx(x + x_off + e, dy + dy_off + e, dx + dx_off + e, len, mean[mean_off + c], k);
         e += len;
     }
 }

@@ -3,24 +3,28 @@
  *   channels (ConvNeXt): one group per (n, position) over the c channels (stride hw), gamma/beta
  *   [c]; a work-item takes RUN contiguous positions, VEC at a time, so every load is contiguous.
  * Defines: VEC, BLK (see norm_common.h);
- *          DRUN (default 1024) - elements of d per work-item of the CHW element-wise kernels,
- *          which loop over n inside so gamma/beta and the parameter gradients stay in registers;
- *          RUN (default 4 * VEC) - positions per work-item of the channels kernels. */
+ *          DRUN (default 2048) - elements of d per work-item of the CHW element-wise kernels;
+ *          TILE (default 4) - vectors of positions the channels kernels walk the channels with
+ *          (each channel row is read in runs of TILE * VEC floats);
+ *          RUN (default TILE * VEC) - positions per work-item of the channels kernels. */
 #include "norm_common.h"
 
 #ifndef DRUN
-#define DRUN 1024
+#define DRUN 2048
+#endif
+#ifndef TILE
+#define TILE 4
 #endif
 #ifndef RUN
-#define RUN (4 * VEC)
+#define RUN (TILE * VEC)
 #endif
-#if DRUN < 1 || RUN < VEC || RUN % VEC != 0
-#error "DRUN must be >= 1 and RUN a multiple of VEC"
+#if DRUN < 1 || TILE < 1 || RUN < VEC || RUN % VEC != 0
+#error "DRUN and TILE must be >= 1 and RUN a multiple of VEC"
 #endif
 
 /* ---- CHW mode ---------------------------------------------------------------------------- */
 
-/* part[2 * (g * nchunks + j) + {0, 1}] = (mean, M2) of chunk j of sample g. */
+/* part[2 * (g * nchunks + j) + {0, 1}] = (mean - x[g][0], M2) of chunk j of sample g. */
 __kernel void ln_stats(__global const float *x, const int x_off, __global float *part,
                        const int groups, const int d, const int chunk, const int nchunks)
 {
@@ -29,26 +33,68 @@ __kernel void ln_stats(__global const float *x, const int x_off, __global float 
     if (g >= groups)
         return;
     const int r0 = j * chunk, r1 = min(r0 + chunk, d);
-    float2 s = r0 < r1 ? run_stats(x + x_off + (size_t)g * d, r0, r1, d, d) : 0.0f;
+    __global const float *base = x + x_off + (size_t)g * d;
+    float2 s = r0 < r1 ? run_stats(base, r0, r1, d, d, base[0]) : 0.0f;
     vstore2(s, gid, part);
 }
 
 /* Per sample: save_mean and save_invstd (biased variance). */
-__kernel void ln_stats_finish(__global const float *part, const int groups, const int nchunks,
-                              const int chunk, const int d, const float eps,
-                              __global float *save_mean, const int sm_off,
+__kernel void ln_stats_finish(__global const float *x, const int x_off, __global const float *part,
+                              const int groups, const int nchunks, const int chunk, const int d,
+                              const float eps, __global float *save_mean, const int sm_off,
                               __global float *save_invstd, const int si_off)
 {
     const int g = (int)get_global_id(0);
     if (g >= groups)
         return;
     float2 s = combine_chunks(part + (size_t)2 * g * nchunks, nchunks, chunk, d);
-    save_mean[sm_off + g] = s.x;
+    save_mean[sm_off + g] = x[x_off + (size_t)g * d] + s.x;
     save_invstd[si_off + g] = 1.0f / sqrt(s.y / (float)d + eps);
 }
 
+/* One work-item per sample, when the samples keep the device busy: statistics, then the
+ * normalisation in reverse block order while the sample is still cached (x is read from memory
+ * once instead of twice). */
+__kernel void ln_chw_forward_fused(__global const float *x, const int x_off, __global float *y,
+                                   const int y_off, __global const float *gamma, const int g_off,
+                                   __global const float *beta, const int b_off,
+                                   __global float *save_mean, const int sm_off,
+                                   __global float *save_invstd, const int si_off, const int groups,
+                                   const int d, const float eps)
+{
+    const int g = (int)get_global_id(0);
+    if (g >= groups)
+        return;
+    __global const float *px = x + x_off + (size_t)g * d;
+    __global float *py = y + y_off + (size_t)g * d;
+    const float2 s = run_stats(px, 0, d, d, d, px[0]);
+    const float m = px[0] + s.x, inv = 1.0f / sqrt(s.y / (float)d + eps);
+    save_mean[sm_off + g] = m;
+    save_invstd[si_off + g] = inv;
+    gamma += g_off;
+    beta += b_off;
+    for (int b0 = (d - 1) / BLK * BLK; b0 >= 0; b0 -= BLK) {
+        const int b1 = min(b0 + BLK, d);
+        int e = b0;
+        for (; e + VEC <= b1; e += VEC)
+            VSTORE(fma((VLOAD(px + e) - m) * inv, VLOAD(gamma + e), VLOAD(beta + e)), py + e);
+        for (; e < b1; e++)
+            py[e] = fma((px[e] - m) * inv, gamma[e], beta[e]);
+    }
+}
+
+/* Fully unrolled loops over a tile keep its arrays in registers. */
+#define UNROLL _Pragma("unroll")
+#define LD_V(p) VLOAD(p)
+#define ST_V(v, p) VSTORE(v, p)
+#define HS_V(v) VSUM(v)
+#define LD_S(p) (*(p))
+#define ST_S(v, p) (*(p) = (v))
+#define HS_S(v) (v)
+
 /* y[i][e] = (x[i][e] - mean[i]) * invstd[i] * gamma[e] + beta[e] for e in this work-item's run
- * [gid * DRUN, +DRUN) of d, every i. */
+ * [gid * DRUN, +DRUN) of d, sample after sample: each row is read in one contiguous run while
+ * the run's gamma and beta stay in the L1 cache. */
 __kernel void ln_chw_normalize(__global const float *x, const int x_off, __global float *y,
                                const int y_off, __global const float *mean, const int m_off,
                                __global const float *invstd, const int si_off,
@@ -57,22 +103,20 @@ __kernel void ln_chw_normalize(__global const float *x, const int x_off, __globa
                                const int d)
 {
     const int e0 = (int)get_global_id(0) * DRUN;
-    const int e1 = min(e0 + DRUN, d);
-    int e = e0;
-    for (; e + VEC <= e1; e += VEC) {
-        const VTYPE g = VLOAD(gamma + g_off + e), b = VLOAD(beta + b_off + e);
-        for (int i = 0; i < n; i++) {
-            const size_t at = (size_t)i * d + e;
-            const float m = mean[m_off + i], inv = invstd[si_off + i];
-            VSTORE(fma((VLOAD(x + x_off + at) - m) * inv, g, b), y + y_off + at);
-        }
-    }
-    for (; e < e1; e++) {
-        const float g = gamma[g_off + e], b = beta[b_off + e];
-        for (int i = 0; i < n; i++) {
-            const size_t at = (size_t)i * d + e;
-            y[y_off + at] = fma((x[x_off + at] - mean[m_off + i]) * invstd[si_off + i], g, b);
-        }
+    const int len = min(DRUN, d - e0);
+    if (len <= 0)
+        return;
+    gamma += g_off + e0;
+    beta += b_off + e0;
+    for (int i = 0; i < n; i++) {
+        const float m = mean[m_off + i], inv = invstd[si_off + i];
+        __global const float *px = x + x_off + (size_t)i * d + e0;
+        __global float *py = y + y_off + (size_t)i * d + e0;
+        int e = 0;
+        for (; e + VEC <= len; e += VEC)
+            VSTORE(fma((VLOAD(px + e) - m) * inv, VLOAD(gamma + e), VLOAD(beta + e)), py + e);
+        for (; e < len; e++)
+            py[e] = fma((px[e] - m) * inv, gamma[e], beta[e]);
     }
 }
 
@@ -94,9 +138,9 @@ __kernel void ln_chw_bwd_partial(__global const float *x, const int x_off, __glo
     VTYPE a1 = 0.0f, a2 = 0.0f;
     int r = r0;
     for (; r + VEC <= r1; r += VEC) {
-        VTYPE gd = VLOAD(pg + r) * VLOAD(pd + r);
-        a1 += gd;
-        a2 = fma(gd, VLOAD(px + r) - m, a2);
+        const VTYPE gv = VLOAD(pg + r), dv = VLOAD(pd + r), xv = VLOAD(px + r);
+        a1 = fma(gv, dv, a1);
+        a2 = fma(gv * dv, xv - m, a2);
     }
     float2 s = (float2)(VSUM(a1), VSUM(a2));
     for (; r < r1; r++) {
@@ -125,8 +169,9 @@ __kernel void ln_chw_bwd_finish(__global const float *part, const int groups, co
     coef[coef_off + 2 * g + 1] = -inv * sg * rd;
 }
 
-/* dx for this work-item's run of d over every sample, and dgamma/dbeta of the run, which sum
- * over samples in order (beta_acc 1: added to the old values; 0: they are never read). */
+/* dx for this work-item's run of d, sample after sample, and dgamma/dbeta of the run summed
+ * over samples in order in the outputs themselves (L1-resident): beta_acc 1 starts from the old
+ * values, 0 never reads them. */
 __kernel void ln_chw_bwd_dx(__global const float *x, const int x_off, __global const float *dy,
                             const int dy_off, __global const float *mean, const int m_off,
                             __global const float *invstd, const int si_off,
@@ -137,85 +182,83 @@ __kernel void ln_chw_bwd_dx(__global const float *x, const int x_off, __global c
                             const int n, const int d)
 {
     const int e0 = (int)get_global_id(0) * DRUN;
-    const int e1 = min(e0 + DRUN, d);
-    int e = e0;
-    for (; e + VEC <= e1; e += VEC) {
-        const VTYPE g = VLOAD(gamma + g_off + e);
-        VTYPE dg = 0.0f, db = 0.0f;
-        for (int i = 0; i < n; i++) {
-            const size_t at = (size_t)i * d + e;
-            const float m = mean[m_off + i], inv = invstd[si_off + i];
-            const float k = coef[coef_off + 2 * i], b = coef[coef_off + 2 * i + 1];
-            const VTYPE gy = VLOAD(dy + dy_off + at), xm = VLOAD(x + x_off + at) - m;
-            VSTORE(fma(g * gy, (VTYPE)(inv), fma(xm, (VTYPE)(k), (VTYPE)(b))), dx + dx_off + at);
-            dg = fma(gy, xm * inv, dg);
-            db += gy;
+    const int len = min(DRUN, d - e0);
+    if (len <= 0)
+        return;
+    gamma += g_off + e0;
+    dgamma += dg_off + e0;
+    dbeta += db_off + e0;
+    for (int i = 0; i < n; i++) {
+        const float m = mean[m_off + i], inv = invstd[si_off + i];
+        const float k = coef[coef_off + 2 * i], b = coef[coef_off + 2 * i + 1];
+        const size_t at = (size_t)i * d + e0;
+        __global const float *px = x + x_off + at;
+        __global const float *pd = dy + dy_off + at;
+        __global float *po = dx + dx_off + at;
+        const int fresh = i == 0 && beta_acc == 0.0f;
+        int e = 0;
+        for (; e + VEC <= len; e += VEC) {
+            const VTYPE gy = VLOAD(pd + e), xm = VLOAD(px + e) - m;
+            VSTORE(fma(VLOAD(gamma + e) * gy, (VTYPE)(inv), fma(xm, (VTYPE)(k), (VTYPE)(b))),
+                   po + e);
+            const VTYPE g = gy * xm * inv;
+            VSTORE(fresh ? g : VLOAD(dgamma + e) + g, dgamma + e);
+            VSTORE(fresh ? gy : VLOAD(dbeta + e) + gy, dbeta + e);
         }
-        if (beta_acc != 0.0f) {
-            dg += VLOAD(dgamma + dg_off + e);
-            db += VLOAD(dbeta + db_off + e);
+        for (; e < len; e++) {
+            const float gy = pd[e], xm = px[e] - m;
+            po[e] = fma(gamma[e] * gy, inv, fma(xm, k, b));
+            const float g = gy * xm * inv;
+            dgamma[e] = fresh ? g : dgamma[e] + g;
+            dbeta[e] = fresh ? gy : dbeta[e] + gy;
         }
-        VSTORE(dg, dgamma + dg_off + e);
-        VSTORE(db, dbeta + db_off + e);
-    }
-    for (; e < e1; e++) {
-        const float g = gamma[g_off + e];
-        float dg = 0.0f, db = 0.0f;
-        for (int i = 0; i < n; i++) {
-            const size_t at = (size_t)i * d + e;
-            const float inv = invstd[si_off + i];
-            const float gy = dy[dy_off + at], xm = x[x_off + at] - mean[m_off + i];
-            dx[dx_off + at] =
-                fma(g * gy, inv, fma(xm, coef[coef_off + 2 * i], coef[coef_off + 2 * i + 1]));
-            dg = fma(gy, xm * inv, dg);
-            db += gy;
-        }
-        if (beta_acc != 0.0f) {
-            dg += dgamma[dg_off + e];
-            db += dbeta[db_off + e];
-        }
-        dgamma[dg_off + e] = dg;
-        dbeta[db_off + e] = db;
     }
 }
 
 /* ---- channels mode ------------------------------------------------------------------------ */
 
-#define LD_V(p) VLOAD(p)
-#define ST_V(v, p) VSTORE(v, p)
-#define HS_V(v) VSUM(v)
-#define LD_S(p) (*(p))
-#define ST_S(v, p) (*(p) = (v))
-#define HS_S(v) (v)
-
-/* Normalises the lanes of T (VTYPE or float: that many consecutive positions) over the c
- * channels at stride hw, in three passes over the (cached) column: mean, corrected deviations,
- * output. */
-#define LN_CH_FORWARD(NAME, T, LD, ST)                                                             \
+/* Normalises U units of type T (W consecutive positions each) over the c channels at stride hw,
+ * in three passes over the (cached) columns: mean, corrected deviations, output. */
+#define LN_CH_FORWARD(NAME, T, LD, ST, U, W)                                                       \
     static inline void NAME(__global const float *px, __global float *py,                          \
                             __global const float *gamma, __global const float *beta,               \
                             __global float *pm, __global float *pi, int c, int hw, float eps)      \
     {                                                                                              \
-        T s = 0.0f;                                                                                \
-        for (int k = 0; k < c; k++)                                                                \
-            s += LD(px + (size_t)k * hw);                                                          \
         const float rc = 1.0f / (float)c;                                                          \
-        T m = s * rc, d1 = 0.0f, d2 = 0.0f;                                                        \
-        for (int k = 0; k < c; k++) {                                                              \
-            T dv = LD(px + (size_t)k * hw) - m;                                                    \
-            d1 += dv;                                                                              \
-            d2 = fma(dv, dv, d2);                                                                  \
-        }                                                                                          \
-        m += d1 * rc;                                                                              \
-        T inv = 1.0f / sqrt(fmax(d2 - d1 * d1 * rc, 0.0f) * rc + eps);                             \
-        ST(m, pm);                                                                                 \
-        ST(inv, pi);                                                                               \
+        T m[U], d1[U], d2[U];                                                                      \
+        UNROLL for (int u = 0; u < U; u++) m[u] = 0.0f;                                            \
         for (int k = 0; k < c; k++)                                                                \
-            ST(fma((LD(px + (size_t)k * hw) - m) * inv, (T)(gamma[k]), (T)(beta[k])),              \
-               py + (size_t)k * hw);                                                               \
+            UNROLL for (int u = 0; u < U; u++) m[u] += LD(px + (size_t)k * hw + u * W);            \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
+            m[u] *= rc;                                                                            \
+            d1[u] = 0.0f;                                                                          \
+            d2[u] = 0.0f;                                                                          \
+        }                                                                                          \
+        for (int k = 0; k < c; k++)                                                                \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
+                T dv = LD(px + (size_t)k * hw + u * W) - m[u];                                     \
+                d1[u] += dv;                                                                       \
+                d2[u] = fma(dv, dv, d2[u]);                                                        \
+            }                                                                                      \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
+            m[u] += d1[u] * rc;                                                                    \
+            d2[u] = 1.0f / sqrt(fmax(d2[u] - d1[u] * d1[u] * rc, 0.0f) * rc + eps);                \
+            ST(m[u], pm + u * W);                                                                  \
+            ST(d2[u], pi + u * W);                                                                 \
+        }                                                                                          \
+        for (int k = 0; k < c; k++) {                                                              \
+            const T g = gamma[k], b = beta[k];                                                     \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+                ST(fma((LD(px + (size_t)k * hw + u * W) - m[u]) * d2[u], g, b),                    \
+                   py + (size_t)k * hw + u * W);                                                   \
+        }                                                                                          \
     }
-LN_CH_FORWARD(ln_ch_forward_v, VTYPE, LD_V, ST_V)
-LN_CH_FORWARD(ln_ch_forward_s, float, LD_S, ST_S)
+LN_CH_FORWARD(ln_ch_forward_t, VTYPE, LD_V, ST_V, TILE, VEC)
+LN_CH_FORWARD(ln_ch_forward_v, VTYPE, LD_V, ST_V, 1, VEC)
+LN_CH_FORWARD(ln_ch_forward_s, float, LD_S, ST_S, 1, 1)
 
 /* One work-item per (n, run of RUN positions). save_mean/save_invstd are [n][hw]. */
 __kernel void ln_ch_forward(__global const float *x, const int x_off, __global float *y,
@@ -230,45 +273,71 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
     if (i >= n)
         return;
     const int p1 = min(p0 + RUN, hw);
-    const size_t base = (size_t)i * c * hw;
+    const size_t base = (size_t)i * c * hw, sbase = (size_t)i * hw;
+    x += x_off + base;
+    y += y_off + base;
+    gamma += g_off;
+    beta += b_off;
+    save_mean += sm_off + sbase;
+    save_invstd += si_off + sbase;
     int p = p0;
+    for (; p + TILE * VEC <= p1; p += TILE * VEC)
+        ln_ch_forward_t(x + p, y + p, gamma, beta, save_mean + p, save_invstd + p, c, hw, eps);
     for (; p + VEC <= p1; p += VEC)
-        ln_ch_forward_v(x + x_off + base + p, y + y_off + base + p, gamma + g_off, beta + b_off,
-                        save_mean + sm_off + (size_t)i * hw + p,
-                        save_invstd + si_off + (size_t)i * hw + p, c, hw, eps);
+        ln_ch_forward_v(x + p, y + p, gamma, beta, save_mean + p, save_invstd + p, c, hw, eps);
     for (; p < p1; p++)
-        ln_ch_forward_s(x + x_off + base + p, y + y_off + base + p, gamma + g_off, beta + b_off,
-                        save_mean + sm_off + (size_t)i * hw + p,
-                        save_invstd + si_off + (size_t)i * hw + p, c, hw, eps);
+        ln_ch_forward_s(x + p, y + p, gamma, beta, save_mean + p, save_invstd + p, c, hw, eps);
 }
 
-/* dx for the lanes of T, and per channel k the lane sums of dy * xhat and dy added to
- * part[2k], part[2k + 1] (written instead when first is set). */
-#define LN_CH_BACKWARD(NAME, T, LD, ST, HS)                                                        \
+/* dx for U units of type T, and per channel k the sums over the units' positions of dy * xhat
+ * and dy, added to part[2k], part[2k + 1] (written instead when first is set). */
+#define LN_CH_BACKWARD(NAME, T, LD, ST, HS, U, W)                                                  \
     static inline void NAME(__global const float *px, __global const float *pd,                    \
                             __global float *pdx, __global const float *gamma,                      \
                             __global const float *pm, __global const float *pi,                    \
                             __global float *part, int first, int c, int hw)                        \
     {                                                                                              \
-        const T m = LD(pm), inv = LD(pi);                                                          \
-        T sg = 0.0f, sgx = 0.0f;                                                                   \
+        T m[U], inv[U], sg[U], sgx[U];                                                             \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        {                                                                                          \
+            m[u] = LD(pm + u * W);                                                                 \
+            inv[u] = LD(pi + u * W);                                                               \
+            sg[u] = 0.0f;                                                                          \
+            sgx[u] = 0.0f;                                                                         \
+        }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
-            T gd = (T)(gamma[k]) * LD(pd + (size_t)k * hw);                                        \
-            sg += gd;                                                                              \
-            sgx = fma(gd, LD(px + (size_t)k * hw) - m, sgx);                                       \
+            const T g = gamma[k];                                                                  \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
+                T gd = g * LD(pd + (size_t)k * hw + u * W);                                        \
+                sg[u] += gd;                                                                       \
+                sgx[u] = fma(gd, LD(px + (size_t)k * hw + u * W) - m[u], sgx[u]);                  \
+            }                                                                                      \
         }                                                                                          \
         const float rc = 1.0f / (float)c;                                                          \
-        const T kk = -inv * inv * inv * sgx * rc, bb = -inv * sg * rc;                             \
+        UNROLL for (int u = 0; u < U; u++)                                                         \
+        { /* sg, sgx become the coefficients b, k of dx */                                         \
+            sgx[u] = -inv[u] * inv[u] * inv[u] * sgx[u] * rc;                                      \
+            sg[u] = -inv[u] * sg[u] * rc;                                                          \
+        }                                                                                          \
         for (int k = 0; k < c; k++) {                                                              \
-            T gy = LD(pd + (size_t)k * hw), xm = LD(px + (size_t)k * hw) - m;                      \
-            ST(fma((T)(gamma[k]) * gy, inv, fma(xm, kk, bb)), pdx + (size_t)k * hw);               \
-            float dg = HS(gy * xm * inv), db = HS(gy);                                             \
-            part[2 * k] = first ? dg : part[2 * k] + dg;                                           \
-            part[2 * k + 1] = first ? db : part[2 * k + 1] + db;                                   \
+            const T g = gamma[k];                                                                  \
+            T dg = 0.0f, db = 0.0f;                                                                \
+            UNROLL for (int u = 0; u < U; u++)                                                     \
+            {                                                                                      \
+                T gy = LD(pd + (size_t)k * hw + u * W);                                            \
+                T xm = LD(px + (size_t)k * hw + u * W) - m[u];                                     \
+                ST(fma(g *gy, inv[u], fma(xm, sgx[u], sg[u])), pdx + (size_t)k * hw + u * W);      \
+                dg = fma(gy, xm * inv[u], dg);                                                     \
+                db += gy;                                                                          \
+            }                                                                                      \
+            part[2 * k] = first ? HS(dg) : part[2 * k] + HS(dg);                                   \
+            part[2 * k + 1] = first ? HS(db) : part[2 * k + 1] + HS(db);                           \
         }                                                                                          \
     }
-LN_CH_BACKWARD(ln_ch_backward_v, VTYPE, LD_V, ST_V, HS_V)
-LN_CH_BACKWARD(ln_ch_backward_s, float, LD_S, ST_S, HS_S)
+LN_CH_BACKWARD(ln_ch_backward_t, VTYPE, LD_V, ST_V, HS_V, TILE, VEC)
+LN_CH_BACKWARD(ln_ch_backward_v, VTYPE, LD_V, ST_V, HS_V, 1, VEC)
+LN_CH_BACKWARD(ln_ch_backward_s, float, LD_S, ST_S, HS_S, 1, 1)
 
 /* One work-item per (n, run of RUN positions): dx, and its partial parameter gradients at
  * part[2 * c * gid ..] (per channel: sum dy * xhat, sum dy). */
@@ -286,16 +355,20 @@ __kernel void ln_ch_backward(__global const float *x, const int x_off, __global 
         return;
     const int p1 = min(p0 + RUN, hw);
     const size_t base = (size_t)i * c * hw, sbase = (size_t)i * hw;
-    __global float *pp = part + (size_t)2 * c * gid;
+    x += x_off + base;
+    dy += dy_off + base;
+    dx += dx_off + base;
+    gamma += g_off;
+    mean += m_off + sbase;
+    invstd += si_off + sbase;
+    part += (size_t)2 * c * gid;
     int p = p0;
+    for (; p + TILE * VEC <= p1; p += TILE * VEC)
+        ln_ch_backward_t(x + p, dy + p, dx + p, gamma, mean + p, invstd + p, part, p == p0, c, hw);
     for (; p + VEC <= p1; p += VEC)
-        ln_ch_backward_v(x + x_off + base + p, dy + dy_off + base + p, dx + dx_off + base + p,
-                         gamma + g_off, mean + m_off + sbase + p, invstd + si_off + sbase + p, pp,
-                         p == p0, c, hw);
+        ln_ch_backward_v(x + p, dy + p, dx + p, gamma, mean + p, invstd + p, part, p == p0, c, hw);
     for (; p < p1; p++)
-        ln_ch_backward_s(x + x_off + base + p, dy + dy_off + base + p, dx + dx_off + base + p,
-                         gamma + g_off, mean + m_off + sbase + p, invstd + si_off + sbase + p, pp,
-                         p == p0, c, hw);
+        ln_ch_backward_s(x + p, dy + p, dx + p, gamma, mean + p, invstd + p, part, p == p0, c, hw);
 }
 
 /* dgamma[k], dbeta[k] = sums of the nparts partials in order (beta_acc as ln_chw_bwd_dx). */

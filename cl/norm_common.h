@@ -13,7 +13,7 @@
 #if VEC == 16
 #define VTYPE float16
 #define VLOAD(p) vload16(0, p)
-#define VSTORE(v, p) vstore16(v, 0, p)
+#define VSTORE(v, p) vstore16_fast(v, p)
 #define VSUM(v) vsum8((v).lo + (v).hi)
 #elif VEC == 8
 #define VTYPE float8
@@ -37,6 +37,17 @@
 #error "BLK must be at least VEC"
 #endif
 
+#if VEC == 16
+/* vstore16 to a 64-byte aligned address as one store (POCL splits vstore16 into four). */
+static inline void vstore16_fast(float16 v, __global float *p)
+{
+    if (((size_t)p & 63) == 0)
+        *(__global float16 *)p = v;
+    else
+        vstore16(v, 0, p);
+}
+#endif
+
 static inline float vsum4(float4 v)
 {
     float2 t = v.lo + v.hi;
@@ -48,32 +59,32 @@ static inline float vsum8(float8 v)
     return vsum4(v.lo + v.hi);
 }
 
-/* Sum of p[0..len). */
-static inline float seg_sum(__global const float *p, int len)
+/* Sum of p[i] - k over p[0..len). */
+static inline float seg_sum(__global const float *p, int len, float k)
 {
     VTYPE acc = 0.0f;
     int i = 0;
     for (; i + VEC <= len; i += VEC)
-        acc += VLOAD(p + i);
+        acc += VLOAD(p + i) - k;
     float s = VSUM(acc);
     for (; i < len; i++)
-        s += p[i];
+        s += p[i] - k;
     return s;
 }
 
-/* (sum of p[i] - m, sum of (p[i] - m)^2) over p[0..len). */
-static inline float2 seg_dev(__global const float *p, int len, float m)
+/* (sum of d, sum of d^2) with d = (p[i] - k) - m over p[0..len). */
+static inline float2 seg_dev(__global const float *p, int len, float k, float m)
 {
     VTYPE a1 = 0.0f, a2 = 0.0f;
     int i = 0;
     for (; i + VEC <= len; i += VEC) {
-        VTYPE d = VLOAD(p + i) - m;
+        VTYPE d = (VLOAD(p + i) - k) - m;
         a1 += d;
         a2 = fma(d, d, a2);
     }
     float2 s = (float2)(VSUM(a1), VSUM(a2));
     for (; i < len; i++) {
-        float d = p[i] - m;
+        float d = (p[i] - k) - m;
         s += (float2)(d, d * d);
     }
     return s;
@@ -95,11 +106,13 @@ static inline void chan_merge(float *n, float *m, float *m2, float nb, float mb,
     *n = nt;
 }
 
-/* Mean and M2 (sum of squared deviations) of elements [r0, r1) of a group. Each block of up to
- * BLK elements is read twice (the second read hits the cache): pass 1 gives the block mean, pass
- * 2 the deviations from it, corrected by their sum (the "corrected two-pass" formula). */
+/* Mean and M2 (sum of squared deviations) of elements [r0, r1) of a group, the mean taken of
+ * x - shift (shift: one element of the group, the same for all its chunks, so that partial means
+ * are small and their differences exact when merging). Each block of up to BLK elements is read
+ * twice (the second read hits the cache): pass 1 gives the block mean, pass 2 the deviations
+ * from it, corrected by their sum (the "corrected two-pass" formula). */
 static inline float2 run_stats(__global const float *base, int r0, int r1, int inner,
-                               int outer_stride)
+                               int outer_stride, float shift)
 {
     float n = 0.0f, m = 0.0f, m2 = 0.0f;
     for (int b0 = r0; b0 < r1; b0 += BLK) {
@@ -107,7 +120,7 @@ static inline float2 run_stats(__global const float *base, int r0, int r1, int i
         float s = 0.0f;
         for (int r = b0; r < b1;) {
             int len = min(inner - r % inner, b1 - r);
-            s += seg_sum(GROUP_ADDR(base, r, inner, outer_stride), len);
+            s += seg_sum(GROUP_ADDR(base, r, inner, outer_stride), len, shift);
             r += len;
         }
         float nb = (float)(b1 - b0);
@@ -115,7 +128,7 @@ static inline float2 run_stats(__global const float *base, int r0, int r1, int i
         float2 d = 0.0f;
         for (int r = b0; r < b1;) {
             int len = min(inner - r % inner, b1 - r);
-            d += seg_dev(GROUP_ADDR(base, r, inner, outer_stride), len, mb);
+            d += seg_dev(GROUP_ADDR(base, r, inner, outer_stride), len, shift, mb);
             r += len;
         }
         float corr = d.x / nb;

@@ -350,8 +350,10 @@ OCLNN_API oclnn_status oclnn_global_avg_pool_backward(oclnn_context *ctx, const 
  * gamma, beta, running_mean, running_var, save_mean, save_invstd: c elements each.
  * Training: y = gamma * (x - mean) / sqrt(var + eps) + beta with the biased batch variance;
  * running_mean = (1 - momentum) * running_mean + momentum * mean and the same for running_var
- * with the unbiased variance (PyTorch's convention). save_mean/save_invstd keep mean and
- * 1/sqrt(var + eps) for the backward pass. Statistics are computed in two passes.
+ * with the unbiased variance (PyTorch's convention; with a single element per channel, where it
+ * is undefined, 0 is used). save_mean/save_invstd keep mean and 1/sqrt(var + eps) for the
+ * backward pass. Statistics are computed in two passes over cache-sized blocks whose partial
+ * results are merged in a fixed order (results are deterministic).
  */
 typedef struct oclnn_batchnorm_desc {
     float eps;      /* > 0, default 1e-5 */
@@ -429,8 +431,10 @@ OCLNN_API oclnn_status oclnn_channel_scale_backward(oclnn_context *ctx, const oc
                                                     oclnn_tensor *dgamma, float beta_acc);
 
 /* ---------------------------------------------------------------------------------------------
- * Linear layers: y[n][o] = sum_i x[n][i] * w[o][i] + b[o]. x may be 4-D: it is flattened to
- * [n][c*h*w] (that is the flatten layer). GEMMs run through CLBlast.
+ * Linear layers: y[n][o] = sum_i x[n][i] * w[o][i] + b[o], w [o][i] (2-D), b [o] (may be NULL
+ * in forward: no bias). x may be 4-D: it is flattened to [n][c*h*w] (that is the flatten layer);
+ * dx has x's shape, y and dy are [n][o]. beta is any finite value (0: the output is overwritten,
+ * never read). GEMMs run through CLBlast.
  */
 OCLNN_API oclnn_status oclnn_linear_forward(oclnn_context *ctx, const oclnn_tensor *x,
                                             const oclnn_tensor *w, const oclnn_tensor *b,

@@ -69,7 +69,7 @@ static oclnn_status normalize(oclnn_context *ctx, const oclnn_norm_plan *plan, c
                               const oclnn_tensor *mean, const oclnn_tensor *stat,
                               const oclnn_tensor *gamma, const oclnn_tensor *beta, oclnn_tensor *y)
 {
-    char opts[128];
+    char opts[160];
     snprintf(opts, sizeof opts, "%s -DFROM_VAR=%d", plan->opts, from_var);
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "batchnorm.cl", opts, "bn_normalize", &k);
@@ -84,6 +84,49 @@ static oclnn_status normalize(oclnn_context *ctx, const oclnn_norm_plan *plan, c
         OCLNN_ARG(gamma->mem), OCLNN_ARG(g_off),  OCLNN_ARG(beta->mem), OCLNN_ARG(b_off),
         OCLNN_ARG(sh->c),      OCLNN_ARG(sh->hw), OCLNN_ARG(total),     OCLNN_ARG(eps)};
     size_t global = oclnn__div_up((size_t)total, (size_t)plan->seg);
+    return oclnn__launch(ctx, "batchnorm", k, args, sizeof args / sizeof args[0], 1, &global,
+                         &plan->local);
+}
+
+/* One kernel, one work-item per channel: statistics and normalisation while the channel is
+ * cached (used when the channels alone keep the device busy). */
+static oclnn_status forward_fused(oclnn_context *ctx, const oclnn_norm_plan *plan,
+                                  const bn_shape *sh, const oclnn_batchnorm_desc *desc,
+                                  const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                  const oclnn_tensor *beta, oclnn_tensor *running_mean,
+                                  oclnn_tensor *running_var, oclnn_tensor *save_mean,
+                                  oclnn_tensor *save_invstd, oclnn_tensor *y)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "batchnorm.cl", plan->opts, "bn_forward_fused", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int x_off = (int)x->offset, y_off = (int)y->offset, g_off = (int)gamma->offset;
+    int b_off = (int)beta->offset, sm_off = (int)save_mean->offset;
+    int si_off = (int)save_invstd->offset, rm_off = (int)running_mean->offset;
+    int rv_off = (int)running_var->offset, count = sh->n * sh->hw;
+    oclnn_arg args[] = {OCLNN_ARG(x->mem),
+                        OCLNN_ARG(x_off),
+                        OCLNN_ARG(y->mem),
+                        OCLNN_ARG(y_off),
+                        OCLNN_ARG(gamma->mem),
+                        OCLNN_ARG(g_off),
+                        OCLNN_ARG(beta->mem),
+                        OCLNN_ARG(b_off),
+                        OCLNN_ARG(save_mean->mem),
+                        OCLNN_ARG(sm_off),
+                        OCLNN_ARG(save_invstd->mem),
+                        OCLNN_ARG(si_off),
+                        OCLNN_ARG(running_mean->mem),
+                        OCLNN_ARG(rm_off),
+                        OCLNN_ARG(running_var->mem),
+                        OCLNN_ARG(rv_off),
+                        OCLNN_ARG(sh->c),
+                        OCLNN_ARG(sh->hw),
+                        OCLNN_ARG(count),
+                        OCLNN_ARG(desc->eps),
+                        OCLNN_ARG(desc->momentum)};
+    size_t global = (size_t)sh->c;
     return oclnn__launch(ctx, "batchnorm", k, args, sizeof args / sizeof args[0], 1, &global,
                          &plan->local);
 }
@@ -115,6 +158,9 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
     oclnn__norm_plan(ctx, &plan);
     int count = sh.n * sh.hw, chunk;
     int nchunks = oclnn__norm_chunks(&plan, sh.c, count, &chunk);
+    if (nchunks == 1)
+        return forward_fused(ctx, &plan, &sh, desc, x, gamma, beta, running_mean, running_var,
+                             save_mean, save_invstd, y);
     cl_kernel k_stats, k_finish;
     cl_mem part;
     s = oclnn__kernel(ctx, "batchnorm.cl", plan.opts, "bn_stats", &k_stats);
@@ -136,13 +182,23 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
 
     int sm_off = (int)save_mean->offset, si_off = (int)save_invstd->offset;
     int rm_off = (int)running_mean->offset, rv_off = (int)running_var->offset;
-    oclnn_arg a_fin[] = {OCLNN_ARG(part),           OCLNN_ARG(sh.c),
-                         OCLNN_ARG(nchunks),        OCLNN_ARG(chunk),
-                         OCLNN_ARG(count),          OCLNN_ARG(desc->eps),
-                         OCLNN_ARG(desc->momentum), OCLNN_ARG(save_mean->mem),
-                         OCLNN_ARG(sm_off),         OCLNN_ARG(save_invstd->mem),
-                         OCLNN_ARG(si_off),         OCLNN_ARG(running_mean->mem),
-                         OCLNN_ARG(rm_off),         OCLNN_ARG(running_var->mem),
+    oclnn_arg a_fin[] = {OCLNN_ARG(x->mem),
+                         OCLNN_ARG(x_off),
+                         OCLNN_ARG(part),
+                         OCLNN_ARG(sh.c),
+                         OCLNN_ARG(sh.hw),
+                         OCLNN_ARG(nchunks),
+                         OCLNN_ARG(chunk),
+                         OCLNN_ARG(count),
+                         OCLNN_ARG(desc->eps),
+                         OCLNN_ARG(desc->momentum),
+                         OCLNN_ARG(save_mean->mem),
+                         OCLNN_ARG(sm_off),
+                         OCLNN_ARG(save_invstd->mem),
+                         OCLNN_ARG(si_off),
+                         OCLNN_ARG(running_mean->mem),
+                         OCLNN_ARG(rm_off),
+                         OCLNN_ARG(running_var->mem),
                          OCLNN_ARG(rv_off)};
     global = (size_t)sh.c;
     s = oclnn__launch(ctx, "batchnorm", k_finish, a_fin, sizeof a_fin / sizeof a_fin[0], 1, &global,
@@ -175,6 +231,35 @@ oclnn_status oclnn_batchnorm_forward_inference(oclnn_context *ctx, const oclnn_b
     return normalize(ctx, &plan, &sh, 1, desc->eps, x, running_mean, running_var, gamma, beta, y);
 }
 
+/* The backward counterpart of forward_fused. */
+static oclnn_status backward_fused(oclnn_context *ctx, const oclnn_norm_plan *plan,
+                                   const bn_shape *sh, const oclnn_tensor *x,
+                                   const oclnn_tensor *dy, const oclnn_tensor *gamma,
+                                   const oclnn_tensor *save_mean, const oclnn_tensor *save_invstd,
+                                   oclnn_tensor *dx, oclnn_tensor *dgamma, oclnn_tensor *dbeta,
+                                   float beta_acc)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "batchnorm.cl", plan->opts, "bn_backward_fused", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int x_off = (int)x->offset, dy_off = (int)dy->offset, g_off = (int)gamma->offset;
+    int m_off = (int)save_mean->offset, si_off = (int)save_invstd->offset;
+    int dx_off = (int)dx->offset, dg_off = (int)dgamma->offset, db_off = (int)dbeta->offset;
+    int count = sh->n * sh->hw;
+    oclnn_arg args[] = {
+        OCLNN_ARG(x->mem),         OCLNN_ARG(x_off),      OCLNN_ARG(dy->mem),
+        OCLNN_ARG(dy_off),         OCLNN_ARG(gamma->mem), OCLNN_ARG(g_off),
+        OCLNN_ARG(save_mean->mem), OCLNN_ARG(m_off),      OCLNN_ARG(save_invstd->mem),
+        OCLNN_ARG(si_off),         OCLNN_ARG(dx->mem),    OCLNN_ARG(dx_off),
+        OCLNN_ARG(dgamma->mem),    OCLNN_ARG(dg_off),     OCLNN_ARG(dbeta->mem),
+        OCLNN_ARG(db_off),         OCLNN_ARG(beta_acc),   OCLNN_ARG(sh->c),
+        OCLNN_ARG(sh->hw),         OCLNN_ARG(count)};
+    size_t global = (size_t)sh->c;
+    return oclnn__launch(ctx, "batchnorm", k, args, sizeof args / sizeof args[0], 1, &global,
+                         &plan->local);
+}
+
 oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
                                       const oclnn_tensor *x, const oclnn_tensor *dy,
                                       const oclnn_tensor *gamma, const oclnn_tensor *save_mean,
@@ -203,6 +288,9 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     oclnn__norm_plan(ctx, &plan);
     int count = sh.n * sh.hw, total = count * sh.c, chunk;
     int nchunks = oclnn__norm_chunks(&plan, sh.c, count, &chunk);
+    if (nchunks == 1)
+        return backward_fused(ctx, &plan, &sh, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
+                              dbeta, beta_acc);
     size_t part_floats = (size_t)sh.c * nchunks * 2;
     cl_kernel k_part, k_fin, k_dx;
     cl_mem ws;

@@ -16,9 +16,6 @@ typedef struct ln_shape {
     int groups, len, params;
 } ln_shape;
 
-/* CHW element-wise kernels take DRUN elements of d per work-item and loop over n. */
-enum { LN_DRUN = 1024 };
-
 static oclnn_status check_common(oclnn_context *ctx, const char *op,
                                  const oclnn_layernorm_desc *desc, const oclnn_tensor *x,
                                  const oclnn_tensor *gamma, const oclnn_tensor *save_mean,
@@ -87,12 +84,6 @@ static oclnn_status check_like_x(oclnn_context *ctx, const char *op, const char 
     return s == OCLNN_SUCCESS ? oclnn__norm_check_int(ctx, op, name, t) : s;
 }
 
-/* Kernel options: the norm plan plus this file's run lengths. */
-static void ln_options(const oclnn_norm_plan *plan, char *opts, size_t size)
-{
-    snprintf(opts, size, "%s -DDRUN=%d -DRUN=%d", plan->opts, LN_DRUN, 4 * plan->vec);
-}
-
 oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_desc *desc,
                                      const oclnn_tensor *x, const oclnn_tensor *gamma,
                                      const oclnn_tensor *beta, oclnn_tensor *save_mean,
@@ -110,8 +101,7 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
 
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
-    char opts[160];
-    ln_options(&plan, opts, sizeof opts);
+    const char *opts = plan.opts;
     int x_off = (int)x->offset, y_off = (int)y->offset, g_off = (int)gamma->offset;
     int b_off = (int)beta->offset, sm_off = (int)save_mean->offset;
     int si_off = (int)save_invstd->offset;
@@ -137,12 +127,36 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
                             OCLNN_ARG(sh.c),
                             OCLNN_ARG(sh.hw),
                             OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, 4 * (size_t)plan.vec);
+        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
         return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
                              &plan.local);
     }
 
     int chunk, nchunks = oclnn__norm_chunks(&plan, sh.groups, sh.len, &chunk);
+    if (nchunks == 1) {
+        /* The samples alone keep the device busy: one fused kernel. */
+        s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_chw_forward_fused", &k);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        oclnn_arg args[] = {OCLNN_ARG(x->mem),
+                            OCLNN_ARG(x_off),
+                            OCLNN_ARG(y->mem),
+                            OCLNN_ARG(y_off),
+                            OCLNN_ARG(gamma->mem),
+                            OCLNN_ARG(g_off),
+                            OCLNN_ARG(beta->mem),
+                            OCLNN_ARG(b_off),
+                            OCLNN_ARG(save_mean->mem),
+                            OCLNN_ARG(sm_off),
+                            OCLNN_ARG(save_invstd->mem),
+                            OCLNN_ARG(si_off),
+                            OCLNN_ARG(sh.groups),
+                            OCLNN_ARG(sh.len),
+                            OCLNN_ARG(eps)};
+        size_t global = (size_t)sh.groups;
+        return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
+                             &plan.local);
+    }
     cl_kernel k_fin, k_norm;
     cl_mem part;
     s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_stats", &k);
@@ -162,11 +176,18 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
                       &plan.local);
     if (s != OCLNN_SUCCESS)
         return s;
-    oclnn_arg a_fin[] = {
-        OCLNN_ARG(part),           OCLNN_ARG(sh.groups), OCLNN_ARG(nchunks),
-        OCLNN_ARG(chunk),          OCLNN_ARG(sh.len),    OCLNN_ARG(eps),
-        OCLNN_ARG(save_mean->mem), OCLNN_ARG(sm_off),    OCLNN_ARG(save_invstd->mem),
-        OCLNN_ARG(si_off)};
+    oclnn_arg a_fin[] = {OCLNN_ARG(x->mem),
+                         OCLNN_ARG(x_off),
+                         OCLNN_ARG(part),
+                         OCLNN_ARG(sh.groups),
+                         OCLNN_ARG(nchunks),
+                         OCLNN_ARG(chunk),
+                         OCLNN_ARG(sh.len),
+                         OCLNN_ARG(eps),
+                         OCLNN_ARG(save_mean->mem),
+                         OCLNN_ARG(sm_off),
+                         OCLNN_ARG(save_invstd->mem),
+                         OCLNN_ARG(si_off)};
     global = (size_t)sh.groups;
     s = oclnn__launch(ctx, "layernorm", k_fin, a_fin, sizeof a_fin / sizeof a_fin[0], 1, &global,
                       &plan.local);
@@ -186,7 +207,7 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
                           OCLNN_ARG(b_off),
                           OCLNN_ARG(sh.n),
                           OCLNN_ARG(sh.len)};
-    global = oclnn__div_up((size_t)sh.len, LN_DRUN);
+    global = oclnn__div_up((size_t)sh.len, (size_t)plan.drun);
     return oclnn__launch(ctx, "layernorm", k_norm, a_norm, sizeof a_norm / sizeof a_norm[0], 1,
                          &global, &plan.local);
 }
@@ -217,8 +238,7 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
 
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
-    char opts[160];
-    ln_options(&plan, opts, sizeof opts);
+    const char *opts = plan.opts;
     int x_off = (int)x->offset, dy_off = (int)dy->offset, dx_off = (int)dx->offset;
     int g_off = (int)gamma->offset, m_off = (int)save_mean->offset;
     int si_off = (int)save_invstd->offset, dg_off = (int)dgamma->offset;
@@ -226,7 +246,7 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
     cl_kernel k1, k2, k3;
     cl_mem ws;
     if (desc->mode == OCLNN_LAYERNORM_CHANNELS) {
-        int run = 4 * plan.vec;
+        int run = plan.run;
         int nparts = sh.n * (int)oclnn__div_up((size_t)sh.hw, (size_t)run);
         s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_ch_backward", &k1);
         if (s == OCLNN_SUCCESS)
@@ -314,7 +334,7 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
                       OCLNN_ARG(beta_acc),
                       OCLNN_ARG(sh.n),
                       OCLNN_ARG(sh.len)};
-    global = oclnn__div_up((size_t)sh.len, LN_DRUN);
+    global = oclnn__div_up((size_t)sh.len, (size_t)plan.drun);
     return oclnn__launch(ctx, "layernorm", k3, a3, sizeof a3 / sizeof a3[0], 1, &global,
                          &plan.local);
 }

@@ -11,19 +11,27 @@ void oclnn__norm_plan(const oclnn_context *ctx, oclnn_norm_plan *p)
         /* Many narrow work-items: neighbours touch neighbouring floats (coalesced). */
         p->vec = 4;
         p->seg = 4;
+        p->tile = 1;
+        p->drun = 4;
+        p->run = 4;
         p->target = cus * 512;
         p->min_chunk = 256;
         p->local = 64;
     } else {
         /* CPU (POCL): few wide work-items, each streaming a long contiguous run with 16-float
-         * vectors (AVX-512); blocks of 4096 floats stay in L1 for the second statistics pass. */
+         * vectors (AVX-512); blocks of 4096 floats stay in L1 for the second statistics pass;
+         * 8-vector tiles are the most registers hold (channels layer norm). */
         p->vec = 16;
         p->seg = 8192;
+        p->tile = 8;
+        p->drun = 2048;
+        p->run = 1024; /* 8 tiles: each channel row is read in 4 KB runs by one core */
         p->target = cus * 16;
         p->min_chunk = 8192;
         p->local = 1;
     }
-    snprintf(p->opts, sizeof p->opts, "-DVEC=%d -DBLK=%d -DSEG=%d", p->vec, 4096, p->seg);
+    snprintf(p->opts, sizeof p->opts, "-DVEC=%d -DBLK=%d -DSEG=%d -DTILE=%d -DDRUN=%d -DRUN=%d",
+             p->vec, 4096, p->seg, p->tile, p->drun, p->run);
 }
 
 int oclnn__norm_chunks(const oclnn_norm_plan *p, int groups, int count, int *chunk)

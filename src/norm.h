@@ -6,12 +6,15 @@
 #include "internal.h"
 
 typedef struct oclnn_norm_plan {
-    int vec;       /* float vector width of the inner loops (VEC) */
-    int seg;       /* elements per work-item of the element-wise kernels (SEG) */
-    int target;    /* work-items wanted for a reduction pass */
-    int min_chunk; /* fewest elements worth a work-item of a reduction */
-    size_t local;  /* local size of every 1-D norm kernel */
-    char opts[96]; /* "-DVEC=.. -DBLK=.. -DSEG=.." */
+    int vec;        /* float vector width of the inner loops (VEC) */
+    int seg;        /* elements per work-item of the element-wise kernels (SEG) */
+    int tile;       /* vectors of positions per step of channels layer norm (TILE) */
+    int drun;       /* elements of d per work-item of CHW layer norm (DRUN) */
+    int run;        /* positions per work-item of channels layer norm (RUN) */
+    int target;     /* work-items wanted for a reduction pass */
+    int min_chunk;  /* fewest elements worth a work-item of a reduction */
+    size_t local;   /* local size of every 1-D norm kernel */
+    char opts[128]; /* "-DVEC=.. -DBLK=.. -DSEG=.. -DTILE=.. -DDRUN=.." */
 } oclnn_norm_plan;
 
 /* The plan for ctx's device. */

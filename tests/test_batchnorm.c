@@ -22,6 +22,7 @@ static const bn_case cases[] = {
     {"resnet_8x64x14x14", 4, 8, 64, 14, 14},
     {"convnext_4x96x7x7", 4, 4, 96, 7, 7},
     {"multi_chunk_2x3x100x100", 4, 2, 3, 100, 100},
+    {"few_channels_chunked_3x2x64x70", 4, 3, 2, 64, 70},
 };
 
 static oclnn_tensor_desc case_desc(const bn_case *k)

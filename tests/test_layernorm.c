@@ -25,6 +25,7 @@ static const ln_case cases[] = {
     {"channels_odd_2x5x7x9", OCLNN_LAYERNORM_CHANNELS, 4, 2, 5, 7, 9},
     {"channels_convnext_4x96x7x7", OCLNN_LAYERNORM_CHANNELS, 4, 4, 96, 7, 7},
     {"channels_runs_2x8x16x20", OCLNN_LAYERNORM_CHANNELS, 4, 2, 8, 16, 20},
+    {"channels_two_runs_1x4x40x41", OCLNN_LAYERNORM_CHANNELS, 4, 1, 4, 40, 41},
     {"channels_two_d_5x12", OCLNN_LAYERNORM_CHANNELS, 2, 5, 12, 1, 1},
 };
 

@@ -6,6 +6,9 @@
  * Defines:
  *   KB (default 8) channels per work-item (output channels forward and for weights, input
  *      channels for backward data); 1..16.
+ *   PX (default 1) float16 pixel vectors per work-item along a row, forward only; 1..4.
+ *   KBW (default 8) output channels and TS (default 3) taps along a kernel row per work-item
+ *       of backward weights; 1..16 and 1..8.
  * Geometry is passed at run time, so one build serves every shape. */
 #include "conv_epilogue.h"
 #include "conv_rows.h"
@@ -13,11 +16,26 @@
 #ifndef KB
 #define KB 8
 #endif
+#ifndef PX
+#define PX 1
+#endif
 #if KB < 1 || KB > 16
 #error "KB must be in 1..16"
 #endif
+#if PX < 1 || PX > 4
+#error "PX must be in 1..4"
+#endif
+#ifndef KBW
+#define KBW 8
+#endif
+#ifndef TS
+#define TS 3
+#endif
+#if KBW < 1 || KBW > 16 || TS < 1 || TS > 8
+#error "KBW must be in 1..16 and TS in 1..8"
+#endif
 
-inline float hsum16(float16 a)
+static inline float hsum16(float16 a)
 {
     const float8 b = a.lo + a.hi;
     const float4 c = b.lo + b.hi;
@@ -30,56 +48,97 @@ inline float hsum16(float16 a)
         const int OH, const int OW, const int G, const int CG, const int KG, const int PT,         \
         const int PL, const int SH, const int SW, const int DH, const int DW
 
-/* Forward. Global: (ceil(OW / 16) * OH, N * G * ceil(KG / KB)). */
-__kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __global const float *w,
-                                const int w_off, __global const float *b, const int b_off,
+/* Weights packed for the forward kernel: wp[g][kb][c][r][s][KB] = w[g*KG + kb*KB + j][c][r][s]
+ * (zero past the group's channels), so the KB weights a work-item needs at each tap are
+ * adjacent: one base address, broadcast loads at constant offsets.
+ * Global: (CG * R * S, G * ceil(KG / KB)). */
+__kernel void conv2d_direct_pack_weights(__global const float *w, const int w_off,
+                                         __global float *wp, const int wp_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1); /* g * kbs + kb */
+    const int crs = CG * R * S;
+    if (q >= crs || job >= G * kbs)
+        return;
+    const int kb = job % kbs, g = job / kbs;
+    __global float *out = wp + wp_off + ((size_t)job * crs + q) * KB;
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        const int kk = kb * KB + j;
+        out[j] = kk < KG ? w[w_off + (size_t)(g * KG + kk) * crs + q] : 0.0f;
+    }
+}
+
+/* The forward's sum over c, r, s into acc[KB][PX], with LOAD(v, s) the PX input vectors. */
+#define FWD_TAPS(LOAD)                                                                             \
+    for (int c = 0; c < CG; c++) {                                                                 \
+        __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;               \
+        for (int r = 0; r < R; r++) {                                                              \
+            const int ih = oh * SH - PT + r * DH;                                                  \
+            if (ih < 0 || ih >= H)                                                                 \
+                continue;                                                                          \
+            __global const float *xrow = xc + ih * W;                                              \
+            __global const float *wq = wk + (c * R + r) * S * KB;                                  \
+            for (int s = 0; s < S; s++) {                                                          \
+                float16 xv[PX];                                                                    \
+                _Pragma("unroll") for (int v = 0; v < PX; v++) xv[v] = LOAD;                       \
+                _Pragma("unroll") for (int j = 0; j < KB; j++)                                     \
+                {                                                                                  \
+                    const float16 wv = (float16)(wq[s * KB + j]);                                  \
+                    _Pragma("unroll") for (int v = 0; v < PX; v++) acc[j][v] =                     \
+                        fma(wv, xv[v], acc[j][v]);                                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Forward. A work-item owns KB output channels x 16*PX pixels of one output row; wp holds the
+ * weights packed by conv2d_direct_pack_weights.
+ * Global: (ceil(OW / (16 * PX)) * OH, N * G * ceil(KG / KB)). */
+__kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __global const float *wp,
+                                const int wp_off, __global const float *b, const int b_off,
                                 const int has_b, __global const float *z, const int z_off,
                                 const int has_z, __global float *y, const int y_off, GEOM_ARGS,
                                 const int act, const int res_before)
 {
-    const int owt = (OW + 15) / 16;
+    const int owt = (OW + 16 * PX - 1) / (16 * PX);
     const int tile = (int)get_global_id(0);
     const int kbs = (KG + KB - 1) / KB;
     const int job = (int)get_global_id(1);
     if (tile >= owt * OH || job >= N * G * kbs)
         return;
-    const int oh = tile / owt, ow0 = (tile % owt) * 16;
+    const int oh = tile / owt, ow0 = (tile % owt) * 16 * PX;
     const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
     const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
 
-    float16 acc[KB];
-    int wbase[KB];
-    for (int j = 0; j < KB; j++) {
-        acc[j] = (float16)(0.0f);
-        /* Channels past the group's end read the last valid channel's weights (never stored):
-         * the loop below stays branch-free. */
-        wbase[j] = w_off + min(k0 + j, g * KG + KG - 1) * CG * R * S;
-    }
+    float16 acc[KB][PX];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+#pragma unroll
+        for (int v = 0; v < PX; v++)
+            acc[j][v] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
     const int iw0 = ow0 * SW - PL;
-    for (int c = 0; c < CG; c++) {
-        __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;
-        for (int r = 0; r < R; r++) {
-            const int ih = oh * SH - PT + r * DH;
-            if (ih < 0 || ih >= H)
-                continue;
-            __global const float *xrow = xc + ih * W;
-            const int wq = (c * R + r) * S;
-            for (int s = 0; s < S; s++) {
-                const float16 xv = load16(xrow, iw0 + s * DW, SW, W);
-                for (int j = 0; j < KB; j++)
-                    acc[j] = fma((float16)(w[wbase[j] + wq + s]), xv, acc[j]);
-            }
-        }
+    /* Tiles whose every tap lies inside the row at stride 1 (most of them) take plain vector
+     * loads: no bounds test in the inner loop. */
+    if (SW == 1 && iw0 >= 0 && iw0 + (S - 1) * DW + 16 * PX <= W) {
+        FWD_TAPS(vload16(0, xrow + iw0 + v * 16 + s * DW))
+    } else {
+        FWD_TAPS(load16(xrow, iw0 + v * 16 * SW + s * DW, SW, W))
     }
-    const int npix = min(16, OW - ow0);
+    const int npix = min(16 * PX, OW - ow0);
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         const int k = k0 + j;
         if (kb * KB + j >= KG)
-            break;
+            continue; /* past the group's channels */
         const float bias = has_b ? b[b_off + k] : 0.0f;
         const size_t o = ((size_t)n * K + k) * OH * OW + oh * OW + ow0;
-        float v[16];
-        vstore16(acc[j], 0, v);
+        float v[16 * PX];
+#pragma unroll
+        for (int q = 0; q < PX; q++)
+            vstore16(acc[j][q], q, v);
         for (int i = 0; i < npix; i++) {
             const float zv = has_z ? z[z_off + o + i] : 0.0f;
             y[y_off + o + i] = conv_epilogue(v[i], bias, zv, act, res_before);
@@ -87,10 +146,54 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
     }
 }
 
+/* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
+ * (zero past the group's channels): the KB input channels of a tap are adjacent.
+ * Global: (KG * R * S, G * ceil(CG / KB)). */
+__kernel void conv2d_direct_pack_weights_t(__global const float *w, const int w_off,
+                                           __global float *wp, const int wp_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0); /* (kk * R + r) * S + s */
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1); /* g * cbs + cb */
+    const int krs = KG * R * S;
+    if (q >= krs || job >= G * cbs)
+        return;
+    const int cb = job % cbs, g = job / cbs;
+    const int rs = q % (R * S), kk = q / (R * S);
+    __global float *out = wp + wp_off + ((size_t)job * krs + q) * KB;
+    for (int j = 0; j < KB; j++) {
+        const int c = cb * KB + j;
+        out[j] = c < CG ? w[w_off + ((size_t)(g * KG + kk) * CG + c) * R * S + rs] : 0.0f;
+    }
+}
+
+/* The backward-data sum over kk, r, s into acc[KB], with LOAD the 16 gradient lanes. */
+#define BWD_TAPS(LOAD)                                                                             \
+    for (int kk = 0; kk < KG; kk++) {                                                              \
+        __global const float *dyk = dy + dy_off + ((size_t)n * K + g * KG + kk) * OH * OW;         \
+        for (int r = 0; r < R; r++) {                                                              \
+            const int t = ih + PT - r * DH;                                                        \
+            if (t < 0)                                                                             \
+                break; /* t only decreases with r */                                               \
+            const int oh = SH == 1 ? t : t / SH;                                                   \
+            if (oh * SH != t || oh >= OH)                                                          \
+                continue;                                                                          \
+            __global const float *dyrow = dyk + oh * OW;                                           \
+            __global const float *wq = wk + (kk * R + r) * S * KB;                                 \
+            for (int s = 0; s < S; s++) {                                                          \
+                const float16 dv = LOAD;                                                           \
+                _Pragma("unroll") for (int j = 0; j < KB; j++) acc[j] =                            \
+                    fma((float16)(wq[s * KB + j]), dv, acc[j]);                                    \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 /* Backward data: dx = beta * dx + sum over the outputs each input pixel fed. A gather, each
- * input pixel computed by one work-item. Global: (ceil(W / 16) * H, N * G * ceil(CG / KB)). */
+ * input pixel computed by one work-item: KB input channels x 16 pixels of one row; wp holds the
+ * weights packed by conv2d_direct_pack_weights_t.
+ * Global: (ceil(W / 16) * H, N * G * ceil(CG / KB)). */
 __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
-                                     __global const float *w, const int w_off, __global float *dx,
+                                     __global const float *wp, const int wp_off, __global float *dx,
                                      const int dx_off, GEOM_ARGS, const int beta)
 {
     const int iwt = (W + 15) / 16;
@@ -104,88 +207,106 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
     const int c0 = cb * KB; /* first input channel within the group */
 
     float16 acc[KB];
-    int wc[KB];
-    for (int j = 0; j < KB; j++) {
+#pragma unroll
+    for (int j = 0; j < KB; j++)
         acc[j] = (float16)(0.0f);
-        wc[j] = min(c0 + j, CG - 1) * R * S;
-    }
-    for (int kk = 0; kk < KG; kk++) {
-        const int k = g * KG + kk;
-        __global const float *dyk = dy + dy_off + ((size_t)n * K + k) * OH * OW;
-        const int wk = w_off + k * CG * R * S;
-        for (int r = 0; r < R; r++) {
-            const int t = ih + PT - r * DH;
-            if (t < 0)
-                break; /* t only decreases with r */
-            const int oh = SH == 1 ? t : t / SH;
-            if (oh * SH != t || oh >= OH)
-                continue;
-            __global const float *dyrow = dyk + oh * OW;
-            for (int s = 0; s < S; s++) {
-                const float16 dv = strided_gather16(dyrow, iw0 + PL - s * DW, SW, OW);
-                for (int j = 0; j < KB; j++)
-                    acc[j] = fma((float16)(w[wk + wc[j] + r * S + s]), dv, acc[j]);
-            }
-        }
+    __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
+    /* At stride 1, tiles whose every tap reads inside the gradient row take plain loads. */
+    const int u0 = iw0 + PL; /* ow of lane 0 for s = 0 */
+    if (SW == 1 && u0 - (S - 1) * DW >= 0 && u0 + 16 <= OW) {
+        BWD_TAPS(vload16(0, dyrow + u0 - s * DW))
+    } else {
+        BWD_TAPS(strided_gather16(dyrow, u0 - s * DW, SW, OW))
     }
     const int npix = min(16, W - iw0);
+#pragma unroll
     for (int j = 0; j < KB; j++) {
         if (c0 + j >= CG)
-            break;
+            continue; /* past the group's channels */
         const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih * W + iw0;
-        float v[16];
-        vstore16(acc[j], 0, v);
-        for (int i = 0; i < npix; i++)
-            dx[o + i] = beta ? dx[o + i] + v[i] : v[i];
+        if (npix == 16) {
+            vstore16(beta ? vload16(0, dx + o) + acc[j] : acc[j], 0, dx + o);
+        } else {
+            float v[16];
+            vstore16(acc[j], 0, v);
+            for (int i = 0; i < npix; i++)
+                dx[o + i] = beta ? dx[o + i] + v[i] : v[i];
+        }
     }
 }
 
+#define WGT_VLOAD(p) vload16(0, p)
+#define WGT_TAIL(p) load16_tail(p, OW - ow0)
+
+/* The backward-weights sum for one row of 16 output pixels: XLOAD(t) gives the input lanes of
+ * tap s0 + t, DYLOAD(p) the gradient lanes at p. */
+#define WGT_ROW(XLOAD, DYLOAD)                                                                     \
+    {                                                                                              \
+        float16 xv[TS];                                                                            \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) xv[t] = XLOAD;                              \
+        _Pragma("unroll") for (int j = 0; j < KBW; j++)                                            \
+        {                                                                                          \
+            const float16 dv = DYLOAD(dyn + kc[j] + oh * OW + ow0);                                \
+            _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = fma(dv, xv[t], acc[j][t]);  \
+        }                                                                                          \
+    }
+
 /* Backward weights: dw[k][c][r][s] = beta * dw + sum over n, oh, ow of dy * x. A work-item owns
- * KB output channels of one (c, r, s) and sums rows of 16 pixels in float16 lanes, reduced in
- * a fixed order: deterministic. Global: (CG * R * S, G * ceil(KG / KB)). */
+ * KBW output channels x TS consecutive taps s of one (c, r): each gradient vector serves the TS
+ * taps and each input vector the KBW channels. Rows of 16 pixels are summed in float16 lanes,
+ * reduced in a fixed order: deterministic. Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
 __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off,
                                         __global const float *dy, const int dy_off,
                                         __global float *dw, const int dw_off, GEOM_ARGS,
                                         const int beta)
 {
+    const int sts = (S + TS - 1) / TS;
     const int q = (int)get_global_id(0);
-    const int kbs = (KG + KB - 1) / KB;
+    const int kbs = (KG + KBW - 1) / KBW;
     const int job = (int)get_global_id(1);
-    if (q >= CG * R * S || job >= G * kbs)
+    if (q >= CG * R * sts || job >= G * kbs)
         return;
-    const int s = q % S, r = (q / S) % R, c = q / (R * S);
+    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
     const int kb = job % kbs, g = job / kbs;
-    const int k0 = g * KG + kb * KB;
+    const int k0 = g * KG + kb * KBW;
 
-    float16 acc[KB];
-    int kc[KB];
-    for (int j = 0; j < KB; j++) {
-        acc[j] = (float16)(0.0f);
-        kc[j] = min(k0 + j, g * KG + KG - 1);
+    float16 acc[KBW][TS];
+    int kc[KBW]; /* channel offsets in dy; past the group's end: its last channel (not stored) */
+#pragma unroll
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++)
+            acc[j][t] = (float16)(0.0f);
+        kc[j] = min(k0 + j, g * KG + KG - 1) * OH * OW;
     }
+    /* At stride 1, a full tile of 16 pixels whose taps all read inside the input row takes
+     * plain loads: ow0 in [lo, hi]. */
+    const int lo = PL - s0 * DW, hi = min(OW - 16, W - 16 + PL - (s0 + TS - 1) * DW);
     for (int n = 0; n < N; n++) {
         __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;
+        __global const float *dyn = dy + dy_off + (size_t)n * K * OH * OW;
         for (int oh = 0; oh < OH; oh++) {
             const int ih = oh * SH - PT + r * DH;
             if (ih < 0 || ih >= H)
                 continue;
             __global const float *xrow = xc + ih * W;
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
-                const float16 xv = load16(xrow, ow0 * SW - PL + s * DW, SW, W);
-                const int len = OW - ow0;
-                for (int j = 0; j < KB; j++) {
-                    __global const float *dyrow =
-                        dy + dy_off + (((size_t)n * K + kc[j]) * OH + oh) * OW + ow0;
-                    acc[j] = fma(load16_tail(dyrow, len), xv, acc[j]);
-                }
+                if (SW == 1 && ow0 >= lo && ow0 <= hi)
+                    WGT_ROW(vload16(0, xrow + ow0 + (s0 + t) * DW - PL), WGT_VLOAD)
+                else
+                    WGT_ROW(load16(xrow, ow0 * SW - PL + (s0 + t) * DW, SW, W), WGT_TAIL)
             }
         }
     }
-    for (int j = 0; j < KB; j++) {
-        if (kb * KB + j >= KG)
-            break;
-        const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s;
-        const float sum = hsum16(acc[j]);
-        dw[o] = beta ? dw[o] + sum : sum;
+#pragma unroll
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++) {
+            if (kb * KBW + j >= KG || s0 + t >= S)
+                continue; /* past the group's channels or the kernel's width */
+            const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
+            const float sum = hsum16(acc[j][t]);
+            dw[o] = beta ? dw[o] + sum : sum;
+        }
     }
 }

@@ -4,7 +4,7 @@
 #ifndef OCLNN_CONV_EPILOGUE_H
 #define OCLNN_CONV_EPILOGUE_H
 
-inline float conv_act(float v, int act)
+static inline float conv_act(float v, int act)
 {
     if (act == 1)
         return fmax(v, 0.0f);
@@ -18,7 +18,7 @@ inline float conv_act(float v, int act)
 }
 
 /* acc: the convolution sum; bias: b[k] or 0; z: the residual or 0 (ignored unless has_z). */
-inline float conv_epilogue(float acc, float bias, float z, int act, int res_before)
+static inline float conv_epilogue(float acc, float bias, float z, int act, int res_before)
 {
     float v = acc + bias;
     if (res_before)

@@ -4,7 +4,7 @@
 #define OCLNN_CONV_ROWS_H
 
 /* 16 values row[iw0 + i * step], zero where the index leaves [0, len). */
-inline float16 load16(__global const float *row, int iw0, int step, int len)
+static inline float16 load16(__global const float *row, int iw0, int step, int len)
 {
     if (step == 1 && iw0 >= 0 && iw0 + 16 <= len)
         return vload16(0, row + iw0);
@@ -23,7 +23,7 @@ inline float16 load16(__global const float *row, int iw0, int step, int len)
 /* Lanes i = 0..15 of a gradient row read at u = u0 + i, where u = SW * ow: lane i gets
  * row[u / SW] when SW divides u and 0 <= u / SW < len, else 0. Walks the residue instead of
  * dividing per lane. */
-inline float16 strided_gather16(__global const float *row, int u0, int sw, int len)
+static inline float16 strided_gather16(__global const float *row, int u0, int sw, int len)
 {
     if (sw == 1)
         return load16(row, u0, 1, len);
@@ -47,7 +47,7 @@ inline float16 strided_gather16(__global const float *row, int u0, int sw, int l
 }
 
 /* 16 values row[i], zero for i >= len (len may be below 16 at the end of a row). */
-inline float16 load16_tail(__global const float *row, int len)
+static inline float16 load16_tail(__global const float *row, int len)
 {
     if (len >= 16)
         return vload16(0, row);

@@ -174,8 +174,6 @@ static oclnn_status make_geom(const oclnn_context *ctx, const char *op, const oc
         s = check_size(ctx, op, wname, (long long)g->k * g->cg * g->r * g->s);
     if (s == OCLNN_SUCCESS)
         s = check_size(ctx, op, "y", ohw * g->k * g->n);
-    if (s == OCLNN_SUCCESS)
-        s = check_size(ctx, op, "one image's im2col columns", ohw * g->c * g->r * g->s);
     return s;
 }
 
@@ -195,11 +193,17 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx)
     oclnn_conv_tuning t;
     if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
         /* POCL runs a work-group's items in a loop on one core: a few neighbouring tiles per
-         * group share their input rows in cache; the float16 blocks are the vectors. */
-        t.kb = 8;
+         * group share their input rows in cache; the float16 blocks are the vectors. 16
+         * channels x 16 pixels (16 zmm accumulators) measured 1.5x faster than 8 x 16 and than
+         * 8 x 32 or 16 x 32 (which spill) on 3x3 layers. */
+        t.kb = 16;
+        t.px = 1;
+        t.kbw = 8, t.ts = 3, t.kbw_s1 = 16;
         t.local[0] = 8, t.local[1] = 1, t.local[2] = 1;
     } else {
         t.kb = 4;
+        t.px = 1;
+        t.kbw = 4, t.ts = 1, t.kbw_s1 = 4;
         t.local[0] = 32, t.local[1] = 2, t.local[2] = 1;
     }
     return t;
@@ -214,28 +218,65 @@ int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *o)
     return (int)(sizeof v / sizeof v[0]);
 }
 
-/* The one place that picks an algorithm for AUTO. Rules:
- * - depthwise (groups == c > 1): DEPTHWISE (a GEMM per channel would be degenerate, even 1x1);
- * - 1x1, stride 1, no padding: GEMM_1X1 (no im2col at all);
- * - otherwise IM2COL_GEMM while its columns fit the workspace limit, else DIRECT. */
-static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g)
+/* The im2col kernels index one image's columns with int. */
+static bool cols_indexable(const oclnn_conv_geom *g)
+{
+    return (long long)g->c * g->r * g->s * g->oh * g->ow <= INT_MAX;
+}
+
+/* The GEMM-based algorithm for g: GEMM_1X1 where it applies, else IM2COL_GEMM. */
+static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
+{
+    return is_1x1(g) ? OCLNN_CONV_GEMM_1X1 : OCLNN_CONV_IM2COL_GEMM;
+}
+
+/* The one place that picks an algorithm for AUTO, by shape, pass and device type.
+ * - Depthwise (groups == c > 1): DEPTHWISE, on every device (per-channel GEMMs are degenerate).
+ * - GPUs and accelerators: the GEMM-based algorithms (CLBlast is tuned for them; the direct
+ *   kernel has no local-memory tiling yet).
+ * - CPUs: measured on POCL (2-core Zen 5, ResNet-18 / ConvNeXt-T / LeNet layers, batch 8, with
+ *   the CLBlast parameters of gemm.c), taking the rule never more than 1.5x slower than the
+ *   faster of the two:
+ *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
+ *     faster than GEMM_1X1 on 1x1);
+ *   backward data: DIRECT only for kernels larger than 1x1 at stride 1 with >= 16 channels per
+ *     group and rows of >= 14 pixels (its strided gather and its 16-channel blocks waste work
+ *     otherwise; GEMM_1X1 is 2x faster on 1x1), else the GEMM algorithms;
+ *   backward weights: DIRECT where there are many pixels per image (>= 28x28, 1.5-3.5x faster)
+ *     or the GEMM would be thin (kg < 128 or cg*r*s < 1024: the stem, LeNet), else the GEMM
+ *     algorithms (2-4x faster on the 14x14 and 7x7 ResNet layers).
+ * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit. */
+static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                 oclnn_conv_pass pass)
 {
     if (is_depthwise(g))
         return OCLNN_CONV_DEPTHWISE;
-    if (is_1x1(g))
-        return OCLNN_CONV_GEMM_1X1;
+    oclnn_conv_algo a = gemm_algo(g);
+    if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
+        const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
+        const long taps = (long)g->cg * g->r * g->s, pixels = (long)g->oh * g->ow;
+        const bool big_gemm = g->kg >= 128 && taps >= 1024;
+        if (pass == OCLNN_CONV_FORWARD ||
+            (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && !is_1x1(g) && g->cg >= 16 &&
+             g->w >= 14) ||
+            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (pixels >= 28 * 28 || !big_gemm)))
+            a = OCLNN_CONV_DIRECT;
+    }
     int chunk;
-    size_t ws = oclnn__conv_gemm_workspace(ctx, g, false, &chunk);
-    if (ws > ctx->workspace_limit)
-        return OCLNN_CONV_DIRECT;
-    return OCLNN_CONV_IM2COL_GEMM;
+    if (a == OCLNN_CONV_IM2COL_GEMM &&
+        (!cols_indexable(g) ||
+         oclnn__conv_gemm_workspace(ctx, g, false, &chunk) > ctx->workspace_limit))
+        a = OCLNN_CONV_DIRECT;
+    return a;
 }
 
-/* Resolves desc->algo for g: AUTO picks; a forced algorithm must apply. */
+/* Resolves desc->algo for g and a pass: AUTO picks; a forced algorithm must apply. *ws receives
+ * the workspace the pass needs. */
 static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn_conv2d_desc *d,
-                                 const oclnn_conv_geom *g, oclnn_conv_algo *algo, size_t *ws)
+                                 const oclnn_conv_geom *g, oclnn_conv_pass pass,
+                                 oclnn_conv_algo *algo, size_t *ws)
 {
-    oclnn_conv_algo a = d->algo == OCLNN_CONV_AUTO ? auto_algo(ctx, g) : d->algo;
+    oclnn_conv_algo a = d->algo == OCLNN_CONV_AUTO ? auto_algo(ctx, g, pass) : d->algo;
     *algo = a;
     *ws = 0;
     switch (a) {
@@ -257,7 +298,21 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
     case OCLNN_CONV_WINOGRAD:
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
                            "%s: algorithm WINOGRAD is not built in this version", op);
+    case OCLNN_CONV_DIRECT:
+        *ws = oclnn__conv_direct_workspace(ctx, g, pass);
+        if (*ws > ctx->workspace_limit)
+            return oclnn__fail(ctx, OCLNN_OUT_OF_MEMORY,
+                               "%s: algorithm DIRECT needs %zu bytes of workspace for the packed "
+                               "weights, more than the limit %zu "
+                               "(oclnn_context_set_workspace_limit)",
+                               op, *ws, ctx->workspace_limit);
+        return OCLNN_SUCCESS;
     case OCLNN_CONV_IM2COL_GEMM: {
+        if (!cols_indexable(g))
+            return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                               "%s: algorithm IM2COL_GEMM needs one image's columns (c*r*s*oh*ow "
+                               "= %lld) below 2^31 elements",
+                               op, (long long)g->c * g->r * g->s * g->oh * g->ow);
         int chunk;
         *ws = oclnn__conv_gemm_workspace(ctx, g, false, &chunk);
         if (*ws > ctx->workspace_limit)
@@ -310,7 +365,7 @@ oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *de
     /* Every pass of an algorithm uses the same columns: the workspace does not depend on it. */
     oclnn_conv_algo a;
     size_t ws;
-    s = resolve_algo(ctx, OP_FWD, desc, &g, &a, &ws);
+    s = resolve_algo(ctx, OP_FWD, desc, &g, pass, &a, &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     *algo = a;
@@ -389,7 +444,7 @@ oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *d
     oclnn_conv_algo a;
     size_t ws;
     if (s == OCLNN_SUCCESS)
-        s = resolve_algo(ctx, OP_FWD, desc, &g, &a, &ws);
+        s = resolve_algo(ctx, OP_FWD, desc, &g, OCLNN_CONV_FORWARD, &a, &ws);
     if (s == OCLNN_SUCCESS)
         s = reserve(ctx, OP_FWD, ws);
     if (s != OCLNN_SUCCESS)
@@ -435,7 +490,7 @@ oclnn_status oclnn_conv2d_backward_data(oclnn_context *ctx, const oclnn_conv2d_d
     oclnn_conv_algo a;
     size_t ws;
     if (s == OCLNN_SUCCESS)
-        s = resolve_algo(ctx, OP_BWD_DATA, desc, &g, &a, &ws);
+        s = resolve_algo(ctx, OP_BWD_DATA, desc, &g, OCLNN_CONV_BACKWARD_DATA, &a, &ws);
     if (s == OCLNN_SUCCESS)
         s = reserve(ctx, OP_BWD_DATA, ws);
     if (s != OCLNN_SUCCESS)
@@ -480,7 +535,7 @@ oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx, const oclnn_conv2
     oclnn_conv_algo a;
     size_t ws;
     if (s == OCLNN_SUCCESS)
-        s = resolve_algo(ctx, OP_BWD_WEIGHTS, desc, &g, &a, &ws);
+        s = resolve_algo(ctx, OP_BWD_WEIGHTS, desc, &g, OCLNN_CONV_BACKWARD_WEIGHTS, &a, &ws);
     if (s == OCLNN_SUCCESS)
         s = reserve(ctx, OP_BWD_WEIGHTS, ws);
     if (s != OCLNN_SUCCESS)

@@ -9,6 +9,9 @@
  * the register block of conv2d_direct.cl and the work-group size of every conv kernel. */
 typedef struct oclnn_conv_tuning {
     int kb;          /* channels per work-item of conv2d_direct.cl (its -DKB) */
+    int px;          /* float16 pixel vectors per work-item of its forward (its -DPX) */
+    int kbw, ts;     /* channels x kernel taps per work-item of its backward weights */
+    int kbw_s1;      /* channels per work-item of backward weights for kernels 1 wide (ts 1) */
     size_t local[3]; /* work-group size (2-D kernels use the first two) */
 } oclnn_conv_tuning;
 oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
@@ -16,7 +19,11 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 /* The geometry as kernel arguments, in the order of the kernels' GEOM_ARGS. */
 int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *out);
 
-/* Direct kernels (cl/conv2d_direct.cl): any descriptor, no workspace. */
+/* Direct kernels (cl/conv2d_direct.cl): any descriptor. Forward and backward data pack the
+ * weights into the workspace (oclnn__conv_direct_workspace bytes, about w's size); backward
+ * weights needs none. */
+size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                    oclnn_conv_pass pass);
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,

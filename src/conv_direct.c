@@ -1,18 +1,24 @@
 /* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct.cl): forward with the fused
- * epilogue, backward data and backward weights for any descriptor, no workspace. Also the bias
- * gradient every algorithm shares (cl/conv_epilogue.cl). */
+ * epilogue, backward data and backward weights for any descriptor (the workspace holds only the
+ * repacked weights). Also the bias gradient every algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define MAX_ARGS 40
 
-static oclnn_status direct_kernel(oclnn_context *ctx, const char *name, oclnn_conv_tuning *t,
-                                  cl_kernel *k)
+/* The kernel `name` built with the device's blocks; backward weights of kernels 1 wide (1x1)
+ * takes one tap at a time with more channels (a second build, for that kernel only). */
+static oclnn_status direct_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, const char *name,
+                                  oclnn_conv_tuning *t, cl_kernel *k)
 {
     *t = oclnn__conv_tuning(ctx);
-    char options[32];
-    snprintf(options, sizeof options, "-DKB=%d", t->kb);
+    if (g->s == 1 && strcmp(name, "conv2d_direct_bwd_weights") == 0)
+        t->kbw = t->kbw_s1, t->ts = 1;
+    char options[64];
+    snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
+             t->ts);
     return oclnn__kernel(ctx, "conv2d_direct.cl", options, name, k);
 }
 
@@ -25,6 +31,22 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
+size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                    oclnn_conv_pass pass)
+{
+    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    const size_t rs = (size_t)g->r * g->s, kb = (size_t)t.kb;
+    switch (pass) {
+    case OCLNN_CONV_FORWARD: /* output channels rounded up to the block */
+        return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * rs *
+               sizeof(float);
+    case OCLNN_CONV_BACKWARD_DATA: /* input channels rounded up to the block */
+        return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs *
+               sizeof(float);
+    default: return 0;
+    }
+}
+
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,
@@ -32,27 +54,43 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         oclnn_tensor *y)
 {
     oclnn_conv_tuning t;
-    cl_kernel k;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_fwd", &t, &k);
+    cl_kernel k, kpack;
+    cl_mem ws;
+    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_fwd", &t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights", &t, &kpack);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_FORWARD),
+                             "conv2d", &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geo[24], zero = 0;
+    oclnn_arg args[MAX_ARGS];
+    int w_off = (int)w->offset;
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t.kb);
+    size_t pglobal[2] = {(size_t)g->cg * g->r * g->s, (size_t)g->groups * kbs};
+    s = oclnn__launch(ctx, "conv2d", kpack, args, n, 2, pglobal, t.local);
     if (s != OCLNN_SUCCESS)
         return s;
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
-    int x_off = (int)x->offset, w_off = (int)w->offset, y_off = (int)y->offset;
+    int x_off = (int)x->offset, y_off = (int)y->offset;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
-    oclnn_arg args[MAX_ARGS];
-    int geo[24];
-    size_t n = 0;
+    n = 0;
     args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
-    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
     args[n++] = OCLNN_ARG(zm), args[n++] = OCLNN_ARG(z_off), args[n++] = OCLNN_ARG(has_z);
     args[n++] = OCLNN_ARG(y->mem), args[n++] = OCLNN_ARG(y_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(rb);
-    size_t global[2] = {oclnn__div_up((size_t)g->ow, 16) * (size_t)g->oh,
-                        (size_t)g->n * g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb)};
+    size_t global[2] = {oclnn__div_up((size_t)g->ow, 16 * (size_t)t.px) * (size_t)g->oh,
+                        (size_t)g->n * g->groups * kbs};
     return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t.local);
 }
 
@@ -61,22 +99,38 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               oclnn_tensor *dx, float beta)
 {
     oclnn_conv_tuning t;
-    cl_kernel k;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_data", &t, &k);
+    cl_kernel k, kpack;
+    cl_mem ws;
+    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_data", &t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights_t", &t, &kpack);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_BACKWARD_DATA),
+                             "conv2d_backward_data", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
-    int dy_off = (int)dy->offset, w_off = (int)w->offset, dx_off = (int)dx->offset;
-    int acc = beta != 0.0f;
+    int geo[24], zero = 0;
     oclnn_arg args[MAX_ARGS];
-    int geo[24];
+    int w_off = (int)w->offset;
     size_t n = 0;
-    args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t.kb);
+    size_t pglobal[2] = {(size_t)g->kg * g->r * g->s, (size_t)g->groups * cbs};
+    s = oclnn__launch(ctx, "conv2d_backward_data", kpack, args, n, 2, pglobal, t.local);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int dy_off = (int)dy->offset, dx_off = (int)dx->offset;
+    int acc = beta != 0.0f;
+    n = 0;
+    args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(acc);
     size_t global[2] = {oclnn__div_up((size_t)g->w, 16) * (size_t)g->h,
-                        (size_t)g->n * g->groups * oclnn__div_up((size_t)g->cg, (size_t)t.kb)};
+                        (size_t)g->n * g->groups * cbs};
     return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t.local);
 }
 
@@ -86,7 +140,7 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
 {
     oclnn_conv_tuning t;
     cl_kernel k, kbias = NULL;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_weights", &t, &k);
+    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_weights", &t, &k);
     if (s == OCLNN_SUCCESS && db) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias);
     if (s != OCLNN_SUCCESS)
@@ -101,8 +155,8 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(acc);
-    size_t global[2] = {(size_t)g->cg * g->r * g->s,
-                        (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb)};
+    size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
+                        (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};
     s = oclnn__launch(ctx, "conv2d_backward_weights", k, args, n, 2, global, t.local);
     if (s == OCLNN_SUCCESS && db)
         s = oclnn__conv_bias_grad(ctx, "conv2d_backward_weights", g, dy, db, beta);

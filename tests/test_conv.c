@@ -461,14 +461,20 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(y.dims[3], 12);
     oclnn_conv_algo a;
     size_t ws;
+    /* The pick depends on the device; the workspace must be the one of the algorithm picked:
+     * im2col columns and GEMM output of both images, or DIRECT's packed weights (w rounded up
+     * to its channel block). */
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);
-    if (a == OCLNN_CONV_IM2COL_GEMM) /* both images in one chunk: columns + GEMM output */
+    const size_t wbytes = 16 * 8 * 3 * 5 * sizeof(float);
+    if (a == OCLNN_CONV_IM2COL_GEMM)
         ck_assert_uint_eq(ws, 2 * (8 * 3 * 5 + 16) * 10 * 12 * sizeof(float));
+    else
+        ck_assert_msg(ws >= wbytes && ws < 2 * wbytes, "DIRECT workspace %zu", ws);
     desc = oclnn_conv2d_desc_default();
     w = d4(16, 8, 1, 1);
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_GEMM_1X1);
     ck_assert_uint_eq(ws, 0);
@@ -477,17 +483,25 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
-    /* A forced algorithm is reported as is. */
+    /* A forced algorithm is reported as is; DIRECT needs workspace only to pack the weights of
+     * the forward and backward-data passes. */
     desc.algo = OCLNN_CONV_DIRECT;
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
     ck_assert_uint_eq(ws, 0);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_ge(ws, 8 * 9 * sizeof(float));
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_ge(ws, 8 * 9 * sizeof(float));
 }
 END_TEST
 
 /* When the columns of one image pass the workspace limit, AUTO falls back to DIRECT and a
- * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. */
+ * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. (Backward data of a shape with
+ * 2 channels per group picks IM2COL_GEMM on every device when it fits.) */
 START_TEST(workspace_limit)
 {
     oclnn_context *ctx = fx_ctx();
@@ -497,7 +511,16 @@ START_TEST(workspace_limit)
     oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_AUTO);
     oclnn_conv_algo a;
     size_t ws;
-    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 64), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_IM2COL_GEMM);
+    /* 4 KiB: the packed weights of DIRECT (at most 16 x 2 x 3 x 3 floats) fit, one image's
+     * columns (2 x 3 x 3 x 3 x 37 floats) do not. */
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 4096), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    ck_assert_uint_le(ws, 4096);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
@@ -649,6 +672,20 @@ START_TEST(negative_forced_algorithm)
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm DEPTHWISE needs groups == input channels");
     d.algo = OCLNN_CONV_WINOGRAD;
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm WINOGRAD is not built");
+    /* Metadata only: one image's columns of 64 x 9 x 4096 x 4096 would pass 2^31 elements. */
+    oclnn_tensor_desc bx = d4(1, 64, 4096, 4096), bw = d4(64, 64, 3, 3);
+    oclnn_conv2d_desc big = oclnn_conv2d_desc_default();
+    oclnn_conv2d_desc_set_pad(&big, 1, 1);
+    big.algo = OCLNN_CONV_IM2COL_GEMM;
+    oclnn_conv_algo a;
+    size_t ws;
+    fx_assert_status(oclnn_conv2d_choose(fx_ctx(), &big, OCLNN_CONV_FORWARD, &bx, &bw, &a, &ws),
+                     OCLNN_UNSUPPORTED, "algorithm IM2COL_GEMM needs one image's columns");
+    big.algo = OCLNN_CONV_AUTO;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(fx_ctx(), &big, OCLNN_CONV_BACKWARD_DATA, &bx, &bw, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_int_ne(a, OCLNN_CONV_IM2COL_GEMM);
     neg_free(&t);
 }
 END_TEST

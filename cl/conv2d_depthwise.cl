@@ -8,6 +8,7 @@
  *   DH, DW      dilation (1, 1)
  *   VW          output columns per work-item, the vector width: 4, 8 or 16 (16)
  *   RB          output rows per work-item in dw_rows (4)
+ *   RBW         kernel rows per work-item in dw_wgrad, 1 unless SH is 1 (1)
  *   BWD         dw_rows computes 0: the forward (one input plane per output plane), 1: backward
  *               data for stride 1 (weights flipped, summed over the channel multiplier) (0)
  *   HAS_BIAS    dw_rows adds b[channel] (0)
@@ -54,12 +55,20 @@
 #ifndef ACT
 #define ACT 0
 #endif
+#ifndef RBW
+#define RBW 1
+#endif
+/* Groups of RBW kernel rows in dw_wgrad. */
+#define NRG ((R + RBW - 1) / RBW)
 
 #if R < 1 || S < 1 || SH < 1 || SW < 1 || DH < 1 || DW < 1 || RB < 1
 #error "R, S, SH, SW, DH, DW and RB must be at least 1"
 #endif
 #if VW != 4 && VW != 8 && VW != 16
 #error "VW must be 4, 8 or 16"
+#endif
+#if RBW < 1 || (SH != 1 && RBW != 1)
+#error "RBW must be at least 1, and 1 for a vertical stride above 1"
 #endif
 #if BWD && (SH != 1 || SW != 1)
 #error "dw_rows computes backward data for stride 1 only (dw_dgrad_gather does the rest)"
@@ -77,19 +86,19 @@
 #define VLOAD CAT(vload, VW)
 #define VSTORE CAT(vstore, VW)
 
-/* Input columns one tile row reads from its first column: stride 2 loads two whole vectors and
- * keeps the even lanes, so it reads one column past the last one it uses. */
+/* Input columns one tile reads past its first one for one tap: stride 2 loads two whole vectors
+ * and keeps the even lanes, so it reads one column past the last one it uses. The host pads rows
+ * and the end of the padded copy so that every such read stays inside it. */
 #if SW == 2
 #define TAP_SPAN (2 * VW)
 #else
 #define TAP_SPAN ((VW - 1) * SW + 1)
 #endif
-#define SPAN (TAP_SPAN + (S - 1) * DW)
 /* Rows of input one dw_rows work-item reads. */
 #define NIR ((RB - 1) * SH + (R - 1) * DH + 1)
 
-/* The VW input columns p[0], p[SW], ... as one vector, from global or private memory. */
-inline VEC gather_g(const __global float *p)
+/* The VW input columns p[0], p[SW], ... as one vector. */
+static inline __attribute__((always_inline)) VEC gather(const __global float *p)
 {
 #if SW == 1
     return VLOAD(0, p);
@@ -103,43 +112,36 @@ inline VEC gather_g(const __global float *p)
 #endif
 }
 
-inline VEC gather_p(const float *p)
+/* The zero-padded copy the tile kernels read without bounds checks:
+ * dst[i][j] = src[p][i - pad_t][j - pad_l] for the rows i of nplanes planes of hp rows, zero
+ * outside src (negative pads crop), and zero for the rows past them up to nrows (the slack that
+ * the last tiles read). One work-item per dst row. */
+__kernel void dw_pad(const __global float *src, const ulong src_off, __global float *dst,
+                     const ulong dst_off, const int h, const int w, const int hp, const int wp,
+                     const int pad_t, const int pad_l, const int nplanes, const int nrows)
 {
-#if SW == 1
-    return VLOAD(0, p);
-#elif SW == 2
-    return (VEC)(VLOAD(0, p).even, VLOAD(0, p + VW).even);
-#else
-    float t[VW];
-    for (int l = 0; l < VW; l++)
-        t[l] = p[l * SW];
-    return VLOAD(0, t);
-#endif
-}
-
-/* xv[s] lane l = row[iwb + s * DW + l * SW], zero outside [0, iw_n). Tiles away from the edges
- * load straight from the row; edge tiles first copy the span into a zero-padded private row. */
-inline void load_taps(const __global float *row, int iwb, int iw_n, VEC *xv)
-{
-    if (iwb >= 0 && iwb + SPAN <= iw_n) {
-#pragma unroll
-        for (int s = 0; s < S; s++)
-            xv[s] = gather_g(row + iwb + s * DW);
-    } else {
-        float buf[SPAN];
-#pragma unroll
-        for (int i = 0; i < SPAN; i++) {
-            const int iw = iwb + i;
-            buf[i] = iw >= 0 && iw < iw_n ? row[iw] : 0.0f;
-        }
-#pragma unroll
-        for (int s = 0; s < S; s++)
-            xv[s] = gather_p(buf + s * DW);
-    }
+    const int fr = (int)get_global_id(0);
+    if (fr >= nrows)
+        return;
+    const int p = fr / hp, ih = fr % hp - pad_t;
+    __global float *d = dst + dst_off + (size_t)fr * wp;
+    int lo = max(0, pad_l), hi = min(wp, w + pad_l);
+    if (p >= nplanes || ih < 0 || ih >= h)
+        lo = hi = wp;
+    const __global float *s = src + src_off + ((size_t)p * h + ih) * w - pad_l;
+    int j = 0;
+    for (; j < lo; j++)
+        d[j] = 0.0f;
+    for (; j + 16 <= hi; j += 16)
+        vstore16(vload16(0, s + j), 0, d + j);
+    for (; j < hi; j++)
+        d[j] = s[j];
+    for (; j < wp; j++)
+        d[j] = 0.0f;
 }
 
 /* The VW values p[0..] of an output row segment with `valid` columns; the rest read as zero. */
-inline VEC load_out(const __global float *p, int valid)
+static inline __attribute__((always_inline)) VEC load_out(const __global float *p, int valid)
 {
     if (valid >= VW)
         return VLOAD(0, p);
@@ -149,7 +151,7 @@ inline VEC load_out(const __global float *p, int valid)
     return VLOAD(0, t);
 }
 
-inline void store_out(VEC v, __global float *p, int valid)
+static inline __attribute__((always_inline)) void store_out(VEC v, __global float *p, int valid)
 {
     if (valid >= VW) {
         VSTORE(v, 0, p);
@@ -161,7 +163,7 @@ inline void store_out(VEC v, __global float *p, int valid)
         p[l] = t[l];
 }
 
-inline float hsum(VEC v)
+static inline __attribute__((always_inline)) float hsum(VEC v)
 {
 #if VW == 16
     const float8 h8 = v.lo + v.hi;
@@ -177,7 +179,7 @@ inline float hsum(VEC v)
     return h2.x + h2.y;
 }
 
-inline VEC activate(VEC v)
+static inline __attribute__((always_inline)) VEC activate(VEC v)
 {
 #if ACT == 1
     return fmax(v, (VEC)0.0f);
@@ -190,17 +192,19 @@ inline VEC activate(VEC v)
 #endif
 }
 
-/* One work-item: RB output rows x VW output columns of one output plane.
- * Forward (BWD 0): y[n][o] (o < cout) from x[n][o / kg] and w[o]; pads are the conv's.
+/* One work-item: RB output rows x VW output columns of one output plane. x is the zero-padded
+ * copy (dw_pad) of the input planes, [.][ih_n][iw_n], so output (oh, ow) reads from row
+ * oh * SH and column ow * SW on.
+ * Forward (BWD 0): y[n][o] (o < cout) from x[n][o / kg] and w[o].
  * Backward data (BWD 1): dx[n][c] (c < cout) from dy[n][c * kg + m] and w[c * kg + m] flipped,
- * m < kg; x is dy, y is dx, and the pads are the kernel extent minus the conv's pads.
+ * m < kg; x is dy padded by the kernel extent minus the conv's pads, y is dx.
  * y = act(acc + b (+ z)) (+ z), then + y when accum is set (HAS_* are 0 for backward). */
 __kernel void dw_rows(const __global float *x, const ulong x_off, const __global float *w,
                       const ulong w_off, const __global float *b, const ulong b_off,
                       const __global float *z, const ulong z_off, __global float *y,
                       const ulong y_off, const int ih_n, const int iw_n, const int oh_n,
-                      const int ow_n, const int pad_t, const int pad_l, const int nplanes,
-                      const int cin, const int cout, const int kg, const int accum)
+                      const int ow_n, const int nplanes, const int cin, const int cout,
+                      const int kg, const int accum)
 {
     const int ntw = (ow_n + VW - 1) / VW, nrb = (oh_n + RB - 1) / RB;
     const int gid = (int)get_global_id(0);
@@ -211,7 +215,7 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
         return;
     const int n = plane / cout, oc = plane % cout;
     const int ow0 = tw * VW, oh0 = rb * RB;
-    const int iwb = ow0 * SW - pad_l, ihb = oh0 * SH - pad_t;
+    const int iwb = ow0 * SW, ihb = oh0 * SH;
 
     VEC acc[RB];
 #pragma unroll
@@ -234,11 +238,14 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
 #endif
         for (int ir = 0; ir < NIR; ir++) {
             const int ih = ihb + ir;
-            if (ih < 0 || ih >= ih_n)
+            if (ih >= ih_n)
                 continue;
+            const __global float *row = xp + (size_t)ih * iw_n + iwb;
             VEC xv[S];
-            load_taps(xp + (size_t)ih * iw_n, iwb, iw_n, xv);
-            /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */
+#pragma unroll
+            for (int s = 0; s < S; s++)
+                xv[s] = gather(row + s * DW);
+                /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */
 #pragma unroll
             for (int j = 0; j < RB; j++) {
                 const int rr = ir - j * SH;
@@ -315,64 +322,91 @@ __kernel void dw_dgrad_gather(const __global float *dy, const ulong dy_off, cons
     *p = accum ? *p + sum : sum;
 }
 
-/* Backward weights, stage 1. Work-item (o, blk, r): for r < R, the S taps of kernel row r of
- * output channel o summed over the images of block blk and every output pixel, one vector of
- * partial sums per tap; r == R sums dy itself (the bias gradient). Writes
- * part[blk][o][r * S + s] (the bias at r * S + 0 with r == R), summed in a fixed order. */
+/* Backward weights, stage 1. Work-item (o, blk, g) for the nblk blocks of npb images from block
+ * blk0 on: for g < NRG, the S taps of the RBW kernel rows g * RBW... of output channel o summed
+ * over the images of block blk and every output pixel, one vector of partial sums per tap;
+ * g == NRG sums dy itself (the bias gradient). x is the zero-padded copy (dw_pad) of the input
+ * images of these blocks, [.][c][hp][wp]; dy their dy with rows padded by zeros to owp, a
+ * multiple of VW. Writes part[blk][o][r * S + s] (the bias at R * S), summed in a fixed order. */
 __kernel void dw_wgrad(const __global float *x, const ulong x_off, const __global float *dy,
-                       const ulong dy_off, __global float *part, const int h, const int wd,
-                       const int oh_n, const int ow_n, const int pad_t, const int pad_l,
-                       const int n_n, const int c, const int kg, const int npb, const int nblk)
+                       const ulong dy_off, __global float *part, const int hp, const int wp,
+                       const int oh_n, const int owp, const int c, const int kg, const int npb,
+                       const int blk0, const int nblk, const int n_n)
 {
     const int gid = (int)get_global_id(0);
-    const int r = gid % (R + 1);
-    const int blk = gid / (R + 1) % nblk;
-    const int o = gid / (R + 1) / nblk;
-    if (o >= c * kg)
-        return;
+    const int g = gid % (NRG + 1);
+    const int blk = blk0 + gid / (NRG + 1) % nblk;
+    const int o = gid / (NRG + 1) / nblk;
     const int k = c * kg;
-    const int n_end = min(n_n, (blk + 1) * npb);
-    __global float *out = part + ((size_t)blk * k + o) * (R * S + 1) + r * S;
+    if (o >= k)
+        return;
+    const int n0 = blk * npb, n_end = min(n_n, n0 + npb);
+    __global float *out = part + ((size_t)blk * k + o) * (R * S + 1);
 
-    if (r == R) {
+    if (g == NRG) {
         VEC a = 0.0f;
-        for (int n = blk * npb; n < n_end; n++) {
-            const __global float *dyp = dy + dy_off + ((size_t)n * k + o) * oh_n * ow_n;
-            for (int oh = 0; oh < oh_n; oh++)
-                for (int ow0 = 0; ow0 < ow_n; ow0 += VW)
-                    a += load_out(dyp + (size_t)oh * ow_n + ow0, ow_n - ow0);
+        for (int n = n0; n < n_end; n++) {
+            const __global float *dyp =
+                dy + dy_off + ((size_t)(n - blk0 * npb) * k + o) * oh_n * owp;
+            for (int i = 0; i < oh_n * owp; i += VW)
+                a += VLOAD(0, dyp + i);
         }
-        out[0] = hsum(a);
+        out[R * S] = hsum(a);
         return;
     }
 
-    VEC acc[S];
+    const int r0 = g * RBW;
+    VEC acc[RBW][S];
 #pragma unroll
-    for (int s = 0; s < S; s++)
-        acc[s] = 0.0f;
-    /* Output rows whose input row oh * SH - pad_t + r * DH lies inside the image. */
-    const int top = pad_t - r * DH;
-    const int oh_lo = top > 0 ? (top + SH - 1) / SH : 0;
-    const int oh_hi = h - 1 + top < 0 ? 0 : min(oh_n, (h - 1 + top) / SH + 1);
-    for (int n = blk * npb; n < n_end; n++) {
-        const __global float *xp = x + x_off + ((size_t)n * c + o / kg) * h * wd;
-        const __global float *dyp = dy + dy_off + ((size_t)n * k + o) * oh_n * ow_n;
-        for (int oh = oh_lo; oh < oh_hi; oh++) {
-            const __global float *xrow = xp + (size_t)(oh * SH - top) * wd;
-            const __global float *dyrow = dyp + (size_t)oh * ow_n;
-            for (int ow0 = 0; ow0 < ow_n; ow0 += VW) {
-                const VEC d = load_out(dyrow + ow0, ow_n - ow0);
+    for (int q = 0; q < RBW; q++)
+#pragma unroll
+        for (int s = 0; s < S; s++)
+            acc[q][s] = 0.0f;
+    for (int n = n0; n < n_end; n++) {
+        const __global float *xp = x + x_off + ((size_t)(n - blk0 * npb) * c + o / kg) * hp * wp;
+        const __global float *dyp = dy + dy_off + ((size_t)(n - blk0 * npb) * k + o) * oh_n * owp;
+#if SH == 1
+        /* Input row i feeds output row i - (r0 + q) * DH through kernel row r0 + q: its shifted
+         * vectors are loaded once for the RBW kernel rows. */
+        const int i_end = min(hp, oh_n + (r0 + RBW - 1) * DH);
+        for (int i = r0 * DH; i < i_end; i++) {
+            const __global float *xrow = xp + (size_t)i * wp;
+            for (int ow0 = 0; ow0 < owp; ow0 += VW) {
                 VEC xv[S];
-                load_taps(xrow, ow0 * SW - pad_l, wd, xv);
 #pragma unroll
                 for (int s = 0; s < S; s++)
-                    acc[s] = fma(d, xv[s], acc[s]);
+                    xv[s] = gather(xrow + ow0 * SW + s * DW);
+#pragma unroll
+                for (int q = 0; q < RBW; q++) {
+                    const int oh = i - (r0 + q) * DH;
+                    if (r0 + q < R && oh >= 0 && oh < oh_n) {
+                        const VEC d = VLOAD(0, dyp + (size_t)oh * owp + ow0);
+#pragma unroll
+                        for (int s = 0; s < S; s++)
+                            acc[q][s] = fma(d, xv[s], acc[q][s]);
+                    }
+                }
             }
         }
+#else
+        for (int oh = 0; oh < oh_n; oh++) {
+            const __global float *xrow = xp + (size_t)(oh * SH + r0 * DH) * wp;
+            const __global float *dyrow = dyp + (size_t)oh * owp;
+            for (int ow0 = 0; ow0 < owp; ow0 += VW) {
+                const VEC d = VLOAD(0, dyrow + ow0);
+#pragma unroll
+                for (int s = 0; s < S; s++)
+                    acc[0][s] = fma(d, gather(xrow + ow0 * SW + s * DW), acc[0][s]);
+            }
+        }
+#endif
     }
 #pragma unroll
-    for (int s = 0; s < S; s++)
-        out[s] = hsum(acc[s]);
+    for (int q = 0; q < RBW; q++)
+        if (r0 + q < R)
+#pragma unroll
+            for (int s = 0; s < S; s++)
+                out[(r0 + q) * S + s] = hsum(acc[q][s]);
 }
 
 /* Backward weights, stage 2: dw[o][t] (+)= sum over blocks of part[blk][o][t] in block order,

@@ -33,6 +33,9 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
                                                     const oclnn_tensor *x, const oclnn_tensor *dy,
                                                     oclnn_tensor *dw, oclnn_tensor *db,
                                                     float beta);
+/* Bytes of zero-padded input the depthwise kernels prepare per chunk of images (8 MiB, so the
+ * copy is still in cache when read); tests lower it to exercise chunking. */
+extern size_t oclnn__depthwise_chunk_bytes;
 /* Workspace bytes a depthwise pass needs (backward weights keeps per-block partial sums). */
 size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv_pass pass);
 

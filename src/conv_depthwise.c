@@ -6,11 +6,15 @@
 #include <stdio.h>
 
 #define CL_FILE "conv2d_depthwise.cl"
+
+size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 #define OP "conv2d"
 /* Fixed local sizes: POCL compiles every (kernel, local size) pair once. */
 #define LOCAL_ROWS 16
 #define LOCAL_WGRAD 8
 #define LOCAL_FLAT 64
+/* Output rows per dw_rows work-item: 8 vector accumulators hide the FMA latency. */
+#define RB_MAX 8
 /* Images per backward-weights block: about this many bytes of x and dy planes, so the R + 1
  * work-items that stream the same planes find them in the L2 cache. */
 #define WGRAD_BLOCK_BYTES (256 * 1024)
@@ -27,45 +31,146 @@ typedef struct epilogue {
     int bwd, has_bias, has_res, res_before, act;
 } epilogue;
 
+/* Kernel rows per backward-weights work-item: its RBW x S vector accumulators, the S input
+ * vectors and dy fit the 32 vector registers of AVX-512. */
+static int wgrad_rows(const oclnn_conv_geom *g)
+{
+    if (g->stride_h != 1)
+        return 1;
+    int rbw = 21 / g->s;
+    return rbw < 1 ? 1 : rbw > g->r ? g->r : rbw;
+}
+
 static oclnn_status get_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int vw, int rb,
-                               const epilogue *e, const char *name, cl_kernel *k)
+                               int rbw, const epilogue *e, const char *name, cl_kernel *k)
 {
     char opts[256];
     snprintf(opts, sizeof opts,
-             "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
+             "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DRBW=%d -DBWD=%d "
              "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d",
-             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vw, rb, e->bwd, e->has_bias,
-             e->has_res, e->res_before, e->act);
+             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vw, rb, rbw, e->bwd,
+             e->has_bias, e->has_res, e->res_before, e->act);
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 
-/* Enqueues dw_rows: out planes [nplanes][oh_n][ow_n] from in planes [.][ih_n][iw_n]. */
-static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
-                         const oclnn_tensor *in, const oclnn_tensor *w, const oclnn_tensor *b,
-                         const oclnn_tensor *z, oclnn_tensor *out, int ih_n, int iw_n, int oh_n,
-                         int ow_n, int pad_t, int pad_l, int nplanes, int cin, int cout, int accum)
+/* The zero-padded copy of input planes [nplanes][h][w] that a tile kernel reads without bounds
+ * checks: rows of wp columns, hp rows per plane, shifted by (pad_t, pad_l) (negative pads crop),
+ * then zero rows for the reads of the last tiles past the last row. */
+typedef struct padded {
+    int h, w, hp, wp, pad_t, pad_l, nplanes, nrows;
+} padded;
+
+static padded pad_shape(const oclnn_conv_geom *g, int nplanes, int h, int w, int oh, int ow,
+                        int pad_t, int pad_l)
 {
-    const int vw = vec_width(ow_n), rb = oh_n < 4 ? oh_n : 4;
+    padded p = {h, w, 0, 0, pad_t, pad_l, nplanes, 0};
+    p.hp = (oh - 1) * g->stride_h + (g->r - 1) * g->dil_h + 1;
+    p.wp = (ow - 1) * g->stride_w + (g->s - 1) * g->dil_w + 1;
+    /* A tap's vector spans TAP_SPAN columns (see the kernel file); the last tile of a row
+     * starts at (ntw - 1) * VW * SW. */
+    int vw = vec_width(ow), sw = g->stride_w;
+    int tap_span = sw == 2 ? 2 * vw : (vw - 1) * sw + 1;
+    int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vw);
+    int last = (ntw - 1) * vw * sw + (g->s - 1) * g->dil_w + tap_span;
+    int slack = last > p.wp ? last - p.wp : 0;
+    p.nrows = nplanes * p.hp + (int)oclnn__div_up((size_t)slack, (size_t)p.wp);
+    return p;
+}
+
+static size_t pad_floats(const padded *p)
+{
+    return (size_t)p->nrows * p->wp;
+}
+
+static oclnn_status pad(oclnn_context *ctx, const padded *p, cl_mem src, cl_ulong src_off,
+                        cl_mem dst, cl_ulong dst_off)
+{
     cl_kernel k;
-    oclnn_status s = get_kernel(ctx, g, vw, rb, e, "dw_rows", &k);
+    oclnn_status s = oclnn__kernel(ctx, CL_FILE, "", "dw_pad", &k);
     if (s != OCLNN_SUCCESS)
         return s;
-    /* Unused pointers still need a valid buffer argument. */
-    cl_mem bm = b ? b->mem : in->mem, zm = z ? z->mem : in->mem;
-    cl_ulong in_off = in->offset, w_off = w->offset, b_off = b ? b->offset : 0,
-             z_off = z ? z->offset : 0, out_off = out->offset;
-    int kg = g->kg;
-    oclnn_arg args[] = {OCLNN_ARG(in->mem), OCLNN_ARG(in_off),  OCLNN_ARG(w->mem),
-                        OCLNN_ARG(w_off),   OCLNN_ARG(bm),      OCLNN_ARG(b_off),
-                        OCLNN_ARG(zm),      OCLNN_ARG(z_off),   OCLNN_ARG(out->mem),
-                        OCLNN_ARG(out_off), OCLNN_ARG(ih_n),    OCLNN_ARG(iw_n),
-                        OCLNN_ARG(oh_n),    OCLNN_ARG(ow_n),    OCLNN_ARG(pad_t),
-                        OCLNN_ARG(pad_l),   OCLNN_ARG(nplanes), OCLNN_ARG(cin),
-                        OCLNN_ARG(cout),    OCLNN_ARG(kg),      OCLNN_ARG(accum)};
-    size_t global = (size_t)nplanes * oclnn__div_up((size_t)oh_n, (size_t)rb) *
-                    oclnn__div_up((size_t)ow_n, (size_t)vw),
-           local = LOCAL_ROWS;
+    oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(src_off),    OCLNN_ARG(dst),
+                        OCLNN_ARG(dst_off),  OCLNN_ARG(p->h),       OCLNN_ARG(p->w),
+                        OCLNN_ARG(p->hp),    OCLNN_ARG(p->wp),      OCLNN_ARG(p->pad_t),
+                        OCLNN_ARG(p->pad_l), OCLNN_ARG(p->nplanes), OCLNN_ARG(p->nrows)};
+    size_t global = (size_t)p->nrows, local = LOCAL_FLAT;
     return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+}
+
+/* Images per chunk: the padded copy of a chunk (about oclnn__depthwise_chunk_bytes) is still in
+ * cache when the tile kernel reads it. A multiple of `unit` images. */
+static int chunk_images(const padded *p, int planes_per_image, int n, int unit)
+{
+    size_t per = (size_t)planes_per_image * p->hp * p->wp * sizeof(float) * (size_t)unit;
+    size_t units = oclnn__depthwise_chunk_bytes / (per ? per : 1);
+    size_t imgs = (units ? units : 1) * (size_t)unit;
+    return imgs > (size_t)n ? n : (int)imgs;
+}
+
+/* The padded shape of `imgs` images of a chunk (p describes the whole batch). */
+static padded chunk_pad(const oclnn_conv_geom *g, const padded *p, int planes_per_image, int imgs,
+                        int oh, int ow)
+{
+    return pad_shape(g, imgs * planes_per_image, p->h, p->w, oh, ow, p->pad_t, p->pad_l);
+}
+
+/* For each chunk of images: pads `in` into the workspace, then enqueues dw_rows for the output
+ * planes of those images ([cout][oh_n][ow_n] per image). p is the padded shape of the batch. */
+static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
+                         const padded *p, const oclnn_tensor *in, const oclnn_tensor *w,
+                         const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out, int oh_n,
+                         int ow_n, int cin, int cout, int accum)
+{
+    const int vw = vec_width(ow_n), rb = oh_n < RB_MAX ? oh_n : RB_MAX;
+    const int chunk = chunk_images(p, cin, g->n, 1);
+    const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
+    cl_kernel k;
+    oclnn_status s = get_kernel(ctx, g, vw, rb, 1, e, "dw_rows", &k);
+    cl_mem ws = NULL;
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, pad_floats(&pc) * sizeof(float), OP, &ws);
+    const size_t in_image = (size_t)cin * p->h * p->w, out_image = (size_t)cout * oh_n * ow_n;
+    for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
+        const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
+        const padded pi = chunk_pad(g, p, cin, imgs, oh_n, ow_n);
+        s = pad(ctx, &pi, in->mem, in->offset + (size_t)i0 * in_image, ws, 0);
+        if (s != OCLNN_SUCCESS)
+            break;
+        /* Unused pointers still need a valid buffer argument. */
+        cl_mem bm = b ? b->mem : ws, zm = z ? z->mem : ws;
+        cl_ulong ws_off = 0, w_off = w->offset, b_off = b ? b->offset : 0,
+                 z_off = z ? z->offset + (size_t)i0 * out_image : 0,
+                 out_off = out->offset + (size_t)i0 * out_image;
+        int kg = g->kg, nplanes = imgs * cout;
+        oclnn_arg args[] = {
+            OCLNN_ARG(ws),       OCLNN_ARG(ws_off),  OCLNN_ARG(w->mem),  OCLNN_ARG(w_off),
+            OCLNN_ARG(bm),       OCLNN_ARG(b_off),   OCLNN_ARG(zm),      OCLNN_ARG(z_off),
+            OCLNN_ARG(out->mem), OCLNN_ARG(out_off), OCLNN_ARG(pi.hp),   OCLNN_ARG(pi.wp),
+            OCLNN_ARG(oh_n),     OCLNN_ARG(ow_n),    OCLNN_ARG(nplanes), OCLNN_ARG(cin),
+            OCLNN_ARG(cout),     OCLNN_ARG(kg),      OCLNN_ARG(accum)};
+        size_t global = (size_t)nplanes * oclnn__div_up((size_t)oh_n, (size_t)rb) *
+                        oclnn__div_up((size_t)ow_n, (size_t)vw),
+               local = LOCAL_ROWS;
+        s = oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+    }
+    return s;
+}
+
+static padded forward_pad(const oclnn_conv_geom *g)
+{
+    return pad_shape(g, g->n * g->c, g->h, g->w, g->oh, g->ow, g->pad_t, g->pad_l);
+}
+
+/* Backward data for stride 1 reads dy padded by the kernel extent minus the forward pads. */
+static padded backward_pad(const oclnn_conv_geom *g)
+{
+    return pad_shape(g, g->n * g->k, g->oh, g->ow, g->h, g->w, (g->r - 1) * g->dil_h - g->pad_t,
+                     (g->s - 1) * g->dil_w - g->pad_l);
+}
+
+static bool stride_one(const oclnn_conv_geom *g)
+{
+    return g->stride_h == 1 && g->stride_w == 1;
 }
 
 oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -75,8 +180,8 @@ oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_
                                            oclnn_tensor *y)
 {
     epilogue e = {0, b != NULL, z != NULL, z != NULL && residual_before_act, (int)act};
-    return rows(ctx, g, &e, x, w, b, z, y, g->h, g->w, g->oh, g->ow, g->pad_t, g->pad_l,
-                g->n * g->k, g->c, g->k, 0);
+    padded p = forward_pad(g);
+    return rows(ctx, g, &e, &p, x, w, b, z, y, g->oh, g->ow, g->c, g->k, 0);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -84,17 +189,15 @@ oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn
                                                  oclnn_tensor *dx, float beta)
 {
     int accum = beta != 0.0f;
-    if (g->stride_h == 1 && g->stride_w == 1) {
-        /* dx is the correlation of dy with the flipped weights, padded by the kernel extent
-         * minus the forward padding. */
+    if (stride_one(g)) {
+        /* dx is the correlation of dy with the flipped weights. */
         epilogue e = {1, 0, 0, 0, 0};
-        return rows(ctx, g, &e, dy, w, NULL, NULL, dx, g->oh, g->ow, g->h, g->w,
-                    (g->r - 1) * g->dil_h - g->pad_t, (g->s - 1) * g->dil_w - g->pad_l, g->n * g->c,
-                    g->k, g->c, accum);
+        padded p = backward_pad(g);
+        return rows(ctx, g, &e, &p, dy, w, NULL, NULL, dx, g->h, g->w, g->k, g->c, accum);
     }
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k;
-    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_dgrad_gather", &k);
+    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, 1, &e, "dw_dgrad_gather", &k);
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong dy_off = dy->offset, w_off = w->offset, dx_off = dx->offset;
@@ -121,13 +224,59 @@ static void wgrad_blocks(const oclnn_conv_geom *g, int *npb, int *nblk)
     *nblk = (int)oclnn__div_up((size_t)g->n, (size_t)p);
 }
 
+/* Backward weights keeps its partial sums first, then the padded x at this float offset. */
+static size_t wgrad_pad_offset(const oclnn_conv_geom *g, int nblk)
+{
+    return oclnn__round_up((size_t)nblk * g->k * ((size_t)g->r * g->s + 1), 16);
+}
+
+/* dy of `imgs` images for backward weights: rows padded with zeros to whole vectors. */
+static padded dy_pad(const oclnn_conv_geom *g, int imgs)
+{
+    int owp = (int)oclnn__round_up((size_t)g->ow, (size_t)vec_width(g->ow));
+    padded p = {g->oh, g->ow, g->oh, owp, 0, 0, imgs * g->k, imgs * g->k * g->oh};
+    return p;
+}
+
+/* Workspace floats of the padded copy of one chunk of images. */
+static size_t chunk_floats(const oclnn_conv_geom *g, const padded *p, int planes_per_image,
+                           int unit, int oh, int ow)
+{
+    padded pc =
+        chunk_pad(g, p, planes_per_image, chunk_images(p, planes_per_image, g->n, unit), oh, ow);
+    return pad_floats(&pc);
+}
+
+/* Backward weights: images per chunk (whole blocks) and the float offset of the padded dy. */
+static int wgrad_chunk(const oclnn_conv_geom *g, int npb, int nblk, size_t *dy_off)
+{
+    padded p = forward_pad(g);
+    int chunk = chunk_images(&p, g->c, g->n, npb);
+    *dy_off = oclnn__round_up(
+        wgrad_pad_offset(g, nblk) + chunk_floats(g, &p, g->c, npb, g->oh, g->ow), 16);
+    return chunk;
+}
+
 size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv_pass pass)
 {
-    if (pass != OCLNN_CONV_BACKWARD_WEIGHTS)
-        return 0;
+    padded p;
+    switch (pass) {
+    case OCLNN_CONV_FORWARD:
+        p = forward_pad(g);
+        return chunk_floats(g, &p, g->c, 1, g->oh, g->ow) * sizeof(float);
+    case OCLNN_CONV_BACKWARD_DATA:
+        if (!stride_one(g))
+            return 0;
+        p = backward_pad(g);
+        return chunk_floats(g, &p, g->k, 1, g->h, g->w) * sizeof(float);
+    default: break;
+    }
     int npb, nblk;
+    size_t dy_off;
     wgrad_blocks(g, &npb, &nblk);
-    return (size_t)nblk * g->k * ((size_t)g->r * g->s + 1) * sizeof(float);
+    int chunk = wgrad_chunk(g, npb, nblk, &dy_off);
+    p = dy_pad(g, chunk);
+    return (dy_off + pad_floats(&p)) * sizeof(float);
 }
 
 oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -135,39 +284,49 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
                                                     oclnn_tensor *dw, oclnn_tensor *db, float beta)
 {
     int npb, nblk;
+    size_t dyp_off;
     wgrad_blocks(g, &npb, &nblk);
-    cl_mem part;
-    oclnn_status s = oclnn__workspace(
-        ctx, oclnn__conv_depthwise_workspace_size(g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &part);
-    if (s != OCLNN_SUCCESS)
-        return s;
+    const padded p = forward_pad(g);
+    const int chunk = wgrad_chunk(g, npb, nblk, &dyp_off);
+    const int vw = vec_width(g->ow), rbw = wgrad_rows(g);
     epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k1, k2;
-    s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wgrad", &k1);
+    oclnn_status s = get_kernel(ctx, g, vw, 4, rbw, &e, "dw_wgrad", &k1);
     if (s == OCLNN_SUCCESS)
-        s = get_kernel(ctx, g, vec_width(g->ow), 4, &e, "dw_wsum", &k2);
-    if (s != OCLNN_SUCCESS)
-        return s;
-
-    cl_ulong x_off = x->offset, dy_off = dy->offset;
-    int kg = g->kg;
-    oclnn_arg a1[] = {
-        OCLNN_ARG(x->mem), OCLNN_ARG(x_off),    OCLNN_ARG(dy->mem),  OCLNN_ARG(dy_off),
-        OCLNN_ARG(part),   OCLNN_ARG(g->h),     OCLNN_ARG(g->w),     OCLNN_ARG(g->oh),
-        OCLNN_ARG(g->ow),  OCLNN_ARG(g->pad_t), OCLNN_ARG(g->pad_l), OCLNN_ARG(g->n),
-        OCLNN_ARG(g->c),   OCLNN_ARG(kg),       OCLNN_ARG(npb),      OCLNN_ARG(nblk)};
-    size_t global = (size_t)g->k * nblk * (g->r + 1), local = LOCAL_WGRAD;
-    s = oclnn__launch(ctx, OP, k1, a1, sizeof a1 / sizeof a1[0], 1, &global, &local);
+        s = get_kernel(ctx, g, vw, 4, rbw, &e, "dw_wsum", &k2);
+    cl_mem ws = NULL;
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(
+            ctx, oclnn__conv_depthwise_workspace_size(g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &ws);
+    const cl_ulong xp_off = wgrad_pad_offset(g, nblk), dp_off = dyp_off;
+    const size_t x_image = (size_t)g->c * g->h * g->w, dy_image = (size_t)g->k * g->oh * g->ow;
+    const int ngroups = (g->r + rbw - 1) / rbw;
+    /* Each chunk is whole blocks: pad its images, then sum its blocks into their partials. */
+    for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
+        const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
+        const padded pi = chunk_pad(g, &p, g->c, imgs, g->oh, g->ow), pd = dy_pad(g, imgs);
+        s = pad(ctx, &pi, x->mem, x->offset + (size_t)i0 * x_image, ws, xp_off);
+        if (s == OCLNN_SUCCESS)
+            s = pad(ctx, &pd, dy->mem, dy->offset + (size_t)i0 * dy_image, ws, dp_off);
+        if (s != OCLNN_SUCCESS)
+            break;
+        int kg = g->kg, blk0 = i0 / npb, nb = (int)oclnn__div_up((size_t)imgs, (size_t)npb);
+        oclnn_arg a1[] = {OCLNN_ARG(ws),    OCLNN_ARG(xp_off), OCLNN_ARG(ws),    OCLNN_ARG(dp_off),
+                          OCLNN_ARG(ws),    OCLNN_ARG(pi.hp),  OCLNN_ARG(pi.wp), OCLNN_ARG(g->oh),
+                          OCLNN_ARG(pd.wp), OCLNN_ARG(g->c),   OCLNN_ARG(kg),    OCLNN_ARG(npb),
+                          OCLNN_ARG(blk0),  OCLNN_ARG(nb),     OCLNN_ARG(g->n)};
+        size_t global = (size_t)g->k * nb * (ngroups + 1), local = LOCAL_WGRAD;
+        s = oclnn__launch(ctx, OP, k1, a1, sizeof a1 / sizeof a1[0], 1, &global, &local);
+    }
     if (s != OCLNN_SUCCESS)
         return s;
 
     cl_mem dbm = db ? db->mem : dw->mem;
     cl_ulong dw_off = dw->offset, db_off = db ? db->offset : 0;
     int k = g->k, has_db = db != NULL, accum = beta != 0.0f;
-    oclnn_arg a2[] = {OCLNN_ARG(part),    OCLNN_ARG(nblk),   OCLNN_ARG(k),
+    oclnn_arg a2[] = {OCLNN_ARG(ws),      OCLNN_ARG(nblk),   OCLNN_ARG(k),
                       OCLNN_ARG(dw->mem), OCLNN_ARG(dw_off), OCLNN_ARG(dbm),
                       OCLNN_ARG(db_off),  OCLNN_ARG(has_db), OCLNN_ARG(accum)};
-    global = (size_t)g->k * ((size_t)g->r * g->s + 1);
-    local = LOCAL_FLAT;
+    size_t global = (size_t)g->k * ((size_t)g->r * g->s + 1), local = LOCAL_FLAT;
     return oclnn__launch(ctx, OP, k2, a2, sizeof a2 / sizeof a2[0], 1, &global, &local);
 }

@@ -255,7 +255,11 @@ int main(int argc, char **argv)
                 train.n, batch);
         return 1;
     }
+    /* The schedule spans the epochs, or --steps when that is longer (so no step runs at lr 0). */
     long total = spe * o.epochs;
+    if (o.steps > total)
+        total = o.steps;
+    int epochs = (int)((total + spe - 1) / spe);
     /* Warm-up: the model's epochs, at most a fifth of the run. */
     long warmup = m.warmup_epochs * spe;
     if (warmup > total / 5)
@@ -352,10 +356,10 @@ int main(int argc, char **argv)
                         bar[i] = i < done_w ? '=' : i == done_w ? '>' : ' ';
                     bar[width] = '\0';
                     printf("\repoch %d/%d [%s] %ld/%ld %7.0f img/s loss %.4f ETA %s   ", epoch + 1,
-                           o.epochs, bar, s + 1, spe, ips, last_loss, eta);
+                           epochs, bar, s + 1, spe, ips, last_loss, eta);
                 } else {
                     printf("epoch %d/%d step %ld/%ld %.0f img/s loss %.4f ETA %s\n", epoch + 1,
-                           o.epochs, s + 1, spe, ips, last_loss, eta);
+                           epochs, s + 1, spe, ips, last_loss, eta);
                 }
                 fflush(stdout);
                 last_draw = tn;

@@ -629,7 +629,10 @@ OCLNN_API oclnn_net_train_desc oclnn_net_train_desc_default(void);
 
 /* Infers every shape from x[batch][c][h][w], validates every layer (the message names the
  * layer), initialises the parameters, allocates everything and reserves the ops' workspace.
- * After it, no layer may be added. Errors: OCLNN_INVALID_ARGUMENT (a layer does not fit its
+ * After it, no layer may be added. train NULL compiles for inference only: no gradients,
+ * gradient buffers or optimizer state are allocated, oclnn_net_train_step is refused, and
+ * oclnn_net_load takes the parameters of any checkpoint of the model (skipping its optimizer
+ * state). Errors: OCLNN_INVALID_ARGUMENT (a layer does not fit its
  * input, the last layer is not the loss), OCLNN_OUT_OF_MEMORY. */
 OCLNN_API oclnn_status oclnn_net_compile(oclnn_net *net, int batch, int c, int h, int w,
                                          const oclnn_net_train_desc *train);
@@ -689,7 +692,8 @@ OCLNN_API oclnn_status oclnn_net_layer_info(const oclnn_net *net, int i, const c
  * optimizer state and the step count:
  *   header (32 bytes, little-endian): magic "OCLNNCKP", u32 version (1), u32 reserved (0),
  *     u64 payload bytes, u64 FNV-1a-64 of the payload;
- *   payload: u32 name length + model name; u32 optimizer (oclnn_optimizer); i64 step;
+ *   payload: u32 name length + model name; u32 optimizer (oclnn_optimizer, 0xffffffff: none,
+ *     saved by an inference-only net); i64 step;
  *     u32 tensor count; per tensor: u32 name length + name ("conv1.weight", "bn2.running_mean",
  *     "conv1.weight.momentum", ".adam_m", ".adam_v"), u32 ndim, ndim x u32 dims, f32 data.
  * Save writes FILE.tmp then renames it over FILE. Load reads and verifies the whole file

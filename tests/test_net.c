@@ -628,6 +628,59 @@ START_TEST(checkpoint_malformed_refused)
 }
 END_TEST
 
+/* A net compiled for inference only keeps no gradients or optimizer state, refuses to train,
+ * takes a training checkpoint's parameters and predicts exactly as the trained net. */
+START_TEST(inference_only_net)
+{
+    const int b = 4;
+    oclnn_net *trained = device_model("lenet", b, 1, 10, NULL, OCLNN_OPTIMIZER_ADAMW);
+    float *x;
+    int32_t *y;
+    make_data(b, 8, &x, &y);
+    ck_assert_int_eq(oclnn_net_train_step(trained, x, y), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_net_save(trained, tpath("trained.ckp")), OCLNN_SUCCESS);
+
+    oclnn_net *inf = NULL;
+    ck_assert_int_eq(model_build(fx_ctx(), "lenet", &inf, NULL), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_net_compile(inf, b, 1, 28, 28, NULL), OCLNN_SUCCESS);
+    oclnn_net_memory mem;
+    ck_assert_int_eq(oclnn_net_memory_info(inf, &mem), OCLNN_SUCCESS);
+    ck_assert_uint_eq(mem.gradients, 0);
+    ck_assert_uint_eq(mem.optimizer, 0);
+    ck_assert_uint_eq(mem.activation_gradients, 0);
+    ck_assert_uint_gt(mem.parameters, 0);
+    fx_assert_status(oclnn_net_train_step(inf, x, y), OCLNN_INVALID_ARGUMENT,
+                     "compiled for inference only");
+    ck_assert_int_eq(oclnn_net_load(inf, tpath("trained.ckp")), OCLNN_SUCCESS);
+    size_t n, m;
+    float *pa = params_of(trained, &n), *pb = params_of(inf, &m);
+    ck_assert_uint_eq(n, m);
+    ck_assert_int_eq(memcmp(pa, pb, n * sizeof(float)), 0);
+    float la[4 * 10], lb[4 * 10];
+    long ca, cb;
+    ck_assert_int_eq(oclnn_net_infer(trained, x, y, b, la, &ca), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_net_infer(inf, x, y, b, lb, &cb), OCLNN_SUCCESS);
+    ck_assert_int_eq(memcmp(la, lb, sizeof la), 0);
+    ck_assert_int_eq(ca, cb);
+    /* its own checkpoints hold no optimizer state: a training net refuses them */
+    ck_assert_int_eq(oclnn_net_save(inf, tpath("inf.ckp")), OCLNN_SUCCESS);
+    fx_assert_status(oclnn_net_load(trained, tpath("inf.ckp")), OCLNN_INVALID_ARGUMENT,
+                     "optimizer state is for no optimizer (an inference-only net), this net "
+                     "uses AdamW");
+    size_t sa, sb;
+    unsigned char *fa = read_all(tpath("trained.ckp"), &sa), *fb = read_all(tpath("inf.ckp"), &sb);
+    ck_assert_uint_lt(sb, sa / 2); /* parameters only: AdamW's m and v are gone */
+    free(fa);
+    free(fb);
+    free(pa);
+    free(pb);
+    free(x);
+    free(y);
+    oclnn_net_destroy(inf);
+    oclnn_net_destroy(trained);
+}
+END_TEST
+
 /* ---- arguments ---- */
 
 START_TEST(bad_arguments)
@@ -726,6 +779,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(ck, ckp_setup, ckp_teardown);
     tcase_add_loop_test(ck, checkpoint_round_trip_is_bit_identical, 0, 2);
     tcase_add_test(ck, checkpoint_malformed_refused);
+    tcase_add_test(ck, inference_only_net);
     suite_add_tcase(s, ck);
     return s;
 }

@@ -271,7 +271,9 @@ int main(int argc, char **argv)
     float *x = NULL;
     int32_t *y = NULL;
     long *idx = NULL;
-    if (oclnn_net_compile(net, batch, train.c, train.h, train.w, &t) != OCLNN_SUCCESS) {
+    /* --eval-only: an inference-only net (no gradients or optimizer state on the device) */
+    if (oclnn_net_compile(net, batch, train.c, train.h, train.w, o.eval_only ? NULL : &t) !=
+        OCLNN_SUCCESS) {
         fail_net(ctx, "compile");
         goto done;
     }

@@ -10,7 +10,8 @@
  *     u64  FNV-1a-64 of the payload (offset basis 0xcbf29ce484222325, prime 0x100000001b3)
  *   payload:
  *     u32 length + bytes   model name (the net's name, no terminator)
- *     u32                  optimizer (oclnn_optimizer: 0 SGD, 1 AdamW)
+ *     u32                  optimizer (oclnn_optimizer: 0 SGD, 1 AdamW; 0xffffffff none: saved
+ *                          from a net compiled for inference only, no state tensors)
  *     i64                  steps done
  *     u32                  tensor count
  *     per tensor, in the net's parameter order (per layer: weight, bias / gamma, beta,
@@ -22,7 +23,9 @@
  *       f32 data[prod(dims)] (IEEE 754 binary32)
  * Saving writes PATH.tmp and renames it over PATH, so a crash never leaves half a file under
  * PATH. Loading reads the whole file, verifies size, magic, version, checksum, model name,
- * optimizer and every tensor's name and shape against the net, and only then uploads.
+ * optimizer and every tensor's name and shape against the net, and only then uploads. A net
+ * compiled for inference only loads the parameters and statistics of any checkpoint of its model
+ * and skips the optimizer state.
  */
 #include "net_internal.h"
 
@@ -38,6 +41,7 @@
 #define CKP_MAGIC "OCLNNCKP"
 #define CKP_VERSION 1u
 #define CKP_HEADER 32
+#define CKP_NO_OPTIMIZER 0xffffffffu
 
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
@@ -57,10 +61,17 @@ typedef struct ckp_entry {
     size_t count;
 } ckp_entry;
 
-/* The list of tensors a net saves, in file order. *out is malloc'ed. */
-static oclnn_status entries(oclnn_net *net, ckp_entry **out, int *count)
+/* The optimizer a net's checkpoints record. */
+static uint32_t net_optimizer(const oclnn_net *net)
 {
-    int per = net->train.optimizer == OCLNN_OPTIMIZER_ADAMW ? 2 : 1;
+    return net->inference_only ? CKP_NO_OPTIMIZER : (uint32_t)net->train.optimizer;
+}
+
+/* The list of tensors of a checkpoint of this net with optimizer state `opt`, in file order;
+ * state tensors the net does not hold have t NULL. *out is malloc'ed. */
+static oclnn_status entries(oclnn_net *net, uint32_t opt, ckp_entry **out, int *count)
+{
+    int per = opt == OCLNN_OPTIMIZER_ADAMW ? 2 : opt == OCLNN_OPTIMIZER_SGD ? 1 : 0;
     int cap = net->nparams * (1 + per);
     ckp_entry *e = calloc((size_t)(cap ? cap : 1), sizeof *e);
     if (!e)
@@ -145,7 +156,7 @@ oclnn_status oclnn_net_save(oclnn_net *net, const char *path)
         return s;
     ckp_entry *e;
     int n;
-    s = entries(net, &e, &n);
+    s = entries(net, net_optimizer(net), &e, &n);
     if (s != OCLNN_SUCCESS)
         return s;
     size_t psize = payload_size(net, e, n);
@@ -159,7 +170,7 @@ oclnn_status oclnn_net_save(oclnn_net *net, const char *path)
     put_u32(p, (uint32_t)len);
     memcpy(p + 4, net->name, len);
     p += 4 + len;
-    put_u32(p, (uint32_t)net->train.optimizer);
+    put_u32(p, net_optimizer(net));
     put_u64(p + 4, (uint64_t)net->step);
     put_u32(p + 12, (uint32_t)n);
     p += 16;
@@ -240,36 +251,13 @@ static oclnn_status corrupt(oclnn_net *net, const char *path, const char *what)
     return oclnn__fail(net->ctx, OCLNN_CORRUPT_DATA, "net_load: %s: %s", path, what);
 }
 
-/* Parses and verifies the payload against the net; fills data[i] with pointers into it. */
-static oclnn_status verify(oclnn_net *net, const char *path, const unsigned char *payload,
-                           size_t size, const ckp_entry *e, int n, const unsigned char **data,
-                           long *step)
+/* The tensor list of the payload (after the fixed fields) against the expected entries. */
+static oclnn_status verify_tensors(oclnn_net *net, const char *path, reader *rp, uint32_t count,
+                                   const ckp_entry *e, int n, const unsigned char **data)
 {
-    reader r = {payload, payload + size};
+    reader r = *rp;
     const unsigned char *q;
-    if (!rd(&r, 4, &q))
-        return corrupt(net, path, "payload ends inside the model name");
-    uint32_t len = get_u32(q);
-    if (len > 4096 || !rd(&r, len, &q))
-        return corrupt(net, path, "model name length is past the payload");
-    if (len != strlen(net->name) || memcmp(q, net->name, len))
-        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
-                           "net_load: %s: holds model \"%.*s\", this net is \"%s\"", path,
-                           (int)(len > 64 ? 64 : len), (const char *)q, net->name);
-    if (!rd(&r, 16, &q))
-        return corrupt(net, path, "payload ends inside the optimizer/step fields");
-    uint32_t opt = get_u32(q);
-    int64_t st = (int64_t)get_u64(q + 4);
-    uint32_t count = get_u32(q + 12);
-    if (opt != (uint32_t)net->train.optimizer)
-        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
-                           "net_load: %s: optimizer state is for %s, this net uses %s", path,
-                           opt == OCLNN_OPTIMIZER_SGD     ? "SGD"
-                           : opt == OCLNN_OPTIMIZER_ADAMW ? "AdamW"
-                                                          : "an unknown optimizer",
-                           net->train.optimizer == OCLNN_OPTIMIZER_SGD ? "SGD" : "AdamW");
-    if (st < 0)
-        return corrupt(net, path, "negative step count");
+    uint32_t len;
     if (count != (uint32_t)n)
         return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
                            "net_load: %s: holds %u tensors, this net has %d", path, count, n);
@@ -313,6 +301,71 @@ static oclnn_status verify(oclnn_net *net, const char *path, const unsigned char
     }
     if (r.p != r.end)
         return corrupt(net, path, "bytes left after the last tensor");
+    return OCLNN_SUCCESS;
+}
+
+static const char *opt_name(uint32_t opt)
+{
+    return opt == OCLNN_OPTIMIZER_SGD     ? "SGD"
+           : opt == OCLNN_OPTIMIZER_ADAMW ? "AdamW"
+           : opt == CKP_NO_OPTIMIZER      ? "no optimizer (an inference-only net)"
+                                          : "an unknown optimizer";
+}
+
+/* Parses and verifies the payload against the net: on success *e_out lists its n tensors and
+ * data[i] points at tensor i's bytes in the payload (both malloc'ed). */
+static oclnn_status verify(oclnn_net *net, const char *path, const unsigned char *payload,
+                           size_t size, ckp_entry **e_out, const unsigned char ***data_out,
+                           int *n_out, long *step)
+{
+    *e_out = NULL;
+    *data_out = NULL;
+    *n_out = 0;
+    reader r = {payload, payload + size};
+    const unsigned char *q;
+    if (!rd(&r, 4, &q))
+        return corrupt(net, path, "payload ends inside the model name");
+    uint32_t len = get_u32(q);
+    if (len > 4096 || !rd(&r, len, &q))
+        return corrupt(net, path, "model name length is past the payload");
+    if (len != strlen(net->name) || memcmp(q, net->name, len))
+        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
+                           "net_load: %s: holds model \"%.*s\", this net is \"%s\"", path,
+                           (int)(len > 64 ? 64 : len), (const char *)q, net->name);
+    if (!rd(&r, 16, &q))
+        return corrupt(net, path, "payload ends inside the optimizer/step fields");
+    uint32_t opt = get_u32(q);
+    int64_t st = (int64_t)get_u64(q + 4);
+    uint32_t count = get_u32(q + 12);
+    bool opt_ok =
+        opt == OCLNN_OPTIMIZER_SGD || opt == OCLNN_OPTIMIZER_ADAMW || opt == CKP_NO_OPTIMIZER;
+    if (!opt_ok)
+        return corrupt(net, path, "unknown optimizer code");
+    if (!net->inference_only && opt != net_optimizer(net))
+        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
+                           "net_load: %s: optimizer state is for %s, this net uses %s", path,
+                           opt_name(opt), opt_name(net_optimizer(net)));
+    if (st < 0)
+        return corrupt(net, path, "negative step count");
+    ckp_entry *e;
+    int n;
+    oclnn_status s = entries(net, opt, &e, &n);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    const unsigned char **data = calloc((size_t)(n ? n : 1), sizeof *data);
+    if (!data) {
+        free(e);
+        return oclnn__fail(net->ctx, OCLNN_OUT_OF_MEMORY, "net_load: out of host memory");
+    }
+    s = verify_tensors(net, path, &r, count, e, n, data);
+    if (s != OCLNN_SUCCESS) {
+        free(e);
+        free(data);
+        return s;
+    }
+    *e_out = e;
+    *data_out = data;
+    *n_out = n;
     *step = (long)st;
     return OCLNN_SUCCESS;
 }
@@ -381,16 +434,11 @@ oclnn_status oclnn_net_load(oclnn_net *net, const char *path)
         s = corrupt(net, path, "checksum mismatch (the payload is corrupt)");
     }
     if (s == OCLNN_SUCCESS)
-        s = entries(net, &e, &n);
-    if (s == OCLNN_SUCCESS) {
-        data = calloc((size_t)(n ? n : 1), sizeof *data);
-        if (!data)
-            s = oclnn__fail(net->ctx, OCLNN_OUT_OF_MEMORY, "net_load: out of host memory");
-    }
-    if (s == OCLNN_SUCCESS)
-        s = verify(net, path, buf + CKP_HEADER, size - CKP_HEADER, e, n, data, &step);
+        s = verify(net, path, buf + CKP_HEADER, size - CKP_HEADER, &e, &data, &n, &step);
     /* Everything is verified: now the device. Data may be unaligned in the file image. */
     for (int i = 0; i < n && s == OCLNN_SUCCESS; i++) {
+        if (!e[i].t)
+            continue; /* optimizer state an inference-only net does not keep */
         float *tmp = oclnn__alloc(net->ctx, 4 * (e[i].count ? e[i].count : 1), "net_load");
         if (!tmp) {
             s = OCLNN_OUT_OF_MEMORY;

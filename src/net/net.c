@@ -796,6 +796,17 @@ static oclnn_status plan_params(oclnn_net *net)
                            "net_compile: %zu parameters do not fit one tensor", off);
     net->mem.parameter_count = ntrain;
     TRY(new_tensor(net, oclnn_tensor_desc_1d((int)off), &net->pbuf, &net->mem.parameters));
+    for (int i = 0; i < net->nparams; i++)
+        TRY(view(net, net->pbuf, net->params[i].desc, net->params[i].offset, &net->params[i].p));
+    float *host = malloc((off ? off : 1) * sizeof *host);
+    if (!host)
+        return oclnn__fail(net->ctx, OCLNN_OUT_OF_MEMORY, "net_compile: out of host memory");
+    init_params(net, host);
+    oclnn_status s = oclnn_tensor_upload(net->ctx, net->pbuf, host, off, 1);
+    free(host);
+    TRY(s);
+    if (net->inference_only || ntrain == 0)
+        return OCLNN_SUCCESS;
     TRY(new_tensor(net, oclnn_tensor_desc_1d((int)ntrain), &net->gbuf, &net->mem.gradients));
     TRY(new_tensor(net, oclnn_tensor_desc_1d((int)ntrain), &net->mbuf, &net->mem.optimizer));
     if (net->train.optimizer == OCLNN_OPTIMIZER_ADAMW)
@@ -813,7 +824,6 @@ static oclnn_status plan_params(oclnn_net *net)
     }
     for (int i = 0; i < net->nparams; i++) {
         net_param *p = &net->params[i];
-        TRY(view(net, net->pbuf, p->desc, p->offset, &p->p));
         if (!p->trainable)
             continue;
         TRY(view(net, net->gbuf, p->desc, p->offset, &p->g));
@@ -821,13 +831,6 @@ static oclnn_status plan_params(oclnn_net *net)
         if (net->vbuf)
             TRY(view(net, net->vbuf, p->desc, p->offset, &p->v));
     }
-    float *host = malloc((off ? off : 1) * sizeof *host);
-    if (!host)
-        return oclnn__fail(net->ctx, OCLNN_OUT_OF_MEMORY, "net_compile: out of host memory");
-    init_params(net, host);
-    oclnn_status s = oclnn_tensor_upload(net->ctx, net->pbuf, host, off, 1);
-    free(host);
-    TRY(s);
     TRY(oclnn_tensor_fill(net->ctx, net->gbuf, 0.0f));
     TRY(oclnn_tensor_fill(net->ctx, net->mbuf, 0.0f));
     if (net->vbuf)
@@ -845,7 +848,8 @@ static oclnn_status reserve_workspace(oclnn_net *net)
         oclnn_tensor_desc x = in_desc(net, l->in);
         oclnn_tensor_desc w = net->params[l->params[0]].desc;
         for (int pass = 0; pass < 3; pass++) {
-            if (pass == OCLNN_CONV_BACKWARD_DATA && l->in < 0)
+            if ((pass == OCLNN_CONV_BACKWARD_DATA && l->in < 0) ||
+                (pass != OCLNN_CONV_FORWARD && net->inference_only))
                 continue;
             oclnn_conv_algo algo;
             size_t bytes = 0;
@@ -894,7 +898,8 @@ static oclnn_status compile(oclnn_net *net)
     TRY(new_tensor(net, net->in_desc, &net->x, &net->mem.activations));
     TRY(oclnn_tensor_create(net->ctx, &ld, &net->labels));
     TRY(plan_activations(net));
-    TRY(plan_gradients(net));
+    if (!net->inference_only)
+        TRY(plan_gradients(net));
     TRY(plan_params(net));
     TRY(reserve_workspace(net));
     oclnn_tensor_desc rd = oclnn_tensor_desc_1d(OCLNN_NET_STAT_SLOTS);
@@ -937,6 +942,7 @@ oclnn_status oclnn_net_compile(oclnn_net *net, int batch, int c, int h, int w,
                            c, h, w);
     oclnn_net_train_desc t = train ? *train : oclnn_net_train_desc_default();
     TRY(validate_train(net->ctx, &t));
+    net->inference_only = train == NULL;
     net->train = t;
     net->batch = batch;
     net->in_desc = oclnn_tensor_desc_4d(batch, c, h, w);
@@ -1272,6 +1278,9 @@ static oclnn_status flush_stats(oclnn_net *net)
 oclnn_status oclnn_net_train_step(oclnn_net *net, const float *x, const int32_t *labels)
 {
     TRY(check_ready(net, "net_train_step"));
+    if (net->inference_only)
+        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT,
+                           "net_train_step: the net was compiled for inference only (train NULL)");
     if (!x || !labels)
         return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT, "net_train_step: %s is NULL",
                            x ? "labels" : "x");

@@ -72,6 +72,7 @@ struct oclnn_net {
     int nlayers, cap;
     int cursor; /* input of the next layer added */
     bool compiled;
+    bool inference_only; /* compiled without a train desc: no gradients, no state */
     /* after compile */
     int batch, classes;
     oclnn_tensor_desc in_desc;

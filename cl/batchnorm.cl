@@ -1,6 +1,8 @@
 /* batchnorm.cl - batch normalisation over (n, h, w) per channel of x[n][c][h][w] (2-D [n][c] is
- * h = w = 1). Statistics: one work-item per (channel, chunk of the channel's n*h*w elements)
- * writes a partial, then one work-item per channel combines the partials in chunk order.
+ * h = w = 1). With enough channels to busy the device, one fused kernel per pass, one work-item
+ * per channel. Otherwise three kernels: one work-item per (channel, chunk of the channel's n*h*w
+ * elements) writes a partial, one work-item per channel combines the partials in chunk order,
+ * then an element-wise kernel.
  * Defines: VEC, BLK (see norm_common.h);
  *          SEG (default 4096) - elements per work-item of the element-wise kernels;
  *          FROM_VAR (0 or 1, default 0) - bn_normalize takes a variance (inference) instead of

@@ -14,7 +14,7 @@ typedef struct oclnn_norm_plan {
     int target;     /* work-items wanted for a reduction pass */
     int min_chunk;  /* fewest elements worth a work-item of a reduction */
     size_t local;   /* local size of every 1-D norm kernel */
-    char opts[128]; /* "-DVEC=.. -DBLK=.. -DSEG=.. -DTILE=.. -DDRUN=.." */
+    char opts[128]; /* "-DVEC=.. -DBLK=.. -DSEG=.. -DTILE=.. -DDRUN=.. -DRUN=.." */
 } oclnn_norm_plan;
 
 /* The plan for ctx's device. */
@@ -29,7 +29,7 @@ int oclnn__norm_chunks(const oclnn_norm_plan *plan, int groups, int count, int *
 oclnn_status oclnn__norm_check_int(oclnn_context *ctx, const char *op, const char *name,
                                    const oclnn_tensor *t);
 
-/* Checks a and b are both non-NULL f32 tensors of ctx with identical shapes ("dy [..] does not
+/* Checks t is a non-NULL f32 tensor of ctx with the shape of ref ("dy [..] does not
  * match x [..]"). */
 oclnn_status oclnn__norm_check_same(oclnn_context *ctx, const char *op, const char *name,
                                     const oclnn_tensor *t, const char *ref_name,

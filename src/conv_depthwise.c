@@ -1,13 +1,14 @@
-/* conv_depthwise.c - depthwise convolution (groups == channels) on the tiled vector kernels of
- * cl/conv2d_depthwise.cl: forward with a fused epilogue, backward data (flipped-weight forward for
- * stride 1, a gather otherwise) and a deterministic two-stage backward weights. */
+/* conv_depthwise.c - depthwise convolution (groups == channels) on tiled vector kernels that read
+ * a zero-padded copy of their input (cl/conv2d_depthwise*.cl): forward with a fused epilogue,
+ * backward data (flipped-weight forward for stride 1, a gather otherwise) and a deterministic
+ * two-stage backward weights. */
 #include "conv.h"
 
 #include <stdio.h>
 
 #define CL_FILE "conv2d_depthwise.cl"
-
-size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
+#define CL_GRAD_FILE "conv2d_depthwise_grad.cl"
+#define CL_PAD_FILE "conv2d_depthwise_pad.cl"
 #define OP "conv2d"
 /* Fixed local sizes: POCL compiles every (kernel, local size) pair once. */
 #define LOCAL_ROWS 16
@@ -15,11 +16,13 @@ size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 #define LOCAL_FLAT 64
 /* Output rows per dw_rows work-item: 8 vector accumulators hide the FMA latency. */
 #define RB_MAX 8
-/* Images per backward-weights block: about this many bytes of x and dy planes, so the R + 1
- * work-items that stream the same planes find them in the L2 cache. */
+/* Images per backward-weights block: about this many bytes of x and dy planes, so the work-items
+ * of one (channel, block) that stream the same planes find them in the L2 cache. */
 #define WGRAD_BLOCK_BYTES (256 * 1024)
 /* Fewer stage-1 work-items than this leaves cores idle: split the batch further. */
 #define WGRAD_MIN_ITEMS 64
+
+size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 
 /* Output columns per work-item (the vector width) for an output row of `ow` columns. */
 static int vec_width(int ow)
@@ -41,16 +44,34 @@ static int wgrad_rows(const oclnn_conv_geom *g)
     return rbw < 1 ? 1 : rbw > g->r ? g->r : rbw;
 }
 
-static oclnn_status get_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int vw, int rb,
-                               int rbw, const epilogue *e, const char *name, cl_kernel *k)
+/* Output rows per dw_rows work-item for outputs of oh rows. */
+static int rows_per_item(int oh)
+{
+    return oh < RB_MAX ? oh : RB_MAX;
+}
+
+/* The tile kernel dw_rows (cl/conv2d_depthwise.cl) for outputs of ow columns and oh rows. */
+static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int oh, int ow,
+                                const epilogue *e, cl_kernel *k)
 {
     char opts[256];
     snprintf(opts, sizeof opts,
-             "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DRBW=%d -DBWD=%d "
+             "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
              "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d",
-             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vw, rb, rbw, e->bwd,
-             e->has_bias, e->has_res, e->res_before, e->act);
-    return oclnn__kernel(ctx, CL_FILE, opts, name, k);
+             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
+             rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act);
+    return oclnn__kernel(ctx, CL_FILE, opts, "dw_rows", k);
+}
+
+/* A kernel of cl/conv2d_depthwise_grad.cl; one program per geometry. */
+static oclnn_status grad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, const char *name,
+                                cl_kernel *k)
+{
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRBW=%d",
+             g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(g->ow),
+             wgrad_rows(g));
+    return oclnn__kernel(ctx, CL_GRAD_FILE, opts, name, k);
 }
 
 /* The zero-padded copy of input planes [nplanes][h][w] that a tile kernel reads without bounds
@@ -86,7 +107,7 @@ static oclnn_status pad(oclnn_context *ctx, const padded *p, cl_mem src, cl_ulon
                         cl_mem dst, cl_ulong dst_off)
 {
     cl_kernel k;
-    oclnn_status s = oclnn__kernel(ctx, CL_FILE, "", "dw_pad", &k);
+    oclnn_status s = oclnn__kernel(ctx, CL_PAD_FILE, NULL, "dw_pad", &k);
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(src_off),    OCLNN_ARG(dst),
@@ -121,11 +142,11 @@ static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epi
                          const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out, int oh_n,
                          int ow_n, int cin, int cout, int accum)
 {
-    const int vw = vec_width(ow_n), rb = oh_n < RB_MAX ? oh_n : RB_MAX;
+    const int vw = vec_width(ow_n), rb = rows_per_item(oh_n);
     const int chunk = chunk_images(p, cin, g->n, 1);
     const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
     cl_kernel k;
-    oclnn_status s = get_kernel(ctx, g, vw, rb, 1, e, "dw_rows", &k);
+    oclnn_status s = rows_kernel(ctx, g, oh_n, ow_n, e, &k);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, pad_floats(&pc) * sizeof(float), OP, &ws);
@@ -195,9 +216,8 @@ oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn
         padded p = backward_pad(g);
         return rows(ctx, g, &e, &p, dy, w, NULL, NULL, dx, g->h, g->w, g->k, g->c, accum);
     }
-    epilogue e = {0, 0, 0, 0, 0};
     cl_kernel k;
-    oclnn_status s = get_kernel(ctx, g, vec_width(g->ow), 4, 1, &e, "dw_dgrad_gather", &k);
+    oclnn_status s = grad_kernel(ctx, g, "dw_dgrad_gather", &k);
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong dy_off = dy->offset, w_off = w->offset, dx_off = dx->offset;
@@ -217,7 +237,7 @@ static void wgrad_blocks(const oclnn_conv_geom *g, int *npb, int *nblk)
     size_t plane = ((size_t)g->h * g->w + (size_t)g->oh * g->ow) * sizeof(float);
     size_t per = WGRAD_BLOCK_BYTES / (plane ? plane : 1);
     int p = per < 1 ? 1 : per > (size_t)g->n ? g->n : (int)per;
-    size_t items_per_block = (size_t)g->k * (g->r + 1);
+    size_t items_per_block = (size_t)g->k * ((g->r + wgrad_rows(g) - 1) / wgrad_rows(g) + 1);
     while (p > 1 && oclnn__div_up((size_t)g->n, (size_t)p) * items_per_block < WGRAD_MIN_ITEMS)
         p = (p + 1) / 2;
     *npb = p;
@@ -288,12 +308,11 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
     wgrad_blocks(g, &npb, &nblk);
     const padded p = forward_pad(g);
     const int chunk = wgrad_chunk(g, npb, nblk, &dyp_off);
-    const int vw = vec_width(g->ow), rbw = wgrad_rows(g);
-    epilogue e = {0, 0, 0, 0, 0};
+    const int rbw = wgrad_rows(g);
     cl_kernel k1, k2;
-    oclnn_status s = get_kernel(ctx, g, vw, 4, rbw, &e, "dw_wgrad", &k1);
+    oclnn_status s = grad_kernel(ctx, g, "dw_wgrad", &k1);
     if (s == OCLNN_SUCCESS)
-        s = get_kernel(ctx, g, vw, 4, rbw, &e, "dw_wsum", &k2);
+        s = grad_kernel(ctx, g, "dw_wsum", &k2);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(

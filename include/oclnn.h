@@ -704,6 +704,80 @@ OCLNN_API oclnn_status oclnn_net_layer_info(const oclnn_net *net, int i, const c
 OCLNN_API oclnn_status oclnn_net_save(oclnn_net *net, const char *path);
 OCLNN_API oclnn_status oclnn_net_load(oclnn_net *net, const char *path);
 
+/* ---------------------------------------------------------------------------------------------
+ * GEMM tuning. Every GEMM of the library runs through CLBlast with one parameter set per device
+ * (CLBlast keeps it per cl_device_id for the whole process: contexts on one device share it;
+ * the last context created or tuned sets it). At context creation the set comes from the tuning
+ * file <cache_dir>/tuning-<hash of platform, device, driver>.txt when it exists and is valid,
+ * else from built-in defaults per device type (measured CPU-style tiles for CPUs; CLBlast's own
+ * database for GPUs). A malformed file is ignored and the reason kept (oclnn_tune_info).
+ *
+ * The file is plain text: a "# oclnn tuning file v1" line, "#" comment lines (device, measured
+ * GFLOP/s), then one line per CLBlast kernel: "Xgemm GEMMK=0 KREG=1 KWG=32 ...",
+ * "XgemmDirect ...", "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=...". Every parameter of a kernel
+ * must be given once; values are checked against CLBlast's constraints.
+ */
+typedef enum oclnn_tune_mode {
+    OCLNN_TUNE_OFF = 0,  /* do nothing: measure nothing, write nothing, *count 0 */
+    OCLNN_TUNE_FAST = 1, /* a short list of known-good candidates */
+    OCLNN_TUNE_FULL = 2, /* the short list, then random samples of the whole space */
+} oclnn_tune_mode;
+
+/* One shape class: row-major c[m][n] = op(a)[m][k] op(b)[k][n], `batch` GEMMs through the
+ * strided batched call when batch > 1. */
+typedef struct oclnn_gemm_shape {
+    char name[32];
+    int m, n, k;
+    int trans_a, trans_b;
+    int batch; /* >= 1 */
+} oclnn_gemm_shape;
+
+typedef struct oclnn_tune_desc {
+    oclnn_tune_mode mode;
+    /* Wall-clock budget in seconds (> 0). It is checked between candidates: one candidate per
+     * phase always runs, and compiling one costs seconds on CPUs. */
+    double budget_s;
+    const oclnn_gemm_shape *shapes; /* NULL: the built-in classes (oclnn_tune_gemm_shapes) */
+    size_t nshapes;
+    int write_file; /* non-zero: store the winner in the tuning file (not in OFF mode) */
+} oclnn_tune_desc;
+
+/* FAST, 120 seconds, built-in shapes, write the file. */
+OCLNN_API oclnn_tune_desc oclnn_tune_desc_default(void);
+
+/* The built-in shape classes: square 1024^3 and 2048^3, ResNet-18 convolutions as im2col GEMMs
+ * (forward, backward data, backward weights), a linear layer, a tiny first-layer conv and a
+ * strided batch. The array is static. */
+OCLNN_API oclnn_status oclnn_tune_gemm_shapes(const oclnn_gemm_shape **shapes, size_t *count);
+
+typedef struct oclnn_tune_result {
+    oclnn_gemm_shape shape;
+    double before_gflops; /* with the parameters in use when the call started */
+    double after_gflops;  /* with the winner */
+    int direct;           /* 1 when the winner runs this class with XgemmDirect */
+    size_t temp_bytes;    /* CLBlast's temporary buffer for one GEMM of the class with the
+                             winner (padded / transposed operand copies of the indirect path) */
+} oclnn_tune_result;
+
+/* Tunes the context's device: times candidates on every shape class (each result is checked
+ * against a host reference before it is timed; a candidate that fails the check is dropped),
+ * applies the winner to the device and, with write_file and a cache directory, writes the
+ * tuning file. Progress lines go to `progress` (may be NULL). Fills up to `capacity` results
+ * (one per shape class; results may be NULL when capacity is 0) and sets *count (may be NULL).
+ * Errors: OCLNN_INVALID_ARGUMENT (bad desc or shapes), OCLNN_IO_ERROR (file not written; the
+ * winner is still applied), OpenCL errors. */
+OCLNN_API oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc,
+                                       FILE *progress, oclnn_tune_result *results,
+                                       size_t capacity, size_t *count);
+
+/* Where the context's GEMM parameters came from: *source ("tuning file", "built-in defaults for
+ * this device type", "CLBlast's database", "tuned in this process"), *file (the tuning file path,
+ * "" when the cache directory is off) and *note (why an existing tuning file was ignored, "" when
+ * it was not). Strings owned by the context, valid until the next tuning call or destroy. Any
+ * pointer may be NULL. */
+OCLNN_API oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source,
+                                       const char **file, const char **note);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,10 @@
 /* gemm.c - every GEMM of the library goes through CLBlast here, with parameters for the device
- * applied once at context creation (CLBlast ships no tuned entry for CPUs such as POCL's). */
-#include "internal.h"
+ * (tuning file, else built-in defaults per device type) applied at context creation, and the
+ * public oclnn_gemm on 2-D tensors. */
+#include "tune.h"
 
 #include <clblast_c.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *clblast_status_name(CLBlastStatusCode s)
@@ -42,52 +44,202 @@ static oclnn_status clblast_fail(oclnn_context *ctx, const char *op, const char 
                        clblast_status_name(s), (int)s);
 }
 
-/* CPU-style Xgemm parameters: big register tiles, vectors, no local memory (on POCL local
- * memory is ordinary memory). Measured in DEVICE-NOTES.md: ~150 GFLOP/s vs ~20 for CLBlast's
- * GPU-style default on this CPU. */
-static oclnn_status override(oclnn_context *ctx, const char *kernel, const char **names,
-                             const size_t *values, size_t n)
+oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
 {
-    CLBlastStatusCode s =
-        CLBlastOverrideParameters(ctx->device, kernel, CLBlastPrecisionSingle, n, names, values);
-    return s == CLBlastSuccess ? OCLNN_SUCCESS
-                               : clblast_fail(ctx, "context_create", "CLBlastOverrideParameters", s);
+    oclnn__gemm_state *st = ctx->gemm_state;
+    for (int k = 0; k < OCLNN__TK_COUNT; k++) {
+        if (!p->set[k])
+            continue;
+        const oclnn__tune_kernel *tk = &oclnn__tune_kernels[k];
+        char why[256];
+        if (!oclnn__tune_valid((oclnn__tk)k, p->v[k], &ctx->info, why, sizeof why))
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "gemm: %s parameters: %s", tk->name,
+                               why);
+        CLBlastStatusCode s =
+            CLBlastOverrideParameters(ctx->device, tk->name, CLBlastPrecisionSingle, tk->nparams,
+                                      (const char **)tk->params, p->v[k]);
+        if (s != CLBlastSuccess)
+            return clblast_fail(ctx, "gemm", "CLBlastOverrideParameters", s);
+        st->applied.set[k] = true;
+        memcpy(st->applied.v[k], p->v[k], sizeof p->v[k]);
+    }
+    return OCLNN_SUCCESS;
 }
 
 oclnn_status oclnn__gemm_init(oclnn_context *ctx)
 {
-    if (!(ctx->info.type & CL_DEVICE_TYPE_CPU))
-        return OCLNN_SUCCESS; /* CLBlast's own database covers GPUs */
-    static const char *xgemm_names[] = {"GEMMK", "KREG",  "KWG", "KWI",  "MDIMA", "MDIMC",
-                                        "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
-                                        "STRM",  "STRN",  "VWM", "VWN"};
-    static const size_t xgemm_values[] = {0, 1, 32, 2, 8, 8, 64, 8, 8, 128, 0, 0, 0, 0, 8, 16};
-    oclnn_status s = override(ctx, "Xgemm", xgemm_names, xgemm_values,
-                              sizeof xgemm_values / sizeof xgemm_values[0]);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    static const char *direct_names[] = {"KWID",  "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD",
-                                         "PADA",  "PADB",   "VWMD",   "VWND",   "WGD"};
-    static const size_t direct_values[] = {2, 8, 8, 8, 8, 0, 0, 4, 4, 32};
-    return override(ctx, "XgemmDirect", direct_names, direct_values,
-                    sizeof direct_values / sizeof direct_values[0]);
+    oclnn__gemm_state *st = oclnn__alloc(ctx, sizeof *st, "context_create: gemm state");
+    if (!st)
+        return OCLNN_OUT_OF_MEMORY;
+    ctx->gemm_state = st;
+    oclnn__gemm_params defaults, p;
+    oclnn__tune_defaults(&ctx->info, &defaults);
+    p = defaults;
+    bool any = false;
+    for (int k = 0; k < OCLNN__TK_COUNT; k++)
+        any = any || defaults.set[k];
+    snprintf(st->source, sizeof st->source, "%s",
+             any ? "built-in defaults for this device type" : "CLBlast's database");
+    bool from_file = false;
+    if (strcmp(ctx->cache_dir, "off") != 0) {
+        oclnn__tune_file_path(ctx->cache_dir, &ctx->info, st->file, sizeof st->file);
+        char why[1024];
+        oclnn_status r = oclnn__tune_file_read(st->file, &ctx->info, &p, why, sizeof why);
+        if (r == OCLNN_SUCCESS) {
+            from_file = true;
+            snprintf(st->source, sizeof st->source, "tuning file");
+        } else if (r == OCLNN_CORRUPT_DATA) {
+            snprintf(st->note, sizeof st->note, "tuning file ignored: %s", why);
+        }
+    }
+    oclnn_status s = oclnn__gemm_apply(ctx, &p);
+    if (s != OCLNN_SUCCESS && from_file) {
+        /* A file CLBlast refuses (e.g. written for another CLBlast version) must not make the
+         * context unusable: keep the reason and fall back to the defaults. */
+        snprintf(st->note, sizeof st->note, "tuning file ignored: %.1300s", ctx->msg);
+        snprintf(st->source, sizeof st->source, "built-in defaults for this device type");
+        oclnn__clear_error(ctx);
+        s = oclnn__gemm_apply(ctx, &defaults);
+    }
+    return s;
 }
 
 void oclnn__gemm_release(oclnn_context *ctx)
 {
-    (void)ctx;
+    oclnn__gemm_state *st = ctx->gemm_state;
+    if (!st)
+        return;
+    if (st->temp)
+        clReleaseMemObject(st->temp);
+    free(st);
+    ctx->gemm_state = NULL;
 }
 
-oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
-                          size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
-                          size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
-                          size_t c_off, size_t ldc)
+oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source, const char **file,
+                             const char **note)
 {
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "tune_info: ctx is NULL");
+    const oclnn__gemm_state *st = ctx->gemm_state;
+    if (source)
+        *source = st->source;
+    if (file)
+        *file = st->file;
+    if (note)
+        *note = st->note;
+    return OCLNN_SUCCESS;
+}
+
+/* CLBlast's temporary buffer for the indirect path (padded / transposed copies of the operands).
+ * It is kept apart from the context workspace because the ops that call GEMM hold their own
+ * data (im2col columns) in the workspace. Grows only when a larger size is needed. */
+static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, cl_mem *out)
+{
+    oclnn__gemm_state *st = ctx->gemm_state;
+    if (bytes > st->temp_size || !st->temp) {
+        cl_mem m;
+        oclnn_status s = oclnn__buffer(ctx, bytes, CL_MEM_READ_WRITE, &m, op);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        /* Queued GEMMs keep the old buffer alive until they finish. */
+        if (st->temp)
+            clReleaseMemObject(st->temp);
+        st->temp = m;
+        st->temp_size = bytes;
+    }
+    *out = st->temp;
+    return OCLNN_SUCCESS;
+}
+
+/* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T. CLBlast's GEMMK=0 kernel
+ * wants column-major A and C, so for it the swapped call skips the transposed copies of A and
+ * of C (in and out) that a row-major call makes on the indirect path. Its GEMMK=1 kernel wants
+ * row-major operands: then the plain row-major call copies nothing but padding. */
+static bool swap_operands(const oclnn_context *ctx)
+{
+    const oclnn__gemm_state *st = ctx->gemm_state;
+    return !(st->applied.set[OCLNN__TK_XGEMM] && st->applied.v[OCLNN__TK_XGEMM][0] == 1);
+}
+
+/* The operands of one CLBlast call, after the layout choice. */
+typedef struct gemm_call {
+    CLBlastLayout layout;
+    CLBlastTranspose ta, tb;
+    size_t m, n, k;
+    cl_mem a, b;
+    size_t a_off, lda, b_off, ldb;
+} gemm_call;
+
+static gemm_call make_call(const oclnn_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n,
+                           size_t k, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
+                           size_t ldb)
+{
+    if (swap_operands(ctx))
+        return (gemm_call){CLBlastLayoutColMajor,
+                           trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+                           trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+                           n,
+                           m,
+                           k,
+                           b,
+                           a,
+                           b_off,
+                           ldb,
+                           a_off,
+                           lda};
+    return (gemm_call){CLBlastLayoutRowMajor,
+                       trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+                       trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+                       m,
+                       n,
+                       k,
+                       a,
+                       b,
+                       a_off,
+                       lda,
+                       b_off,
+                       ldb};
+}
+
+oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
+                                     size_t m, size_t n, size_t k, size_t a_off, size_t lda,
+                                     size_t b_off, size_t ldb, size_t c_off, size_t ldc,
+                                     size_t *bytes)
+{
+    gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);
+    *bytes = 0;
+    CLBlastStatusCode s =
+        CLBlastSGemmTempBufferSize(g.layout, g.ta, g.tb, g.m, g.n, g.k, g.a_off, g.lda, g.b_off,
+                                   g.ldb, c_off, ldc, &ctx->queue, bytes);
+    return s == CLBlastSuccess ? OCLNN_SUCCESS
+                               : clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", s);
+}
+
+oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b, size_t m,
+                          size_t n, size_t k, float alpha, cl_mem a, size_t a_off, size_t lda,
+                          cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                          size_t ldc)
+{
+    gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
+    size_t temp_bytes = 0;
+    oclnn_status st = oclnn__sgemm_temp_bytes(ctx, op, trans_a, trans_b, m, n, k, a_off, lda, b_off,
+                                              ldb, c_off, ldc, &temp_bytes);
+    if (st != OCLNN_SUCCESS)
+        return st;
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
-    CLBlastStatusCode s = CLBlastSgemm(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b,
-        b_off, ldb, beta, c, c_off, ldc, &ctx->queue, evp);
+    CLBlastStatusCode s;
+    if (temp_bytes > 0) {
+        cl_mem temp;
+        st = gemm_temp(ctx, op, temp_bytes, &temp);
+        if (st != OCLNN_SUCCESS)
+            return st;
+        s = CLBlastSgemmWithTempBuffer(g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off,
+                                       g.lda, g.b, g.b_off, g.ldb, beta, c, c_off, ldc, &ctx->queue,
+                                       evp, temp);
+    } else {
+        s = CLBlastSgemm(g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off, g.lda, g.b,
+                         g.b_off, g.ldb, beta, c, c_off, ldc, &ctx->queue, evp);
+    }
     if (s != CLBlastSuccess)
         return clblast_fail(ctx, op, "CLBlastSgemm", s);
     if (evp)
@@ -96,22 +248,74 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
 }
 
 oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
-                                  size_t m, size_t n, size_t k, float alpha, cl_mem a,
-                                  size_t a_off, size_t lda, size_t a_stride, cl_mem b,
-                                  size_t b_off, size_t ldb, size_t b_stride, float beta, cl_mem c,
-                                  size_t c_off, size_t ldc, size_t c_stride, size_t batch)
+                                  size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                  size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb,
+                                  size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc,
+                                  size_t c_stride, size_t batch)
 {
     if (batch == 1)
-        return oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off,
-                            ldb, beta, c, c_off, ldc);
+        return oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
+                            beta, c, c_off, ldc);
+    /* Same layout choice as oclnn__sgemm. CLBlast's C API allocates this routine's temporary
+     * buffer itself (there is no WithTempBuffer variant). */
+    gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
+    const bool swap = g.layout == CLBlastLayoutColMajor;
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda,
-        a_stride, b, b_off, ldb, b_stride, beta, c, c_off, ldc, c_stride, batch, &ctx->queue, evp);
+        g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off, g.lda, swap ? b_stride : a_stride,
+        g.b, g.b_off, g.ldb, swap ? a_stride : b_stride, beta, c, c_off, ldc, c_stride, batch,
+        &ctx->queue, evp);
     if (s != CLBlastSuccess)
         return clblast_fail(ctx, op, "CLBlastSgemmStridedBatched", s);
     if (evp)
         oclnn__profile_event(ctx, op, "clblast_sgemm_batched", ev);
     return OCLNN_SUCCESS;
+}
+
+/* Checks one dimension of a GEMM operand against the size the others imply. */
+static oclnn_status check_dim(oclnn_context *ctx, const char *name, const oclnn_tensor *t, int axis,
+                              int want, const char *what)
+{
+    if (t->desc.dims[axis] == want)
+        return OCLNN_SUCCESS;
+    char shape[64];
+    return oclnn__fail(
+        ctx, OCLNN_INVALID_ARGUMENT, "gemm: %s%s dimension %d is %d, must equal %s %d", name,
+        oclnn__shape_str(&t->desc, shape, sizeof shape), axis, t->desc.dims[axis], what, want);
+}
+
+oclnn_status oclnn_gemm(oclnn_context *ctx, int trans_a, int trans_b, float alpha,
+                        const oclnn_tensor *a, const oclnn_tensor *b, float beta, oclnn_tensor *c)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "gemm: ctx is NULL");
+    const struct {
+        const char *name;
+        const oclnn_tensor *t;
+    } ops[] = {{"a", a}, {"b", b}, {"c", c}};
+    for (size_t i = 0; i < 3; i++) {
+        oclnn_status s = oclnn__check_tensor(ctx, "gemm", ops[i].name, ops[i].t);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        if (ops[i].t->desc.ndim != 2) {
+            char shape[64];
+            return oclnn__fail(
+                ctx, OCLNN_INVALID_ARGUMENT, "gemm: %s%s has %d dimensions, must be 2", ops[i].name,
+                oclnn__shape_str(&ops[i].t->desc, shape, sizeof shape), ops[i].t->desc.ndim);
+        }
+    }
+    /* op(a) is [m][k], op(b) is [k][n], c is [m][n]. */
+    const int ma = trans_a ? 1 : 0, kb = trans_b ? 1 : 0;
+    const int m = a->desc.dims[ma], k = a->desc.dims[1 - ma], n = b->desc.dims[1 - kb];
+    oclnn_status s =
+        check_dim(ctx, "b", b, kb, k, trans_a ? "k (rows of a, trans_a)" : "k (columns of a)");
+    if (s == OCLNN_SUCCESS)
+        s = check_dim(ctx, "c", c, 0, m, trans_a ? "m (columns of a, trans_a)" : "m (rows of a)");
+    if (s == OCLNN_SUCCESS)
+        s = check_dim(ctx, "c", c, 1, n, trans_b ? "n (rows of b, trans_b)" : "n (columns of b)");
+    if (s != OCLNN_SUCCESS)
+        return s;
+    return oclnn__sgemm(ctx, "gemm", trans_a != 0, trans_b != 0, (size_t)m, (size_t)n, (size_t)k,
+                        alpha, a->mem, a->offset, (size_t)a->desc.dims[1], b->mem, b->offset,
+                        (size_t)b->desc.dims[1], beta, c->mem, c->offset, (size_t)n);
 }

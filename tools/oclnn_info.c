@@ -72,6 +72,12 @@ int main(void)
     printf("kernel cache %s\n", dir);
     const char *kdir = getenv("OCLNN_KERNEL_DIR");
     printf("kernel sources %s\n", kdir && *kdir ? kdir : "embedded");
+    const char *gemm_source, *gemm_file, *gemm_note;
+    oclnn_tune_info(ctx, &gemm_source, &gemm_file, &gemm_note);
+    printf("gemm parameters %s (tuning file %s)\n", gemm_source,
+           gemm_file[0] ? gemm_file : "none: cache off");
+    if (gemm_note[0])
+        printf("gemm note %s\n", gemm_note);
 
     double err = 0;
     s = oclnn_self_check(ctx, &err);

@@ -530,6 +530,191 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
                                        long total, double *lr);
 
 /* ---------------------------------------------------------------------------------------------
+ * Networks: a small scheduler over the ops above (src/net/). Build a model layer by layer, then
+ * compile it for an input shape and batch: the library allocates parameters, gradients,
+ * optimizer state and activations once (with a memory plan: ReLU runs in place over its input
+ * when nothing else needs that input; gradient buffers are shared between values whose backward
+ * lifetimes do not overlap), and oclnn_net_train_step enqueues a whole step (upload, forward,
+ * backward, optimizer update) without waiting for the device. The loss and accuracy of each step
+ * stay on the device in a ring of OCLNN_NET_STAT_SLOTS slots that is read once when it is full
+ * or when the caller asks (oclnn_net_read_stats).
+ *
+ * Layers are numbered from 0 in the order they are added; every add function sets *id (may be
+ * NULL) to the new layer's number. A layer's input is the previous layer's output (the network
+ * input for layer 0), unless oclnn_net_branch chose another one. Names (may be NULL: "conv3",
+ * "bn4", ...) are copied; they name parameters in checkpoints and messages.
+ *
+ * Initialisation (oclnn_net_compile, from train->seed): every conv and linear weight is drawn
+ * from N(0, 2 / fan_in) (He/Kaiming normal, fan_in = in_channels/groups * kh * kw or in
+ * features, ReLU gain), weights in layer order, elements in memory order; biases 0; batch norm
+ * and layer norm gamma 1, beta 0; layer scale gamma = its init value. Normals come from
+ * splitmix64(seed) by Box-Muller: u1, u2 = (next() >> 11) * 2^-53 in that order,
+ * z0 = sqrt(-2 ln(1 - u1)) cos(2 pi u2), z1 = sqrt(-2 ln(1 - u1)) sin(2 pi u2), used z0 then
+ * z1. Weight decay applies to conv and linear weights only, never to biases, BN/LN gamma and
+ * beta or layer-scale gamma.
+ *
+ * Ownership: a net keeps ctx (which must outlive it) and owns everything it allocates. A net is
+ * used by one thread at a time, like its context.
+ */
+typedef struct oclnn_net oclnn_net;
+
+#define OCLNN_NET_STAT_SLOTS 64
+
+/* An empty network. `name` (may be NULL: "net") identifies the model in checkpoints. */
+OCLNN_API oclnn_status oclnn_net_create(oclnn_context *ctx, const char *name, oclnn_net **out);
+/* Releases everything (waits for queued work). NULL is a no-op. */
+OCLNN_API void oclnn_net_destroy(oclnn_net *net);
+
+/* Makes `from` (a layer number, or -1 for the network input) the input of the next layer
+ * added: the way to build the skip branch of a residual block (see oclnn_net_add_residual). */
+OCLNN_API oclnn_status oclnn_net_branch(oclnn_net *net, int from);
+
+typedef struct oclnn_net_conv_desc {
+    int out_channels;
+    int kernel_h, kernel_w;
+    oclnn_conv2d_desc conv; /* padding, stride, dilation, groups; activation NONE or RELU
+                             * (fused into the convolution; use oclnn_net_add_activation for
+                             * GELU); residual_before_act ignored */
+    int bias;               /* 1: a bias per output channel */
+} oclnn_net_conv_desc;
+/* kernel k x k, stride 1, padding k / 2, groups 1, no activation, bias. */
+OCLNN_API oclnn_net_conv_desc oclnn_net_conv_desc_default(int out_channels, int k);
+OCLNN_API oclnn_status oclnn_net_add_conv(oclnn_net *net, const char *name,
+                                          const oclnn_net_conv_desc *desc, int *id);
+/* Batch norm over the input's channels (4-D or 2-D input). */
+OCLNN_API oclnn_status oclnn_net_add_batchnorm(oclnn_net *net, const char *name,
+                                               const oclnn_batchnorm_desc *desc, int *id);
+/* Layer norm in either mode (gamma/beta sized by the mode and the input shape). */
+OCLNN_API oclnn_status oclnn_net_add_layernorm(oclnn_net *net, const char *name,
+                                               const oclnn_layernorm_desc *desc, int *id);
+/* ReLU (in place over its input when legal), GELU or GELU_TANH. */
+OCLNN_API oclnn_status oclnn_net_add_activation(oclnn_net *net, const char *name,
+                                                oclnn_activation act, int *id);
+OCLNN_API oclnn_status oclnn_net_add_pool(oclnn_net *net, const char *name,
+                                          const oclnn_pool2d_desc *desc, int *id);
+/* [n][c][h][w] -> [n][c]. */
+OCLNN_API oclnn_status oclnn_net_add_global_avg_pool(oclnn_net *net, const char *name, int *id);
+/* [n][c][h][w] -> [n][c*h*w] (a view: no copy). */
+OCLNN_API oclnn_status oclnn_net_add_flatten(oclnn_net *net, const char *name, int *id);
+/* y[n][out] = x[n][in] w^T + b; a 4-D input is flattened. */
+OCLNN_API oclnn_status oclnn_net_add_linear(oclnn_net *net, const char *name, int out_features,
+                                            int bias, int *id);
+/* ConvNeXt layer scale: y = gamma[c] * x, gamma initialised to `init` (e.g. 1e-6). */
+OCLNN_API oclnn_status oclnn_net_add_layer_scale(oclnn_net *net, const char *name, float init,
+                                                 int *id);
+/* y = act(x + out(from)): x is the current input, `from` a layer (or -1, the network input)
+ * whose output has the same shape. act is NONE or RELU. */
+OCLNN_API oclnn_status oclnn_net_add_residual(oclnn_net *net, const char *name, int from,
+                                              oclnn_activation act, int *id);
+/* The loss: softmax over the input's features and mean cross-entropy with the labels. Must be
+ * the last layer; its input's feature count is the number of classes. */
+OCLNN_API oclnn_status oclnn_net_add_softmax_cross_entropy(oclnn_net *net, const char *name,
+                                                           int *id);
+
+typedef enum oclnn_optimizer {
+    OCLNN_OPTIMIZER_SGD = 0,   /* oclnn_sgd_step: momentum, L2 weight decay */
+    OCLNN_OPTIMIZER_ADAMW = 1, /* oclnn_adam_step, decoupled weight decay */
+} oclnn_optimizer;
+
+typedef enum oclnn_lr_schedule {
+    OCLNN_SCHEDULE_COSINE = 0,   /* oclnn_lr_cosine(lr, min_lr, step, warmup_steps, total_steps) */
+    OCLNN_SCHEDULE_CONSTANT = 1, /* lr every step */
+} oclnn_lr_schedule;
+
+typedef struct oclnn_net_train_desc {
+    oclnn_optimizer optimizer;
+    double lr, min_lr;
+    oclnn_lr_schedule schedule;
+    long warmup_steps;       /* >= 0, < total_steps */
+    long total_steps;        /* >= 1: the cosine's length (steps past it keep min_lr) */
+    double momentum;         /* SGD, in [0, 1) */
+    int nesterov;            /* SGD */
+    double beta1, beta2, eps; /* AdamW */
+    double weight_decay;     /* >= 0; conv and linear weights only */
+    uint64_t seed;           /* initialisation */
+} oclnn_net_train_desc;
+/* SGD, lr 0.1, min_lr 0, cosine, no warm-up, 1 step, momentum 0.9, betas 0.9/0.999, eps 1e-8,
+ * weight decay 0, seed 1. */
+OCLNN_API oclnn_net_train_desc oclnn_net_train_desc_default(void);
+
+/* Infers every shape from x[batch][c][h][w], validates every layer (the message names the
+ * layer), initialises the parameters, allocates everything and reserves the ops' workspace.
+ * After it, no layer may be added. train NULL compiles for inference only: no gradients,
+ * gradient buffers or optimizer state are allocated, oclnn_net_train_step is refused, and
+ * oclnn_net_load takes the parameters of any checkpoint of the model (skipping its optimizer
+ * state). Errors: OCLNN_INVALID_ARGUMENT (a layer does not fit its
+ * input, the last layer is not the loss), OCLNN_OUT_OF_MEMORY. */
+OCLNN_API oclnn_status oclnn_net_compile(oclnn_net *net, int batch, int c, int h, int w,
+                                         const oclnn_net_train_desc *train);
+
+/* Sizes after compile, in bytes. total = the sum of the others (the ops' workspace is the
+ * context's, reported apart). */
+typedef struct oclnn_net_memory {
+    size_t parameters;     /* weights, biases, gammas, betas, BN running statistics */
+    size_t gradients;      /* parameter gradients */
+    size_t optimizer;      /* momentum, or Adam m and v */
+    size_t activations;    /* forward values kept for the backward pass, saved statistics */
+    size_t activation_gradients; /* shared gradient buffers of the plan + accumulation scratch */
+    size_t activation_gradients_unshared; /* what one buffer per value would have taken */
+    size_t inplace_saved;  /* activation bytes saved by in-place ReLU */
+    size_t workspace;      /* the context workspace reserved for the ops */
+    size_t total;
+    size_t parameter_count; /* trainable elements */
+} oclnn_net_memory;
+OCLNN_API oclnn_status oclnn_net_memory_info(const oclnn_net *net, oclnn_net_memory *info);
+
+/* One training step on a batch of host data: x[batch][c][h][w] floats and `batch` labels in
+ * [0, classes) (checked before anything is enqueued). Both are copied before the call returns.
+ * Enqueues upload, forward, loss, backward and the optimizer update, and returns without
+ * waiting (except every OCLNN_NET_STAT_SLOTS steps, when the stats ring is read). */
+OCLNN_API oclnn_status oclnn_net_train_step(oclnn_net *net, const float *x, const int32_t *labels);
+/* Waits and reports the steps since the last read: the mean loss per step, the correct
+ * predictions and the images seen (each may be NULL). */
+OCLNN_API oclnn_status oclnn_net_read_stats(oclnn_net *net, double *mean_loss, long *correct,
+                                            long *images);
+/* Steps done so far (restored by oclnn_net_load). */
+OCLNN_API long oclnn_net_step_count(const oclnn_net *net);
+/* The learning rate the schedule gives for `step`. */
+OCLNN_API oclnn_status oclnn_net_lr(const oclnn_net *net, long step, double *lr);
+/* Replaces the schedule's length and warm-up (e.g. after resuming with more epochs). */
+OCLNN_API oclnn_status oclnn_net_set_schedule(oclnn_net *net, long warmup_steps, long total_steps);
+
+/* Inference on count <= batch images (batch norm uses its running statistics; nothing is
+ * learned). logits (may be NULL) receives count * classes floats; *correct (may be NULL) the
+ * number of images whose arg-max equals labels[i] (labels may be NULL when correct is NULL).
+ * Blocking. */
+OCLNN_API oclnn_status oclnn_net_infer(oclnn_net *net, const float *x, const int32_t *labels,
+                                       int count, float *logits, long *correct);
+
+/* Trainable parameters and batch-norm running statistics as one host array, in layer order
+ * (per layer: weight, bias / gamma, beta, running_mean, running_var). For tests and tools. */
+OCLNN_API oclnn_status oclnn_net_param_count(const oclnn_net *net, size_t *count);
+OCLNN_API oclnn_status oclnn_net_get_params(oclnn_net *net, float *host, size_t count);
+OCLNN_API oclnn_status oclnn_net_set_params(oclnn_net *net, const float *host, size_t count);
+/* The compiled batch, classes and number of layers (any pointer may be NULL). */
+OCLNN_API oclnn_status oclnn_net_shape(const oclnn_net *net, int *batch, int *classes,
+                                       int *layers);
+/* Layer `i`'s kind ("conv", "batchnorm", ...), name and output shape (after compile). */
+OCLNN_API oclnn_status oclnn_net_layer_info(const oclnn_net *net, int i, const char **kind,
+                                            const char **name, oclnn_tensor_desc *out);
+
+/* Checkpoints. The file holds every parameter, the batch-norm running statistics, the
+ * optimizer state and the step count:
+ *   header (32 bytes, little-endian): magic "OCLNNCKP", u32 version (1), u32 reserved (0),
+ *     u64 payload bytes, u64 FNV-1a-64 of the payload;
+ *   payload: u32 name length + model name; u32 optimizer (oclnn_optimizer, 0xffffffff: none,
+ *     saved by an inference-only net); i64 step;
+ *     u32 tensor count; per tensor: u32 name length + name ("conv1.weight", "bn2.running_mean",
+ *     "conv1.weight.momentum", ".adam_m", ".adam_v"), u32 ndim, ndim x u32 dims, f32 data.
+ * Save writes FILE.tmp then renames it over FILE. Load reads and verifies the whole file
+ * (size, magic, version, checksum, model name, optimizer, every tensor's name and shape)
+ * before touching the device: a truncated or corrupt file gives OCLNN_CORRUPT_DATA, another
+ * model or shape OCLNN_INVALID_ARGUMENT, an unreadable one OCLNN_IO_ERROR; the net is then
+ * unchanged. */
+OCLNN_API oclnn_status oclnn_net_save(oclnn_net *net, const char *path);
+OCLNN_API oclnn_status oclnn_net_load(oclnn_net *net, const char *path);
+
+/* ---------------------------------------------------------------------------------------------
  * GEMM tuning. Every GEMM of the library runs through CLBlast with one parameter set per device
  * (CLBlast keeps it per cl_device_id for the whole process: contexts on one device share it;
  * the last context created or tuned sets it). At context creation the set comes from the tuning

@@ -164,8 +164,8 @@ OCLNN_API oclnn_status oclnn_context_set_workspace_limit(oclnn_context *ctx, siz
 OCLNN_API oclnn_status oclnn_context_reserve_workspace(oclnn_context *ctx, size_t bytes);
 
 /* Parallel warm-up of kernel builds. Between begin and end, ops validate their arguments and
- * record the kernel programs they need instead of running (their outputs are undefined; GEMMs
- * still run). warmup_end builds every recorded program in `threads` threads (0: one per compute
+ * record the kernel programs they need instead of running their kernels (their outputs are
+ * undefined: GEMMs, fills and copies still run, so CLBlast compiles its kernels too). warmup_end builds every recorded program in `threads` threads (0: one per compute
  * unit), from the disk cache where possible, printing one line per program to `progress` (may be
  * NULL). Use it around one call of each op (or one training step) before timing anything. */
 OCLNN_API oclnn_status oclnn_context_warmup_begin(oclnn_context *ctx);
@@ -668,6 +668,11 @@ OCLNN_API oclnn_status oclnn_net_memory_info(const oclnn_net *net, oclnn_net_mem
  * Enqueues upload, forward, loss, backward and the optimizer update, and returns without
  * waiting (except every OCLNN_NET_STAT_SLOTS steps, when the stats ring is read). */
 OCLNN_API oclnn_status oclnn_net_train_step(oclnn_net *net, const float *x, const int32_t *labels);
+/* Builds every kernel program a training step and an evaluation need, in `threads` parallel
+ * threads (0: one per compute unit; see oclnn_context_warmup_begin), with a line per program to
+ * `progress` (may be NULL). Parameters, statistics and the step count are unchanged. Call it
+ * after compile (and load) so the first step does not pay for compilation. */
+OCLNN_API oclnn_status oclnn_net_warmup(oclnn_net *net, int threads, FILE *progress);
 /* Waits and reports the steps since the last read: the mean loss per step, the correct
  * predictions and the images seen (each may be NULL). */
 OCLNN_API oclnn_status oclnn_net_read_stats(oclnn_net *net, double *mean_loss, long *correct,

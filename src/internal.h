@@ -94,8 +94,8 @@ void oclnn__device_query(cl_platform_id p, cl_device_id d, int pi, int di, oclnn
 /* ---- programs (program.c) ---- */
 /* The kernel `name` of cl/`file` built with `options` (may be NULL), compiled on first use and
  * cached in memory and on disk. The kernel is owned by the context. During a warm-up
- * (oclnn_context_warmup_begin) a program not built yet is only recorded: *out is NULL and
- * oclnn__launch skips NULL kernels, so ops run through without computing. */
+ * (oclnn_context_warmup_begin) a program not built yet is only recorded (*out is NULL) and
+ * oclnn__launch runs nothing, so ops run through without computing. */
 oclnn_status oclnn__kernel(oclnn_context *ctx, const char *file, const char *options,
                            const char *name, cl_kernel *out);
 void oclnn__programs_release(oclnn_context *ctx);

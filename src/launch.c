@@ -32,8 +32,11 @@ oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, cons
                            size_t nargs, cl_uint dims, const size_t *global, const size_t *local)
 {
     char what[160];
-    if (!k && ctx->warmup)
-        return OCLNN_SUCCESS; /* warm-up: the program is only being recorded */
+    /* Warm-up records programs and runs no kernel at all: a kernel already built would
+     * otherwise compute on inputs the skipped ones never wrote (an optimizer step would corrupt
+     * the parameters). */
+    if (ctx->warmup)
+        return OCLNN_SUCCESS;
     for (size_t i = 0; i < nargs; i++) {
         cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) {

@@ -203,6 +203,11 @@ START_TEST(loss_matches_reference_over_three_steps)
     const int b = batch[_i], steps = 3;
     oclnn_net_train_desc t;
     oclnn_net *net = device_model(models[_i], b, 11, 10, &t, -1);
+    /* The parallel warm-up must leave parameters, statistics and the step count untouched:
+     * everything below compares against a reference that never warmed up. */
+    ck_assert_msg(oclnn_net_warmup(net, 2, NULL) == OCLNN_SUCCESS, "%s",
+                  oclnn_last_error(fx_ctx()));
+    ck_assert_int_eq(oclnn_net_step_count(net), 0);
     ref_net *r = ref_model(_i, 1, 1e-6);
     ref_net_compile(r, b, 1, 28, 28, 11);
     float *x;

@@ -197,6 +197,7 @@ static void fmt_eta(double s, char *buf, size_t n)
 
 int main(int argc, char **argv)
 {
+    const double t_start = now();
     options o;
     if (parse(argc, argv, &o))
         return 2;
@@ -281,6 +282,13 @@ int main(int argc, char **argv)
         fail_net(ctx, "resume");
         goto done;
     }
+    /* Build every kernel program of a step in parallel before the first one. */
+    double t_warm = now();
+    if (oclnn_net_warmup(net, 0, NULL) != OCLNN_SUCCESS) {
+        fail_net(ctx, "warm-up");
+        goto done;
+    }
+    t_warm = now() - t_warm;
     oclnn_net_memory mem;
     oclnn_net_memory_info(net, &mem);
     printf("oclnn-train: %s on %s; %ld training, %ld test images of %dx%dx%d; batch %d, %s "
@@ -329,6 +337,13 @@ int main(int argc, char **argv)
             if (oclnn_net_train_step(net, x, y) != OCLNN_SUCCESS) {
                 fail_net(ctx, "train step");
                 goto done;
+            }
+            if (trained == 0 && in_epoch == 0) { /* start-up cost, reported once */
+                oclnn_context_finish(ctx);
+                printf("first training step done %.2f s after start (parallel kernel warm-up "
+                       "%.2f s)\n",
+                       now() - t_start, t_warm);
+                t0 = now();
             }
             double tn = now();
             int draw = tty ? tn - last_draw >= 0.2 : (s + 1) % log_every == 0;

@@ -1296,6 +1296,25 @@ oclnn_status oclnn_net_train_step(oclnn_net *net, const float *x, const int32_t 
     return OCLNN_SUCCESS;
 }
 
+oclnn_status oclnn_net_warmup(oclnn_net *net, int threads, FILE *progress)
+{
+    TRY(check_ready(net, "net_warmup"));
+    /* One pass of everything a step and an evaluation enqueue, with the context recording the
+     * programs instead of running kernels: no host counter moves (step, stats ring, staging),
+     * and the optimizer kernels do not run, so the parameters stay as they are. */
+    TRY(oclnn_context_warmup_begin(net->ctx));
+    oclnn_status s = forward(net, false, 0);
+    if (s == OCLNN_SUCCESS && !net->inference_only) {
+        s = forward(net, true, 0);
+        if (s == OCLNN_SUCCESS)
+            s = backward(net);
+        if (s == OCLNN_SUCCESS)
+            s = optimize(net);
+    }
+    oclnn_status e = oclnn_context_warmup_end(net->ctx, threads, progress);
+    return s != OCLNN_SUCCESS ? s : e;
+}
+
 oclnn_status oclnn_net_read_stats(oclnn_net *net, double *mean_loss, long *correct, long *images)
 {
     if (mean_loss)

@@ -163,13 +163,16 @@ OCLNN_API oclnn_status oclnn_context_cache_stats(const oclnn_context *ctx, oclnn
 OCLNN_API oclnn_status oclnn_context_set_workspace_limit(oclnn_context *ctx, size_t bytes);
 OCLNN_API oclnn_status oclnn_context_reserve_workspace(oclnn_context *ctx, size_t bytes);
 
-/* Parallel warm-up of kernel builds. Between begin and end, ops validate their arguments and
- * record the kernel programs they need instead of running their kernels (their outputs are
- * undefined: GEMMs, fills and copies still run, so CLBlast compiles its kernels too). warmup_end builds every recorded program in `threads` threads (0: one per compute
- * unit), from the disk cache where possible, printing one line per program to `progress` (may be
- * NULL). Use it around one call of each op (or one training step) before timing anything. */
-OCLNN_API oclnn_status oclnn_context_warmup_begin(oclnn_context *ctx);
-OCLNN_API oclnn_status oclnn_context_warmup_end(oclnn_context *ctx, int threads, FILE *progress);
+/* Parallel warm-up of kernel builds. warmup_begin starts `threads` build threads (0: one per
+ * compute unit). Until warmup_end, ops validate their arguments and record the kernel programs
+ * they need instead of running their kernels (their outputs are undefined: GEMMs, fills and
+ * copies still run, so CLBlast compiles its kernels on the calling thread meanwhile); each
+ * recorded program is built at once by a build thread, from the disk cache where possible, with
+ * a line per program to `progress` (may be NULL). warmup_end waits for the builds and reports the
+ * first failure. Use it around one call of each op (or one training step: oclnn_net_warmup). */
+OCLNN_API oclnn_status oclnn_context_warmup_begin(oclnn_context *ctx, int threads,
+                                                  FILE *progress);
+OCLNN_API oclnn_status oclnn_context_warmup_end(oclnn_context *ctx);
 
 /* Runs the built-in self-check: builds one real kernel, runs it on the device and compares with
  * the host. *max_abs_err (may be NULL) receives the largest difference. OCLNN_SUCCESS = PASS. */

@@ -27,6 +27,8 @@ typedef struct oclnn_kernel_entry {
     struct oclnn_kernel_entry *next;
 } oclnn_kernel_entry;
 
+typedef struct oclnn_warmup oclnn_warmup;
+
 typedef struct oclnn_profile_record {
     const char *op;     /* static string */
     char kernel[64];
@@ -41,8 +43,8 @@ struct oclnn_context {
     char cache_dir[1024]; /* "off" when disabled */
     char kernel_dir[1024]; /* OCLNN_KERNEL_DIR, "" when sources are the embedded ones */
     oclnn_program_entry *programs;
-    oclnn_program_entry *pending; /* requested during a warm-up, built at warmup_end */
-    bool warmup;                  /* between warmup_begin and warmup_end */
+    oclnn_program_entry *pending; /* requested during a warm-up, built by its threads */
+    struct oclnn_warmup *warmup;  /* between warmup_begin and warmup_end (program.c) */
     oclnn_cache_stats stats;
     cl_mem workspace;
     size_t workspace_size;

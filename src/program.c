@@ -304,6 +304,8 @@ static oclnn_program_entry *new_entry(oclnn_context *ctx, const char *file, cons
     return e;
 }
 
+static oclnn_status warmup_queue(oclnn_context *ctx, oclnn_program_entry *e);
+
 oclnn_status oclnn__kernel(oclnn_context *ctx, const char *file, const char *options,
                            const char *name, cl_kernel *out)
 {
@@ -319,6 +321,11 @@ oclnn_status oclnn__kernel(oclnn_context *ctx, const char *file, const char *opt
         e = new_entry(ctx, file, opts);
         if (!e)
             return OCLNN_OUT_OF_MEMORY;
+        oclnn_status s = warmup_queue(ctx, e);
+        if (s != OCLNN_SUCCESS) {
+            free_entry(e);
+            return s;
+        }
         e->next = ctx->pending;
         ctx->pending = e;
         return OCLNN_SUCCESS;
@@ -387,17 +394,27 @@ void oclnn__programs_release(oclnn_context *ctx)
     ctx->pending = NULL;
 }
 
-/* ---- parallel warm-up ---- */
+/* ---- parallel warm-up ----
+ * warmup_begin starts worker threads; every program an op asks for during the warm-up is queued
+ * and built by a worker at once, while the calling thread goes on recording (and compiling
+ * CLBlast's kernels through the GEMMs the ops still run). warmup_end waits for the queue. */
 
-typedef struct warmup_pool {
-    oclnn_context *ctx;
-    oclnn_program_entry **jobs;
-    size_t njobs, next, done;
-    oclnn_status status;   /* first failure */
+#define WARMUP_MAX_THREADS 64
+
+struct oclnn_warmup {
+    oclnn_context snapshot;        /* what builds read (device, dirs): fixed during the warm-up */
+    oclnn_cache_stats stats;       /* merged from the builds, under the lock */
+    oclnn_program_entry **jobs;    /* every queued entry, in request order */
+    size_t njobs, cap, next, done;
+    bool closing;
+    oclnn_status status;           /* first failure */
     char msg[OCLNN_MSG_SIZE];
     FILE *progress;
     pthread_mutex_t lock;
-} warmup_pool;
+    pthread_cond_t wake;
+    pthread_t tid[WARMUP_MAX_THREADS];
+    int nthreads;
+};
 
 static void add_stats(oclnn_cache_stats *to, const oclnn_cache_stats *from)
 {
@@ -408,93 +425,124 @@ static void add_stats(oclnn_cache_stats *to, const oclnn_cache_stats *from)
     to->builds += from->builds;
 }
 
+/* Builds one entry through a private copy of the snapshot, so statistics and error messages
+ * never race; they are merged into the pool under its lock. */
+static void warmup_build(oclnn_warmup *w, oclnn_context *local, oclnn_cache_stats *stats,
+                         oclnn_program_entry *e)
+{
+    oclnn_status s = OCLNN_OUT_OF_MEMORY;
+    if (local) {
+        *local = w->snapshot;
+        memset(&local->stats, 0, sizeof local->stats);
+        s = build_program(local, e->file, e->options, &e->program);
+    }
+    pthread_mutex_lock(&w->lock);
+    if (local)
+        add_stats(stats, &local->stats);
+    w->done++;
+    if (s != OCLNN_SUCCESS && w->status == OCLNN_SUCCESS) {
+        w->status = s;
+        snprintf(w->msg, sizeof w->msg, "%s", local ? local->msg : "warmup: out of host memory");
+    }
+    if (w->progress)
+        fprintf(w->progress, "warm-up: %zu programs built (cl/%s)\n", w->done, e->file);
+    pthread_mutex_unlock(&w->lock);
+}
+
 static void *warmup_worker(void *arg)
 {
-    warmup_pool *pool = arg;
-    /* Each job builds through a private copy of the context, so statistics and error messages
-     * never race; they are merged under the lock. */
+    oclnn_warmup *w = arg;
     oclnn_context *local = malloc(sizeof *local);
+    oclnn_cache_stats stats = {0};
+    pthread_mutex_lock(&w->lock);
     for (;;) {
-        pthread_mutex_lock(&pool->lock);
-        size_t i = pool->next < pool->njobs ? pool->next++ : pool->njobs;
-        pthread_mutex_unlock(&pool->lock);
-        if (i == pool->njobs)
+        while (w->next == w->njobs && !w->closing)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (w->next == w->njobs)
             break;
-        oclnn_program_entry *e = pool->jobs[i];
-        oclnn_status s = OCLNN_OUT_OF_MEMORY;
-        if (local) {
-            *local = *pool->ctx;
-            memset(&local->stats, 0, sizeof local->stats);
-            s = build_program(local, e->file, e->options, &e->program);
-        }
-        pthread_mutex_lock(&pool->lock);
-        if (local)
-            add_stats(&pool->ctx->stats, &local->stats);
-        pool->done++;
-        if (s != OCLNN_SUCCESS && pool->status == OCLNN_SUCCESS) {
-            pool->status = s;
-            snprintf(pool->msg, sizeof pool->msg, "%s",
-                     local ? local->msg : "warmup: out of host memory");
-        }
-        if (pool->progress)
-            fprintf(pool->progress, "warm-up: %zu/%zu programs built (cl/%s)\n", pool->done,
-                    pool->njobs, e->file);
-        pthread_mutex_unlock(&pool->lock);
+        oclnn_program_entry *e = w->jobs[w->next++];
+        pthread_mutex_unlock(&w->lock);
+        warmup_build(w, local, &stats, e);
+        pthread_mutex_lock(&w->lock);
     }
+    add_stats(&w->stats, &stats);
+    pthread_mutex_unlock(&w->lock);
     free(local);
     return NULL;
 }
 
-oclnn_status oclnn_context_warmup_begin(oclnn_context *ctx)
+/* Queues a recorded entry for the workers (called by oclnn__kernel during a warm-up). */
+static oclnn_status warmup_queue(oclnn_context *ctx, oclnn_program_entry *e)
+{
+    oclnn_warmup *w = ctx->warmup;
+    pthread_mutex_lock(&w->lock);
+    if (w->njobs == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 32;
+        oclnn_program_entry **jobs = realloc(w->jobs, cap * sizeof *jobs);
+        if (!jobs) {
+            pthread_mutex_unlock(&w->lock);
+            return oclnn__fail(ctx, OCLNN_OUT_OF_MEMORY, "warmup: cannot queue cl/%s", e->file);
+        }
+        w->jobs = jobs;
+        w->cap = cap;
+    }
+    w->jobs[w->njobs++] = e;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_context_warmup_begin(oclnn_context *ctx, int threads, FILE *progress)
 {
     if (!ctx)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "warmup_begin: ctx is NULL");
     if (ctx->warmup)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "warmup_begin: a warm-up is already open (call warmup_end)");
-    ctx->warmup = true;
+    if (threads < 0)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "warmup_begin: threads %d must be >= 0",
+                           threads);
+    oclnn_warmup *w = oclnn__alloc(ctx, sizeof *w, "warmup_begin");
+    if (!w)
+        return OCLNN_OUT_OF_MEMORY;
+    w->snapshot = *ctx;
+    w->progress = progress;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    if (threads == 0)
+        threads = ctx->info.compute_units ? (int)ctx->info.compute_units : 1;
+    if (threads > WARMUP_MAX_THREADS)
+        threads = WARMUP_MAX_THREADS;
+    while (w->nthreads < threads &&
+           pthread_create(&w->tid[w->nthreads], NULL, warmup_worker, w) == 0)
+        w->nthreads++;
+    /* With no thread at all, warmup_end builds the queue on the calling thread. */
+    ctx->warmup = w;
     return OCLNN_SUCCESS;
 }
 
-oclnn_status oclnn_context_warmup_end(oclnn_context *ctx, int threads, FILE *progress)
+oclnn_status oclnn_context_warmup_end(oclnn_context *ctx)
 {
     if (!ctx)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "warmup_end: ctx is NULL");
-    if (!ctx->warmup)
+    oclnn_warmup *w = ctx->warmup;
+    if (!w)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "warmup_end: no warm-up is open (call warmup_begin first)");
-    if (threads < 0)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "warmup_end: threads %d must be >= 0",
-                           threads);
-    ctx->warmup = false;
-    size_t n = 0;
-    for (oclnn_program_entry *e = ctx->pending; e; e = e->next)
-        n++;
-    if (n == 0)
-        return OCLNN_SUCCESS;
-    warmup_pool pool = {.ctx = ctx, .njobs = n, .progress = progress};
-    pool.jobs = oclnn__alloc(ctx, n * sizeof *pool.jobs, "warmup_end");
-    if (!pool.jobs)
-        return OCLNN_OUT_OF_MEMORY;
-    size_t i = 0;
-    for (oclnn_program_entry *e = ctx->pending; e; e = e->next)
-        pool.jobs[i++] = e;
-    if (threads == 0)
-        threads = ctx->info.compute_units ? (int)ctx->info.compute_units : 1;
-    if ((size_t)threads > n)
-        threads = (int)n;
-    pthread_mutex_init(&pool.lock, NULL);
-    pthread_t tid[64];
-    int started = 0;
-    while (started < threads && started < 64 &&
-           pthread_create(&tid[started], NULL, warmup_worker, &pool) == 0)
-        started++;
-    if (started == 0)
-        warmup_worker(&pool); /* no threads available: build here */
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
-    pthread_mutex_destroy(&pool.lock);
-    free(pool.jobs);
+    pthread_mutex_lock(&w->lock);
+    w->closing = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    for (int t = 0; t < w->nthreads; t++)
+        pthread_join(w->tid[t], NULL);
+    if (w->nthreads == 0) {
+        oclnn_context *local = malloc(sizeof *local);
+        for (; w->next < w->njobs; w->next++)
+            warmup_build(w, local, &w->stats, w->jobs[w->next]);
+        free(local);
+    }
+    add_stats(&ctx->stats, &w->stats);
+    ctx->warmup = NULL;
     /* Built programs join the cache; failed ones are dropped (their op reports the failure
      * again on first use). */
     oclnn_program_entry *e = ctx->pending;
@@ -509,7 +557,12 @@ oclnn_status oclnn_context_warmup_end(oclnn_context *ctx, int threads, FILE *pro
         }
         e = next;
     }
-    if (pool.status != OCLNN_SUCCESS)
-        return oclnn__fail(ctx, pool.status, "%s", pool.msg);
-    return OCLNN_SUCCESS;
+    oclnn_status s = w->status;
+    if (s != OCLNN_SUCCESS)
+        oclnn__fail(ctx, s, "%s", w->msg);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w->jobs);
+    free(w);
+    return s;
 }

@@ -1302,7 +1302,7 @@ oclnn_status oclnn_net_warmup(oclnn_net *net, int threads, FILE *progress)
     /* One pass of everything a step and an evaluation enqueue, with the context recording the
      * programs instead of running kernels: no host counter moves (step, stats ring, staging),
      * and the optimizer kernels do not run, so the parameters stay as they are. */
-    TRY(oclnn_context_warmup_begin(net->ctx));
+    TRY(oclnn_context_warmup_begin(net->ctx, threads, progress));
     oclnn_status s = forward(net, false, 0);
     if (s == OCLNN_SUCCESS && !net->inference_only) {
         s = forward(net, true, 0);
@@ -1311,7 +1311,7 @@ oclnn_status oclnn_net_warmup(oclnn_net *net, int threads, FILE *progress)
         if (s == OCLNN_SUCCESS)
             s = optimize(net);
     }
-    oclnn_status e = oclnn_context_warmup_end(net->ctx, threads, progress);
+    oclnn_status e = oclnn_context_warmup_end(net->ctx);
     return s != OCLNN_SUCCESS ? s : e;
 }
 

@@ -55,33 +55,17 @@ static oclnn_status check_common(oclnn_context *ctx, const char *op,
     }
     const char *names[] = {"gamma", "save_mean", "save_invstd"};
     const oclnn_tensor *ts[] = {gamma, save_mean, save_invstd};
-    int counts[] = {sh->params, sh->groups, sh->groups};
-    for (int i = 0; i < 3; i++) {
-        s = oclnn__check_tensor(ctx, op, names[i], ts[i]);
-        if (s == OCLNN_SUCCESS)
-            s = oclnn__check_count(ctx, op, names[i], ts[i], (size_t)counts[i]);
-        if (s == OCLNN_SUCCESS)
-            s = oclnn__norm_check_int(ctx, op, names[i], ts[i]);
-        if (s != OCLNN_SUCCESS)
-            return s;
-    }
-    return OCLNN_SUCCESS;
+    s = oclnn__norm_check_params(ctx, op, (size_t)sh->params, 1, names, ts);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__norm_check_params(ctx, op, (size_t)sh->groups, 2, names + 1, ts + 1);
+    return s;
 }
 
+/* Checks t has as many elements as gamma. */
 static oclnn_status check_param(oclnn_context *ctx, const char *op, const char *name,
                                 const oclnn_tensor *t, const ln_shape *sh)
 {
-    oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__check_count(ctx, op, name, t, (size_t)sh->params);
-    return s == OCLNN_SUCCESS ? oclnn__norm_check_int(ctx, op, name, t) : s;
-}
-
-static oclnn_status check_like_x(oclnn_context *ctx, const char *op, const char *name,
-                                 const oclnn_tensor *t, const oclnn_tensor *x)
-{
-    oclnn_status s = oclnn__norm_check_same(ctx, op, name, t, "x", x);
-    return s == OCLNN_SUCCESS ? oclnn__norm_check_int(ctx, op, name, t) : s;
+    return oclnn__norm_check_params(ctx, op, (size_t)sh->params, 1, &name, &t);
 }
 
 oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_desc *desc,
@@ -95,7 +79,7 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
     if (s == OCLNN_SUCCESS)
         s = check_param(ctx, op, "beta", beta, &sh);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "y", y, x);
+        s = oclnn__norm_check_like_x(ctx, op, "y", y, x);
     if (s != OCLNN_SUCCESS)
         return s;
 
@@ -226,9 +210,9 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
     if (beta_acc != 0.0f && beta_acc != 1.0f)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: beta_acc %g, must be 0 or 1", op,
                            (double)beta_acc);
-    s = check_like_x(ctx, op, "dy", dy, x);
+    s = oclnn__norm_check_like_x(ctx, op, "dy", dy, x);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "dx", dx, x);
+        s = oclnn__norm_check_like_x(ctx, op, "dx", dx, x);
     if (s == OCLNN_SUCCESS)
         s = check_param(ctx, op, "dgamma", dgamma, &sh);
     if (s == OCLNN_SUCCESS)

@@ -40,24 +40,11 @@ static oclnn_status check_like(oclnn_context *ctx, const char *op, const char *n
     return OCLNN_SUCCESS;
 }
 
-/* labels: an I32 tensor of ctx with n elements. */
-static oclnn_status check_labels(oclnn_context *ctx, const char *op, const oclnn_tensor *labels,
-                                 int n)
-{
-    if (!labels)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: labels is NULL", op);
-    if (labels->ctx != ctx)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: labels belongs to another context",
-                           op);
-    if (labels->desc.dtype != OCLNN_I32)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: labels has dtype %d, expected OCLNN_I32 (class indices)", op,
-                           (int)labels->desc.dtype);
-    return oclnn__check_count(ctx, op, "labels", labels, (size_t)n);
-}
-
-static oclnn_status check_scalar(oclnn_context *ctx, const char *op, const char *name,
-                                 const oclnn_tensor *t, oclnn_dtype dtype)
+/* Checks t is a tensor of ctx of `dtype` (`expected` names it in the message) with `count`
+ * elements. */
+static oclnn_status check_typed(oclnn_context *ctx, const char *op, const char *name,
+                                const oclnn_tensor *t, oclnn_dtype dtype, const char *expected,
+                                size_t count)
 {
     if (!t)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
@@ -66,9 +53,22 @@ static oclnn_status check_scalar(oclnn_context *ctx, const char *op, const char 
                            name);
     if (t->desc.dtype != dtype)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s has dtype %d, expected %s", op,
-                           name, (int)t->desc.dtype,
-                           dtype == OCLNN_I32 ? "OCLNN_I32" : "OCLNN_F32");
-    return oclnn__check_count(ctx, op, name, t, 1);
+                           name, (int)t->desc.dtype, expected);
+    return oclnn__check_count(ctx, op, name, t, count);
+}
+
+/* Checks ctx, x as in check_rows (reading n, k) and labels: n I32 class indices. */
+static oclnn_status check_rows_labels(oclnn_context *ctx, const char *op, const char *name,
+                                      const oclnn_tensor *x, const oclnn_tensor *labels, int *n,
+                                      int *k)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    oclnn_status s = check_rows(ctx, op, name, x, n, k);
+    if (s == OCLNN_SUCCESS)
+        s = check_typed(ctx, op, "labels", labels, OCLNN_I32, "OCLNN_I32 (class indices)",
+                        (size_t)*n);
+    return s;
 }
 
 static oclnn_status row_launch(oclnn_context *ctx, const char *op, const char *name,
@@ -110,7 +110,7 @@ oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x, oc
     int log_out = log != 0;
     oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo),
                         OCLNN_ARG(n),      OCLNN_ARG(k),  OCLNN_ARG(log_out)};
-    return row_launch(ctx, "softmax", "softmax_forward", args, 7, n);
+    return row_launch(ctx, "softmax", "softmax_forward", args, sizeof args / sizeof args[0], n);
 }
 
 oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn_tensor *logits,
@@ -118,16 +118,12 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
                                                  oclnn_tensor *loss)
 {
     const char *op = "softmax_cross_entropy_forward";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     int n, k;
-    oclnn_status s = check_rows(ctx, op, "logits", logits, &n, &k);
-    if (s == OCLNN_SUCCESS)
-        s = check_labels(ctx, op, labels, n);
+    oclnn_status s = check_rows_labels(ctx, op, "logits", logits, labels, &n, &k);
     if (s == OCLNN_SUCCESS)
         s = check_like(ctx, op, "probs", probs, logits, "logits");
     if (s == OCLNN_SUCCESS)
-        s = check_scalar(ctx, op, "loss", loss, OCLNN_F32);
+        s = check_typed(ctx, op, "loss", loss, OCLNN_F32, "OCLNN_F32", 1);
     cl_mem rows = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, (size_t)n * sizeof(float), op, &rows);
@@ -137,11 +133,11 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
     oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo),         OCLNN_ARG(labels->mem),
                         OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
                         OCLNN_ARG(rows),        OCLNN_ARG(n),          OCLNN_ARG(k)};
-    s = row_launch(ctx, "softmax_ce", "softmax_ce_forward", args, 9, n);
+    s = row_launch(ctx, "softmax_ce", "softmax_ce_forward", args, sizeof args / sizeof args[0], n);
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_arg sargs[] = {OCLNN_ARG(rows), OCLNN_ARG(n), OCLNN_ARG(loss->mem), OCLNN_ARG(oo)};
-    return single_launch(ctx, "softmax_ce", "mean_rows", sargs, 4);
+    return single_launch(ctx, "softmax_ce", "mean_rows", sargs, sizeof sargs / sizeof sargs[0]);
 }
 
 oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const oclnn_tensor *probs,
@@ -149,12 +145,8 @@ oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const ocln
                                                   oclnn_tensor *dlogits)
 {
     const char *op = "softmax_cross_entropy_backward";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     int n, k;
-    oclnn_status s = check_rows(ctx, op, "probs", probs, &n, &k);
-    if (s == OCLNN_SUCCESS)
-        s = check_labels(ctx, op, labels, n);
+    oclnn_status s = check_rows_labels(ctx, op, "probs", probs, labels, &n, &k);
     if (s == OCLNN_SUCCESS)
         s = check_like(ctx, op, "dlogits", dlogits, probs, "probs");
     if (s == OCLNN_SUCCESS && !isfinite(scale))
@@ -173,21 +165,18 @@ oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const ocln
         OCLNN_ARG(dlogits->mem), OCLNN_ARG(dxo), OCLNN_ARG(n),           OCLNN_ARG(k),
         OCLNN_ARG(coef)};
     size_t global[2] = {(size_t)k, (size_t)n};
-    return oclnn__launch(ctx, "softmax_ce", kern, args, 9, 2, global, GRAD_LOCAL);
+    return oclnn__launch(ctx, "softmax_ce", kern, args, sizeof args / sizeof args[0], 2, global,
+                         GRAD_LOCAL);
 }
 
 oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits,
                                   const oclnn_tensor *labels, oclnn_tensor *correct)
 {
     const char *op = "accuracy_count";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     int n, k;
-    oclnn_status s = check_rows(ctx, op, "logits", logits, &n, &k);
+    oclnn_status s = check_rows_labels(ctx, op, "logits", logits, labels, &n, &k);
     if (s == OCLNN_SUCCESS)
-        s = check_labels(ctx, op, labels, n);
-    if (s == OCLNN_SUCCESS)
-        s = check_scalar(ctx, op, "correct", correct, OCLNN_I32);
+        s = check_typed(ctx, op, "correct", correct, OCLNN_I32, "OCLNN_I32", 1);
     cl_mem hits = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, (size_t)n * sizeof(int32_t), op, &hits);
@@ -201,9 +190,9 @@ oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits
                         OCLNN_ARG(hits),
                         OCLNN_ARG(n),
                         OCLNN_ARG(k)};
-    s = row_launch(ctx, "accuracy", "accuracy_rows", args, 7, n);
+    s = row_launch(ctx, "accuracy", "accuracy_rows", args, sizeof args / sizeof args[0], n);
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_arg cargs[] = {OCLNN_ARG(hits), OCLNN_ARG(n), OCLNN_ARG(correct->mem), OCLNN_ARG(co)};
-    return single_launch(ctx, "accuracy", "count_rows", cargs, 4);
+    return single_launch(ctx, "accuracy", "count_rows", cargs, sizeof cargs / sizeof cargs[0]);
 }

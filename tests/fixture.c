@@ -80,6 +80,21 @@ float *fx_download(const oclnn_tensor *t)
     return p;
 }
 
+void fx_assert_all_nan(const char *what, const oclnn_tensor *t)
+{
+    float *p = fx_download(t);
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
+        ck_assert_msg(isnan(p[i]), "%s: element %zu was written (%g)", what, i, p[i]);
+    free(p);
+}
+
+void fx_destroy(oclnn_tensor *const *ts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        oclnn_tensor_destroy(ts[i]);
+}
+
 static void close_check(const char *what, const float *got, const double *want,
                         const double *tol, size_t n, double atol, double rtol)
 {

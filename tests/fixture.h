@@ -24,6 +24,11 @@ float *fx_alloc(size_t n); /* calloc that fails the test on NULL */
 oclnn_tensor *fx_tensor(const oclnn_tensor_desc *d, const float *data);
 /* Downloads t into a new host array of its element count. */
 float *fx_download(const oclnn_tensor *t);
+/* Asserts every element of t is still NaN (the fx_tensor prefill: nothing wrote t); names
+ * `what` and the first written element in the failure. */
+void fx_assert_all_nan(const char *what, const oclnn_tensor *t);
+/* Destroys the n tensors ts (NULL entries allowed). */
+void fx_destroy(oclnn_tensor *const *ts, size_t n);
 
 /* Asserts |got - want| <= atol + rtol * |want| (or <= tol[i] when tol is given) for every i,
  * and that got is finite where want is; names `what` and the first bad index in the failure. */

@@ -195,8 +195,7 @@ START_TEST(forward_backward_table)
     free(xd), free(dyd), free(gd), free(bdd), free(y), free(dx), free(mean), free(inv);
     free(varu), free(dgam), free(dbet), free(want), free(tol);
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
 }
 END_TEST
@@ -279,8 +278,7 @@ START_TEST(running_statistics_three_steps)
     fx_assert_close("running_var after 3 steps (unbiased)", got, wv, C, 1e-6, 1e-5);
     free(got);
     oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 END_TEST
 
@@ -316,8 +314,7 @@ START_TEST(large_mean_variance)
     free(got);
     free(tol), free(xd), free(y), free(x);
     oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 END_TEST
 
@@ -359,8 +356,7 @@ START_TEST(deterministic)
         }
     }
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy);
 }
 END_TEST
@@ -426,17 +422,10 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, ty, tp2, tp2, 0.5f),
                      OCLNN_INVALID_ARGUMENT, "beta_acc 0.5, must be 0 or 1");
 
-    float *got = fx_download(ty);
-    for (int i = 0; i < 120; i++)
-        ck_assert_msg(isnan(got[i]), "y[%d] was written by a rejected call", i);
-    free(got);
-    got = fx_download(tsm);
-    for (int i = 0; i < 3; i++)
-        ck_assert_msg(isnan(got[i]), "save_mean[%d] was written by a rejected call", i);
-    free(got);
+    fx_assert_all_nan("y after rejected calls", ty);
+    fx_assert_all_nan("save_mean after rejected calls", tsm);
     oclnn_tensor *all[] = {tx, ty, tbad, tp, tp2, tshort, tsm, tsi, t1d};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x);
 }
 END_TEST

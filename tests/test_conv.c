@@ -611,8 +611,7 @@ static void neg_free(neg *t)
     assert_nan(t->dw, "dw");
     assert_nan(t->db, "db");
     oclnn_tensor *all[] = {t->x, t->w, t->b, t->y, t->dy, t->dx, t->dw, t->db};
-    for (int i = 0; i < 8; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 
 /* Runs all three passes with desc and expects the same failure from each. */

@@ -128,8 +128,7 @@ START_TEST(forward_backward_table)
     free(xd), free(wd), free(bd), free(dyd), free(xa), free(wa), free(ba), free(dya);
     free(y), free(yb), free(dx), free(dxb), free(dw), free(dwb), free(db), free(dbb);
     oclnn_tensor *all[] = {tx, tw, tb, tdy, ty, tdx, tdw, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(w), free(b), free(dy), free(old_dx), free(old_dw), free(old_db);
 }
 END_TEST
@@ -206,8 +205,7 @@ START_TEST(deterministic)
         }
     }
     oclnn_tensor *all[] = {tx, tw, tb, tdy, ty, tdx, tdw, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(w), free(b), free(dy);
 }
 END_TEST
@@ -256,18 +254,11 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_linear_backward_weights(ctx, tx, ty, tdw, tb4, 0),
                      OCLNN_INVALID_ARGUMENT, "db [4] has 4 elements, expected 5");
 
-    const oclnn_tensor *outs[] = {ty, tdx, tdw};
-    for (int k = 0; k < 3; k++) {
-        oclnn_tensor_desc d = oclnn_tensor_get_desc(outs[k]);
-        float *got = fx_download(outs[k]);
-        for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
-            ck_assert_msg(isnan(got[i]), "output %d element %zu was written by a rejected call", k,
-                          i);
-        free(got);
-    }
+    fx_assert_all_nan("y after rejected calls", ty);
+    fx_assert_all_nan("dx after rejected calls", tdx);
+    fx_assert_all_nan("dw after rejected calls", tdw);
     oclnn_tensor *all[] = {tx, tw, twbad, ty, tybad, t1d, tb, tb4, tdx, tdw};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(data);
 }
 END_TEST

@@ -27,15 +27,6 @@ static const sgd_case sgds[] = {
 };
 #define NSGD (int)(sizeof sgds / sizeof sgds[0])
 
-static void assert_all_nan(const char *what, const oclnn_tensor *t)
-{
-    float *p = fx_download(t);
-    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
-    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
-        ck_assert_msg(isnan(p[i]), "%s: element %zu was written (%g)", what, i, p[i]);
-    free(p);
-}
-
 /* Tolerance after k steps: the float state drifts from the double one by a few ulp per step of
  * each quantity, so the limit is relative to |p| plus the sizes of the updates made. */
 static void compare(const char *what, const float *got, const double *want, const double *moved,
@@ -88,7 +79,7 @@ START_TEST(sgd_steps)
         free(tol);
         free(got);
     } else {
-        assert_all_nan("unused momentum buffer", tb);
+        fx_assert_all_nan("unused momentum buffer", tb);
     }
     oclnn_tensor_destroy(tp);
     oclnn_tensor_destroy(tg);
@@ -284,8 +275,8 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_adam_step(c, &a, 1, p, g, NULL, v), OCLNN_INVALID_ARGUMENT, "m is NULL");
     fx_assert_status(oclnn_adam_step(c, &a, 1, p, g, m, g9), OCLNN_INVALID_ARGUMENT,
                      "v [9] has 9 elements");
-    assert_all_nan("momentum buffer after rejected calls", b);
-    assert_all_nan("m after rejected calls", m);
+    fx_assert_all_nan("momentum buffer after rejected calls", b);
+    fx_assert_all_nan("m after rejected calls", m);
     float *got = fx_download(p);
     ck_assert_int_eq(memcmp(got, ps, sizeof ps), 0);
     free(got);
@@ -305,8 +296,7 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(oclnn_lr_cosine(0.1, 0, 0, 0, 5, NULL), OCLNN_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "lr is NULL"));
     oclnn_tensor *ts[] = {p, g, b, m, v, g9};
-    for (int i = 0; i < 6; i++)
-        oclnn_tensor_destroy(ts[i]);
+    fx_destroy(ts, sizeof ts / sizeof ts[0]);
 }
 END_TEST
 

@@ -417,14 +417,13 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
                             const char *const *names, const oclnn_tensor *const *all,
                             oclnn_conv_algo *algo)
 {
-    for (size_t i = 0; i < n; i++) {
-        oclnn_status s = check_extent(ctx, op, names[i], all[i]);
-        if (s != OCLNN_SUCCESS)
-            return s;
-    }
-    size_t ws;
+    oclnn_status s = OCLNN_SUCCESS;
+    for (size_t i = 0; i < n && s == OCLNN_SUCCESS; i++)
+        s = check_extent(ctx, op, names[i], all[i]);
+    size_t ws = 0;
     cl_mem m;
-    oclnn_status s = resolve_algo(ctx, op, desc, g, pass, algo, &ws);
+    if (s == OCLNN_SUCCESS)
+        s = resolve_algo(ctx, op, desc, g, pass, algo, &ws);
     if (s == OCLNN_SUCCESS && ws)
         s = oclnn__workspace(ctx, ws, op, &m);
     return s;

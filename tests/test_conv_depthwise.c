@@ -136,6 +136,17 @@ static double *tolerance(const double *abs_sum, const float *prior, size_t n, do
     return t;
 }
 
+/* Downloads t and asserts it matches want within tolerance(abs_sum, prior, n, 1). */
+static void assert_matches(const char *what, const oclnn_tensor *t, const double *want,
+                           const double *abs_sum, const float *prior, size_t n)
+{
+    float *got = fx_download(t);
+    double *tol = tolerance(abs_sum, prior, n, 1);
+    fx_assert_close_tol(what, got, want, tol, n);
+    free(got);
+    free(tol);
+}
+
 static oclnn_tensor *tensor4(int n, int c, int h, int w, const float *host)
 {
     oclnn_tensor_desc d = oclnn_tensor_desc_4d(n, c, h, w);
@@ -190,16 +201,12 @@ START_TEST(forward_table)
     ref_dw_forward(&g, d.xd, d.wd, NULL, NULL, OCLNN_ACT_NONE, 0, want, abs_sum);
     expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y),
               t->name);
-    float *got = fx_download(y);
-    double *tol = tolerance(abs_sum, NULL, d.ny, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.ny);
+    assert_matches(t->name, y, want, abs_sum, NULL, d.ny);
     small_chunks(1);
     expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y2),
               t->name);
     small_chunks(0);
     assert_same_bits(t->name, y, y2, d.ny);
-    free(got);
-    free(tol);
     free(want);
     free(abs_sum);
     oclnn_tensor_destroy(x);
@@ -222,28 +229,20 @@ START_TEST(backward_data_table)
     ref_dw_backward_data(&g, d.dyd, d.wd, want, abs_sum);
 
     expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx, 0.0f), t->name);
-    float *got = fx_download(dx);
-    double *tol = tolerance(abs_sum, NULL, d.nx, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nx);
-    free(got);
-    free(tol);
+    assert_matches(t->name, dx, want, abs_sum, NULL, d.nx);
 
     /* beta = 1 adds onto what dx held: x serves as the prior gradient. */
     oclnn_tensor *acc = tensor4(g.n, g.c, g.h, g.w, d.x);
     expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, acc, 1.0f), t->name);
     for (size_t i = 0; i < d.nx; i++)
         want[i] += d.x[i];
-    got = fx_download(acc);
-    tol = tolerance(abs_sum, d.x, d.nx, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nx);
+    assert_matches(t->name, acc, want, abs_sum, d.x, d.nx);
 
     oclnn_tensor *dx2 = tensor4(g.n, g.c, g.h, g.w, NULL);
     small_chunks(1);
     expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx2, 0.0f), t->name);
     small_chunks(0);
     assert_same_bits(t->name, dx, dx2, d.nx);
-    free(got);
-    free(tol);
     free(want);
     free(abs_sum);
     oclnn_tensor_destroy(dy);
@@ -268,14 +267,8 @@ START_TEST(backward_weights_table)
     ref_dw_backward_weights(&g, d.xd, d.dyd, want, abs_sum, want_b, abs_b);
 
     expect_ok(oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw, db, 0.0f), t->name);
-    float *got = fx_download(dw), *got_b = fx_download(db);
-    double *tol = tolerance(abs_sum, NULL, d.nw, 1), *tol_b = tolerance(abs_b, NULL, g.k, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nw);
-    fx_assert_close_tol(t->name, got_b, want_b, tol_b, (size_t)g.k);
-    free(got);
-    free(got_b);
-    free(tol);
-    free(tol_b);
+    assert_matches(t->name, dw, want, abs_sum, NULL, d.nw);
+    assert_matches(t->name, db, want_b, abs_b, NULL, (size_t)g.k);
 
     /* beta = 1 onto prior values (w and b serve as the prior gradients); then db NULL leaves
      * the dw result alone. */
@@ -286,22 +279,14 @@ START_TEST(backward_weights_table)
         want[i] += d.w[i];
     for (int i = 0; i < g.k; i++)
         want_b[i] += d.b[i];
-    got = fx_download(dw_acc);
-    got_b = fx_download(db_acc);
-    tol = tolerance(abs_sum, d.w, d.nw, 1);
-    tol_b = tolerance(abs_b, d.b, g.k, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nw);
-    fx_assert_close_tol(t->name, got_b, want_b, tol_b, (size_t)g.k);
+    assert_matches(t->name, dw_acc, want, abs_sum, d.w, d.nw);
+    assert_matches(t->name, db_acc, want_b, abs_b, d.b, (size_t)g.k);
 
     oclnn_tensor *dw2 = tensor4(g.k, 1, g.r, g.s, NULL);
     small_chunks(1);
     expect_ok(oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw2, NULL, 0.0f), t->name);
     small_chunks(0);
     assert_same_bits(t->name, dw, dw2, d.nw);
-    free(got);
-    free(got_b);
-    free(tol);
-    free(tol_b);
     free(want);
     free(abs_sum);
     free(want_b);

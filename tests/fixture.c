@@ -49,6 +49,15 @@ float *fx_alloc(size_t n)
     return p;
 }
 
+double *fx_widen(const float *p, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = p[i];
+    return d;
+}
+
 oclnn_tensor *fx_tensor(const oclnn_tensor_desc *d, const float *data)
 {
     oclnn_context *c = fx_ctx();

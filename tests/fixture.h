@@ -19,6 +19,8 @@ void fx_ctx_release(void);
 void fx_fill(float *p, size_t n, uint32_t seed, float lo, float hi);
 void fx_fill_nan(float *p, size_t n);
 float *fx_alloc(size_t n); /* calloc that fails the test on NULL */
+/* A new double copy of p[0..n) for the references; fails the test on allocation failure. */
+double *fx_widen(const float *p, size_t n);
 
 /* A device tensor holding host data (NULL data: NaN-filled). Fails the test on error. */
 oclnn_tensor *fx_tensor(const oclnn_tensor_desc *d, const float *data);

@@ -3,17 +3,7 @@
 #include "ref_norm.h"
 
 #include <math.h>
-#include <stdlib.h>
-
-double *ref_widen(const float *p, int count)
-{
-    double *d = malloc((size_t)(count ? count : 1) * sizeof *d);
-    if (!d)
-        abort();
-    for (int i = 0; i < count; i++)
-        d[i] = p[i];
-    return d;
-}
+#include <stddef.h>
 
 /* Index of element (i, j) of channel-major batch-norm group c: i over n, j over hw. */
 #define BN_AT(ni, ci, j) (((size_t)(ni)*c + (ci)) * hw + (j))

@@ -83,8 +83,8 @@ START_TEST(forward_backward_table)
     ck_assert_int_eq(oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
                      OCLNN_SUCCESS);
 
-    double *xd = ref_widen(x, total), *dyd = ref_widen(dy, total), *gd = ref_widen(g, c);
-    double *bdd = ref_widen(b, c);
+    double *xd = fx_widen(x, total), *dyd = fx_widen(dy, total), *gd = fx_widen(g, c);
+    double *bdd = fx_widen(b, c);
     double *y = malloc(total * sizeof *y), *dx = malloc(total * sizeof *dx);
     double *mean = malloc(c * sizeof *mean), *inv = malloc(c * sizeof *inv);
     double *varu = malloc(c * sizeof *varu), *dgam = malloc(c * sizeof *dgam);
@@ -178,7 +178,7 @@ START_TEST(forward_backward_table)
 
     /* Inference with the running statistics just updated. */
     float *frm = fx_download(trm), *frv = fx_download(trv);
-    double *drm = ref_widen(frm, c), *drv = ref_widen(frv, c);
+    double *drm = fx_widen(frm, c), *drv = fx_widen(frv, c);
     ck_assert_int_eq(oclnn_tensor_fill(ctx, ty, NAN), OCLNN_SUCCESS);
     ck_assert_int_eq(oclnn_batchnorm_forward_inference(ctx, &bd, tx, tg, tb, trm, trv, ty),
                      OCLNN_SUCCESS);
@@ -219,8 +219,8 @@ START_TEST(reference_backward_matches_finite_differences)
     fx_fill(dyf, T, 8, -1, 1);
     fx_fill(gf, C, 9, 0.5f, 1.5f);
     fx_fill(bf, C, 10, -1, 1);
-    double *x = ref_widen(xf, T), *dy = ref_widen(dyf, T), *g = ref_widen(gf, C);
-    double *b = ref_widen(bf, C);
+    double *x = fx_widen(xf, T), *dy = fx_widen(dyf, T), *g = fx_widen(gf, C);
+    double *b = fx_widen(bf, C);
     double y[T], dx[T], dg[C], db[C];
     ref_bn_backward(x, dy, N, C, HW, g, 1e-5, dx, dg, db);
     const double h = 1e-5;
@@ -263,7 +263,7 @@ START_TEST(running_statistics_three_steps)
         ck_assert_int_eq(
             oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
             OCLNN_SUCCESS);
-        double *xd = ref_widen(x, T);
+        double *xd = fx_widen(x, T);
         ref_bn_forward_train(xd, N, C, HW, gd, bdd, bd.eps, y, mean, NULL, varu);
         free(xd);
         for (int c = 0; c < C; c++) {
@@ -299,7 +299,7 @@ START_TEST(large_mean_variance)
     oclnn_tensor *trv = vec_tensor(C, r), *tsm = vec_tensor(C, NULL), *tsi = vec_tensor(C, NULL);
     ck_assert_int_eq(oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
                      OCLNN_SUCCESS);
-    double *xd = ref_widen(x, T), *y = malloc(T * sizeof *y), mean[C], inv[C], varu[C];
+    double *xd = fx_widen(x, T), *y = malloc(T * sizeof *y), mean[C], inv[C], varu[C];
     double gd[C] = {1, 2, 0.5}, bdd[C] = {0, 1, -1};
     ref_bn_forward_train(xd, N, C, H * W, gd, bdd, bd.eps, y, mean, inv, varu);
     float *got = fx_download(tsi);

@@ -130,15 +130,6 @@ typedef struct data {
     double *xd, *wd, *bd, *zd, *dyd;
 } data;
 
-static double *to_double(const float *p, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    ck_assert_ptr_nonnull(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = p[i];
-    return d;
-}
-
 static data make_data(const ref_conv *p, uint32_t seed)
 {
     data d;
@@ -152,8 +143,8 @@ static data make_data(const ref_conv *p, uint32_t seed)
     fx_fill(d.b, (size_t)p->k, seed + 2, -1, 1);
     fx_fill(d.z, d.ny, seed + 3, -1, 1);
     fx_fill(d.dy, d.ny, seed + 4, -1, 1);
-    d.xd = to_double(d.x, d.nx), d.wd = to_double(d.w, d.nw), d.bd = to_double(d.b, (size_t)p->k);
-    d.zd = to_double(d.z, d.ny), d.dyd = to_double(d.dy, d.ny);
+    d.xd = fx_widen(d.x, d.nx), d.wd = fx_widen(d.w, d.nw), d.bd = fx_widen(d.b, (size_t)p->k);
+    d.zd = fx_widen(d.z, d.ny), d.dyd = fx_widen(d.dy, d.ny);
     return d;
 }
 

@@ -77,15 +77,6 @@ typedef struct data {
     double *xd, *wd, *bd, *dyd;
 } data;
 
-static double *to_double(const float *p, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    ck_assert_ptr_nonnull(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = p[i];
-    return d;
-}
-
 static double *dalloc(size_t n)
 {
     double *d = calloc(n ? n : 1, sizeof *d);
@@ -107,10 +98,10 @@ static data make_data(const oclnn_conv_geom *g, uint32_t seed)
     fx_fill(d.w, d.nw, seed + 1, -1, 1);
     fx_fill(d.b, (size_t)g->k, seed + 2, -1, 1);
     fx_fill(d.dy, d.ny, seed + 3, -1, 1);
-    d.xd = to_double(d.x, d.nx);
-    d.wd = to_double(d.w, d.nw);
-    d.bd = to_double(d.b, (size_t)g->k);
-    d.dyd = to_double(d.dy, d.ny);
+    d.xd = fx_widen(d.x, d.nx);
+    d.wd = fx_widen(d.w, d.nw);
+    d.bd = fx_widen(d.b, (size_t)g->k);
+    d.dyd = fx_widen(d.dy, d.ny);
     return d;
 }
 
@@ -314,7 +305,7 @@ START_TEST(forward_epilogues)
     oclnn_context *ctx = fx_ctx();
     float *zh = fx_alloc(d.ny);
     fx_fill(zh, d.ny, 401, -1, 1);
-    double *zd = to_double(zh, d.ny);
+    double *zd = fx_widen(zh, d.ny);
     oclnn_tensor *x = tensor4(g.n, g.c, g.h, g.w, d.x), *w = tensor4(g.k, 1, g.r, g.s, d.w);
     oclnn_tensor *b = has_bias ? tensor1(g.k, d.b) : NULL;
     oclnn_tensor *z = res ? tensor4(g.n, g.k, g.oh, g.ow, zh) : NULL;

@@ -79,8 +79,8 @@ START_TEST(forward_backward_table)
     ck_assert_int_eq(oclnn_layernorm_backward(ctx, &ld, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
                      OCLNN_SUCCESS);
 
-    double *xd = ref_widen(x, total), *dyd = ref_widen(dy, total), *gd = ref_widen(g, P);
-    double *bd = ref_widen(b, P);
+    double *xd = fx_widen(x, total), *dyd = fx_widen(dy, total), *gd = fx_widen(g, P);
+    double *bd = fx_widen(b, P);
     double *y = malloc(total * sizeof *y), *dx = malloc(total * sizeof *dx);
     double *yb = malloc(total * sizeof *yb), *dxb = malloc(total * sizeof *dxb);
     double *mean = malloc(G * sizeof *mean), *inv = malloc(G * sizeof *inv);
@@ -167,8 +167,8 @@ START_TEST(reference_backward_matches_finite_differences)
     fx_fill(dyf, T, 18, -1, 1);
     fx_fill(gf, P, 19, 0.5f, 1.5f);
     fx_fill(bf, P, 20, -1, 1);
-    double *x = ref_widen(xf, T), *dy = ref_widen(dyf, T), *g = ref_widen(gf, P);
-    double *b = ref_widen(bf, P);
+    double *x = fx_widen(xf, T), *dy = fx_widen(dyf, T), *g = fx_widen(gf, P);
+    double *b = fx_widen(bf, P);
     double y[T], dx[T], dg[C * HW], db[C * HW];
     ref_ln_backward(chw, x, dy, N, C, HW, g, 1e-6, dx, dg, db);
     const double h = 1e-5;
@@ -210,7 +210,7 @@ START_TEST(large_mean_variance)
     oclnn_tensor *tx = fx_tensor(&d, x), *ty = fx_tensor(&d, NULL), *tg = vec_tensor(P, g);
     oclnn_tensor *tb = vec_tensor(P, b), *tsm = vec_tensor(G, NULL), *tsi = vec_tensor(G, NULL);
     ck_assert_int_eq(oclnn_layernorm_forward(ctx, &ld, tx, tg, tb, tsm, tsi, ty), OCLNN_SUCCESS);
-    double *xd = ref_widen(x, T), *gd = ref_widen(g, P), *bd = ref_widen(b, P);
+    double *xd = fx_widen(x, T), *gd = fx_widen(g, P), *bd = fx_widen(b, P);
     double *y = malloc(T * sizeof *y), *mean = malloc(G * sizeof *mean);
     double *inv = malloc(G * sizeof *inv);
     ref_ln_forward(chw, xd, N, C, H * W, gd, bd, ld.eps, y, mean, inv);

@@ -26,7 +26,7 @@ static const lin_case cases[] = {
 
 static double *absolute(const float *p, int count)
 {
-    double *d = ref_widen(p, count);
+    double *d = fx_widen(p, count);
     for (int i = 0; i < count; i++)
         d[i] = fabs(d[i]);
     return d;
@@ -76,8 +76,8 @@ START_TEST(forward_backward_table)
     oclnn_tensor *ty = fx_tensor(&dy_desc, NULL), *tdx = fx_tensor(&dx_desc, NULL);
     oclnn_tensor *tdw = fx_tensor(&dw_desc, NULL), *tdb = fx_tensor(&db_desc, NULL);
 
-    double *xd = ref_widen(x, n * in), *wd = ref_widen(w, out * in), *bd = ref_widen(b, out);
-    double *dyd = ref_widen(dy, n * out), *xa = absolute(x, n * in), *wa = absolute(w, out * in);
+    double *xd = fx_widen(x, n * in), *wd = fx_widen(w, out * in), *bd = fx_widen(b, out);
+    double *dyd = fx_widen(dy, n * out), *xa = absolute(x, n * in), *wa = absolute(w, out * in);
     double *ba = absolute(b, out), *dya = absolute(dy, n * out);
     double *y = malloc((size_t)n * out * sizeof *y), *yb = malloc((size_t)n * out * sizeof *yb);
     double *dx = malloc((size_t)n * in * sizeof *dx), *dxb = malloc((size_t)n * in * sizeof *dxb);
@@ -142,8 +142,8 @@ START_TEST(reference_backward_matches_finite_differences)
     fx_fill(wf, O * I, 6, -1, 1);
     fx_fill(bf, O, 7, -1, 1);
     fx_fill(dyf, N * O, 8, -1, 1);
-    double *x = ref_widen(xf, N * I), *w = ref_widen(wf, O * I), *b = ref_widen(bf, O);
-    double *dy = ref_widen(dyf, N * O);
+    double *x = fx_widen(xf, N * I), *w = fx_widen(wf, O * I), *b = fx_widen(bf, O);
+    double *dy = fx_widen(dyf, N * O);
     double y[N * O], dx[N * I], dw[O * I], db[O];
     ref_linear_backward(x, w, dy, N, I, O, dx, dw, db);
     const double h = 1e-4;

@@ -98,6 +98,21 @@ void fx_assert_all_nan(const char *what, const oclnn_tensor *t)
     free(p);
 }
 
+void fx_same_as_first_run(const char *what, const oclnn_tensor *t, float **first)
+{
+    float *got = fx_download(t);
+    if (!*first) {
+        *first = got;
+        return;
+    }
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    ck_assert_msg(memcmp(got, *first, oclnn_tensor_desc_count(&d) * sizeof(float)) == 0,
+                  "%s differs between two identical runs", what);
+    free(got);
+    free(*first);
+    *first = NULL;
+}
+
 void fx_destroy(oclnn_tensor *const *ts, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -29,6 +29,10 @@ float *fx_download(const oclnn_tensor *t);
 /* Asserts every element of t is still NaN (the fx_tensor prefill: nothing wrote t); names
  * `what` and the first written element in the failure. */
 void fx_assert_all_nan(const char *what, const oclnn_tensor *t);
+/* For tests that run the same calls twice: with *first NULL, keeps a download of t in *first;
+ * else asserts t holds the same bits as *first ("`what` differs between two identical runs")
+ * and frees and clears *first. */
+void fx_same_as_first_run(const char *what, const oclnn_tensor *t, float **first);
 /* Destroys the n tensors ts (NULL entries allowed). */
 void fx_destroy(oclnn_tensor *const *ts, size_t n);
 

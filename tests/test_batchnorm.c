@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct bn_case {
     const char *name;
@@ -342,18 +341,9 @@ START_TEST(deterministic)
             oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
             OCLNN_SUCCESS);
         const oclnn_tensor *outs[4] = {ty, tdx, tdg, tsi};
-        size_t sizes[4] = {T, T, C, C};
-        for (int i = 0; i < 4; i++) {
-            float *got = fx_download(outs[i]);
-            if (run == 0) {
-                first[i] = got;
-            } else {
-                ck_assert_msg(memcmp(got, first[i], sizes[i] * sizeof(float)) == 0,
-                              "output %d differs between two identical runs", i);
-                free(got);
-                free(first[i]);
-            }
-        }
+        const char *names[4] = {"y", "dx", "dgamma", "save_invstd"};
+        for (int i = 0; i < 4; i++)
+            fx_same_as_first_run(names[i], outs[i], &first[i]);
     }
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
     fx_destroy(all, sizeof all / sizeof all[0]);

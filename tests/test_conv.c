@@ -412,17 +412,11 @@ START_TEST(deterministic)
             ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
                              OCLNN_SUCCESS);
             oclnn_tensor *outs[4] = {y, dx, dw, db};
-            const size_t counts[4] = {d.ny, d.nx, d.nw, (size_t)p.k};
+            const char *names[4] = {"y", "dx", "dw", "db"};
             for (int o = 0; o < 4; o++) {
-                float *got = fx_download(outs[o]);
-                if (run == 0) {
-                    first[o] = got;
-                } else {
-                    ck_assert_msg(memcmp(first[o], got, counts[o] * sizeof(float)) == 0,
-                                  "%s output %d differs between two runs", algo_str(algos[a]), o);
-                    free(got);
-                    free(first[o]);
-                }
+                char what[64];
+                snprintf(what, sizeof what, "%s %s", algo_str(algos[a]), names[o]);
+                fx_same_as_first_run(what, outs[o], &first[o]);
                 oclnn_tensor_destroy(outs[o]);
             }
         }

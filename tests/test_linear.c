@@ -191,18 +191,9 @@ START_TEST(deterministic)
         ck_assert_int_eq(oclnn_linear_backward_data(ctx, tdy, tw, tdx, 0), OCLNN_SUCCESS);
         ck_assert_int_eq(oclnn_linear_backward_weights(ctx, tx, tdy, tdw, tdb, 0), OCLNN_SUCCESS);
         const oclnn_tensor *outs[4] = {ty, tdx, tdw, tdb};
-        size_t sizes[4] = {N * O, N * I, O * I, O};
-        for (int i = 0; i < 4; i++) {
-            float *got = fx_download(outs[i]);
-            if (run == 0) {
-                first[i] = got;
-            } else {
-                ck_assert_msg(memcmp(got, first[i], sizes[i] * sizeof(float)) == 0,
-                              "output %d differs between two identical runs", i);
-                free(got);
-                free(first[i]);
-            }
-        }
+        const char *names[4] = {"y", "dx", "dw", "db"};
+        for (int i = 0; i < 4; i++)
+            fx_same_as_first_run(names[i], outs[i], &first[i]);
     }
     oclnn_tensor *all[] = {tx, tw, tb, tdy, ty, tdx, tdw, tdb};
     fx_destroy(all, sizeof all / sizeof all[0]);

@@ -149,6 +149,14 @@ void fx_assert_close(const char *what, const float *got, const double *want, siz
     close_check(what, got, want, NULL, n, atol, rtol);
 }
 
+void fx_assert_tensor_close(const char *what, const oclnn_tensor *t, const double *want, size_t n,
+                            double atol, double rtol)
+{
+    float *got = fx_download(t);
+    fx_assert_close(what, got, want, n, atol, rtol);
+    free(got);
+}
+
 void fx_assert_close_tol(const char *what, const float *got, const double *want,
                          const double *tol, size_t n)
 {

@@ -42,6 +42,9 @@ void fx_assert_close(const char *what, const float *got, const double *want, siz
                      double atol, double rtol);
 void fx_assert_close_tol(const char *what, const float *got, const double *want,
                          const double *tol, size_t n);
+/* fx_assert_close on the first n elements of a download of t. */
+void fx_assert_tensor_close(const char *what, const oclnn_tensor *t, const double *want, size_t n,
+                            double atol, double rtol);
 
 /* Asserts status s and that the context message contains `needle` (NULL: not checked). */
 void fx_assert_status(oclnn_status got, oclnn_status want, const char *needle);

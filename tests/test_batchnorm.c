@@ -102,9 +102,7 @@ START_TEST(forward_backward_table)
     }
     fx_assert_close_tol("save_mean", got, mean, tol, c);
     free(got);
-    got = fx_download(tsi);
-    fx_assert_close("save_invstd", got, inv, c, 0, 1e-5);
-    free(got);
+    fx_assert_tensor_close("save_invstd", tsi, inv, c, 0, 1e-5);
     got = fx_download(trm);
     for (int ci = 0; ci < c; ci++)
         want[ci] = 0.9 * rm[ci] + 0.1 * mean[ci];
@@ -270,12 +268,8 @@ START_TEST(running_statistics_three_steps)
             wv[c] = 0.75 * wv[c] + 0.25 * varu[c];
         }
     }
-    float *got = fx_download(trm);
-    fx_assert_close("running_mean after 3 steps", got, wm, C, 1e-6, 1e-5);
-    free(got);
-    got = fx_download(trv);
-    fx_assert_close("running_var after 3 steps (unbiased)", got, wv, C, 1e-6, 1e-5);
-    free(got);
+    fx_assert_tensor_close("running_mean after 3 steps", trm, wm, C, 1e-6, 1e-5);
+    fx_assert_tensor_close("running_var after 3 steps (unbiased)", trv, wv, C, 1e-6, 1e-5);
     oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
     fx_destroy(all, sizeof all / sizeof all[0]);
 }
@@ -301,14 +295,10 @@ START_TEST(large_mean_variance)
     double *xd = fx_widen(x, T), *y = malloc(T * sizeof *y), mean[C], inv[C], varu[C];
     double gd[C] = {1, 2, 0.5}, bdd[C] = {0, 1, -1};
     ref_bn_forward_train(xd, N, C, H * W, gd, bdd, bd.eps, y, mean, inv, varu);
-    float *got = fx_download(tsi);
-    fx_assert_close("save_invstd (mean 1000)", got, inv, C, 0, 1e-5);
-    free(got);
-    got = fx_download(tsm);
-    fx_assert_close("save_mean (mean 1000)", got, mean, C, 0, 1e-6);
-    free(got);
+    fx_assert_tensor_close("save_invstd (mean 1000)", tsi, inv, C, 0, 1e-5);
+    fx_assert_tensor_close("save_mean (mean 1000)", tsm, mean, C, 0, 1e-6);
     double *tol = forward_tol(xd, y, N, C, H * W, mean, inv, gd, bdd);
-    got = fx_download(ty);
+    float *got = fx_download(ty);
     fx_assert_close_tol("y (mean 1000)", got, y, tol, T);
     free(got);
     free(tol), free(xd), free(y), free(x);

@@ -133,12 +133,8 @@ START_TEST(adam_steps)
         compare(what, got, pd, moved, n);
         free(got);
     }
-    float *got = fx_download(tm);
-    fx_assert_close("first moment", got, m, n, 1e-7, 1e-5);
-    free(got);
-    got = fx_download(tv);
-    fx_assert_close("second moment", got, v, n, 1e-9, 1e-5);
-    free(got);
+    fx_assert_tensor_close("first moment", tm, m, n, 1e-7, 1e-5);
+    fx_assert_tensor_close("second moment", tv, v, n, 1e-9, 1e-5);
     oclnn_tensor_destroy(tp);
     oclnn_tensor_destroy(tg);
     oclnn_tensor_destroy(tm);

@@ -47,10 +47,8 @@ START_TEST(softmax_forward)
     for (int log_out = 0; log_out < 2; log_out++) {
         ck_assert_int_eq(oclnn_softmax_forward(c, tx, ty, log_out), OCLNN_SUCCESS);
         ref_softmax(rc->n, rc->k, xd, want, log_out);
-        float *got = fx_download(ty);
-        fx_assert_close(log_out ? "log_softmax" : "softmax", got, want, n, log_out ? 2e-6 : 1e-9,
-                        log_out ? 1e-6 : 2e-6);
-        free(got);
+        fx_assert_tensor_close(log_out ? "log_softmax" : "softmax", ty, want, n,
+                               log_out ? 2e-6 : 1e-9, log_out ? 1e-6 : 2e-6);
     }
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);
@@ -131,9 +129,7 @@ START_TEST(cross_entropy)
                  *tdx = fx_tensor(&d, NULL);
     ck_assert_int_eq(oclnn_softmax_cross_entropy_forward(c, tx, tl, tp, tloss), OCLNN_SUCCESS);
     ref_softmax(rc->n, rc->k, xd, probs, 0);
-    float *got = fx_download(tp);
-    fx_assert_close("cross-entropy probs", got, probs, n, 1e-9, 2e-6);
-    free(got);
+    fx_assert_tensor_close("cross-entropy probs", tp, probs, n, 1e-9, 2e-6);
     double want_loss = ref_ce_loss(rc->n, rc->k, xd, labels);
     float loss;
     ck_assert_int_eq(oclnn_tensor_download(c, tloss, &loss, 1, 1), OCLNN_SUCCESS);
@@ -150,7 +146,7 @@ START_TEST(cross_entropy)
     const float scale = 2.5f;
     ck_assert_int_eq(oclnn_softmax_cross_entropy_backward(c, tp, tl, scale, tdx), OCLNN_SUCCESS);
     ref_ce_grad(rc->n, rc->k, xd, labels, scale, grad);
-    got = fx_download(tdx);
+    float *got = fx_download(tdx);
     /* Judged against the size of the terms of probs - onehot: a probability near 1 minus 1
      * keeps only the absolute precision of the probability. */
     double *gtol = malloc(n * sizeof *gtol);

@@ -185,30 +185,33 @@ END_TEST
 
 START_TEST(cosine_schedule)
 {
-    double lr;
-    /* Warm-up: linear from base/warmup to base at the boundary. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 0, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.01, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 9, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.1, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 10, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.1, 1e-15);
-    /* The middle of the cosine part is the mean of base and min. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 60, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.0505, 1e-15);
-    /* A quarter of the way: min + (base - min) * (1 + cos(pi/4)) / 2. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 35, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.001 + 0.099 * 0.5 * (1 + sqrt(0.5)), 1e-15);
-    /* The end, and past it: min_lr. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 110, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.001, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 500, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.001, 1e-15);
-    /* No warm-up. */
-    ck_assert_int_eq(oclnn_lr_cosine(1.0, 0.0, 0, 0, 4, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 1.0, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(1.0, 0.0, 2, 0, 4, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.5, 1e-15);
+    const struct {
+        double base, min;
+        long step, warmup, total;
+        double want;
+    } points[] = {
+        /* Warm-up: linear from base/warmup to base at the boundary. */
+        {0.1, 0.001, 0, 10, 110, 0.01},
+        {0.1, 0.001, 9, 10, 110, 0.1},
+        {0.1, 0.001, 10, 10, 110, 0.1},
+        /* The middle of the cosine part is the mean of base and min. */
+        {0.1, 0.001, 60, 10, 110, 0.0505},
+        /* A quarter of the way: min + (base - min) * (1 + cos(pi/4)) / 2. */
+        {0.1, 0.001, 35, 10, 110, 0.001 + 0.099 * 0.5 * (1 + sqrt(0.5))},
+        /* The end, and past it: min_lr. */
+        {0.1, 0.001, 110, 10, 110, 0.001},
+        {0.1, 0.001, 500, 10, 110, 0.001},
+        /* No warm-up. */
+        {1.0, 0.0, 0, 0, 4, 1.0},
+        {1.0, 0.0, 2, 0, 4, 0.5},
+    };
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        double lr;
+        ck_assert_int_eq(oclnn_lr_cosine(points[i].base, points[i].min, points[i].step,
+                                         points[i].warmup, points[i].total, &lr),
+                         OCLNN_SUCCESS);
+        ck_assert_double_eq_tol(lr, points[i].want, 1e-15);
+    }
 }
 END_TEST
 

@@ -326,6 +326,16 @@ START_TEST(accumulate)
 }
 END_TEST
 
+/* L(x, w, b) = sum y * dy of the reference forward (y: scratch of d->ny). */
+static double fd_loss(const ref_conv *p, const data *d, const double *bias, double *y)
+{
+    ref_conv_forward(p, d->xd, d->wd, bias, NULL, 0, 0, y, NULL);
+    double loss = 0;
+    for (size_t i = 0; i < d->ny; i++)
+        loss += y[i] * d->dyd[i];
+    return loss;
+}
+
 /* The double reference backward against centred differences of the reference forward of
  * L = sum y * g. L is linear in x and w, so the difference is exact up to rounding. */
 START_TEST(reference_finite_differences)
@@ -344,45 +354,23 @@ START_TEST(reference_finite_differences)
     ref_conv_backward_weights(&p, d.xd, d.dyd, dw, NULL, db, NULL);
     const double h = 1e-3;
     double *bias = calloc((size_t)p.k, sizeof *bias);
-    /* L(x, w, b) = sum y * dy */
-#define LOSS(L)                                                                                    \
-    do {                                                                                           \
-        ref_conv_forward(&p, d.xd, d.wd, bias, NULL, 0, 0, y, NULL);                               \
-        L = 0;                                                                                     \
-        for (size_t i_ = 0; i_ < d.ny; i_++)                                                       \
-            L += y[i_] * d.dyd[i_];                                                                \
-    } while (0)
-    double lp, lm;
-    for (size_t i = 0; i < d.nx; i++) {
-        const double v = d.xd[i];
-        d.xd[i] = v + h;
-        LOSS(lp);
-        d.xd[i] = v - h;
-        LOSS(lm);
-        d.xd[i] = v;
-        ck_assert_msg(fabs((lp - lm) / (2 * h) - dx[i]) <= 1e-8 * (1 + fabs(dx[i])),
-                      "%s dx[%zu]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), dx[i]);
-    }
-    for (size_t i = 0; i < d.nw; i++) {
-        const double v = d.wd[i];
-        d.wd[i] = v + h;
-        LOSS(lp);
-        d.wd[i] = v - h;
-        LOSS(lm);
-        d.wd[i] = v;
-        ck_assert_msg(fabs((lp - lm) / (2 * h) - dw[i]) <= 1e-8 * (1 + fabs(dw[i])),
-                      "%s dw[%zu]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), dw[i]);
-    }
-    for (int i = 0; i < p.k; i++) {
-        bias[i] = h;
-        LOSS(lp);
-        bias[i] = -h;
-        LOSS(lm);
-        bias[i] = 0;
-        ck_assert_msg(fabs((lp - lm) / (2 * h) - db[i]) <= 1e-8 * (1 + fabs(db[i])),
-                      "%s db[%d]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), db[i]);
-    }
-#undef LOSS
+    /* Each input of L(x, w, b) in turn, with the reference gradient it must match. */
+    double *vars[3] = {d.xd, d.wd, bias};
+    const double *grads[3] = {dx, dw, db};
+    const size_t counts[3] = {d.nx, d.nw, (size_t)p.k};
+    const char *names[3] = {"dx", "dw", "db"};
+    for (int v = 0; v < 3; v++)
+        for (size_t i = 0; i < counts[v]; i++) {
+            const double keep = vars[v][i];
+            vars[v][i] = keep + h;
+            const double lp = fd_loss(&p, &d, bias, y);
+            vars[v][i] = keep - h;
+            const double lm = fd_loss(&p, &d, bias, y);
+            vars[v][i] = keep;
+            const double fd = (lp - lm) / (2 * h), g = grads[v][i];
+            ck_assert_msg(fabs(fd - g) <= 1e-8 * (1 + fabs(g)), "%s %s[%zu]: fd %.12g ref %.12g",
+                          sh->name, names[v], i, fd, g);
+        }
     free(bias), free(y), free(dx), free(dw);
     free_data(&d);
 }

@@ -91,55 +91,31 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
     int si_off = (int)save_invstd->offset;
     float eps = desc->eps;
     cl_kernel k;
-    if (desc->mode == OCLNN_LAYERNORM_CHANNELS) {
-        s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_ch_forward", &k);
-        if (s != OCLNN_SUCCESS)
-            return s;
-        oclnn_arg args[] = {OCLNN_ARG(x->mem),
-                            OCLNN_ARG(x_off),
-                            OCLNN_ARG(y->mem),
-                            OCLNN_ARG(y_off),
-                            OCLNN_ARG(gamma->mem),
-                            OCLNN_ARG(g_off),
-                            OCLNN_ARG(beta->mem),
-                            OCLNN_ARG(b_off),
-                            OCLNN_ARG(save_mean->mem),
-                            OCLNN_ARG(sm_off),
-                            OCLNN_ARG(save_invstd->mem),
-                            OCLNN_ARG(si_off),
-                            OCLNN_ARG(sh.n),
-                            OCLNN_ARG(sh.c),
-                            OCLNN_ARG(sh.hw),
-                            OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
-        return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
-                             &plan.local);
-    }
-
-    int chunk, nchunks = oclnn__norm_chunks(&plan, sh.groups, sh.len, &chunk);
+    const int ch = desc->mode == OCLNN_LAYERNORM_CHANNELS;
+    int chunk, nchunks = ch ? 1 : oclnn__norm_chunks(&plan, sh.groups, sh.len, &chunk);
     if (nchunks == 1) {
-        /* The samples alone keep the device busy: one fused kernel. */
-        s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_chw_forward_fused", &k);
+        /* One kernel: channels mode always; CHW mode when the samples alone keep the device
+         * busy (fused statistics and normalisation). Both take the same tensors first. */
+        s = oclnn__kernel(ctx, "layernorm.cl", opts, ch ? "ln_ch_forward" : "ln_chw_forward_fused",
+                          &k);
         if (s != OCLNN_SUCCESS)
             return s;
-        oclnn_arg args[] = {OCLNN_ARG(x->mem),
-                            OCLNN_ARG(x_off),
-                            OCLNN_ARG(y->mem),
-                            OCLNN_ARG(y_off),
-                            OCLNN_ARG(gamma->mem),
-                            OCLNN_ARG(g_off),
-                            OCLNN_ARG(beta->mem),
-                            OCLNN_ARG(b_off),
-                            OCLNN_ARG(save_mean->mem),
-                            OCLNN_ARG(sm_off),
-                            OCLNN_ARG(save_invstd->mem),
-                            OCLNN_ARG(si_off),
-                            OCLNN_ARG(sh.groups),
-                            OCLNN_ARG(sh.len),
-                            OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.groups;
-        return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
-                             &plan.local);
+        oclnn_arg args[16] = {OCLNN_ARG(x->mem),           OCLNN_ARG(x_off),
+                              OCLNN_ARG(y->mem),           OCLNN_ARG(y_off),
+                              OCLNN_ARG(gamma->mem),       OCLNN_ARG(g_off),
+                              OCLNN_ARG(beta->mem),        OCLNN_ARG(b_off),
+                              OCLNN_ARG(save_mean->mem),   OCLNN_ARG(sm_off),
+                              OCLNN_ARG(save_invstd->mem), OCLNN_ARG(si_off)};
+        size_t n = 12, global;
+        if (ch) {
+            args[n++] = OCLNN_ARG(sh.n), args[n++] = OCLNN_ARG(sh.c), args[n++] = OCLNN_ARG(sh.hw);
+            global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
+        } else {
+            args[n++] = OCLNN_ARG(sh.groups), args[n++] = OCLNN_ARG(sh.len);
+            global = (size_t)sh.groups;
+        }
+        args[n++] = OCLNN_ARG(eps);
+        return oclnn__launch(ctx, "layernorm", k, args, n, 1, &global, &plan.local);
     }
     cl_kernel k_fin, k_norm;
     cl_mem part;

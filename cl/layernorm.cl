@@ -29,10 +29,9 @@ __kernel void ln_stats(__global const float *x, const int x_off, __global float 
                        const int groups, const int d, const int chunk, const int nchunks)
 {
     const int gid = (int)get_global_id(0);
-    const int g = gid / nchunks, j = gid % nchunks;
-    if (g >= groups)
+    int g, r0, r1;
+    if (!chunk_of(gid, groups, d, chunk, nchunks, &g, &r0, &r1))
         return;
-    const int r0 = j * chunk, r1 = min(r0 + chunk, d);
     __global const float *base = x + x_off + (size_t)g * d;
     float2 s = r0 < r1 ? run_stats(base, r0, r1, d, d, base[0]) : 0.0f;
     vstore2(s, gid, part);
@@ -127,10 +126,9 @@ __kernel void ln_chw_bwd_partial(__global const float *x, const int x_off, __glo
                                  const int groups, const int d, const int chunk, const int nchunks)
 {
     const int gid = (int)get_global_id(0);
-    const int g = gid / nchunks, j = gid % nchunks;
-    if (g >= groups)
+    int g, r0, r1;
+    if (!chunk_of(gid, groups, d, chunk, nchunks, &g, &r0, &r1))
         return;
-    const int r0 = j * chunk, r1 = min(r0 + chunk, d);
     const float m = mean[m_off + g];
     __global const float *px = x + x_off + (size_t)g * d;
     __global const float *pd = dy + dy_off + (size_t)g * d;

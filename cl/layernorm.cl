@@ -258,6 +258,17 @@ LN_CH_FORWARD(ln_ch_forward_t, VTYPE, LD_V, ST_V, TILE, VEC)
 LN_CH_FORWARD(ln_ch_forward_v, VTYPE, LD_V, ST_V, 1, VEC)
 LN_CH_FORWARD(ln_ch_forward_s, float, LD_S, ST_S, 1, 1)
 
+/* Work-item gid of a channels-mode kernel: sample *i and its positions [*p0, *p1), a run of
+ * RUN; false past the last sample. */
+static inline bool ch_run(int gid, int n, int hw, int *i, int *p0, int *p1)
+{
+    const int runs = (hw + RUN - 1) / RUN;
+    *i = gid / runs;
+    *p0 = gid % runs * RUN;
+    *p1 = min(*p0 + RUN, hw);
+    return *i < n;
+}
+
 /* One work-item per (n, run of RUN positions). save_mean/save_invstd are [n][hw]. */
 __kernel void ln_ch_forward(__global const float *x, const int x_off, __global float *y,
                             const int y_off, __global const float *gamma, const int g_off,
@@ -265,12 +276,10 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
                             const int sm_off, __global float *save_invstd, const int si_off,
                             const int n, const int c, const int hw, const float eps)
 {
-    const int runs = (hw + RUN - 1) / RUN;
     const int gid = (int)get_global_id(0);
-    const int i = gid / runs, p0 = gid % runs * RUN;
-    if (i >= n)
+    int i, p0, p1;
+    if (!ch_run(gid, n, hw, &i, &p0, &p1))
         return;
-    const int p1 = min(p0 + RUN, hw);
     const size_t base = (size_t)i * c * hw, sbase = (size_t)i * hw;
     x += x_off + base;
     y += y_off + base;
@@ -346,12 +355,10 @@ __kernel void ln_ch_backward(__global const float *x, const int x_off, __global 
                              const int dx_off, __global float *part, const int n, const int c,
                              const int hw)
 {
-    const int runs = (hw + RUN - 1) / RUN;
     const int gid = (int)get_global_id(0);
-    const int i = gid / runs, p0 = gid % runs * RUN;
-    if (i >= n)
+    int i, p0, p1;
+    if (!ch_run(gid, n, hw, &i, &p0, &p1))
         return;
-    const int p1 = min(p0 + RUN, hw);
     const size_t base = (size_t)i * c * hw, sbase = (size_t)i * hw;
     x += x_off + base;
     dy += dy_off + base;

@@ -82,16 +82,26 @@ static oclnn_status row_launch(oclnn_context *ctx, const char *op, const char *n
     return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
 }
 
-/* A single work-item kernel (the ordered batch sums). */
-static oclnn_status single_launch(oclnn_context *ctx, const char *op, const char *name,
-                                  const oclnn_arg *args, size_t nargs)
+/* The per-row kernel `name` (one value per row into `rows`, args[] naming it), then the single
+ * work-item kernel `reduce` (rows, n, out, out offset) that folds the n values in order into out
+ * (mean_rows: their mean; count_rows: their sum). Both are built before either is enqueued. */
+static oclnn_status rows_then_reduce(oclnn_context *ctx, const char *op, const char *name,
+                                     const oclnn_arg *args, size_t nargs, int n, const char *reduce,
+                                     cl_mem rows, const oclnn_tensor *out)
 {
-    cl_kernel k;
+    cl_kernel k, kr;
     oclnn_status s = oclnn__kernel(ctx, "softmax.cl", NULL, name, &k);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__kernel(ctx, "softmax.cl", NULL, reduce, &kr);
     if (s != OCLNN_SUCCESS)
         return s;
-    size_t global = 1, local = 1;
-    return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+    size_t global = (size_t)n, local = ROW_LOCAL, one = 1;
+    s = oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong out_off = out->offset;
+    oclnn_arg rargs[] = {OCLNN_ARG(rows), OCLNN_ARG(n), OCLNN_ARG(out->mem), OCLNN_ARG(out_off)};
+    return oclnn__launch(ctx, op, kr, rargs, sizeof rargs / sizeof rargs[0], 1, &one, &one);
 }
 
 oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x, oclnn_tensor *y,
@@ -129,15 +139,12 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
         s = oclnn__workspace(ctx, (size_t)n * sizeof(float), op, &rows);
     if (s != OCLNN_SUCCESS)
         return s;
-    cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset, oo = loss->offset;
+    cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset;
     oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo),         OCLNN_ARG(labels->mem),
                         OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
                         OCLNN_ARG(rows),        OCLNN_ARG(n),          OCLNN_ARG(k)};
-    s = row_launch(ctx, "softmax_ce", "softmax_ce_forward", args, sizeof args / sizeof args[0], n);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    oclnn_arg sargs[] = {OCLNN_ARG(rows), OCLNN_ARG(n), OCLNN_ARG(loss->mem), OCLNN_ARG(oo)};
-    return single_launch(ctx, "softmax_ce", "mean_rows", sargs, sizeof sargs / sizeof sargs[0]);
+    return rows_then_reduce(ctx, "softmax_ce", "softmax_ce_forward", args,
+                            sizeof args / sizeof args[0], n, "mean_rows", rows, loss);
 }
 
 oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const oclnn_tensor *probs,
@@ -182,7 +189,7 @@ oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits
         s = oclnn__workspace(ctx, (size_t)n * sizeof(int32_t), op, &hits);
     if (s != OCLNN_SUCCESS)
         return s;
-    cl_ulong xo = logits->offset, lo = labels->offset, co = correct->offset;
+    cl_ulong xo = logits->offset, lo = labels->offset;
     oclnn_arg args[] = {OCLNN_ARG(logits->mem),
                         OCLNN_ARG(xo),
                         OCLNN_ARG(labels->mem),
@@ -190,9 +197,6 @@ oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits
                         OCLNN_ARG(hits),
                         OCLNN_ARG(n),
                         OCLNN_ARG(k)};
-    s = row_launch(ctx, "accuracy", "accuracy_rows", args, sizeof args / sizeof args[0], n);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    oclnn_arg cargs[] = {OCLNN_ARG(hits), OCLNN_ARG(n), OCLNN_ARG(correct->mem), OCLNN_ARG(co)};
-    return single_launch(ctx, "accuracy", "count_rows", cargs, sizeof cargs / sizeof cargs[0]);
+    return rows_then_reduce(ctx, "accuracy", "accuracy_rows", args, sizeof args / sizeof args[0], n,
+                            "count_rows", hits, correct);
 }

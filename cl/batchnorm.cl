@@ -25,10 +25,9 @@ __kernel void bn_stats(__global const float *x, const int x_off, __global float 
                        const int nchunks)
 {
     const int gid = (int)get_global_id(0);
-    const int c = gid / nchunks, j = gid % nchunks;
-    if (c >= channels)
+    int c, r0, r1;
+    if (!chunk_of(gid, channels, count, chunk, nchunks, &c, &r0, &r1))
         return;
-    const int r0 = j * chunk, r1 = min(r0 + chunk, count);
     __global const float *base = x + x_off + (size_t)c * hw;
     float2 s = r0 < r1 ? run_stats(base, r0, r1, hw, channels * hw, base[0]) : 0.0f;
     vstore2(s, gid, part);
@@ -153,10 +152,9 @@ __kernel void bn_bwd_partial(__global const float *x, const int x_off, __global 
                              const int count, const int chunk, const int nchunks)
 {
     const int gid = (int)get_global_id(0);
-    const int c = gid / nchunks, j = gid % nchunks;
-    if (c >= channels)
+    int c, r0, r1;
+    if (!chunk_of(gid, channels, count, chunk, nchunks, &c, &r0, &r1))
         return;
-    const int r0 = j * chunk, r1 = min(r0 + chunk, count);
     const float m = mean[mean_off + c];
     __global const float *bx = x + x_off + (size_t)c * hw;
     __global const float *bd = dy + dy_off + (size_t)c * hw;

@@ -29,10 +29,9 @@ __kernel void ln_stats(__global const float *x, const int x_off, __global float 
                        const int groups, const int d, const int chunk, const int nchunks)
 {
     const int gid = (int)get_global_id(0);
-    const int g = gid / nchunks, j = gid % nchunks;
-    if (g >= groups)
+    int g, r0, r1;
+    if (!chunk_of(gid, groups, d, chunk, nchunks, &g, &r0, &r1))
         return;
-    const int r0 = j * chunk, r1 = min(r0 + chunk, d);
     __global const float *base = x + x_off + (size_t)g * d;
     float2 s = r0 < r1 ? run_stats(base, r0, r1, d, d, base[0]) : 0.0f;
     vstore2(s, gid, part);
@@ -127,10 +126,9 @@ __kernel void ln_chw_bwd_partial(__global const float *x, const int x_off, __glo
                                  const int groups, const int d, const int chunk, const int nchunks)
 {
     const int gid = (int)get_global_id(0);
-    const int g = gid / nchunks, j = gid % nchunks;
-    if (g >= groups)
+    int g, r0, r1;
+    if (!chunk_of(gid, groups, d, chunk, nchunks, &g, &r0, &r1))
         return;
-    const int r0 = j * chunk, r1 = min(r0 + chunk, d);
     const float m = mean[m_off + g];
     __global const float *px = x + x_off + (size_t)g * d;
     __global const float *pd = dy + dy_off + (size_t)g * d;
@@ -260,6 +258,17 @@ LN_CH_FORWARD(ln_ch_forward_t, VTYPE, LD_V, ST_V, TILE, VEC)
 LN_CH_FORWARD(ln_ch_forward_v, VTYPE, LD_V, ST_V, 1, VEC)
 LN_CH_FORWARD(ln_ch_forward_s, float, LD_S, ST_S, 1, 1)
 
+/* Work-item gid of a channels-mode kernel: sample *i and its positions [*p0, *p1), a run of
+ * RUN; false past the last sample. */
+static inline bool ch_run(int gid, int n, int hw, int *i, int *p0, int *p1)
+{
+    const int runs = (hw + RUN - 1) / RUN;
+    *i = gid / runs;
+    *p0 = gid % runs * RUN;
+    *p1 = min(*p0 + RUN, hw);
+    return *i < n;
+}
+
 /* One work-item per (n, run of RUN positions). save_mean/save_invstd are [n][hw]. */
 __kernel void ln_ch_forward(__global const float *x, const int x_off, __global float *y,
                             const int y_off, __global const float *gamma, const int g_off,
@@ -267,12 +276,10 @@ __kernel void ln_ch_forward(__global const float *x, const int x_off, __global f
                             const int sm_off, __global float *save_invstd, const int si_off,
                             const int n, const int c, const int hw, const float eps)
 {
-    const int runs = (hw + RUN - 1) / RUN;
     const int gid = (int)get_global_id(0);
-    const int i = gid / runs, p0 = gid % runs * RUN;
-    if (i >= n)
+    int i, p0, p1;
+    if (!ch_run(gid, n, hw, &i, &p0, &p1))
         return;
-    const int p1 = min(p0 + RUN, hw);
     const size_t base = (size_t)i * c * hw, sbase = (size_t)i * hw;
     x += x_off + base;
     y += y_off + base;
@@ -348,12 +355,10 @@ __kernel void ln_ch_backward(__global const float *x, const int x_off, __global 
                              const int dx_off, __global float *part, const int n, const int c,
                              const int hw)
 {
-    const int runs = (hw + RUN - 1) / RUN;
     const int gid = (int)get_global_id(0);
-    const int i = gid / runs, p0 = gid % runs * RUN;
-    if (i >= n)
+    int i, p0, p1;
+    if (!ch_run(gid, n, hw, &i, &p0, &p1))
         return;
-    const int p1 = min(p0 + RUN, hw);
     const size_t base = (size_t)i * c * hw, sbase = (size_t)i * hw;
     x += x_off + base;
     dy += dy_off + base;

@@ -137,6 +137,18 @@ static inline float2 run_stats(__global const float *base, int r0, int r1, int i
     return (float2)(m, m2);
 }
 
+/* Work-item gid of a chunked reduction pass (nchunks chunks of `chunk` elements per group, the
+ * last one short): sets its group *g and its elements [*r0, *r1) of the group's `count`. False
+ * for the work-items past the last group. */
+static inline bool chunk_of(int gid, int groups, int count, int chunk, int nchunks, int *g,
+                            int *r0, int *r1)
+{
+    *g = gid / nchunks;
+    *r0 = gid % nchunks * chunk;
+    *r1 = min(*r0 + chunk, count);
+    return *g < groups;
+}
+
 /* Combines the (mean, M2) partials of chunks 0..nchunks-1 of one group, in that order. Chunk j
  * covers elements [j * chunk, min((j + 1) * chunk, count)). */
 static inline float2 combine_chunks(__global const float *part, int nchunks, int chunk, int count)

@@ -39,29 +39,6 @@ static oclnn_status check_common(oclnn_context *ctx, const char *op,
     return oclnn__norm_check_int(ctx, op, "x", x);
 }
 
-/* Checks each named per-channel tensor has c elements. */
-static oclnn_status check_params(oclnn_context *ctx, const char *op, int c, size_t count,
-                                 const char *const *names, const oclnn_tensor *const *ts)
-{
-    for (size_t i = 0; i < count; i++) {
-        oclnn_status s = oclnn__check_tensor(ctx, op, names[i], ts[i]);
-        if (s == OCLNN_SUCCESS)
-            s = oclnn__check_count(ctx, op, names[i], ts[i], (size_t)c);
-        if (s == OCLNN_SUCCESS)
-            s = oclnn__norm_check_int(ctx, op, names[i], ts[i]);
-        if (s != OCLNN_SUCCESS)
-            return s;
-    }
-    return OCLNN_SUCCESS;
-}
-
-static oclnn_status check_like_x(oclnn_context *ctx, const char *op, const char *name,
-                                 const oclnn_tensor *t, const oclnn_tensor *x)
-{
-    oclnn_status s = oclnn__norm_check_same(ctx, op, name, t, "x", x);
-    return s == OCLNN_SUCCESS ? oclnn__norm_check_int(ctx, op, name, t) : s;
-}
-
 /* Enqueues the element-wise normalisation y = (x - mean) * inv * gamma + beta, where inv is
  * `stat` itself (training) or 1 / sqrt(stat + eps) (inference). */
 static oclnn_status normalize(oclnn_context *ctx, const oclnn_norm_plan *plan, const bn_shape *sh,
@@ -148,9 +125,9 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
     const char *names[] = {"gamma",       "beta",      "running_mean",
                            "running_var", "save_mean", "save_invstd"};
     const oclnn_tensor *ts[] = {gamma, beta, running_mean, running_var, save_mean, save_invstd};
-    s = check_params(ctx, op, sh.c, 6, names, ts);
+    s = oclnn__norm_check_params(ctx, op, (size_t)sh.c, 6, names, ts);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "y", y, x);
+        s = oclnn__norm_check_like_x(ctx, op, "y", y, x);
     if (s != OCLNN_SUCCESS)
         return s;
 
@@ -176,7 +153,8 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
                            OCLNN_ARG(sh.c),   OCLNN_ARG(sh.hw),  OCLNN_ARG(count),
                            OCLNN_ARG(chunk),  OCLNN_ARG(nchunks)};
     size_t global = (size_t)sh.c * nchunks;
-    s = oclnn__launch(ctx, "batchnorm", k_stats, a_stats, 8, 1, &global, &plan.local);
+    s = oclnn__launch(ctx, "batchnorm", k_stats, a_stats, sizeof a_stats / sizeof a_stats[0], 1,
+                      &global, &plan.local);
     if (s != OCLNN_SUCCESS)
         return s;
 
@@ -221,9 +199,9 @@ oclnn_status oclnn_batchnorm_forward_inference(oclnn_context *ctx, const oclnn_b
         return s;
     const char *names[] = {"gamma", "beta", "running_mean", "running_var"};
     const oclnn_tensor *ts[] = {gamma, beta, running_mean, running_var};
-    s = check_params(ctx, op, sh.c, 4, names, ts);
+    s = oclnn__norm_check_params(ctx, op, (size_t)sh.c, 4, names, ts);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "y", y, x);
+        s = oclnn__norm_check_like_x(ctx, op, "y", y, x);
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_norm_plan plan;
@@ -274,13 +252,13 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     if (beta_acc != 0.0f && beta_acc != 1.0f)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: beta_acc %g, must be 0 or 1", op,
                            (double)beta_acc);
-    s = check_like_x(ctx, op, "dy", dy, x);
+    s = oclnn__norm_check_like_x(ctx, op, "dy", dy, x);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "dx", dx, x);
+        s = oclnn__norm_check_like_x(ctx, op, "dx", dx, x);
     const char *names[] = {"gamma", "save_mean", "save_invstd", "dgamma", "dbeta"};
     const oclnn_tensor *ts[] = {gamma, save_mean, save_invstd, dgamma, dbeta};
     if (s == OCLNN_SUCCESS)
-        s = check_params(ctx, op, sh.c, 5, names, ts);
+        s = oclnn__norm_check_params(ctx, op, (size_t)sh.c, 5, names, ts);
     if (s != OCLNN_SUCCESS)
         return s;
 

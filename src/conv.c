@@ -409,11 +409,24 @@ static oclnn_status check_beta(oclnn_context *ctx, const char *op, float beta)
     return OCLNN_SUCCESS;
 }
 
-/* Reserves the workspace before anything is enqueued, so a failure leaves outputs untouched. */
-static oclnn_status reserve(oclnn_context *ctx, const char *op, size_t ws)
+/* The last checks of a pass, before anything is enqueued: the extents of the n tensors (NULL
+ * ones skipped), the algorithm, and its workspace reserved so a failure leaves outputs
+ * untouched. */
+static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv2d_desc *desc,
+                            const oclnn_conv_geom *g, oclnn_conv_pass pass, size_t n,
+                            const char *const *names, const oclnn_tensor *const *all,
+                            oclnn_conv_algo *algo)
 {
+    oclnn_status s = OCLNN_SUCCESS;
+    for (size_t i = 0; i < n && s == OCLNN_SUCCESS; i++)
+        s = check_extent(ctx, op, names[i], all[i]);
+    size_t ws = 0;
     cl_mem m;
-    return ws ? oclnn__workspace(ctx, ws, op, &m) : OCLNN_SUCCESS;
+    if (s == OCLNN_SUCCESS)
+        s = resolve_algo(ctx, op, desc, g, pass, algo, &ws);
+    if (s == OCLNN_SUCCESS && ws)
+        s = oclnn__workspace(ctx, ws, op, &m);
+    return s;
 }
 
 oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
@@ -439,14 +452,9 @@ oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *d
         s = check_shape(ctx, OP_FWD, "z", z, g.n, g.k, g.oh, g.ow);
     const oclnn_tensor *all[] = {x, w, b, z, y};
     const char *names[] = {"x", "w", "b", "z", "y"};
-    for (int i = 0; i < 5 && s == OCLNN_SUCCESS; i++)
-        s = check_extent(ctx, OP_FWD, names[i], all[i]);
     oclnn_conv_algo a;
-    size_t ws;
     if (s == OCLNN_SUCCESS)
-        s = resolve_algo(ctx, OP_FWD, desc, &g, OCLNN_CONV_FORWARD, &a, &ws);
-    if (s == OCLNN_SUCCESS)
-        s = reserve(ctx, OP_FWD, ws);
+        s = prepare(ctx, OP_FWD, desc, &g, OCLNN_CONV_FORWARD, 5, names, all, &a);
     if (s != OCLNN_SUCCESS)
         return s;
     switch (a) {
@@ -485,14 +493,9 @@ oclnn_status oclnn_conv2d_backward_data(oclnn_context *ctx, const oclnn_conv2d_d
         s = check_shape(ctx, OP_BWD_DATA, "dy", dy, g.n, g.k, g.oh, g.ow);
     const oclnn_tensor *all[] = {dy, w, dx};
     const char *names[] = {"dy", "w", "dx"};
-    for (int i = 0; i < 3 && s == OCLNN_SUCCESS; i++)
-        s = check_extent(ctx, OP_BWD_DATA, names[i], all[i]);
     oclnn_conv_algo a;
-    size_t ws;
     if (s == OCLNN_SUCCESS)
-        s = resolve_algo(ctx, OP_BWD_DATA, desc, &g, OCLNN_CONV_BACKWARD_DATA, &a, &ws);
-    if (s == OCLNN_SUCCESS)
-        s = reserve(ctx, OP_BWD_DATA, ws);
+        s = prepare(ctx, OP_BWD_DATA, desc, &g, OCLNN_CONV_BACKWARD_DATA, 3, names, all, &a);
     if (s != OCLNN_SUCCESS)
         return s;
     switch (a) {
@@ -530,14 +533,9 @@ oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx, const oclnn_conv2
         s = oclnn__check_count(ctx, OP_BWD_WEIGHTS, "db", db, (size_t)g.k);
     const oclnn_tensor *all[] = {x, dy, dw, db};
     const char *names[] = {"x", "dy", "dw", "db"};
-    for (int i = 0; i < 4 && s == OCLNN_SUCCESS; i++)
-        s = check_extent(ctx, OP_BWD_WEIGHTS, names[i], all[i]);
     oclnn_conv_algo a;
-    size_t ws;
     if (s == OCLNN_SUCCESS)
-        s = resolve_algo(ctx, OP_BWD_WEIGHTS, desc, &g, OCLNN_CONV_BACKWARD_WEIGHTS, &a, &ws);
-    if (s == OCLNN_SUCCESS)
-        s = reserve(ctx, OP_BWD_WEIGHTS, ws);
+        s = prepare(ctx, OP_BWD_WEIGHTS, desc, &g, OCLNN_CONV_BACKWARD_WEIGHTS, 4, names, all, &a);
     if (s != OCLNN_SUCCESS)
         return s;
     switch (a) {

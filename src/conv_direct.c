@@ -47,21 +47,22 @@ size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_g
     }
 }
 
-oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
-                                        oclnn_activation act, int residual_before_act,
-                                        const oclnn_tensor *x, const oclnn_tensor *w,
-                                        const oclnn_tensor *b, const oclnn_tensor *z,
-                                        oclnn_tensor *y)
+/* Builds the kernel `name` of `pass` (forward or backward data) and its weight-packing kernel,
+ * gets the workspace and enqueues the repacking of w into it, blocked over the output channels
+ * (forward) or the input channels (backward data, transposed). Sets *blocks to the channel
+ * blocks per group. */
+static oclnn_status pack_weights(oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass,
+                                 const char *op, const char *name, const oclnn_tensor *w,
+                                 oclnn_conv_tuning *t, cl_kernel *k, cl_mem *ws, size_t *blocks)
 {
-    oclnn_conv_tuning t;
-    cl_kernel k, kpack;
-    cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_fwd", &t, &k);
+    const int fwd = pass == OCLNN_CONV_FORWARD;
+    cl_kernel kpack;
+    oclnn_status s = direct_kernel(ctx, g, name, t, k);
     if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights", &t, &kpack);
+        s = direct_kernel(
+            ctx, g, fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t", t, &kpack);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_FORWARD),
-                             "conv2d", &ws);
+        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, pass), op, ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0;
@@ -69,19 +70,36 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     int w_off = (int)w->offset;
     size_t n = 0;
     args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(*ws), args[n++] = OCLNN_ARG(zero);
     n = add_geom(args, n, g, geo);
-    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t.kb);
-    size_t pglobal[2] = {(size_t)g->cg * g->r * g->s, (size_t)g->groups * kbs};
-    s = oclnn__launch(ctx, "conv2d", kpack, args, n, 2, pglobal, t.local);
+    const int blocked = fwd ? g->kg : g->cg, other = fwd ? g->cg : g->kg;
+    *blocks = oclnn__div_up((size_t)blocked, (size_t)t->kb);
+    size_t global[2] = {(size_t)other * g->r * g->s, (size_t)g->groups * *blocks};
+    return oclnn__launch(ctx, op, kpack, args, n, 2, global, t->local);
+}
+
+oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                        oclnn_activation act, int residual_before_act,
+                                        const oclnn_tensor *x, const oclnn_tensor *w,
+                                        const oclnn_tensor *b, const oclnn_tensor *z,
+                                        oclnn_tensor *y)
+{
+    oclnn_conv_tuning t;
+    cl_kernel k;
+    cl_mem ws;
+    size_t kbs;
+    oclnn_status s = pack_weights(ctx, g, OCLNN_CONV_FORWARD, "conv2d", "conv2d_direct_fwd", w, &t,
+                                  &k, &ws, &kbs);
     if (s != OCLNN_SUCCESS)
         return s;
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
+    int geo[24], zero = 0;
     int x_off = (int)x->offset, y_off = (int)y->offset;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
-    n = 0;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
     args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
@@ -99,31 +117,18 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               oclnn_tensor *dx, float beta)
 {
     oclnn_conv_tuning t;
-    cl_kernel k, kpack;
+    cl_kernel k;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_data", &t, &k);
-    if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights_t", &t, &kpack);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_BACKWARD_DATA),
-                             "conv2d_backward_data", &ws);
+    size_t cbs;
+    oclnn_status s = pack_weights(ctx, g, OCLNN_CONV_BACKWARD_DATA, "conv2d_backward_data",
+                                  "conv2d_direct_bwd_data", w, &t, &k, &ws, &cbs);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0;
-    oclnn_arg args[MAX_ARGS];
-    int w_off = (int)w->offset;
-    size_t n = 0;
-    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
-    n = add_geom(args, n, g, geo);
-    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t.kb);
-    size_t pglobal[2] = {(size_t)g->kg * g->r * g->s, (size_t)g->groups * cbs};
-    s = oclnn__launch(ctx, "conv2d_backward_data", kpack, args, n, 2, pglobal, t.local);
-    if (s != OCLNN_SUCCESS)
-        return s;
     int dy_off = (int)dy->offset, dx_off = (int)dx->offset;
     int acc = beta != 0.0f;
-    n = 0;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
     args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);

@@ -201,18 +201,25 @@ static gemm_call make_call(const oclnn_context *ctx, bool trans_a, bool trans_b,
                        ldb};
 }
 
+/* The temporary buffer CLBlast's indirect path needs for call g (0: none). */
+static oclnn_status call_temp_bytes(oclnn_context *ctx, const char *op, const gemm_call *g,
+                                    size_t c_off, size_t ldc, size_t *bytes)
+{
+    *bytes = 0;
+    CLBlastStatusCode s =
+        CLBlastSGemmTempBufferSize(g->layout, g->ta, g->tb, g->m, g->n, g->k, g->a_off, g->lda,
+                                   g->b_off, g->ldb, c_off, ldc, &ctx->queue, bytes);
+    return s == CLBlastSuccess ? OCLNN_SUCCESS
+                               : clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", s);
+}
+
 oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                                      size_t m, size_t n, size_t k, size_t a_off, size_t lda,
                                      size_t b_off, size_t ldb, size_t c_off, size_t ldc,
                                      size_t *bytes)
 {
     gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);
-    *bytes = 0;
-    CLBlastStatusCode s =
-        CLBlastSGemmTempBufferSize(g.layout, g.ta, g.tb, g.m, g.n, g.k, g.a_off, g.lda, g.b_off,
-                                   g.ldb, c_off, ldc, &ctx->queue, bytes);
-    return s == CLBlastSuccess ? OCLNN_SUCCESS
-                               : clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", s);
+    return call_temp_bytes(ctx, op, &g, c_off, ldc, bytes);
 }
 
 oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b, size_t m,
@@ -221,9 +228,8 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
                           size_t ldc)
 {
     gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
-    size_t temp_bytes = 0;
-    oclnn_status st = oclnn__sgemm_temp_bytes(ctx, op, trans_a, trans_b, m, n, k, a_off, lda, b_off,
-                                              ldb, c_off, ldc, &temp_bytes);
+    size_t temp_bytes;
+    oclnn_status st = call_temp_bytes(ctx, op, &g, c_off, ldc, &temp_bytes);
     if (st != OCLNN_SUCCESS)
         return st;
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev);

@@ -55,33 +55,17 @@ static oclnn_status check_common(oclnn_context *ctx, const char *op,
     }
     const char *names[] = {"gamma", "save_mean", "save_invstd"};
     const oclnn_tensor *ts[] = {gamma, save_mean, save_invstd};
-    int counts[] = {sh->params, sh->groups, sh->groups};
-    for (int i = 0; i < 3; i++) {
-        s = oclnn__check_tensor(ctx, op, names[i], ts[i]);
-        if (s == OCLNN_SUCCESS)
-            s = oclnn__check_count(ctx, op, names[i], ts[i], (size_t)counts[i]);
-        if (s == OCLNN_SUCCESS)
-            s = oclnn__norm_check_int(ctx, op, names[i], ts[i]);
-        if (s != OCLNN_SUCCESS)
-            return s;
-    }
-    return OCLNN_SUCCESS;
+    s = oclnn__norm_check_params(ctx, op, (size_t)sh->params, 1, names, ts);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__norm_check_params(ctx, op, (size_t)sh->groups, 2, names + 1, ts + 1);
+    return s;
 }
 
+/* Checks t has as many elements as gamma. */
 static oclnn_status check_param(oclnn_context *ctx, const char *op, const char *name,
                                 const oclnn_tensor *t, const ln_shape *sh)
 {
-    oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__check_count(ctx, op, name, t, (size_t)sh->params);
-    return s == OCLNN_SUCCESS ? oclnn__norm_check_int(ctx, op, name, t) : s;
-}
-
-static oclnn_status check_like_x(oclnn_context *ctx, const char *op, const char *name,
-                                 const oclnn_tensor *t, const oclnn_tensor *x)
-{
-    oclnn_status s = oclnn__norm_check_same(ctx, op, name, t, "x", x);
-    return s == OCLNN_SUCCESS ? oclnn__norm_check_int(ctx, op, name, t) : s;
+    return oclnn__norm_check_params(ctx, op, (size_t)sh->params, 1, &name, &t);
 }
 
 oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_desc *desc,
@@ -95,7 +79,7 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
     if (s == OCLNN_SUCCESS)
         s = check_param(ctx, op, "beta", beta, &sh);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "y", y, x);
+        s = oclnn__norm_check_like_x(ctx, op, "y", y, x);
     if (s != OCLNN_SUCCESS)
         return s;
 
@@ -107,55 +91,31 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
     int si_off = (int)save_invstd->offset;
     float eps = desc->eps;
     cl_kernel k;
-    if (desc->mode == OCLNN_LAYERNORM_CHANNELS) {
-        s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_ch_forward", &k);
-        if (s != OCLNN_SUCCESS)
-            return s;
-        oclnn_arg args[] = {OCLNN_ARG(x->mem),
-                            OCLNN_ARG(x_off),
-                            OCLNN_ARG(y->mem),
-                            OCLNN_ARG(y_off),
-                            OCLNN_ARG(gamma->mem),
-                            OCLNN_ARG(g_off),
-                            OCLNN_ARG(beta->mem),
-                            OCLNN_ARG(b_off),
-                            OCLNN_ARG(save_mean->mem),
-                            OCLNN_ARG(sm_off),
-                            OCLNN_ARG(save_invstd->mem),
-                            OCLNN_ARG(si_off),
-                            OCLNN_ARG(sh.n),
-                            OCLNN_ARG(sh.c),
-                            OCLNN_ARG(sh.hw),
-                            OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
-        return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
-                             &plan.local);
-    }
-
-    int chunk, nchunks = oclnn__norm_chunks(&plan, sh.groups, sh.len, &chunk);
+    const int ch = desc->mode == OCLNN_LAYERNORM_CHANNELS;
+    int chunk, nchunks = ch ? 1 : oclnn__norm_chunks(&plan, sh.groups, sh.len, &chunk);
     if (nchunks == 1) {
-        /* The samples alone keep the device busy: one fused kernel. */
-        s = oclnn__kernel(ctx, "layernorm.cl", opts, "ln_chw_forward_fused", &k);
+        /* One kernel: channels mode always; CHW mode when the samples alone keep the device
+         * busy (fused statistics and normalisation). Both take the same tensors first. */
+        s = oclnn__kernel(ctx, "layernorm.cl", opts, ch ? "ln_ch_forward" : "ln_chw_forward_fused",
+                          &k);
         if (s != OCLNN_SUCCESS)
             return s;
-        oclnn_arg args[] = {OCLNN_ARG(x->mem),
-                            OCLNN_ARG(x_off),
-                            OCLNN_ARG(y->mem),
-                            OCLNN_ARG(y_off),
-                            OCLNN_ARG(gamma->mem),
-                            OCLNN_ARG(g_off),
-                            OCLNN_ARG(beta->mem),
-                            OCLNN_ARG(b_off),
-                            OCLNN_ARG(save_mean->mem),
-                            OCLNN_ARG(sm_off),
-                            OCLNN_ARG(save_invstd->mem),
-                            OCLNN_ARG(si_off),
-                            OCLNN_ARG(sh.groups),
-                            OCLNN_ARG(sh.len),
-                            OCLNN_ARG(eps)};
-        size_t global = (size_t)sh.groups;
-        return oclnn__launch(ctx, "layernorm", k, args, sizeof args / sizeof args[0], 1, &global,
-                             &plan.local);
+        oclnn_arg args[16] = {OCLNN_ARG(x->mem),           OCLNN_ARG(x_off),
+                              OCLNN_ARG(y->mem),           OCLNN_ARG(y_off),
+                              OCLNN_ARG(gamma->mem),       OCLNN_ARG(g_off),
+                              OCLNN_ARG(beta->mem),        OCLNN_ARG(b_off),
+                              OCLNN_ARG(save_mean->mem),   OCLNN_ARG(sm_off),
+                              OCLNN_ARG(save_invstd->mem), OCLNN_ARG(si_off)};
+        size_t n = 12, global;
+        if (ch) {
+            args[n++] = OCLNN_ARG(sh.n), args[n++] = OCLNN_ARG(sh.c), args[n++] = OCLNN_ARG(sh.hw);
+            global = (size_t)sh.n * oclnn__div_up((size_t)sh.hw, (size_t)plan.run);
+        } else {
+            args[n++] = OCLNN_ARG(sh.groups), args[n++] = OCLNN_ARG(sh.len);
+            global = (size_t)sh.groups;
+        }
+        args[n++] = OCLNN_ARG(eps);
+        return oclnn__launch(ctx, "layernorm", k, args, n, 1, &global, &plan.local);
     }
     cl_kernel k_fin, k_norm;
     cl_mem part;
@@ -226,9 +186,9 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
     if (beta_acc != 0.0f && beta_acc != 1.0f)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: beta_acc %g, must be 0 or 1", op,
                            (double)beta_acc);
-    s = check_like_x(ctx, op, "dy", dy, x);
+    s = oclnn__norm_check_like_x(ctx, op, "dy", dy, x);
     if (s == OCLNN_SUCCESS)
-        s = check_like_x(ctx, op, "dx", dx, x);
+        s = oclnn__norm_check_like_x(ctx, op, "dx", dx, x);
     if (s == OCLNN_SUCCESS)
         s = check_param(ctx, op, "dgamma", dgamma, &sh);
     if (s == OCLNN_SUCCESS)

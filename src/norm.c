@@ -57,22 +57,35 @@ oclnn_status oclnn__norm_check_int(oclnn_context *ctx, const char *op, const cha
     return OCLNN_SUCCESS;
 }
 
-oclnn_status oclnn__norm_check_same(oclnn_context *ctx, const char *op, const char *name,
-                                    const oclnn_tensor *t, const char *ref_name,
-                                    const oclnn_tensor *ref)
+oclnn_status oclnn__norm_check_like_x(oclnn_context *ctx, const char *op, const char *name,
+                                      const oclnn_tensor *t, const oclnn_tensor *x)
 {
     oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
     if (s != OCLNN_SUCCESS)
         return s;
-    const oclnn_tensor_desc *a = &t->desc, *b = &ref->desc;
+    const oclnn_tensor_desc *a = &t->desc, *b = &x->desc;
     int same = a->ndim == b->ndim;
     for (int i = 0; same && i < a->ndim; i++)
         same = a->dims[i] == b->dims[i];
     if (!same) {
         char sa[64], sb[64];
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s does not match %s %s", op, name,
-                           oclnn__shape_str(a, sa, sizeof sa), ref_name,
-                           oclnn__shape_str(b, sb, sizeof sb));
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %s does not match x %s", op, name,
+                           oclnn__shape_str(a, sa, sizeof sa), oclnn__shape_str(b, sb, sizeof sb));
+    }
+    return oclnn__norm_check_int(ctx, op, name, t);
+}
+
+oclnn_status oclnn__norm_check_params(oclnn_context *ctx, const char *op, size_t count, size_t n,
+                                      const char *const *names, const oclnn_tensor *const *ts)
+{
+    for (size_t i = 0; i < n; i++) {
+        oclnn_status s = oclnn__check_tensor(ctx, op, names[i], ts[i]);
+        if (s == OCLNN_SUCCESS)
+            s = oclnn__check_count(ctx, op, names[i], ts[i], count);
+        if (s == OCLNN_SUCCESS)
+            s = oclnn__norm_check_int(ctx, op, names[i], ts[i]);
+        if (s != OCLNN_SUCCESS)
+            return s;
     }
     return OCLNN_SUCCESS;
 }

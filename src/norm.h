@@ -29,10 +29,14 @@ int oclnn__norm_chunks(const oclnn_norm_plan *plan, int groups, int count, int *
 oclnn_status oclnn__norm_check_int(oclnn_context *ctx, const char *op, const char *name,
                                    const oclnn_tensor *t);
 
-/* Checks t is a non-NULL f32 tensor of ctx with the shape of ref ("dy [..] does not
- * match x [..]"). */
-oclnn_status oclnn__norm_check_same(oclnn_context *ctx, const char *op, const char *name,
-                                    const oclnn_tensor *t, const char *ref_name,
-                                    const oclnn_tensor *ref);
+/* Checks t is a non-NULL f32 tensor of ctx with the shape of x ("dy [..] does not match
+ * x [..]") that the kernels can index with int. */
+oclnn_status oclnn__norm_check_like_x(oclnn_context *ctx, const char *op, const char *name,
+                                      const oclnn_tensor *t, const oclnn_tensor *x);
+
+/* Checks each of the n named tensors ts is a non-NULL f32 tensor of ctx with `count` elements
+ * that the kernels can index with int; fails on the first that is not. */
+oclnn_status oclnn__norm_check_params(oclnn_context *ctx, const char *op, size_t count, size_t n,
+                                      const char *const *names, const oclnn_tensor *const *ts);
 
 #endif

@@ -10,13 +10,12 @@
 #define OPT_OPTS "-DVEC=" STR(OPT_VEC)
 #define OPT_LOCAL 64
 
-/* value must be finite and at least lo ("lr -0.1 must be a finite value >= 0"). */
-static oclnn_status check_min(oclnn_context *ctx, const char *op, const char *name, float v,
-                              float lo)
+/* v must be finite and >= 0 ("lr -0.1 must be a finite value >= 0"). */
+static oclnn_status check_nonneg(oclnn_context *ctx, const char *op, const char *name, float v)
 {
-    if (!isfinite(v) || v < lo)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %g must be a finite value >= %g",
-                           op, name, (double)v, (double)lo);
+    if (!isfinite(v) || v < 0.0f)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s %g must be a finite value >= 0", op,
+                           name, (double)v);
     return OCLNN_SUCCESS;
 }
 
@@ -25,6 +24,17 @@ static oclnn_status check_like(oclnn_context *ctx, const char *op, const char *n
 {
     oclnn_status s = oclnn__check_tensor(ctx, op, name, t);
     return s == OCLNN_SUCCESS ? oclnn__check_count(ctx, op, name, t, n) : s;
+}
+
+/* Checks param, and grad with as many elements; sets *n to that count. */
+static oclnn_status check_param_grad(oclnn_context *ctx, const char *op, const oclnn_tensor *param,
+                                     const oclnn_tensor *grad, size_t *n)
+{
+    oclnn_status s = oclnn__check_tensor(ctx, op, "param", param);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    *n = oclnn_tensor_desc_count(&param->desc);
+    return check_like(ctx, op, "grad", grad, *n);
 }
 
 static oclnn_status launch(oclnn_context *ctx, const char *op, const char *name,
@@ -46,19 +56,17 @@ oclnn_status oclnn_sgd_step(oclnn_context *ctx, const oclnn_sgd_desc *desc, ocln
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     if (!desc)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
-    oclnn_status s = check_min(ctx, op, "lr", desc->lr, 0.0f);
+    oclnn_status s = check_nonneg(ctx, op, "lr", desc->lr);
     if (s == OCLNN_SUCCESS)
-        s = check_min(ctx, op, "momentum", desc->momentum, 0.0f);
+        s = check_nonneg(ctx, op, "momentum", desc->momentum);
     if (s == OCLNN_SUCCESS)
-        s = check_min(ctx, op, "weight_decay", desc->weight_decay, 0.0f);
+        s = check_nonneg(ctx, op, "weight_decay", desc->weight_decay);
     if (s == OCLNN_SUCCESS && desc->nesterov && desc->momentum == 0.0f)
         s = oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                         "%s: nesterov needs a momentum > 0 (momentum is 0)", op);
+    size_t n = 0;
     if (s == OCLNN_SUCCESS)
-        s = oclnn__check_tensor(ctx, op, "param", param);
-    size_t n = s == OCLNN_SUCCESS ? oclnn_tensor_desc_count(&param->desc) : 0;
-    if (s == OCLNN_SUCCESS)
-        s = check_like(ctx, op, "grad", grad, n);
+        s = check_param_grad(ctx, op, param, grad, &n);
     int use_mom = desc->momentum != 0.0f;
     if (s == OCLNN_SUCCESS && use_mom)
         s = momentum_buf ? check_like(ctx, op, "momentum_buf", momentum_buf, n)
@@ -77,7 +85,7 @@ oclnn_status oclnn_sgd_step(oclnn_context *ctx, const oclnn_sgd_desc *desc, ocln
                         OCLNN_ARG(cn),         OCLNN_ARG(lr),      OCLNN_ARG(mom),
                         OCLNN_ARG(wd),         OCLNN_ARG(use_mom), OCLNN_ARG(first),
                         OCLNN_ARG(nesterov)};
-    return launch(ctx, "sgd", "sgd_step", args, 13, n);
+    return launch(ctx, "sgd", "sgd_step", args, sizeof args / sizeof args[0], n);
 }
 
 oclnn_adam_desc oclnn_adam_desc_default(void)
@@ -102,7 +110,7 @@ oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, lo
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     if (!desc)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
-    oclnn_status s = check_min(ctx, op, "lr", desc->lr, 0.0f);
+    oclnn_status s = check_nonneg(ctx, op, "lr", desc->lr);
     if (s == OCLNN_SUCCESS)
         s = check_beta(ctx, op, "beta1", desc->beta1);
     if (s == OCLNN_SUCCESS)
@@ -111,14 +119,12 @@ oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, lo
         s = oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: eps %g must be a finite value > 0", op,
                         (double)desc->eps);
     if (s == OCLNN_SUCCESS)
-        s = check_min(ctx, op, "weight_decay", desc->weight_decay, 0.0f);
+        s = check_nonneg(ctx, op, "weight_decay", desc->weight_decay);
     if (s == OCLNN_SUCCESS && step < 1)
         s = oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: step %ld must be >= 1", op, step);
+    size_t n = 0;
     if (s == OCLNN_SUCCESS)
-        s = oclnn__check_tensor(ctx, op, "param", param);
-    size_t n = s == OCLNN_SUCCESS ? oclnn_tensor_desc_count(&param->desc) : 0;
-    if (s == OCLNN_SUCCESS)
-        s = check_like(ctx, op, "grad", grad, n);
+        s = check_param_grad(ctx, op, param, grad, &n);
     if (s == OCLNN_SUCCESS)
         s = check_like(ctx, op, "m", m, n);
     if (s == OCLNN_SUCCESS)
@@ -138,7 +144,7 @@ oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, lo
         OCLNN_ARG(m->mem),     OCLNN_ARG(mo),      OCLNN_ARG(v->mem),    OCLNN_ARG(vo),
         OCLNN_ARG(cn),         OCLNN_ARG(b1),      OCLNN_ARG(b2),        OCLNN_ARG(eps),
         OCLNN_ARG(step_size),  OCLNN_ARG(inv_bc2), OCLNN_ARG(decay),     OCLNN_ARG(l2)};
-    return launch(ctx, "adam", "adam_step", args, 16, n);
+    return launch(ctx, "adam", "adam_step", args, sizeof args / sizeof args[0], n);
 }
 
 oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step, long warmup, long total,

@@ -40,24 +40,11 @@ static oclnn_status check_like(oclnn_context *ctx, const char *op, const char *n
     return OCLNN_SUCCESS;
 }
 
-/* labels: an I32 tensor of ctx with n elements. */
-static oclnn_status check_labels(oclnn_context *ctx, const char *op, const oclnn_tensor *labels,
-                                 int n)
-{
-    if (!labels)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: labels is NULL", op);
-    if (labels->ctx != ctx)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: labels belongs to another context",
-                           op);
-    if (labels->desc.dtype != OCLNN_I32)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: labels has dtype %d, expected OCLNN_I32 (class indices)", op,
-                           (int)labels->desc.dtype);
-    return oclnn__check_count(ctx, op, "labels", labels, (size_t)n);
-}
-
-static oclnn_status check_scalar(oclnn_context *ctx, const char *op, const char *name,
-                                 const oclnn_tensor *t, oclnn_dtype dtype)
+/* Checks t is a tensor of ctx of `dtype` (`expected` names it in the message) with `count`
+ * elements. */
+static oclnn_status check_typed(oclnn_context *ctx, const char *op, const char *name,
+                                const oclnn_tensor *t, oclnn_dtype dtype, const char *expected,
+                                size_t count)
 {
     if (!t)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
@@ -66,9 +53,22 @@ static oclnn_status check_scalar(oclnn_context *ctx, const char *op, const char 
                            name);
     if (t->desc.dtype != dtype)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s has dtype %d, expected %s", op,
-                           name, (int)t->desc.dtype,
-                           dtype == OCLNN_I32 ? "OCLNN_I32" : "OCLNN_F32");
-    return oclnn__check_count(ctx, op, name, t, 1);
+                           name, (int)t->desc.dtype, expected);
+    return oclnn__check_count(ctx, op, name, t, count);
+}
+
+/* Checks ctx, x as in check_rows (reading n, k) and labels: n I32 class indices. */
+static oclnn_status check_rows_labels(oclnn_context *ctx, const char *op, const char *name,
+                                      const oclnn_tensor *x, const oclnn_tensor *labels, int *n,
+                                      int *k)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    oclnn_status s = check_rows(ctx, op, name, x, n, k);
+    if (s == OCLNN_SUCCESS)
+        s = check_typed(ctx, op, "labels", labels, OCLNN_I32, "OCLNN_I32 (class indices)",
+                        (size_t)*n);
+    return s;
 }
 
 static oclnn_status row_launch(oclnn_context *ctx, const char *op, const char *name,
@@ -82,16 +82,26 @@ static oclnn_status row_launch(oclnn_context *ctx, const char *op, const char *n
     return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
 }
 
-/* A single work-item kernel (the ordered batch sums). */
-static oclnn_status single_launch(oclnn_context *ctx, const char *op, const char *name,
-                                  const oclnn_arg *args, size_t nargs)
+/* The per-row kernel `name` (one value per row into `rows`, args[] naming it), then the single
+ * work-item kernel `reduce` (rows, n, out, out offset) that folds the n values in order into out
+ * (mean_rows: their mean; count_rows: their sum). Both are built before either is enqueued. */
+static oclnn_status rows_then_reduce(oclnn_context *ctx, const char *op, const char *name,
+                                     const oclnn_arg *args, size_t nargs, int n, const char *reduce,
+                                     cl_mem rows, const oclnn_tensor *out)
 {
-    cl_kernel k;
+    cl_kernel k, kr;
     oclnn_status s = oclnn__kernel(ctx, "softmax.cl", NULL, name, &k);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__kernel(ctx, "softmax.cl", NULL, reduce, &kr);
     if (s != OCLNN_SUCCESS)
         return s;
-    size_t global = 1, local = 1;
-    return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+    size_t global = (size_t)n, local = ROW_LOCAL, one = 1;
+    s = oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong out_off = out->offset;
+    oclnn_arg rargs[] = {OCLNN_ARG(rows), OCLNN_ARG(n), OCLNN_ARG(out->mem), OCLNN_ARG(out_off)};
+    return oclnn__launch(ctx, op, kr, rargs, sizeof rargs / sizeof rargs[0], 1, &one, &one);
 }
 
 oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x, oclnn_tensor *y,
@@ -110,7 +120,7 @@ oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x, oc
     int log_out = log != 0;
     oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo),
                         OCLNN_ARG(n),      OCLNN_ARG(k),  OCLNN_ARG(log_out)};
-    return row_launch(ctx, "softmax", "softmax_forward", args, 7, n);
+    return row_launch(ctx, "softmax", "softmax_forward", args, sizeof args / sizeof args[0], n);
 }
 
 oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn_tensor *logits,
@@ -118,30 +128,23 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
                                                  oclnn_tensor *loss)
 {
     const char *op = "softmax_cross_entropy_forward";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     int n, k;
-    oclnn_status s = check_rows(ctx, op, "logits", logits, &n, &k);
-    if (s == OCLNN_SUCCESS)
-        s = check_labels(ctx, op, labels, n);
+    oclnn_status s = check_rows_labels(ctx, op, "logits", logits, labels, &n, &k);
     if (s == OCLNN_SUCCESS)
         s = check_like(ctx, op, "probs", probs, logits, "logits");
     if (s == OCLNN_SUCCESS)
-        s = check_scalar(ctx, op, "loss", loss, OCLNN_F32);
+        s = check_typed(ctx, op, "loss", loss, OCLNN_F32, "OCLNN_F32", 1);
     cl_mem rows = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, (size_t)n * sizeof(float), op, &rows);
     if (s != OCLNN_SUCCESS)
         return s;
-    cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset, oo = loss->offset;
+    cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset;
     oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo),         OCLNN_ARG(labels->mem),
                         OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
                         OCLNN_ARG(rows),        OCLNN_ARG(n),          OCLNN_ARG(k)};
-    s = row_launch(ctx, "softmax_ce", "softmax_ce_forward", args, 9, n);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    oclnn_arg sargs[] = {OCLNN_ARG(rows), OCLNN_ARG(n), OCLNN_ARG(loss->mem), OCLNN_ARG(oo)};
-    return single_launch(ctx, "softmax_ce", "mean_rows", sargs, 4);
+    return rows_then_reduce(ctx, "softmax_ce", "softmax_ce_forward", args,
+                            sizeof args / sizeof args[0], n, "mean_rows", rows, loss);
 }
 
 oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const oclnn_tensor *probs,
@@ -149,12 +152,8 @@ oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const ocln
                                                   oclnn_tensor *dlogits)
 {
     const char *op = "softmax_cross_entropy_backward";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     int n, k;
-    oclnn_status s = check_rows(ctx, op, "probs", probs, &n, &k);
-    if (s == OCLNN_SUCCESS)
-        s = check_labels(ctx, op, labels, n);
+    oclnn_status s = check_rows_labels(ctx, op, "probs", probs, labels, &n, &k);
     if (s == OCLNN_SUCCESS)
         s = check_like(ctx, op, "dlogits", dlogits, probs, "probs");
     if (s == OCLNN_SUCCESS && !isfinite(scale))
@@ -173,27 +172,24 @@ oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const ocln
         OCLNN_ARG(dlogits->mem), OCLNN_ARG(dxo), OCLNN_ARG(n),           OCLNN_ARG(k),
         OCLNN_ARG(coef)};
     size_t global[2] = {(size_t)k, (size_t)n};
-    return oclnn__launch(ctx, "softmax_ce", kern, args, 9, 2, global, GRAD_LOCAL);
+    return oclnn__launch(ctx, "softmax_ce", kern, args, sizeof args / sizeof args[0], 2, global,
+                         GRAD_LOCAL);
 }
 
 oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits,
                                   const oclnn_tensor *labels, oclnn_tensor *correct)
 {
     const char *op = "accuracy_count";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
     int n, k;
-    oclnn_status s = check_rows(ctx, op, "logits", logits, &n, &k);
+    oclnn_status s = check_rows_labels(ctx, op, "logits", logits, labels, &n, &k);
     if (s == OCLNN_SUCCESS)
-        s = check_labels(ctx, op, labels, n);
-    if (s == OCLNN_SUCCESS)
-        s = check_scalar(ctx, op, "correct", correct, OCLNN_I32);
+        s = check_typed(ctx, op, "correct", correct, OCLNN_I32, "OCLNN_I32", 1);
     cl_mem hits = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, (size_t)n * sizeof(int32_t), op, &hits);
     if (s != OCLNN_SUCCESS)
         return s;
-    cl_ulong xo = logits->offset, lo = labels->offset, co = correct->offset;
+    cl_ulong xo = logits->offset, lo = labels->offset;
     oclnn_arg args[] = {OCLNN_ARG(logits->mem),
                         OCLNN_ARG(xo),
                         OCLNN_ARG(labels->mem),
@@ -201,9 +197,6 @@ oclnn_status oclnn_accuracy_count(oclnn_context *ctx, const oclnn_tensor *logits
                         OCLNN_ARG(hits),
                         OCLNN_ARG(n),
                         OCLNN_ARG(k)};
-    s = row_launch(ctx, "accuracy", "accuracy_rows", args, 7, n);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    oclnn_arg cargs[] = {OCLNN_ARG(hits), OCLNN_ARG(n), OCLNN_ARG(correct->mem), OCLNN_ARG(co)};
-    return single_launch(ctx, "accuracy", "count_rows", cargs, 4);
+    return rows_then_reduce(ctx, "accuracy", "accuracy_rows", args, sizeof args / sizeof args[0], n,
+                            "count_rows", hits, correct);
 }

@@ -54,8 +54,7 @@ void oclnn__nchw(const oclnn_tensor_desc *d, int *n, int *c, int *h, int *w)
     *w = d->ndim == 4 ? d->dims[3] : 1;
 }
 
-static oclnn_status check_desc(const oclnn_context *ctx, const char *op,
-                               const oclnn_tensor_desc *d)
+static oclnn_status check_desc(const oclnn_context *ctx, const char *op, const oclnn_tensor_desc *d)
 {
     if (!d)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
@@ -67,8 +66,8 @@ static oclnn_status check_desc(const oclnn_context *ctx, const char *op,
                            d->ndim);
     for (int i = 0; i < d->ndim; i++)
         if (d->dims[i] <= 0)
-            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: dims[%d] is %d, must be >= 1",
-                               op, i, d->dims[i]);
+            return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: dims[%d] is %d, must be >= 1", op,
+                               i, d->dims[i]);
     size_t count = 1;
     for (int i = 0; i < d->ndim; i++) {
         if (count > SIZE_MAX / 8 / (size_t)d->dims[i])
@@ -208,8 +207,8 @@ oclnn_status oclnn__check_tensor(oclnn_context *ctx, const char *op, const char 
     if (!t)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
     if (t->ctx != ctx)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: %s belongs to another context", op, name);
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s belongs to another context", op,
+                           name);
     if (t->desc.dtype != OCLNN_F32)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s has dtype %d, expected OCLNN_F32",
                            op, name, (int)t->desc.dtype);
@@ -250,38 +249,39 @@ static oclnn_status check_transfer(oclnn_context *ctx, const char *op, const ocl
     return OCLNN_SUCCESS;
 }
 
+/* Enqueues the copy of count elements between host and t (host to t when `write`), checked. */
+static oclnn_status transfer(oclnn_context *ctx, const char *op, const oclnn_tensor *t,
+                             const void *host, size_t count, int blocking, int write)
+{
+    oclnn_status s = check_transfer(ctx, op, t, host, count);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    size_t es = elem_size(t->desc.dtype), off = t->offset * es, bytes = count * es;
+    cl_bool block = blocking ? CL_TRUE : CL_FALSE;
+    cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
+    /* host travels as const so one helper serves both ways; download passed it writable. */
+    cl_int err =
+        write ? clEnqueueWriteBuffer(ctx->queue, t->mem, block, off, bytes, host, 0, NULL, evp)
+              : clEnqueueReadBuffer(ctx->queue, t->mem, block, off, bytes, (void *)host, 0, NULL,
+                                    evp);
+    s = oclnn__cl(ctx, err,
+                  write ? "tensor_upload: clEnqueueWriteBuffer"
+                        : "tensor_download: clEnqueueReadBuffer");
+    if (s == OCLNN_SUCCESS && evp)
+        oclnn__profile_event(ctx, "transfer", write ? "write_buffer" : "read_buffer", ev);
+    return s;
+}
+
 oclnn_status oclnn_tensor_upload(oclnn_context *ctx, oclnn_tensor *t, const void *host,
                                  size_t count, int blocking)
 {
-    oclnn_status s = check_transfer(ctx, "tensor_upload", t, host, count);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    size_t es = elem_size(t->desc.dtype);
-    cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
-    s = oclnn__cl(ctx,
-                  clEnqueueWriteBuffer(ctx->queue, t->mem, blocking ? CL_TRUE : CL_FALSE,
-                                       t->offset * es, count * es, host, 0, NULL, evp),
-                  "tensor_upload: clEnqueueWriteBuffer");
-    if (s == OCLNN_SUCCESS && evp)
-        oclnn__profile_event(ctx, "transfer", "write_buffer", ev);
-    return s;
+    return transfer(ctx, "tensor_upload", t, host, count, blocking, 1);
 }
 
 oclnn_status oclnn_tensor_download(oclnn_context *ctx, const oclnn_tensor *t, void *host,
                                    size_t count, int blocking)
 {
-    oclnn_status s = check_transfer(ctx, "tensor_download", t, host, count);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    size_t es = elem_size(t->desc.dtype);
-    cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
-    s = oclnn__cl(ctx,
-                  clEnqueueReadBuffer(ctx->queue, t->mem, blocking ? CL_TRUE : CL_FALSE,
-                                      t->offset * es, count * es, host, 0, NULL, evp),
-                  "tensor_download: clEnqueueReadBuffer");
-    if (s == OCLNN_SUCCESS && evp)
-        oclnn__profile_event(ctx, "transfer", "read_buffer", ev);
-    return s;
+    return transfer(ctx, "tensor_download", t, host, count, blocking, 0);
 }
 
 oclnn_status oclnn_tensor_upload_labels(oclnn_context *ctx, oclnn_tensor *t, const int32_t *labels,
@@ -316,11 +316,11 @@ oclnn_status oclnn_tensor_fill(oclnn_context *ctx, oclnn_tensor *t, float value)
     int32_t iv = (int32_t)value;
     const void *pattern = t->desc.dtype == OCLNN_I32 ? (const void *)&iv : (const void *)&value;
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
-    oclnn_status s = oclnn__cl(
-        ctx,
-        clEnqueueFillBuffer(ctx->queue, t->mem, pattern, es, t->offset * es,
-                            oclnn_tensor_desc_count(&t->desc) * es, 0, NULL, evp),
-        "tensor_fill: clEnqueueFillBuffer");
+    oclnn_status s =
+        oclnn__cl(ctx,
+                  clEnqueueFillBuffer(ctx->queue, t->mem, pattern, es, t->offset * es,
+                                      oclnn_tensor_desc_count(&t->desc) * es, 0, NULL, evp),
+                  "tensor_fill: clEnqueueFillBuffer");
     if (s == OCLNN_SUCCESS && evp)
         oclnn__profile_event(ctx, "fill", "fill_buffer", ev);
     return s;

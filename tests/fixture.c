@@ -49,6 +49,15 @@ float *fx_alloc(size_t n)
     return p;
 }
 
+double *fx_widen(const float *p, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = p[i];
+    return d;
+}
+
 oclnn_tensor *fx_tensor(const oclnn_tensor_desc *d, const float *data)
 {
     oclnn_context *c = fx_ctx();
@@ -80,6 +89,36 @@ float *fx_download(const oclnn_tensor *t)
     return p;
 }
 
+void fx_assert_all_nan(const char *what, const oclnn_tensor *t)
+{
+    float *p = fx_download(t);
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
+        ck_assert_msg(isnan(p[i]), "%s: element %zu was written (%g)", what, i, p[i]);
+    free(p);
+}
+
+void fx_same_as_first_run(const char *what, const oclnn_tensor *t, float **first)
+{
+    float *got = fx_download(t);
+    if (!*first) {
+        *first = got;
+        return;
+    }
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    ck_assert_msg(memcmp(got, *first, oclnn_tensor_desc_count(&d) * sizeof(float)) == 0,
+                  "%s differs between two identical runs", what);
+    free(got);
+    free(*first);
+    *first = NULL;
+}
+
+void fx_destroy(oclnn_tensor *const *ts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        oclnn_tensor_destroy(ts[i]);
+}
+
 static void close_check(const char *what, const float *got, const double *want,
                         const double *tol, size_t n, double atol, double rtol)
 {
@@ -108,6 +147,14 @@ void fx_assert_close(const char *what, const float *got, const double *want, siz
                      double atol, double rtol)
 {
     close_check(what, got, want, NULL, n, atol, rtol);
+}
+
+void fx_assert_tensor_close(const char *what, const oclnn_tensor *t, const double *want, size_t n,
+                            double atol, double rtol)
+{
+    float *got = fx_download(t);
+    fx_assert_close(what, got, want, n, atol, rtol);
+    free(got);
 }
 
 void fx_assert_close_tol(const char *what, const float *got, const double *want,

@@ -63,31 +63,27 @@ typedef struct mac {
     double *out, *terms;
 } mac;
 
+static void mac_add(mac *m, size_t ai, size_t bi, size_t oi)
+{
+    const double t = m->a[ai] * m->b[bi];
+    m->out[oi] += t;
+    if (m->terms)
+        m->terms[oi] += fabs(t);
+}
+
 static void mac_fwd(void *arg, size_t xi, size_t wi, size_t yi)
 {
-    mac *m = arg; /* a = x, b = w, out = y */
-    const double t = m->a[xi] * m->b[wi];
-    m->out[yi] += t;
-    if (m->terms)
-        m->terms[yi] += fabs(t);
+    mac_add(arg, xi, wi, yi); /* a = x, b = w, out = y */
 }
 
 static void mac_data(void *arg, size_t xi, size_t wi, size_t yi)
 {
-    mac *m = arg; /* a = dy, b = w, out = dx */
-    const double t = m->a[yi] * m->b[wi];
-    m->out[xi] += t;
-    if (m->terms)
-        m->terms[xi] += fabs(t);
+    mac_add(arg, yi, wi, xi); /* a = dy, b = w, out = dx */
 }
 
 static void mac_weights(void *arg, size_t xi, size_t wi, size_t yi)
 {
-    mac *m = arg; /* a = dy, b = x, out = dw */
-    const double t = m->a[yi] * m->b[xi];
-    m->out[wi] += t;
-    if (m->terms)
-        m->terms[wi] += fabs(t);
+    mac_add(arg, yi, xi, wi); /* a = dy, b = x, out = dw */
 }
 
 void ref_conv_forward(const ref_conv *p, const double *x, const double *w, const double *b,

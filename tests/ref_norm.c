@@ -3,17 +3,7 @@
 #include "ref_norm.h"
 
 #include <math.h>
-#include <stdlib.h>
-
-double *ref_widen(const float *p, int count)
-{
-    double *d = malloc((size_t)(count ? count : 1) * sizeof *d);
-    if (!d)
-        abort();
-    for (int i = 0; i < count; i++)
-        d[i] = p[i];
-    return d;
-}
+#include <stddef.h>
 
 /* Index of element (i, j) of channel-major batch-norm group c: i over n, j over hw. */
 #define BN_AT(ni, ci, j) (((size_t)(ni)*c + (ci)) * hw + (j))
@@ -97,8 +87,8 @@ void ref_bn_backward(const double *x, const double *dy, int n, int c, int hw, co
     }
 }
 
-/* Layer-norm groups: group g has `len` elements; element k sits at x[at(g, k)] and uses
- * gamma[pk(k)]. */
+/* Layer-norm groups: group g has `len` elements; element k sits at x[ln_at(l, g, k)] and uses
+ * gamma[k]. */
 typedef struct ln_layout {
     int chw, c, hw, len;
 } ln_layout;
@@ -111,21 +101,36 @@ static size_t ln_at(const ln_layout *l, int g, int k)
     return ((size_t)ni * l->c + k) * l->hw + p;
 }
 
+/* The layout of layer norm over (c, hw) per sample (chw) or over c at each position; sets
+ * *groups. */
+static ln_layout ln_layout_of(int chw, int n, int c, int hw, int *groups)
+{
+    *groups = chw ? n : n * hw;
+    return (ln_layout){chw, c, hw, chw ? c * hw : c};
+}
+
+/* Two-pass statistics of group g: returns the mean and sets *inv to 1 / sqrt(var + eps). */
+static double ln_stats(const ln_layout *l, const double *x, int g, double eps, double *inv)
+{
+    double s = 0, q = 0;
+    for (int k = 0; k < l->len; k++)
+        s += x[ln_at(l, g, k)];
+    double m = s / l->len;
+    for (int k = 0; k < l->len; k++) {
+        double d = x[ln_at(l, g, k)] - m;
+        q += d * d;
+    }
+    *inv = 1.0 / sqrt(q / l->len + eps);
+    return m;
+}
+
 void ref_ln_forward(int chw, const double *x, int n, int c, int hw, const double *gamma,
                     const double *beta, double eps, double *y, double *mean, double *invstd)
 {
-    ln_layout l = {chw, c, hw, chw ? c * hw : c};
-    int groups = chw ? n : n * hw;
+    int groups;
+    ln_layout l = ln_layout_of(chw, n, c, hw, &groups);
     for (int g = 0; g < groups; g++) {
-        double s = 0, q = 0;
-        for (int k = 0; k < l.len; k++)
-            s += x[ln_at(&l, g, k)];
-        double m = s / l.len;
-        for (int k = 0; k < l.len; k++) {
-            double d = x[ln_at(&l, g, k)] - m;
-            q += d * d;
-        }
-        double inv = 1.0 / sqrt(q / l.len + eps);
+        double inv, m = ln_stats(&l, x, g, eps, &inv);
         if (mean)
             mean[g] = m;
         if (invstd)
@@ -140,20 +145,12 @@ void ref_ln_forward(int chw, const double *x, int n, int c, int hw, const double
 void ref_ln_backward(int chw, const double *x, const double *dy, int n, int c, int hw,
                      const double *gamma, double eps, double *dx, double *dgamma, double *dbeta)
 {
-    ln_layout l = {chw, c, hw, chw ? c * hw : c};
-    int groups = chw ? n : n * hw;
+    int groups;
+    ln_layout l = ln_layout_of(chw, n, c, hw, &groups);
     for (int k = 0; k < l.len; k++)
         dgamma[k] = dbeta[k] = 0;
     for (int g = 0; g < groups; g++) {
-        double s = 0, q = 0;
-        for (int k = 0; k < l.len; k++)
-            s += x[ln_at(&l, g, k)];
-        double m = s / l.len;
-        for (int k = 0; k < l.len; k++) {
-            double d = x[ln_at(&l, g, k)] - m;
-            q += d * d;
-        }
-        double inv = 1.0 / sqrt(q / l.len + eps);
+        double inv, m = ln_stats(&l, x, g, eps, &inv);
         double sg = 0, sgx = 0; /* sums of gamma dy and gamma dy xhat over the group */
         for (int k = 0; k < l.len; k++) {
             size_t at = ln_at(&l, g, k);
@@ -211,20 +208,12 @@ void ref_ln_bounds(int chw, const double *x, const double *dy, int n, int c, int
                    const double *gamma, const double *beta, double eps, double *y_bound,
                    double *dx_bound, double *dgamma_bound, double *dbeta_bound)
 {
-    ln_layout l = {chw, c, hw, chw ? c * hw : c};
-    int groups = chw ? n : n * hw;
+    int groups;
+    ln_layout l = ln_layout_of(chw, n, c, hw, &groups);
     for (int k = 0; k < l.len; k++)
         dgamma_bound[k] = dbeta_bound[k] = 0;
     for (int g = 0; g < groups; g++) {
-        double s = 0, q = 0;
-        for (int k = 0; k < l.len; k++)
-            s += x[ln_at(&l, g, k)];
-        double m = s / l.len;
-        for (int k = 0; k < l.len; k++) {
-            double d = x[ln_at(&l, g, k)] - m;
-            q += d * d;
-        }
-        double inv = 1.0 / sqrt(q / l.len + eps);
+        double inv, m = ln_stats(&l, x, g, eps, &inv);
         double s0 = 0, s1 = 0;
         for (int k = 0; k < l.len; k++) {
             size_t at = ln_at(&l, g, k);

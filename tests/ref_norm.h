@@ -35,7 +35,4 @@ void ref_linear_forward(const double *x, const double *w, const double *b, int n
 void ref_linear_backward(const double *x, const double *w, const double *dy, int n, int in, int out,
                          double *dx, double *dw, double *db);
 
-/* Widens floats to doubles into a new array (free() it). */
-double *ref_widen(const float *p, int count);
-
 #endif

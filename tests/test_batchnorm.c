@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct bn_case {
     const char *name;
@@ -83,8 +82,8 @@ START_TEST(forward_backward_table)
     ck_assert_int_eq(oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
                      OCLNN_SUCCESS);
 
-    double *xd = ref_widen(x, total), *dyd = ref_widen(dy, total), *gd = ref_widen(g, c);
-    double *bdd = ref_widen(b, c);
+    double *xd = fx_widen(x, total), *dyd = fx_widen(dy, total), *gd = fx_widen(g, c);
+    double *bdd = fx_widen(b, c);
     double *y = malloc(total * sizeof *y), *dx = malloc(total * sizeof *dx);
     double *mean = malloc(c * sizeof *mean), *inv = malloc(c * sizeof *inv);
     double *varu = malloc(c * sizeof *varu), *dgam = malloc(c * sizeof *dgam);
@@ -103,9 +102,7 @@ START_TEST(forward_backward_table)
     }
     fx_assert_close_tol("save_mean", got, mean, tol, c);
     free(got);
-    got = fx_download(tsi);
-    fx_assert_close("save_invstd", got, inv, c, 0, 1e-5);
-    free(got);
+    fx_assert_tensor_close("save_invstd", tsi, inv, c, 0, 1e-5);
     got = fx_download(trm);
     for (int ci = 0; ci < c; ci++)
         want[ci] = 0.9 * rm[ci] + 0.1 * mean[ci];
@@ -178,7 +175,7 @@ START_TEST(forward_backward_table)
 
     /* Inference with the running statistics just updated. */
     float *frm = fx_download(trm), *frv = fx_download(trv);
-    double *drm = ref_widen(frm, c), *drv = ref_widen(frv, c);
+    double *drm = fx_widen(frm, c), *drv = fx_widen(frv, c);
     ck_assert_int_eq(oclnn_tensor_fill(ctx, ty, NAN), OCLNN_SUCCESS);
     ck_assert_int_eq(oclnn_batchnorm_forward_inference(ctx, &bd, tx, tg, tb, trm, trv, ty),
                      OCLNN_SUCCESS);
@@ -195,8 +192,7 @@ START_TEST(forward_backward_table)
     free(xd), free(dyd), free(gd), free(bdd), free(y), free(dx), free(mean), free(inv);
     free(varu), free(dgam), free(dbet), free(want), free(tol);
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
 }
 END_TEST
@@ -220,8 +216,8 @@ START_TEST(reference_backward_matches_finite_differences)
     fx_fill(dyf, T, 8, -1, 1);
     fx_fill(gf, C, 9, 0.5f, 1.5f);
     fx_fill(bf, C, 10, -1, 1);
-    double *x = ref_widen(xf, T), *dy = ref_widen(dyf, T), *g = ref_widen(gf, C);
-    double *b = ref_widen(bf, C);
+    double *x = fx_widen(xf, T), *dy = fx_widen(dyf, T), *g = fx_widen(gf, C);
+    double *b = fx_widen(bf, C);
     double y[T], dx[T], dg[C], db[C];
     ref_bn_backward(x, dy, N, C, HW, g, 1e-5, dx, dg, db);
     const double h = 1e-5;
@@ -264,7 +260,7 @@ START_TEST(running_statistics_three_steps)
         ck_assert_int_eq(
             oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
             OCLNN_SUCCESS);
-        double *xd = ref_widen(x, T);
+        double *xd = fx_widen(x, T);
         ref_bn_forward_train(xd, N, C, HW, gd, bdd, bd.eps, y, mean, NULL, varu);
         free(xd);
         for (int c = 0; c < C; c++) {
@@ -272,15 +268,10 @@ START_TEST(running_statistics_three_steps)
             wv[c] = 0.75 * wv[c] + 0.25 * varu[c];
         }
     }
-    float *got = fx_download(trm);
-    fx_assert_close("running_mean after 3 steps", got, wm, C, 1e-6, 1e-5);
-    free(got);
-    got = fx_download(trv);
-    fx_assert_close("running_var after 3 steps (unbiased)", got, wv, C, 1e-6, 1e-5);
-    free(got);
+    fx_assert_tensor_close("running_mean after 3 steps", trm, wm, C, 1e-6, 1e-5);
+    fx_assert_tensor_close("running_var after 3 steps (unbiased)", trv, wv, C, 1e-6, 1e-5);
     oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 END_TEST
 
@@ -301,23 +292,18 @@ START_TEST(large_mean_variance)
     oclnn_tensor *trv = vec_tensor(C, r), *tsm = vec_tensor(C, NULL), *tsi = vec_tensor(C, NULL);
     ck_assert_int_eq(oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
                      OCLNN_SUCCESS);
-    double *xd = ref_widen(x, T), *y = malloc(T * sizeof *y), mean[C], inv[C], varu[C];
+    double *xd = fx_widen(x, T), *y = malloc(T * sizeof *y), mean[C], inv[C], varu[C];
     double gd[C] = {1, 2, 0.5}, bdd[C] = {0, 1, -1};
     ref_bn_forward_train(xd, N, C, H * W, gd, bdd, bd.eps, y, mean, inv, varu);
-    float *got = fx_download(tsi);
-    fx_assert_close("save_invstd (mean 1000)", got, inv, C, 0, 1e-5);
-    free(got);
-    got = fx_download(tsm);
-    fx_assert_close("save_mean (mean 1000)", got, mean, C, 0, 1e-6);
-    free(got);
+    fx_assert_tensor_close("save_invstd (mean 1000)", tsi, inv, C, 0, 1e-5);
+    fx_assert_tensor_close("save_mean (mean 1000)", tsm, mean, C, 0, 1e-6);
     double *tol = forward_tol(xd, y, N, C, H * W, mean, inv, gd, bdd);
-    got = fx_download(ty);
+    float *got = fx_download(ty);
     fx_assert_close_tol("y (mean 1000)", got, y, tol, T);
     free(got);
     free(tol), free(xd), free(y), free(x);
     oclnn_tensor *all[] = {tx, ty, tg, tb, trm, trv, tsm, tsi};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 END_TEST
 
@@ -345,22 +331,12 @@ START_TEST(deterministic)
             oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
             OCLNN_SUCCESS);
         const oclnn_tensor *outs[4] = {ty, tdx, tdg, tsi};
-        size_t sizes[4] = {T, T, C, C};
-        for (int i = 0; i < 4; i++) {
-            float *got = fx_download(outs[i]);
-            if (run == 0) {
-                first[i] = got;
-            } else {
-                ck_assert_msg(memcmp(got, first[i], sizes[i] * sizeof(float)) == 0,
-                              "output %d differs between two identical runs", i);
-                free(got);
-                free(first[i]);
-            }
-        }
+        const char *names[4] = {"y", "dx", "dgamma", "save_invstd"};
+        for (int i = 0; i < 4; i++)
+            fx_same_as_first_run(names[i], outs[i], &first[i]);
     }
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy);
 }
 END_TEST
@@ -426,17 +402,10 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, ty, tp2, tp2, 0.5f),
                      OCLNN_INVALID_ARGUMENT, "beta_acc 0.5, must be 0 or 1");
 
-    float *got = fx_download(ty);
-    for (int i = 0; i < 120; i++)
-        ck_assert_msg(isnan(got[i]), "y[%d] was written by a rejected call", i);
-    free(got);
-    got = fx_download(tsm);
-    for (int i = 0; i < 3; i++)
-        ck_assert_msg(isnan(got[i]), "save_mean[%d] was written by a rejected call", i);
-    free(got);
+    fx_assert_all_nan("y after rejected calls", ty);
+    fx_assert_all_nan("save_mean after rejected calls", tsm);
     oclnn_tensor *all[] = {tx, ty, tbad, tp, tp2, tshort, tsm, tsi, t1d};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x);
 }
 END_TEST

@@ -130,15 +130,6 @@ typedef struct data {
     double *xd, *wd, *bd, *zd, *dyd;
 } data;
 
-static double *to_double(const float *p, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    ck_assert_ptr_nonnull(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = p[i];
-    return d;
-}
-
 static data make_data(const ref_conv *p, uint32_t seed)
 {
     data d;
@@ -152,8 +143,8 @@ static data make_data(const ref_conv *p, uint32_t seed)
     fx_fill(d.b, (size_t)p->k, seed + 2, -1, 1);
     fx_fill(d.z, d.ny, seed + 3, -1, 1);
     fx_fill(d.dy, d.ny, seed + 4, -1, 1);
-    d.xd = to_double(d.x, d.nx), d.wd = to_double(d.w, d.nw), d.bd = to_double(d.b, (size_t)p->k);
-    d.zd = to_double(d.z, d.ny), d.dyd = to_double(d.dy, d.ny);
+    d.xd = fx_widen(d.x, d.nx), d.wd = fx_widen(d.w, d.nw), d.bd = fx_widen(d.b, (size_t)p->k);
+    d.zd = fx_widen(d.z, d.ny), d.dyd = fx_widen(d.dy, d.ny);
     return d;
 }
 
@@ -335,6 +326,16 @@ START_TEST(accumulate)
 }
 END_TEST
 
+/* L(x, w, b) = sum y * dy of the reference forward (y: scratch of d->ny). */
+static double fd_loss(const ref_conv *p, const data *d, const double *bias, double *y)
+{
+    ref_conv_forward(p, d->xd, d->wd, bias, NULL, 0, 0, y, NULL);
+    double loss = 0;
+    for (size_t i = 0; i < d->ny; i++)
+        loss += y[i] * d->dyd[i];
+    return loss;
+}
+
 /* The double reference backward against centred differences of the reference forward of
  * L = sum y * g. L is linear in x and w, so the difference is exact up to rounding. */
 START_TEST(reference_finite_differences)
@@ -353,45 +354,23 @@ START_TEST(reference_finite_differences)
     ref_conv_backward_weights(&p, d.xd, d.dyd, dw, NULL, db, NULL);
     const double h = 1e-3;
     double *bias = calloc((size_t)p.k, sizeof *bias);
-    /* L(x, w, b) = sum y * dy */
-#define LOSS(L)                                                                                    \
-    do {                                                                                           \
-        ref_conv_forward(&p, d.xd, d.wd, bias, NULL, 0, 0, y, NULL);                               \
-        L = 0;                                                                                     \
-        for (size_t i_ = 0; i_ < d.ny; i_++)                                                       \
-            L += y[i_] * d.dyd[i_];                                                                \
-    } while (0)
-    double lp, lm;
-    for (size_t i = 0; i < d.nx; i++) {
-        const double v = d.xd[i];
-        d.xd[i] = v + h;
-        LOSS(lp);
-        d.xd[i] = v - h;
-        LOSS(lm);
-        d.xd[i] = v;
-        ck_assert_msg(fabs((lp - lm) / (2 * h) - dx[i]) <= 1e-8 * (1 + fabs(dx[i])),
-                      "%s dx[%zu]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), dx[i]);
-    }
-    for (size_t i = 0; i < d.nw; i++) {
-        const double v = d.wd[i];
-        d.wd[i] = v + h;
-        LOSS(lp);
-        d.wd[i] = v - h;
-        LOSS(lm);
-        d.wd[i] = v;
-        ck_assert_msg(fabs((lp - lm) / (2 * h) - dw[i]) <= 1e-8 * (1 + fabs(dw[i])),
-                      "%s dw[%zu]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), dw[i]);
-    }
-    for (int i = 0; i < p.k; i++) {
-        bias[i] = h;
-        LOSS(lp);
-        bias[i] = -h;
-        LOSS(lm);
-        bias[i] = 0;
-        ck_assert_msg(fabs((lp - lm) / (2 * h) - db[i]) <= 1e-8 * (1 + fabs(db[i])),
-                      "%s db[%d]: fd %.12g ref %.12g", sh->name, i, (lp - lm) / (2 * h), db[i]);
-    }
-#undef LOSS
+    /* Each input of L(x, w, b) in turn, with the reference gradient it must match. */
+    double *vars[3] = {d.xd, d.wd, bias};
+    const double *grads[3] = {dx, dw, db};
+    const size_t counts[3] = {d.nx, d.nw, (size_t)p.k};
+    const char *names[3] = {"dx", "dw", "db"};
+    for (int v = 0; v < 3; v++)
+        for (size_t i = 0; i < counts[v]; i++) {
+            const double keep = vars[v][i];
+            vars[v][i] = keep + h;
+            const double lp = fd_loss(&p, &d, bias, y);
+            vars[v][i] = keep - h;
+            const double lm = fd_loss(&p, &d, bias, y);
+            vars[v][i] = keep;
+            const double fd = (lp - lm) / (2 * h), g = grads[v][i];
+            ck_assert_msg(fabs(fd - g) <= 1e-8 * (1 + fabs(g)), "%s %s[%zu]: fd %.12g ref %.12g",
+                          sh->name, names[v], i, fd, g);
+        }
     free(bias), free(y), free(dx), free(dw);
     free_data(&d);
 }
@@ -421,17 +400,11 @@ START_TEST(deterministic)
             ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
                              OCLNN_SUCCESS);
             oclnn_tensor *outs[4] = {y, dx, dw, db};
-            const size_t counts[4] = {d.ny, d.nx, d.nw, (size_t)p.k};
+            const char *names[4] = {"y", "dx", "dw", "db"};
             for (int o = 0; o < 4; o++) {
-                float *got = fx_download(outs[o]);
-                if (run == 0) {
-                    first[o] = got;
-                } else {
-                    ck_assert_msg(memcmp(first[o], got, counts[o] * sizeof(float)) == 0,
-                                  "%s output %d differs between two runs", algo_str(algos[a]), o);
-                    free(got);
-                    free(first[o]);
-                }
+                char what[64];
+                snprintf(what, sizeof what, "%s %s", algo_str(algos[a]), names[o]);
+                fx_same_as_first_run(what, outs[o], &first[o]);
                 oclnn_tensor_destroy(outs[o]);
             }
         }
@@ -611,8 +584,7 @@ static void neg_free(neg *t)
     assert_nan(t->dw, "dw");
     assert_nan(t->db, "db");
     oclnn_tensor *all[] = {t->x, t->w, t->b, t->y, t->dy, t->dx, t->dw, t->db};
-    for (int i = 0; i < 8; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 
 /* Runs all three passes with desc and expects the same failure from each. */

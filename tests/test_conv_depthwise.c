@@ -77,15 +77,6 @@ typedef struct data {
     double *xd, *wd, *bd, *dyd;
 } data;
 
-static double *to_double(const float *p, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    ck_assert_ptr_nonnull(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = p[i];
-    return d;
-}
-
 static double *dalloc(size_t n)
 {
     double *d = calloc(n ? n : 1, sizeof *d);
@@ -107,10 +98,10 @@ static data make_data(const oclnn_conv_geom *g, uint32_t seed)
     fx_fill(d.w, d.nw, seed + 1, -1, 1);
     fx_fill(d.b, (size_t)g->k, seed + 2, -1, 1);
     fx_fill(d.dy, d.ny, seed + 3, -1, 1);
-    d.xd = to_double(d.x, d.nx);
-    d.wd = to_double(d.w, d.nw);
-    d.bd = to_double(d.b, (size_t)g->k);
-    d.dyd = to_double(d.dy, d.ny);
+    d.xd = fx_widen(d.x, d.nx);
+    d.wd = fx_widen(d.w, d.nw);
+    d.bd = fx_widen(d.b, (size_t)g->k);
+    d.dyd = fx_widen(d.dy, d.ny);
     return d;
 }
 
@@ -134,6 +125,17 @@ static double *tolerance(const double *abs_sum, const float *prior, size_t n, do
     for (size_t i = 0; i < n; i++)
         t[i] = scale * (1e-5 * abs_sum[i] + 1e-6) + (prior ? 1e-5 * fabs(prior[i]) : 0);
     return t;
+}
+
+/* Downloads t and asserts it matches want within tolerance(abs_sum, prior, n, 1). */
+static void assert_matches(const char *what, const oclnn_tensor *t, const double *want,
+                           const double *abs_sum, const float *prior, size_t n)
+{
+    float *got = fx_download(t);
+    double *tol = tolerance(abs_sum, prior, n, 1);
+    fx_assert_close_tol(what, got, want, tol, n);
+    free(got);
+    free(tol);
 }
 
 static oclnn_tensor *tensor4(int n, int c, int h, int w, const float *host)
@@ -190,16 +192,12 @@ START_TEST(forward_table)
     ref_dw_forward(&g, d.xd, d.wd, NULL, NULL, OCLNN_ACT_NONE, 0, want, abs_sum);
     expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y),
               t->name);
-    float *got = fx_download(y);
-    double *tol = tolerance(abs_sum, NULL, d.ny, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.ny);
+    assert_matches(t->name, y, want, abs_sum, NULL, d.ny);
     small_chunks(1);
     expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y2),
               t->name);
     small_chunks(0);
     assert_same_bits(t->name, y, y2, d.ny);
-    free(got);
-    free(tol);
     free(want);
     free(abs_sum);
     oclnn_tensor_destroy(x);
@@ -222,28 +220,20 @@ START_TEST(backward_data_table)
     ref_dw_backward_data(&g, d.dyd, d.wd, want, abs_sum);
 
     expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx, 0.0f), t->name);
-    float *got = fx_download(dx);
-    double *tol = tolerance(abs_sum, NULL, d.nx, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nx);
-    free(got);
-    free(tol);
+    assert_matches(t->name, dx, want, abs_sum, NULL, d.nx);
 
     /* beta = 1 adds onto what dx held: x serves as the prior gradient. */
     oclnn_tensor *acc = tensor4(g.n, g.c, g.h, g.w, d.x);
     expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, acc, 1.0f), t->name);
     for (size_t i = 0; i < d.nx; i++)
         want[i] += d.x[i];
-    got = fx_download(acc);
-    tol = tolerance(abs_sum, d.x, d.nx, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nx);
+    assert_matches(t->name, acc, want, abs_sum, d.x, d.nx);
 
     oclnn_tensor *dx2 = tensor4(g.n, g.c, g.h, g.w, NULL);
     small_chunks(1);
     expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx2, 0.0f), t->name);
     small_chunks(0);
     assert_same_bits(t->name, dx, dx2, d.nx);
-    free(got);
-    free(tol);
     free(want);
     free(abs_sum);
     oclnn_tensor_destroy(dy);
@@ -268,14 +258,8 @@ START_TEST(backward_weights_table)
     ref_dw_backward_weights(&g, d.xd, d.dyd, want, abs_sum, want_b, abs_b);
 
     expect_ok(oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw, db, 0.0f), t->name);
-    float *got = fx_download(dw), *got_b = fx_download(db);
-    double *tol = tolerance(abs_sum, NULL, d.nw, 1), *tol_b = tolerance(abs_b, NULL, g.k, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nw);
-    fx_assert_close_tol(t->name, got_b, want_b, tol_b, (size_t)g.k);
-    free(got);
-    free(got_b);
-    free(tol);
-    free(tol_b);
+    assert_matches(t->name, dw, want, abs_sum, NULL, d.nw);
+    assert_matches(t->name, db, want_b, abs_b, NULL, (size_t)g.k);
 
     /* beta = 1 onto prior values (w and b serve as the prior gradients); then db NULL leaves
      * the dw result alone. */
@@ -286,22 +270,14 @@ START_TEST(backward_weights_table)
         want[i] += d.w[i];
     for (int i = 0; i < g.k; i++)
         want_b[i] += d.b[i];
-    got = fx_download(dw_acc);
-    got_b = fx_download(db_acc);
-    tol = tolerance(abs_sum, d.w, d.nw, 1);
-    tol_b = tolerance(abs_b, d.b, g.k, 1);
-    fx_assert_close_tol(t->name, got, want, tol, d.nw);
-    fx_assert_close_tol(t->name, got_b, want_b, tol_b, (size_t)g.k);
+    assert_matches(t->name, dw_acc, want, abs_sum, d.w, d.nw);
+    assert_matches(t->name, db_acc, want_b, abs_b, d.b, (size_t)g.k);
 
     oclnn_tensor *dw2 = tensor4(g.k, 1, g.r, g.s, NULL);
     small_chunks(1);
     expect_ok(oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw2, NULL, 0.0f), t->name);
     small_chunks(0);
     assert_same_bits(t->name, dw, dw2, d.nw);
-    free(got);
-    free(got_b);
-    free(tol);
-    free(tol_b);
     free(want);
     free(abs_sum);
     free(want_b);
@@ -329,7 +305,7 @@ START_TEST(forward_epilogues)
     oclnn_context *ctx = fx_ctx();
     float *zh = fx_alloc(d.ny);
     fx_fill(zh, d.ny, 401, -1, 1);
-    double *zd = to_double(zh, d.ny);
+    double *zd = fx_widen(zh, d.ny);
     oclnn_tensor *x = tensor4(g.n, g.c, g.h, g.w, d.x), *w = tensor4(g.k, 1, g.r, g.s, d.w);
     oclnn_tensor *b = has_bias ? tensor1(g.k, d.b) : NULL;
     oclnn_tensor *z = res ? tensor4(g.n, g.k, g.oh, g.ow, zh) : NULL;

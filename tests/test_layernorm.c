@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct ln_case {
     const char *name;
@@ -79,8 +78,8 @@ START_TEST(forward_backward_table)
     ck_assert_int_eq(oclnn_layernorm_backward(ctx, &ld, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
                      OCLNN_SUCCESS);
 
-    double *xd = ref_widen(x, total), *dyd = ref_widen(dy, total), *gd = ref_widen(g, P);
-    double *bd = ref_widen(b, P);
+    double *xd = fx_widen(x, total), *dyd = fx_widen(dy, total), *gd = fx_widen(g, P);
+    double *bd = fx_widen(b, P);
     double *y = malloc(total * sizeof *y), *dx = malloc(total * sizeof *dx);
     double *yb = malloc(total * sizeof *yb), *dxb = malloc(total * sizeof *dxb);
     double *mean = malloc(G * sizeof *mean), *inv = malloc(G * sizeof *inv);
@@ -99,9 +98,7 @@ START_TEST(forward_backward_table)
     float *got = fx_download(tsm);
     fx_assert_close_tol("save_mean", got, mean, tol, G);
     free(got), free(tol);
-    got = fx_download(tsi);
-    fx_assert_close("save_invstd", got, inv, G, 0, 1e-5);
-    free(got);
+    fx_assert_tensor_close("save_invstd", tsi, inv, G, 0, 1e-5);
     tol = tolerance(y, yb, total, 2e-6, 2e-6);
     got = fx_download(ty);
     fx_assert_close_tol("y", got, y, tol, total);
@@ -142,8 +139,7 @@ START_TEST(forward_backward_table)
     free(xd), free(dyd), free(gd), free(bd), free(y), free(dx), free(yb), free(dxb);
     free(mean), free(inv), free(dgam), free(dbet), free(dgb), free(dbb), free(mb);
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, tsm, tsi, tdg, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy), free(g), free(b), free(dg0), free(db0);
 }
 END_TEST
@@ -168,8 +164,8 @@ START_TEST(reference_backward_matches_finite_differences)
     fx_fill(dyf, T, 18, -1, 1);
     fx_fill(gf, P, 19, 0.5f, 1.5f);
     fx_fill(bf, P, 20, -1, 1);
-    double *x = ref_widen(xf, T), *dy = ref_widen(dyf, T), *g = ref_widen(gf, P);
-    double *b = ref_widen(bf, P);
+    double *x = fx_widen(xf, T), *dy = fx_widen(dyf, T), *g = fx_widen(gf, P);
+    double *b = fx_widen(bf, P);
     double y[T], dx[T], dg[C * HW], db[C * HW];
     ref_ln_backward(chw, x, dy, N, C, HW, g, 1e-6, dx, dg, db);
     const double h = 1e-5;
@@ -211,20 +207,15 @@ START_TEST(large_mean_variance)
     oclnn_tensor *tx = fx_tensor(&d, x), *ty = fx_tensor(&d, NULL), *tg = vec_tensor(P, g);
     oclnn_tensor *tb = vec_tensor(P, b), *tsm = vec_tensor(G, NULL), *tsi = vec_tensor(G, NULL);
     ck_assert_int_eq(oclnn_layernorm_forward(ctx, &ld, tx, tg, tb, tsm, tsi, ty), OCLNN_SUCCESS);
-    double *xd = ref_widen(x, T), *gd = ref_widen(g, P), *bd = ref_widen(b, P);
+    double *xd = fx_widen(x, T), *gd = fx_widen(g, P), *bd = fx_widen(b, P);
     double *y = malloc(T * sizeof *y), *mean = malloc(G * sizeof *mean);
     double *inv = malloc(G * sizeof *inv);
     ref_ln_forward(chw, xd, N, C, H * W, gd, bd, ld.eps, y, mean, inv);
-    float *got = fx_download(tsi);
-    fx_assert_close("save_invstd (mean 1000)", got, inv, G, 0, 1e-5);
-    free(got);
-    got = fx_download(tsm);
-    fx_assert_close("save_mean (mean 1000)", got, mean, G, 0, 1e-6);
-    free(got);
+    fx_assert_tensor_close("save_invstd (mean 1000)", tsi, inv, G, 0, 1e-5);
+    fx_assert_tensor_close("save_mean (mean 1000)", tsm, mean, G, 0, 1e-6);
     free(xd), free(gd), free(bd), free(y), free(mean), free(inv), free(x), free(g), free(b);
     oclnn_tensor *all[] = {tx, ty, tg, tb, tsm, tsi};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
 }
 END_TEST
 
@@ -253,22 +244,12 @@ START_TEST(deterministic)
             oclnn_layernorm_backward(ctx, &ld, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 0),
             OCLNN_SUCCESS);
         const oclnn_tensor *outs[4] = {ty, tdx, tdg, tsi};
-        size_t sizes[4] = {T, T, (size_t)P, (size_t)G};
-        for (int i = 0; i < 4; i++) {
-            float *got = fx_download(outs[i]);
-            if (run == 0) {
-                first[i] = got;
-            } else {
-                ck_assert_msg(memcmp(got, first[i], sizes[i] * sizeof(float)) == 0,
-                              "output %d differs between two identical runs", i);
-                free(got);
-                free(first[i]);
-            }
-        }
+        const char *names[4] = {"y", "dx", "dgamma", "save_invstd"};
+        for (int i = 0; i < 4; i++)
+            fx_same_as_first_run(names[i], outs[i], &first[i]);
     }
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, tsm, tsi, tdg, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy), free(g), free(b);
 }
 END_TEST
@@ -325,17 +306,10 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_layernorm_backward(ctx, &ld, tx, tx, t3, t40, t40, ty, t3, t3, 2),
                      OCLNN_INVALID_ARGUMENT, "beta_acc 2, must be 0 or 1");
 
-    float *got = fx_download(ty);
-    for (int i = 0; i < 120; i++)
-        ck_assert_msg(isnan(got[i]), "y[%d] was written by a rejected call", i);
-    free(got);
-    got = fx_download(t2);
-    for (int i = 0; i < 2; i++)
-        ck_assert_msg(isnan(got[i]), "save_mean[%d] was written by a rejected call", i);
-    free(got);
+    fx_assert_all_nan("y after rejected calls", ty);
+    fx_assert_all_nan("save_mean after rejected calls", t2);
     oclnn_tensor *all[] = {tx, ty, tbad, t60, t60b, t3, t2, t2b, t40, t1d};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(p);
 }
 END_TEST

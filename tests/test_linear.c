@@ -26,7 +26,7 @@ static const lin_case cases[] = {
 
 static double *absolute(const float *p, int count)
 {
-    double *d = ref_widen(p, count);
+    double *d = fx_widen(p, count);
     for (int i = 0; i < count; i++)
         d[i] = fabs(d[i]);
     return d;
@@ -76,8 +76,8 @@ START_TEST(forward_backward_table)
     oclnn_tensor *ty = fx_tensor(&dy_desc, NULL), *tdx = fx_tensor(&dx_desc, NULL);
     oclnn_tensor *tdw = fx_tensor(&dw_desc, NULL), *tdb = fx_tensor(&db_desc, NULL);
 
-    double *xd = ref_widen(x, n * in), *wd = ref_widen(w, out * in), *bd = ref_widen(b, out);
-    double *dyd = ref_widen(dy, n * out), *xa = absolute(x, n * in), *wa = absolute(w, out * in);
+    double *xd = fx_widen(x, n * in), *wd = fx_widen(w, out * in), *bd = fx_widen(b, out);
+    double *dyd = fx_widen(dy, n * out), *xa = absolute(x, n * in), *wa = absolute(w, out * in);
     double *ba = absolute(b, out), *dya = absolute(dy, n * out);
     double *y = malloc((size_t)n * out * sizeof *y), *yb = malloc((size_t)n * out * sizeof *yb);
     double *dx = malloc((size_t)n * in * sizeof *dx), *dxb = malloc((size_t)n * in * sizeof *dxb);
@@ -128,8 +128,7 @@ START_TEST(forward_backward_table)
     free(xd), free(wd), free(bd), free(dyd), free(xa), free(wa), free(ba), free(dya);
     free(y), free(yb), free(dx), free(dxb), free(dw), free(dwb), free(db), free(dbb);
     oclnn_tensor *all[] = {tx, tw, tb, tdy, ty, tdx, tdw, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(w), free(b), free(dy), free(old_dx), free(old_dw), free(old_db);
 }
 END_TEST
@@ -143,8 +142,8 @@ START_TEST(reference_backward_matches_finite_differences)
     fx_fill(wf, O * I, 6, -1, 1);
     fx_fill(bf, O, 7, -1, 1);
     fx_fill(dyf, N * O, 8, -1, 1);
-    double *x = ref_widen(xf, N * I), *w = ref_widen(wf, O * I), *b = ref_widen(bf, O);
-    double *dy = ref_widen(dyf, N * O);
+    double *x = fx_widen(xf, N * I), *w = fx_widen(wf, O * I), *b = fx_widen(bf, O);
+    double *dy = fx_widen(dyf, N * O);
     double y[N * O], dx[N * I], dw[O * I], db[O];
     ref_linear_backward(x, w, dy, N, I, O, dx, dw, db);
     const double h = 1e-4;
@@ -192,22 +191,12 @@ START_TEST(deterministic)
         ck_assert_int_eq(oclnn_linear_backward_data(ctx, tdy, tw, tdx, 0), OCLNN_SUCCESS);
         ck_assert_int_eq(oclnn_linear_backward_weights(ctx, tx, tdy, tdw, tdb, 0), OCLNN_SUCCESS);
         const oclnn_tensor *outs[4] = {ty, tdx, tdw, tdb};
-        size_t sizes[4] = {N * O, N * I, O * I, O};
-        for (int i = 0; i < 4; i++) {
-            float *got = fx_download(outs[i]);
-            if (run == 0) {
-                first[i] = got;
-            } else {
-                ck_assert_msg(memcmp(got, first[i], sizes[i] * sizeof(float)) == 0,
-                              "output %d differs between two identical runs", i);
-                free(got);
-                free(first[i]);
-            }
-        }
+        const char *names[4] = {"y", "dx", "dw", "db"};
+        for (int i = 0; i < 4; i++)
+            fx_same_as_first_run(names[i], outs[i], &first[i]);
     }
     oclnn_tensor *all[] = {tx, tw, tb, tdy, ty, tdx, tdw, tdb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(w), free(b), free(dy);
 }
 END_TEST
@@ -256,18 +245,11 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_linear_backward_weights(ctx, tx, ty, tdw, tb4, 0),
                      OCLNN_INVALID_ARGUMENT, "db [4] has 4 elements, expected 5");
 
-    const oclnn_tensor *outs[] = {ty, tdx, tdw};
-    for (int k = 0; k < 3; k++) {
-        oclnn_tensor_desc d = oclnn_tensor_get_desc(outs[k]);
-        float *got = fx_download(outs[k]);
-        for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
-            ck_assert_msg(isnan(got[i]), "output %d element %zu was written by a rejected call", k,
-                          i);
-        free(got);
-    }
+    fx_assert_all_nan("y after rejected calls", ty);
+    fx_assert_all_nan("dx after rejected calls", tdx);
+    fx_assert_all_nan("dw after rejected calls", tdw);
     oclnn_tensor *all[] = {tx, tw, twbad, ty, tybad, t1d, tb, tb4, tdx, tdw};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        oclnn_tensor_destroy(all[i]);
+    fx_destroy(all, sizeof all / sizeof all[0]);
     free(data);
 }
 END_TEST

@@ -27,15 +27,6 @@ static const sgd_case sgds[] = {
 };
 #define NSGD (int)(sizeof sgds / sizeof sgds[0])
 
-static void assert_all_nan(const char *what, const oclnn_tensor *t)
-{
-    float *p = fx_download(t);
-    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
-    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
-        ck_assert_msg(isnan(p[i]), "%s: element %zu was written (%g)", what, i, p[i]);
-    free(p);
-}
-
 /* Tolerance after k steps: the float state drifts from the double one by a few ulp per step of
  * each quantity, so the limit is relative to |p| plus the sizes of the updates made. */
 static void compare(const char *what, const float *got, const double *want, const double *moved,
@@ -88,7 +79,7 @@ START_TEST(sgd_steps)
         free(tol);
         free(got);
     } else {
-        assert_all_nan("unused momentum buffer", tb);
+        fx_assert_all_nan("unused momentum buffer", tb);
     }
     oclnn_tensor_destroy(tp);
     oclnn_tensor_destroy(tg);
@@ -142,12 +133,8 @@ START_TEST(adam_steps)
         compare(what, got, pd, moved, n);
         free(got);
     }
-    float *got = fx_download(tm);
-    fx_assert_close("first moment", got, m, n, 1e-7, 1e-5);
-    free(got);
-    got = fx_download(tv);
-    fx_assert_close("second moment", got, v, n, 1e-9, 1e-5);
-    free(got);
+    fx_assert_tensor_close("first moment", tm, m, n, 1e-7, 1e-5);
+    fx_assert_tensor_close("second moment", tv, v, n, 1e-9, 1e-5);
     oclnn_tensor_destroy(tp);
     oclnn_tensor_destroy(tg);
     oclnn_tensor_destroy(tm);
@@ -198,30 +185,33 @@ END_TEST
 
 START_TEST(cosine_schedule)
 {
-    double lr;
-    /* Warm-up: linear from base/warmup to base at the boundary. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 0, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.01, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 9, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.1, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 10, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.1, 1e-15);
-    /* The middle of the cosine part is the mean of base and min. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 60, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.0505, 1e-15);
-    /* A quarter of the way: min + (base - min) * (1 + cos(pi/4)) / 2. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 35, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.001 + 0.099 * 0.5 * (1 + sqrt(0.5)), 1e-15);
-    /* The end, and past it: min_lr. */
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 110, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.001, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(0.1, 0.001, 500, 10, 110, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.001, 1e-15);
-    /* No warm-up. */
-    ck_assert_int_eq(oclnn_lr_cosine(1.0, 0.0, 0, 0, 4, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 1.0, 1e-15);
-    ck_assert_int_eq(oclnn_lr_cosine(1.0, 0.0, 2, 0, 4, &lr), OCLNN_SUCCESS);
-    ck_assert_double_eq_tol(lr, 0.5, 1e-15);
+    const struct {
+        double base, min;
+        long step, warmup, total;
+        double want;
+    } points[] = {
+        /* Warm-up: linear from base/warmup to base at the boundary. */
+        {0.1, 0.001, 0, 10, 110, 0.01},
+        {0.1, 0.001, 9, 10, 110, 0.1},
+        {0.1, 0.001, 10, 10, 110, 0.1},
+        /* The middle of the cosine part is the mean of base and min. */
+        {0.1, 0.001, 60, 10, 110, 0.0505},
+        /* A quarter of the way: min + (base - min) * (1 + cos(pi/4)) / 2. */
+        {0.1, 0.001, 35, 10, 110, 0.001 + 0.099 * 0.5 * (1 + sqrt(0.5))},
+        /* The end, and past it: min_lr. */
+        {0.1, 0.001, 110, 10, 110, 0.001},
+        {0.1, 0.001, 500, 10, 110, 0.001},
+        /* No warm-up. */
+        {1.0, 0.0, 0, 0, 4, 1.0},
+        {1.0, 0.0, 2, 0, 4, 0.5},
+    };
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        double lr;
+        ck_assert_int_eq(oclnn_lr_cosine(points[i].base, points[i].min, points[i].step,
+                                         points[i].warmup, points[i].total, &lr),
+                         OCLNN_SUCCESS);
+        ck_assert_double_eq_tol(lr, points[i].want, 1e-15);
+    }
 }
 END_TEST
 
@@ -284,8 +274,8 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_adam_step(c, &a, 1, p, g, NULL, v), OCLNN_INVALID_ARGUMENT, "m is NULL");
     fx_assert_status(oclnn_adam_step(c, &a, 1, p, g, m, g9), OCLNN_INVALID_ARGUMENT,
                      "v [9] has 9 elements");
-    assert_all_nan("momentum buffer after rejected calls", b);
-    assert_all_nan("m after rejected calls", m);
+    fx_assert_all_nan("momentum buffer after rejected calls", b);
+    fx_assert_all_nan("m after rejected calls", m);
     float *got = fx_download(p);
     ck_assert_int_eq(memcmp(got, ps, sizeof ps), 0);
     free(got);
@@ -305,8 +295,7 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(oclnn_lr_cosine(0.1, 0, 0, 0, 5, NULL), OCLNN_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "lr is NULL"));
     oclnn_tensor *ts[] = {p, g, b, m, v, g9};
-    for (int i = 0; i < 6; i++)
-        oclnn_tensor_destroy(ts[i]);
+    fx_destroy(ts, sizeof ts / sizeof ts[0]);
 }
 END_TEST
 

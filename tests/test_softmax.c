@@ -32,15 +32,6 @@ static oclnn_tensor *labels_tensor(const int32_t *labels, int n)
     return t;
 }
 
-static void assert_all_nan(const char *what, const oclnn_tensor *t)
-{
-    float *p = fx_download(t);
-    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
-    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
-        ck_assert_msg(isnan(p[i]), "%s: element %zu was written (%g)", what, i, p[i]);
-    free(p);
-}
-
 /* Softmax values are in [0, 1]: exp and the division cost a few ulp (2e-6 relative plus a floor
  * for probabilities far below 1); log-softmax errors come from log(sum) (absolute ~1e-6). */
 START_TEST(softmax_forward)
@@ -56,10 +47,8 @@ START_TEST(softmax_forward)
     for (int log_out = 0; log_out < 2; log_out++) {
         ck_assert_int_eq(oclnn_softmax_forward(c, tx, ty, log_out), OCLNN_SUCCESS);
         ref_softmax(rc->n, rc->k, xd, want, log_out);
-        float *got = fx_download(ty);
-        fx_assert_close(log_out ? "log_softmax" : "softmax", got, want, n, log_out ? 2e-6 : 1e-9,
-                        log_out ? 1e-6 : 2e-6);
-        free(got);
+        fx_assert_tensor_close(log_out ? "log_softmax" : "softmax", ty, want, n,
+                               log_out ? 2e-6 : 1e-9, log_out ? 1e-6 : 2e-6);
     }
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);
@@ -140,9 +129,7 @@ START_TEST(cross_entropy)
                  *tdx = fx_tensor(&d, NULL);
     ck_assert_int_eq(oclnn_softmax_cross_entropy_forward(c, tx, tl, tp, tloss), OCLNN_SUCCESS);
     ref_softmax(rc->n, rc->k, xd, probs, 0);
-    float *got = fx_download(tp);
-    fx_assert_close("cross-entropy probs", got, probs, n, 1e-9, 2e-6);
-    free(got);
+    fx_assert_tensor_close("cross-entropy probs", tp, probs, n, 1e-9, 2e-6);
     double want_loss = ref_ce_loss(rc->n, rc->k, xd, labels);
     float loss;
     ck_assert_int_eq(oclnn_tensor_download(c, tloss, &loss, 1, 1), OCLNN_SUCCESS);
@@ -159,7 +146,7 @@ START_TEST(cross_entropy)
     const float scale = 2.5f;
     ck_assert_int_eq(oclnn_softmax_cross_entropy_backward(c, tp, tl, scale, tdx), OCLNN_SUCCESS);
     ref_ce_grad(rc->n, rc->k, xd, labels, scale, grad);
-    got = fx_download(tdx);
+    float *got = fx_download(tdx);
     /* Judged against the size of the terms of probs - onehot: a probability near 1 minus 1
      * keeps only the absolute precision of the probability. */
     double *gtol = malloc(n * sizeof *gtol);
@@ -176,8 +163,7 @@ START_TEST(cross_entropy)
                       grad[i], fd);
     }
     oclnn_tensor *ts[] = {tx, tl, tp, tloss, tdx};
-    for (int i = 0; i < 5; i++)
-        oclnn_tensor_destroy(ts[i]);
+    fx_destroy(ts, sizeof ts / sizeof ts[0]);
     free(x);
     free(r);
     free(labels);
@@ -302,14 +288,13 @@ START_TEST(bad_arguments)
                      "labels has dtype 0");
     fx_assert_status(oclnn_accuracy_count(NULL, x, labels, icount), OCLNN_INVALID_ARGUMENT, NULL);
     ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "accuracy_count: ctx is NULL"));
-    assert_all_nan("y after rejected calls", y);
-    assert_all_nan("loss after rejected calls", loss);
+    fx_assert_all_nan("y after rejected calls", y);
+    fx_assert_all_nan("loss after rejected calls", loss);
     int32_t cnt;
     ck_assert_int_eq(oclnn_tensor_download(c, icount, &cnt, 1, 1), OCLNN_SUCCESS);
     ck_assert_int_eq(cnt, -1); /* fx_tensor prefills i32 with -1 */
     oclnn_tensor *ts[] = {x, y, x4, loss, loss2, flabels, labels, labels5, icount};
-    for (int i = 0; i < 9; i++)
-        oclnn_tensor_destroy(ts[i]);
+    fx_destroy(ts, sizeof ts / sizeof ts[0]);
 }
 END_TEST
 

@@ -146,6 +146,81 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
     }
 }
 
+/* Forward at stride 1 over xp, the zero-padded copy of x (planes of HP x WP, HP = OH +
+ * (R-1)*DH, WP = OW + (S-1)*DW, written by dw_pad): the output pixels of one image are one flat
+ * run p = oh * WP + ow, and tap (r, s) of pixel p reads xp[p + r*DH*WP + s*DW], contiguous
+ * across rows. Every tile takes plain vector loads and a 16-pixel tile never idles on a short
+ * row; lanes in the padding columns (ow >= OW) or past the run are computed and dropped.
+ * Global: (ceil(OH * WP / (16 * PX)), N * G * ceil(KG / KB)). */
+__kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
+                                     __global const float *wp, const int wp_off,
+                                     __global const float *b, const int b_off, const int has_b,
+                                     __global const float *z, const int z_off, const int has_z,
+                                     __global float *y, const int y_off, GEOM_ARGS, const int HP,
+                                     const int WP, const int act, const int res_before)
+{
+    const int tile = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    const int run = OH * WP;
+    if (tile * 16 * PX >= run || job >= N * G * kbs)
+        return;
+    const int p0 = tile * 16 * PX;
+    const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
+    const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
+
+    float16 acc[KB][PX];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+#pragma unroll
+        for (int v = 0; v < PX; v++)
+            acc[j][v] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
+    for (int c = 0; c < CG; c++) {
+        __global const float *xc = xp + xp_off + ((size_t)n * C + g * CG + c) * HP * WP + p0;
+        for (int r = 0; r < R; r++) {
+            __global const float *xr = xc + r * DH * WP;
+            __global const float *wq = wk + (c * R + r) * S * KB;
+            for (int s = 0; s < S; s++) {
+                float16 xv[PX];
+#pragma unroll
+                for (int v = 0; v < PX; v++)
+                    xv[v] = vload16(0, xr + s * DW + v * 16);
+#pragma unroll
+                for (int j = 0; j < KB; j++) {
+                    const float16 wv = (float16)(wq[s * KB + j]);
+#pragma unroll
+                    for (int v = 0; v < PX; v++)
+                        acc[j][v] = fma(wv, xv[v], acc[j][v]);
+                }
+            }
+        }
+    }
+    int dst[16 * PX]; /* offset of each lane in an output plane, -1 for dropped lanes */
+    for (int i = 0; i < 16 * PX; i++) {
+        const int p = p0 + i, oh = p / WP, ow = p - oh * WP;
+        dst[i] = (p < run && ow < OW) ? oh * OW + ow : -1;
+    }
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        const int k = k0 + j;
+        if (kb * KB + j >= KG)
+            continue; /* past the group's channels */
+        const float bias = has_b ? b[b_off + k] : 0.0f;
+        const size_t o = ((size_t)n * K + k) * OH * OW;
+        float v[16 * PX];
+#pragma unroll
+        for (int q = 0; q < PX; q++)
+            vstore16(acc[j][q], q, v);
+        for (int i = 0; i < 16 * PX; i++) {
+            if (dst[i] < 0)
+                continue;
+            const float zv = has_z ? z[z_off + o + dst[i]] : 0.0f;
+            y[y_off + o + dst[i]] = conv_epilogue(v[i], bias, zv, act, res_before);
+        }
+    }
+}
+
 /* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
  * (zero past the group's channels): the KB input channels of a tap are adjacent.
  * Global: (KG * R * S, G * ceil(CG / KB)). */

@@ -3,6 +3,7 @@
  * repacked weights). Also the bias gradient every algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,20 +32,105 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
+/* The zero-padded copy of x that the stride-1 forward reads (conv2d_direct_fwd_flat, written
+ * by dw_pad): n*c planes of hp x wp, then zero rows for the reads of the last tiles past the
+ * last plane (16*px lanes, shifted by the widest tap). */
+typedef struct flat_pad {
+    int hp, wp, nrows;
+} flat_pad;
+
+static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
+{
+    flat_pad f;
+    f.hp = g->oh + (g->r - 1) * g->dil_h;
+    f.wp = g->ow + (g->s - 1) * g->dil_w;
+    const size_t slack = 16 * (size_t)t->px + (size_t)(g->s - 1) * g->dil_w;
+    const long long rows = (long long)g->n * g->c * f.hp + (long long)oclnn__div_up(slack, f.wp);
+    f.nrows = rows * f.wp <= INT_MAX ? (int)rows : -1; /* -1: too large for int indexing */
+    return f;
+}
+
+static size_t forward_weights_bytes(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
+{
+    const size_t kb = (size_t)t->kb;
+    return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * g->r * g->s *
+           sizeof(float);
+}
+
+/* Whether the forward takes the flat path: stride 1 (its flat run needs one input column per
+ * output column) and the padded copy fits the workspace limit next to the packed weights (else
+ * the row kernel, which needs no copy). */
+static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                     size_t *bytes)
+{
+    const flat_pad f = flat_shape(t, g);
+    *bytes = forward_weights_bytes(t, g);
+    if (g->stride_h != 1 || g->stride_w != 1 || f.nrows < 0)
+        return false;
+    const size_t all = *bytes + (size_t)f.nrows * f.wp * sizeof(float);
+    if (all > ctx->workspace_limit || all / sizeof(float) > INT_MAX)
+        return false;
+    *bytes = all;
+    return true;
+}
+
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass)
 {
     const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
     const size_t rs = (size_t)g->r * g->s, kb = (size_t)t.kb;
+    size_t bytes;
     switch (pass) {
-    case OCLNN_CONV_FORWARD: /* output channels rounded up to the block */
-        return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * rs *
-               sizeof(float);
+    case OCLNN_CONV_FORWARD: /* output channels rounded up to the block, the padded x */
+        use_flat(ctx, &t, g, &bytes);
+        return bytes;
     case OCLNN_CONV_BACKWARD_DATA: /* input channels rounded up to the block */
         return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs *
                sizeof(float);
     default: return 0;
     }
+}
+
+/* The stride-1 forward: x padded into the workspace after the packed weights, then
+ * conv2d_direct_fwd_flat. */
+static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                 const oclnn_conv_tuning *t, cl_kernel kpad, cl_kernel k,
+                                 oclnn_activation act, int residual_before_act,
+                                 const oclnn_tensor *x, const oclnn_tensor *b,
+                                 const oclnn_tensor *z, oclnn_tensor *y, cl_mem ws)
+{
+    const flat_pad f = flat_shape(t, g);
+    const int xp_off = (int)(forward_weights_bytes(t, g) / sizeof(float));
+    cl_ulong src_off = x->offset, dst_off = (cl_ulong)xp_off;
+    int h = g->h, w = g->w, hp = f.hp, wp = f.wp, pt = g->pad_t, pl = g->pad_l;
+    int nplanes = g->n * g->c, nrows = f.nrows;
+    oclnn_arg pargs[] = {OCLNN_ARG(x->mem),  OCLNN_ARG(src_off), OCLNN_ARG(ws),
+                         OCLNN_ARG(dst_off), OCLNN_ARG(h),       OCLNN_ARG(w),
+                         OCLNN_ARG(hp),      OCLNN_ARG(wp),      OCLNN_ARG(pt),
+                         OCLNN_ARG(pl),      OCLNN_ARG(nplanes), OCLNN_ARG(nrows)};
+    size_t pglobal = (size_t)nrows, plocal = 64;
+    oclnn_status s = oclnn__launch(ctx, "conv2d", kpad, pargs, sizeof pargs / sizeof pargs[0], 1,
+                                   &pglobal, &plocal);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geo[24], zero = 0, y_off = (int)y->offset;
+    int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
+    int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
+    cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(xp_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
+    args[n++] = OCLNN_ARG(zm), args[n++] = OCLNN_ARG(z_off), args[n++] = OCLNN_ARG(has_z);
+    args[n++] = OCLNN_ARG(y->mem), args[n++] = OCLNN_ARG(y_off);
+    n = add_geom(args, n, g, geo);
+    args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp);
+    args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(rb);
+    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t->kb);
+    size_t global[2] = {oclnn__div_up((size_t)g->oh * wp, 16 * (size_t)t->px),
+                        (size_t)g->n * g->groups * kbs};
+    return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t->local);
 }
 
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -53,15 +139,19 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         const oclnn_tensor *b, const oclnn_tensor *z,
                                         oclnn_tensor *y)
 {
-    oclnn_conv_tuning t;
-    cl_kernel k, kpack;
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    cl_kernel k, kpack, kpad = NULL;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_fwd", &t, &k);
+    size_t ws_bytes;
+    const bool flat = use_flat(ctx, &t, g, &ws_bytes);
+    oclnn_status s =
+        direct_kernel(ctx, g, flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd", &t, &k);
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, g, "conv2d_direct_pack_weights", &t, &kpack);
+    if (s == OCLNN_SUCCESS && flat)
+        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_FORWARD),
-                             "conv2d", &ws);
+        s = oclnn__workspace(ctx, ws_bytes, "conv2d", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0;
@@ -78,6 +168,8 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
         return s;
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
     int x_off = (int)x->offset, y_off = (int)y->offset;
+    if (flat)
+        return flat_forward(ctx, g, &t, kpad, k, act, residual_before_act, x, b, z, y, ws);
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;

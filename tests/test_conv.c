@@ -463,7 +463,8 @@ START_TEST(choose_and_shape)
     size_t ws;
     /* The pick depends on the device; the workspace must be the one of the algorithm picked:
      * im2col columns and GEMM output of both images, or DIRECT's packed weights (w rounded up
-     * to its channel block). */
+     * to its channel block) and, at stride 1, x zero-padded to planes of 12 x 16 (oh + 2 rows,
+     * ow + 4 columns) plus 2 rows of slack (16 lanes + 4 columns past the last plane). */
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);
@@ -471,7 +472,9 @@ START_TEST(choose_and_shape)
     if (a == OCLNN_CONV_IM2COL_GEMM)
         ck_assert_uint_eq(ws, 2 * (8 * 3 * 5 + 16) * 10 * 12 * sizeof(float));
     else
-        ck_assert_msg(ws >= wbytes && ws < 2 * wbytes, "DIRECT workspace %zu", ws);
+        ck_assert_msg(ws >= wbytes + (2 * 8 * 12 + 2) * 16 * sizeof(float) &&
+                          ws < 2 * wbytes + (2 * 8 * 12 + 2) * 16 * sizeof(float),
+                      "DIRECT workspace %zu", ws);
     desc = oclnn_conv2d_desc_default();
     w = d4(16, 8, 1, 1);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),

@@ -310,6 +310,64 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
     }
 }
 
+/* Backward data at stride 1 as a forward with the taps reversed, over dyp: dy zero-padded to
+ * planes of HP x WP (HP = H + (R-1)*DH, WP = W + (S-1)*DW, shifted by (R-1)*DH - PT rows and
+ * (S-1)*DW - PL columns, by dw_pad). The input pixels of one image are one flat run
+ * p = ih * WP + iw, and tap (r, s) of pixel p reads dyp[p + (R-1-r)*DH*WP + (S-1-s)*DW]:
+ * plain vector loads only; lanes in the padding columns (iw >= W) or past the run are dropped.
+ * Global: (ceil(H * WP / 16), N * G * ceil(CG / KB)). */
+__kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int dyp_off,
+                                          __global const float *wp, const int wp_off,
+                                          __global float *dx, const int dx_off, GEOM_ARGS,
+                                          const int HP, const int WP, const int beta)
+{
+    const int tile = (int)get_global_id(0);
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    const int run = H * WP;
+    if (tile * 16 >= run || job >= N * G * cbs)
+        return;
+    const int p0 = tile * 16;
+    const int cb = job % cbs, g = (job / cbs) % G, n = job / (cbs * G);
+    const int c0 = cb * KB; /* first input channel within the group */
+
+    float16 acc[KB];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+        acc[j] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
+    for (int kk = 0; kk < KG; kk++) {
+        __global const float *dk =
+            dyp + dyp_off + ((size_t)n * K + g * KG + kk) * HP * WP + p0 + (S - 1) * DW;
+        for (int r = 0; r < R; r++) {
+            __global const float *dr = dk + (R - 1 - r) * DH * WP;
+            __global const float *wq = wk + (kk * R + r) * S * KB;
+            for (int s = 0; s < S; s++) {
+                const float16 dv = vload16(0, dr - s * DW);
+#pragma unroll
+                for (int j = 0; j < KB; j++)
+                    acc[j] = fma((float16)(wq[s * KB + j]), dv, acc[j]);
+            }
+        }
+    }
+    int dst[16]; /* offset of each lane in an input plane, -1 for dropped lanes */
+    for (int i = 0; i < 16; i++) {
+        const int p = p0 + i, ih = p / WP, iw = p - ih * WP;
+        dst[i] = (p < run && iw < W) ? ih * W + iw : -1;
+    }
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        if (c0 + j >= CG)
+            continue; /* past the group's channels */
+        const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W;
+        float v[16];
+        vstore16(acc[j], 0, v);
+        for (int i = 0; i < 16; i++)
+            if (dst[i] >= 0)
+                dx[o + dst[i]] = beta ? dx[o + dst[i]] + v[i] : v[i];
+    }
+}
+
 #define WGT_VLOAD(p) vload16(0, p)
 #define WGT_TAIL(p) load16_tail(p, OW - ow0)
 

@@ -32,39 +32,57 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
-/* The zero-padded copy of x that the stride-1 forward reads (conv2d_direct_fwd_flat, written
- * by dw_pad): n*c planes of hp x wp, then zero rows for the reads of the last tiles past the
- * last plane (16*px lanes, shifted by the widest tap). */
+/* The zero-padded copy that the stride-1 kernels read (conv2d_direct_*_flat, written by
+ * dw_pad): forward, x with the forward's pads; backward data, dy padded by the kernel extent
+ * minus those pads (a stride-1 backward data is a forward over it with the taps reversed).
+ * nplanes planes of src_h x src_w become planes of hp x wp shifted by (pad_t, pad_l), then zero
+ * rows for the reads of the last tiles past the last plane (16*px lanes, shifted by the
+ * widest tap). */
 typedef struct flat_pad {
-    int hp, wp, nrows;
+    int src_h, src_w, hp, wp, pad_t, pad_l, nplanes, nrows;
 } flat_pad;
 
-static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
+static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                           oclnn_conv_pass pass)
 {
+    const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
     flat_pad f;
-    f.hp = g->oh + (g->r - 1) * g->dil_h;
-    f.wp = g->ow + (g->s - 1) * g->dil_w;
-    const size_t slack = 16 * (size_t)t->px + (size_t)(g->s - 1) * g->dil_w;
-    const long long rows = (long long)g->n * g->c * f.hp + (long long)oclnn__div_up(slack, f.wp);
+    long long planes;
+    size_t lanes;
+    if (pass == OCLNN_CONV_FORWARD) {
+        f.src_h = g->h, f.src_w = g->w, f.pad_t = g->pad_t, f.pad_l = g->pad_l;
+        f.hp = g->oh + ekh, f.wp = g->ow + ekw;
+        planes = (long long)g->n * g->c, lanes = 16 * (size_t)t->px;
+    } else {
+        f.src_h = g->oh, f.src_w = g->ow, f.pad_t = ekh - g->pad_t, f.pad_l = ekw - g->pad_l;
+        f.hp = g->h + ekh, f.wp = g->w + ekw;
+        planes = (long long)g->n * g->k, lanes = 16;
+    }
+    const long long rows = planes * f.hp + (long long)oclnn__div_up(lanes + ekw, f.wp);
+    f.nplanes = (int)(planes < INT_MAX ? planes : INT_MAX);
     f.nrows = rows * f.wp <= INT_MAX ? (int)rows : -1; /* -1: too large for int indexing */
     return f;
 }
 
-static size_t forward_weights_bytes(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
+/* The packed weights: channels (output forward, input backward) rounded up to the block. */
+static size_t packed_bytes(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                           oclnn_conv_pass pass)
 {
     const size_t kb = (size_t)t->kb;
-    return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * g->r * g->s *
+    const size_t blocked = pass == OCLNN_CONV_FORWARD ? (size_t)g->kg : (size_t)g->cg;
+    const size_t other = pass == OCLNN_CONV_FORWARD ? (size_t)g->cg : (size_t)g->kg;
+    return (size_t)g->groups * oclnn__div_up(blocked, kb) * kb * other * g->r * g->s *
            sizeof(float);
 }
 
-/* Whether the forward takes the flat path: stride 1 (its flat run needs one input column per
- * output column) and the padded copy fits the workspace limit next to the packed weights (else
- * the row kernel, which needs no copy). */
+/* Whether a forward or backward data takes the flat path: stride 1 (its flat run needs one
+ * input column per output column) and the padded copy fits the workspace limit next to the
+ * packed weights (else the row kernel, which needs no copy). *bytes receives the workspace. */
 static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
-                     size_t *bytes)
+                     oclnn_conv_pass pass, size_t *bytes)
 {
-    const flat_pad f = flat_shape(t, g);
-    *bytes = forward_weights_bytes(t, g);
+    const flat_pad f = flat_shape(t, g, pass);
+    *bytes = packed_bytes(t, g, pass);
     if (g->stride_h != 1 || g->stride_w != 1 || f.nrows < 0)
         return false;
     const size_t all = *bytes + (size_t)f.nrows * f.wp * sizeof(float);
@@ -78,42 +96,45 @@ size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_g
                                     oclnn_conv_pass pass)
 {
     const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
-    const size_t rs = (size_t)g->r * g->s, kb = (size_t)t.kb;
-    size_t bytes;
-    switch (pass) {
-    case OCLNN_CONV_FORWARD: /* output channels rounded up to the block, the padded x */
-        use_flat(ctx, &t, g, &bytes);
-        return bytes;
-    case OCLNN_CONV_BACKWARD_DATA: /* input channels rounded up to the block */
-        return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs *
-               sizeof(float);
-    default: return 0;
-    }
+    size_t bytes = 0;
+    if (pass == OCLNN_CONV_FORWARD || pass == OCLNN_CONV_BACKWARD_DATA)
+        use_flat(ctx, &t, g, pass, &bytes);
+    return bytes;
+}
+
+/* Pads src (from element src_off) into ws after the packed weights: the copy f describes. */
+static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const oclnn_conv_tuning *t,
+                              const oclnn_conv_geom *g, oclnn_conv_pass pass, const flat_pad *f,
+                              cl_mem src, size_t src_off, cl_mem ws)
+{
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong so = src_off, dst_off = packed_bytes(t, g, pass) / sizeof(float);
+    oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(so),         OCLNN_ARG(ws),
+                        OCLNN_ARG(dst_off),  OCLNN_ARG(f->src_h),   OCLNN_ARG(f->src_w),
+                        OCLNN_ARG(f->hp),    OCLNN_ARG(f->wp),      OCLNN_ARG(f->pad_t),
+                        OCLNN_ARG(f->pad_l), OCLNN_ARG(f->nplanes), OCLNN_ARG(f->nrows)};
+    size_t global = (size_t)f->nrows, local = 64;
+    return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 1, &global, &local);
 }
 
 /* The stride-1 forward: x padded into the workspace after the packed weights, then
  * conv2d_direct_fwd_flat. */
 static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
-                                 const oclnn_conv_tuning *t, cl_kernel kpad, cl_kernel k,
-                                 oclnn_activation act, int residual_before_act,
-                                 const oclnn_tensor *x, const oclnn_tensor *b,
-                                 const oclnn_tensor *z, oclnn_tensor *y, cl_mem ws)
+                                 const oclnn_conv_tuning *t, cl_kernel k, oclnn_activation act,
+                                 int residual_before_act, const oclnn_tensor *x,
+                                 const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *y,
+                                 cl_mem ws)
 {
-    const flat_pad f = flat_shape(t, g);
-    const int xp_off = (int)(forward_weights_bytes(t, g) / sizeof(float));
-    cl_ulong src_off = x->offset, dst_off = (cl_ulong)xp_off;
-    int h = g->h, w = g->w, hp = f.hp, wp = f.wp, pt = g->pad_t, pl = g->pad_l;
-    int nplanes = g->n * g->c, nrows = f.nrows;
-    oclnn_arg pargs[] = {OCLNN_ARG(x->mem),  OCLNN_ARG(src_off), OCLNN_ARG(ws),
-                         OCLNN_ARG(dst_off), OCLNN_ARG(h),       OCLNN_ARG(w),
-                         OCLNN_ARG(hp),      OCLNN_ARG(wp),      OCLNN_ARG(pt),
-                         OCLNN_ARG(pl),      OCLNN_ARG(nplanes), OCLNN_ARG(nrows)};
-    size_t pglobal = (size_t)nrows, plocal = 64;
-    oclnn_status s = oclnn__launch(ctx, "conv2d", kpad, pargs, sizeof pargs / sizeof pargs[0], 1,
-                                   &pglobal, &plocal);
+    const oclnn_conv_pass pass = OCLNN_CONV_FORWARD;
+    const flat_pad f = flat_shape(t, g, pass);
+    oclnn_status s = flat_copy(ctx, "conv2d", t, g, pass, &f, x->mem, x->offset, ws);
     if (s != OCLNN_SUCCESS)
         return s;
-    int geo[24], zero = 0, y_off = (int)y->offset;
+    const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
+    int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
@@ -133,6 +154,32 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
     return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t->local);
 }
 
+/* The stride-1 backward data: dy padded into the workspace after the packed weights, then
+ * conv2d_direct_bwd_data_flat. */
+static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                       const oclnn_conv_tuning *t, cl_kernel k,
+                                       const oclnn_tensor *dy, oclnn_tensor *dx, int acc, cl_mem ws)
+{
+    const oclnn_conv_pass pass = OCLNN_CONV_BACKWARD_DATA;
+    const flat_pad f = flat_shape(t, g, pass);
+    oclnn_status s =
+        flat_copy(ctx, "conv2d_backward_data", t, g, pass, &f, dy->mem, dy->offset, ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    const int dyp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
+    int geo[24], zero = 0, dx_off = (int)dx->offset, hp = f.hp, wp = f.wp;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
+    n = add_geom(args, n, g, geo);
+    args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp), args[n++] = OCLNN_ARG(acc);
+    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t->kb);
+    size_t global[2] = {oclnn__div_up((size_t)g->h * wp, 16), (size_t)g->n * g->groups * cbs};
+    return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t->local);
+}
+
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,
@@ -140,15 +187,15 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         oclnn_tensor *y)
 {
     oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
-    cl_kernel k, kpack, kpad = NULL;
+    cl_kernel k, kpack, kpad;
     cl_mem ws;
     size_t ws_bytes;
-    const bool flat = use_flat(ctx, &t, g, &ws_bytes);
+    const bool flat = use_flat(ctx, &t, g, OCLNN_CONV_FORWARD, &ws_bytes);
     oclnn_status s =
         direct_kernel(ctx, g, flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd", &t, &k);
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, g, "conv2d_direct_pack_weights", &t, &kpack);
-    if (s == OCLNN_SUCCESS && flat)
+    if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, ws_bytes, "conv2d", &ws);
@@ -169,7 +216,7 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
     int x_off = (int)x->offset, y_off = (int)y->offset;
     if (flat)
-        return flat_forward(ctx, g, &t, kpad, k, act, residual_before_act, x, b, z, y, ws);
+        return flat_forward(ctx, g, &t, k, act, residual_before_act, x, b, z, y, ws);
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
@@ -190,15 +237,19 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               const oclnn_tensor *dy, const oclnn_tensor *w,
                                               oclnn_tensor *dx, float beta)
 {
-    oclnn_conv_tuning t;
-    cl_kernel k, kpack;
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    cl_kernel k, kpack, kpad;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_data", &t, &k);
+    size_t ws_bytes;
+    const bool flat = use_flat(ctx, &t, g, OCLNN_CONV_BACKWARD_DATA, &ws_bytes);
+    oclnn_status s = direct_kernel(
+        ctx, g, flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data", &t, &k);
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, g, "conv2d_direct_pack_weights_t", &t, &kpack);
+    if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
+        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, OCLNN_CONV_BACKWARD_DATA),
-                             "conv2d_backward_data", &ws);
+        s = oclnn__workspace(ctx, ws_bytes, "conv2d_backward_data", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0;
@@ -215,6 +266,8 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
         return s;
     int dy_off = (int)dy->offset, dx_off = (int)dx->offset;
     int acc = beta != 0.0f;
+    if (flat)
+        return flat_backward_data(ctx, g, &t, k, dy, dx, acc, ws);
     n = 0;
     args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);

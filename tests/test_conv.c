@@ -566,6 +566,37 @@ START_TEST(chunked_batch)
 }
 END_TEST
 
+/* At stride 1, DIRECT's forward and backward data pad their input into the workspace next to
+ * the packed weights; where that copy passes the limit they take the row kernels instead (the
+ * workspace is the packed weights alone) and still give the right results. */
+START_TEST(direct_without_padded_copy)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("LeNet conv2 32->64 3x3 p1 14x14");
+    ref_conv p = ref_of(sh);
+    /* Packed weights 64 x 32 x 3 x 3 floats either way (both channel counts are whole blocks);
+     * the padded x (32 planes of 16 x 16) or dy (64 planes) adds at least 32 KiB. */
+    const size_t wbytes = (size_t)64 * 32 * 9 * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, wbytes + 16384), OCLNN_SUCCESS);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, wbytes);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, wbytes);
+    check_forward(sh, OCLNN_CONV_DIRECT, true, OCLNN_ACT_RELU, true, 1);
+    check_backward(sh, OCLNN_CONV_DIRECT, 0.0f);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_gt(ws, wbytes + 32768);
+}
+END_TEST
+
 /* ---- negative tests: status, message, and nothing written ---- */
 
 typedef struct neg {
@@ -822,6 +853,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
     tcase_add_test(tc, workspace_limit);
+    tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, negative_descriptor);
     tcase_add_test(tc, negative_forced_algorithm);

@@ -239,9 +239,11 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
  *   faster of the two:
  *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
  *     faster than GEMM_1X1 on 1x1);
- *   backward data: DIRECT only for kernels larger than 1x1 at stride 1 with >= 16 channels per
- *     group and rows of >= 14 pixels (its strided gather and its 16-channel blocks waste work
- *     otherwise; GEMM_1X1 is 2x faster on 1x1), else the GEMM algorithms;
+ *   backward data: DIRECT at stride 1 with >= 16 channels per group (its strided gather and
+ *     its 16-channel blocks waste work otherwise), else the GEMM algorithms. Re-measured at
+ *     batch 32 and 1 after the flat stride-1 kernels: 1.7x faster than IM2COL_GEMM on 512@7 at
+ *     batch 32 (1.3x slower at batch 1), 10x faster than GEMM_1X1 on the ConvNeXt 1x1 96>384@56
+ *     at batch 32 (1.4x slower at batch 1);
  *   backward weights: DIRECT where there are many pixels per image (>= 28x28, 1.5-3.5x faster)
  *     or the GEMM would be thin (kg < 128 or cg*r*s < 1024: the stem, LeNet), else the GEMM
  *     algorithms (2-4x faster on the 14x14 and 7x7 ResNet layers).
@@ -257,8 +259,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         const long taps = (long)g->cg * g->r * g->s, pixels = (long)g->oh * g->ow;
         const bool big_gemm = g->kg >= 128 && taps >= 1024;
         if (pass == OCLNN_CONV_FORWARD ||
-            (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && !is_1x1(g) && g->cg >= 16 &&
-             g->w >= 14) ||
+            (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && g->cg >= 16) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (pixels >= 28 * 28 || !big_gemm)))
             a = OCLNN_CONV_DIRECT;
     }

@@ -443,3 +443,67 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
         }
     }
 }
+
+/* Backward weights at stride 1 over flat padded copies (dw_pad): xp, x with the forward's pads
+ * in planes of HPX x WP (WP = OW + (S-1)*DW), and dyp, dy in planes of HPD x WP with zeros in
+ * the columns ow >= OW and in the rows past OH. The output pixels of one image are one flat run
+ * p = oh * WP + ow, and tap (r, s) pairs dyp[p] with xp[p + r*DH*WP + s*DW]: plain vector loads
+ * in whole tiles of 16 across rows; lanes outside the output meet zeros in dyp. The zero rows
+ * at the end of each plane take the reads of the last tile.
+ * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
+__kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int xp_off,
+                                             __global const float *dyp, const int dyp_off,
+                                             __global float *dw, const int dw_off, GEOM_ARGS,
+                                             const int HPX, const int HPD, const int WP,
+                                             const int beta)
+{
+    const int sts = (S + TS - 1) / TS;
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KBW - 1) / KBW;
+    const int job = (int)get_global_id(1);
+    if (q >= CG * R * sts || job >= G * kbs)
+        return;
+    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
+    const int kb = job % kbs, g = job / kbs;
+    const int k0 = g * KG + kb * KBW;
+
+    float16 acc[KBW][TS];
+    int kc[KBW]; /* channel offsets in dyp; past the group's end: its last channel (not stored) */
+#pragma unroll
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++)
+            acc[j][t] = (float16)(0.0f);
+        kc[j] = min(k0 + j, g * KG + KG - 1) * HPD * WP;
+    }
+    const int run = OH * WP;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc =
+            xp + xp_off + ((size_t)n * C + g * CG + c) * HPX * WP + r * DH * WP + s0 * DW;
+        __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * WP;
+        for (int p0 = 0; p0 < run; p0 += 16) {
+            float16 xv[TS];
+#pragma unroll
+            for (int t = 0; t < TS; t++)
+                xv[t] = vload16(0, xc + p0 + t * DW);
+#pragma unroll
+            for (int j = 0; j < KBW; j++) {
+                const float16 dv = vload16(0, dyn + kc[j] + p0);
+#pragma unroll
+                for (int t = 0; t < TS; t++)
+                    acc[j][t] = fma(dv, xv[t], acc[j][t]);
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++) {
+            if (kb * KBW + j >= KG || s0 + t >= S)
+                continue; /* past the group's channels or the kernel's width */
+            const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
+            const float sum = hsum16(acc[j][t]);
+            dw[o] = beta ? dw[o] + sum : sum;
+        }
+    }
+}

@@ -244,9 +244,11 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
  *     batch 32 and 1 after the flat stride-1 kernels: 1.7x faster than IM2COL_GEMM on 512@7 at
  *     batch 32 (1.3x slower at batch 1), 10x faster than GEMM_1X1 on the ConvNeXt 1x1 96>384@56
  *     at batch 32 (1.4x slower at batch 1);
- *   backward weights: DIRECT where there are many pixels per image (>= 28x28, 1.5-3.5x faster)
- *     or the GEMM would be thin (kg < 128 or cg*r*s < 1024: the stem, LeNet), else the GEMM
- *     algorithms (2-4x faster on the 14x14 and 7x7 ResNet layers).
+ *   backward weights: DIRECT at stride 1 (its flat kernel: 2.7-4.2x faster than IM2COL_GEMM
+ *     on the 14x14 and 7x7 ResNet layers at batch 32; 1.4x slower on 512@7 at batch 1), where
+ *     there are many pixels per image (>= 28x28, 1.5-3.5x faster) or where the GEMM would be
+ *     thin (kg < 128 or cg*r*s < 1024: the stem, LeNet), else the GEMM algorithms (2-4x faster
+ *     on the strided 14x14 and 7x7 ResNet layers).
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit. */
 static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                  oclnn_conv_pass pass)
@@ -260,7 +262,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         const bool big_gemm = g->kg >= 128 && taps >= 1024;
         if (pass == OCLNN_CONV_FORWARD ||
             (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && g->cg >= 16) ||
-            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (pixels >= 28 * 28 || !big_gemm)))
+            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (stride1 || pixels >= 28 * 28 || !big_gemm)))
             a = OCLNN_CONV_DIRECT;
     }
     int chunk;

@@ -15,7 +15,7 @@ static oclnn_status direct_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, 
                                   oclnn_conv_tuning *t, cl_kernel *k)
 {
     *t = oclnn__conv_tuning(ctx);
-    if (g->s == 1 && strcmp(name, "conv2d_direct_bwd_weights") == 0)
+    if (g->s == 1 && strncmp(name, "conv2d_direct_bwd_weights", 25) == 0)
         t->kbw = t->kbw_s1, t->ts = 1;
     char options[64];
     snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
@@ -92,26 +92,66 @@ static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const
     return true;
 }
 
+/* Backward weights at stride 1 (conv2d_direct_bwd_weights_flat) reads x as the forward pads
+ * it and dy widened with zero columns to the same row width, each plane followed by zero rows
+ * for the last tile of 16 lanes shifted by the widest tap of a work-item (ts taps from s0).
+ * Returns false where the copies pass the workspace limit (the row kernel needs none). */
+static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
+                           const oclnn_conv_geom *g, flat_pad *fx, flat_pad *fdy, size_t *bytes)
+{
+    *bytes = 0;
+    /* The copies move about cg + kg floats per output pixel for 2 * kg * cg * r * s FLOP: with
+     * fewer than ~64 FLOP per float (LeNet's first layer, one input channel: 17) they cost more
+     * than the bounds tests of the row kernel (measured 2.4x slower there). */
+    const double flop_per_float = 2.0 * g->kg * g->cg * g->r * g->s / (g->kg + g->cg);
+    if (g->stride_h != 1 || g->stride_w != 1 || flop_per_float < 64)
+        return false;
+    const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w, wp = g->ow + ekw;
+    const int extra = (int)oclnn__div_up(16 + (size_t)(g->s + t->ts - 2) * g->dil_w, (size_t)wp);
+    const long long xrows = (long long)g->n * g->c * (g->oh + ekh + extra);
+    const long long dyrows = (long long)g->n * g->k * (g->oh + extra);
+    const long long floats = (xrows + dyrows) * wp;
+    if (floats > INT_MAX || (size_t)floats * sizeof(float) > ctx->workspace_limit)
+        return false;
+    *fx = (flat_pad){g->h,     g->w,     g->oh + ekh + extra, wp,
+                     g->pad_t, g->pad_l, g->n * g->c,         (int)xrows};
+    *fdy = (flat_pad){g->oh, g->ow, g->oh + extra, wp, 0, 0, g->n * g->k, (int)dyrows};
+    *bytes = (size_t)floats * sizeof(float);
+    return true;
+}
+
+/* The tuning of the backward-weights kernel: kernels 1 wide take one tap at a time with more
+ * channels (a second build, for that kernel only). */
+static oclnn_conv_tuning wgrad_tuning(const oclnn_context *ctx, const oclnn_conv_geom *g)
+{
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    if (g->s == 1)
+        t.kbw = t.kbw_s1, t.ts = 1;
+    return t;
+}
+
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass)
 {
-    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning t = wgrad_tuning(ctx, g);
     size_t bytes = 0;
+    flat_pad fx, fdy;
     if (pass == OCLNN_CONV_FORWARD || pass == OCLNN_CONV_BACKWARD_DATA)
         use_flat(ctx, &t, g, pass, &bytes);
+    else
+        use_flat_wgrad(ctx, &t, g, &fx, &fdy, &bytes);
     return bytes;
 }
 
-/* Pads src (from element src_off) into ws after the packed weights: the copy f describes. */
-static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const oclnn_conv_tuning *t,
-                              const oclnn_conv_geom *g, oclnn_conv_pass pass, const flat_pad *f,
-                              cl_mem src, size_t src_off, cl_mem ws)
+/* Pads src (from element src_off) into ws from element dst_off: the copy f describes. */
+static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad *f, cl_mem src,
+                              size_t src_off, cl_mem ws, size_t ws_off)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &k);
     if (s != OCLNN_SUCCESS)
         return s;
-    cl_ulong so = src_off, dst_off = packed_bytes(t, g, pass) / sizeof(float);
+    cl_ulong so = src_off, dst_off = ws_off;
     oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(so),         OCLNN_ARG(ws),
                         OCLNN_ARG(dst_off),  OCLNN_ARG(f->src_h),   OCLNN_ARG(f->src_w),
                         OCLNN_ARG(f->hp),    OCLNN_ARG(f->wp),      OCLNN_ARG(f->pad_t),
@@ -130,10 +170,10 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
 {
     const oclnn_conv_pass pass = OCLNN_CONV_FORWARD;
     const flat_pad f = flat_shape(t, g, pass);
-    oclnn_status s = flat_copy(ctx, "conv2d", t, g, pass, &f, x->mem, x->offset, ws);
+    const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
+    oclnn_status s = flat_copy(ctx, "conv2d", &f, x->mem, x->offset, ws, (size_t)xp_off);
     if (s != OCLNN_SUCCESS)
         return s;
-    const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
     int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
@@ -162,11 +202,11 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
 {
     const oclnn_conv_pass pass = OCLNN_CONV_BACKWARD_DATA;
     const flat_pad f = flat_shape(t, g, pass);
+    const int dyp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
     oclnn_status s =
-        flat_copy(ctx, "conv2d_backward_data", t, g, pass, &f, dy->mem, dy->offset, ws);
+        flat_copy(ctx, "conv2d_backward_data", &f, dy->mem, dy->offset, ws, (size_t)dyp_off);
     if (s != OCLNN_SUCCESS)
         return s;
-    const int dyp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
     int geo[24], zero = 0, dx_off = (int)dx->offset, hp = f.hp, wp = f.wp;
     oclnn_arg args[MAX_ARGS];
     size_t n = 0;
@@ -283,11 +323,20 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
                                                  const oclnn_tensor *x, const oclnn_tensor *dy,
                                                  oclnn_tensor *dw, oclnn_tensor *db, float beta)
 {
-    oclnn_conv_tuning t;
-    cl_kernel k, kbias = NULL;
-    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_weights", &t, &k);
+    oclnn_conv_tuning t = wgrad_tuning(ctx, g);
+    cl_kernel k, kbias = NULL, kpad;
+    cl_mem ws = NULL;
+    flat_pad fx, fdy;
+    size_t ws_bytes;
+    const bool flat = use_flat_wgrad(ctx, &t, g, &fx, &fdy, &ws_bytes);
+    oclnn_status s = direct_kernel(
+        ctx, g, flat ? "conv2d_direct_bwd_weights_flat" : "conv2d_direct_bwd_weights", &t, &k);
     if (s == OCLNN_SUCCESS && db) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias);
+    if (s == OCLNN_SUCCESS && flat)
+        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
+    if (s == OCLNN_SUCCESS && flat)
+        s = oclnn__workspace(ctx, ws_bytes, "conv2d_backward_weights", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int x_off = (int)x->offset, dy_off = (int)dy->offset, dw_off = (int)dw->offset;
@@ -295,10 +344,22 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     oclnn_arg args[MAX_ARGS];
     int geo[24];
     size_t n = 0;
-    args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
-    args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
+    if (flat) { /* x at element 0 of the workspace, dy after it */
+        const size_t dyp = (size_t)fx.nrows * fx.wp;
+        s = flat_copy(ctx, "conv2d_backward_weights", &fx, x->mem, x->offset, ws, 0);
+        if (s == OCLNN_SUCCESS)
+            s = flat_copy(ctx, "conv2d_backward_weights", &fdy, dy->mem, dy->offset, ws, dyp);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        x_off = 0, dy_off = (int)dyp;
+    }
+    cl_mem xm = flat ? ws : x->mem, dym = flat ? ws : dy->mem;
+    args[n++] = OCLNN_ARG(xm), args[n++] = OCLNN_ARG(x_off);
+    args[n++] = OCLNN_ARG(dym), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
     n = add_geom(args, n, g, geo);
+    if (flat)
+        args[n++] = OCLNN_ARG(fx.hp), args[n++] = OCLNN_ARG(fdy.hp), args[n++] = OCLNN_ARG(fx.wp);
     args[n++] = OCLNN_ARG(acc);
     size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
                         (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};

@@ -59,6 +59,12 @@ static const shape shapes[] = {
     {"ConvNeXt-T stem 4x4 s4 3->16", 2, 3, 32, 32, 16, 4, 4, 0, 0, 0, 0, 4, 4, 1, 1, 1},
     {"ConvNeXt-T downsample 2x2 s2", 1, 16, 16, 16, 32, 2, 2, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     {"ConvNeXt-T 1x1 expand 16->64", 2, 16, 8, 8, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+    /* Enough channels for DIRECT's flat backward weights (>= 64 FLOP per copied float):
+     * asymmetric pads, dilation, a kernel width that leaves 1 of 3 taps in the last block;
+     * groups on a 7-wide image; 1x1 on an odd row (one tap per work-item). */
+    {"flat asym pad 5x4 dilation 2x1", 1, 16, 9, 11, 16, 5, 4, 3, 1, 2, 0, 1, 1, 2, 1, 1},
+    {"flat groups 2 7x7", 2, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    {"flat 1x1 64->64 odd 3x19", 1, 64, 3, 19, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -486,9 +492,25 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
-    /* A forced algorithm is reported as is; DIRECT needs workspace only to pack the weights of
-     * the forward and backward-data passes. */
+    /* A forced algorithm is reported as is. DIRECT's backward weights at stride 1 with enough
+     * work per copied float needs the flat copies of x (16 planes of 8 + 2 + 2 rows of 12: oh,
+     * the kernel extent, zero rows for 16 lanes + 4 columns of taps) and dy (32 planes of 8 + 2
+     * rows of 12); with one channel per group, or at stride 2, it takes the row kernel and no
+     * workspace. */
     desc.algo = OCLNN_CONV_DIRECT;
+    oclnn_conv2d_desc dense = desc;
+    oclnn_tensor_desc wd = d4(16, 8, 3, 3);
+    dense.groups = 1;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    ck_assert_uint_eq(ws, (16 * 12 + 32 * 10) * 12 * sizeof(float));
+    dense.stride_h = 2;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, 0);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
@@ -567,8 +589,9 @@ START_TEST(chunked_batch)
 END_TEST
 
 /* At stride 1, DIRECT's forward and backward data pad their input into the workspace next to
- * the packed weights; where that copy passes the limit they take the row kernels instead (the
- * workspace is the packed weights alone) and still give the right results. */
+ * the packed weights, and its backward weights pads x and dy; where those copies pass the limit
+ * they take the row kernels instead (the workspace is the packed weights alone, or none) and
+ * still give the right results. */
 START_TEST(direct_without_padded_copy)
 {
     oclnn_context *ctx = fx_ctx();
@@ -588,6 +611,10 @@ START_TEST(direct_without_padded_copy)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_uint_eq(ws, wbytes);
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &xd, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, 0);
     check_forward(sh, OCLNN_CONV_DIRECT, true, OCLNN_ACT_RELU, true, 1);
     check_backward(sh, OCLNN_CONV_DIRECT, 0.0f);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);

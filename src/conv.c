@@ -199,11 +199,16 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx)
         t.kb = 16;
         t.px = 1;
         t.kbw = 8, t.ts = 3, t.kbw_s1 = 16;
+        /* The flat forward (no bounds tests) is load-bound at 16 x 16: 8 channels x 32 pixels
+         * halves the weight broadcasts per FMA, 1.2-1.35x faster on the 14x14 and 7x7 ResNet
+         * layers, equal on 28x28 and 56x56. */
+        t.kb_flat = 8, t.px_flat = 2;
         t.local[0] = 8, t.local[1] = 1, t.local[2] = 1;
     } else {
         t.kb = 4;
         t.px = 1;
         t.kbw = 4, t.ts = 1, t.kbw_s1 = 4;
+        t.kb_flat = t.kb, t.px_flat = t.px;
         t.local[0] = 32, t.local[1] = 2, t.local[2] = 1;
     }
     return t;

@@ -5,18 +5,13 @@
 
 #include <limits.h>
 #include <stdio.h>
-#include <string.h>
 
 #define MAX_ARGS 40
 
-/* The kernel `name` built with the device's blocks; backward weights of kernels 1 wide (1x1)
- * takes one tap at a time with more channels (a second build, for that kernel only). */
-static oclnn_status direct_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, const char *name,
-                                  oclnn_conv_tuning *t, cl_kernel *k)
+/* The kernel `name` built with the blocks of t (the device's, adjusted per pass). */
+static oclnn_status direct_kernel(oclnn_context *ctx, const char *name, const oclnn_conv_tuning *t,
+                                  cl_kernel *k)
 {
-    *t = oclnn__conv_tuning(ctx);
-    if (g->s == 1 && strncmp(name, "conv2d_direct_bwd_weights", 25) == 0)
-        t->kbw = t->kbw_s1, t->ts = 1;
     char options[64];
     snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
              t->ts);
@@ -130,16 +125,35 @@ static oclnn_conv_tuning wgrad_tuning(const oclnn_context *ctx, const oclnn_conv
     return t;
 }
 
+/* The forward's blocks and path: the flat kernel with its own blocks where it applies, else the
+ * row kernel. *bytes receives the workspace. */
+static bool forward_plan(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_tuning *t,
+                         size_t *bytes)
+{
+    *t = oclnn__conv_tuning(ctx);
+    oclnn_conv_tuning f = *t;
+    f.kb = t->kb_flat, f.px = t->px_flat;
+    if (use_flat(ctx, &f, g, OCLNN_CONV_FORWARD, bytes)) {
+        *t = f;
+        return true;
+    }
+    return use_flat(ctx, t, g, OCLNN_CONV_FORWARD, bytes);
+}
+
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass)
 {
-    const oclnn_conv_tuning t = wgrad_tuning(ctx, g);
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
     size_t bytes = 0;
     flat_pad fx, fdy;
-    if (pass == OCLNN_CONV_FORWARD || pass == OCLNN_CONV_BACKWARD_DATA)
+    if (pass == OCLNN_CONV_FORWARD) {
+        forward_plan(ctx, g, &t, &bytes);
+    } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
         use_flat(ctx, &t, g, pass, &bytes);
-    else
+    } else {
+        t = wgrad_tuning(ctx, g);
         use_flat_wgrad(ctx, &t, g, &fx, &fdy, &bytes);
+    }
     return bytes;
 }
 
@@ -226,15 +240,15 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         const oclnn_tensor *b, const oclnn_tensor *z,
                                         oclnn_tensor *y)
 {
-    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    oclnn_conv_tuning t;
     cl_kernel k, kpack, kpad;
     cl_mem ws;
     size_t ws_bytes;
-    const bool flat = use_flat(ctx, &t, g, OCLNN_CONV_FORWARD, &ws_bytes);
+    const bool flat = forward_plan(ctx, g, &t, &ws_bytes);
     oclnn_status s =
-        direct_kernel(ctx, g, flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd", &t, &k);
+        direct_kernel(ctx, flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd", &t, &k);
     if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights", &t, &kpack);
+        s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
     if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
     if (s == OCLNN_SUCCESS)
@@ -282,10 +296,10 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
     cl_mem ws;
     size_t ws_bytes;
     const bool flat = use_flat(ctx, &t, g, OCLNN_CONV_BACKWARD_DATA, &ws_bytes);
-    oclnn_status s = direct_kernel(
-        ctx, g, flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data", &t, &k);
+    oclnn_status s =
+        direct_kernel(ctx, flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data", &t, &k);
     if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, g, "conv2d_direct_pack_weights_t", &t, &kpack);
+        s = direct_kernel(ctx, "conv2d_direct_pack_weights_t", &t, &kpack);
     if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
     if (s == OCLNN_SUCCESS)
@@ -330,7 +344,7 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     size_t ws_bytes;
     const bool flat = use_flat_wgrad(ctx, &t, g, &fx, &fdy, &ws_bytes);
     oclnn_status s = direct_kernel(
-        ctx, g, flat ? "conv2d_direct_bwd_weights_flat" : "conv2d_direct_bwd_weights", &t, &k);
+        ctx, flat ? "conv2d_direct_bwd_weights_flat" : "conv2d_direct_bwd_weights", &t, &k);
     if (s == OCLNN_SUCCESS && db) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias);
     if (s == OCLNN_SUCCESS && flat)

@@ -470,7 +470,8 @@ START_TEST(choose_and_shape)
     /* The pick depends on the device; the workspace must be the one of the algorithm picked:
      * im2col columns and GEMM output of both images, or DIRECT's packed weights (w rounded up
      * to its channel block) and, at stride 1, x zero-padded to planes of 12 x 16 (oh + 2 rows,
-     * ow + 4 columns) plus 2 rows of slack (16 lanes + 4 columns past the last plane). */
+     * ow + 4 columns) plus 2 or 3 rows of slack (16 or 32 lanes of the last tile + 4 columns
+     * of taps past the last plane). */
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);

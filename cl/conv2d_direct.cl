@@ -146,11 +146,36 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
     }
 }
 
-/* Forward at stride 1 over xp, the zero-padded copy of x (planes of HP x WP, HP = OH +
- * (R-1)*DH, WP = OW + (S-1)*DW, written by dw_pad): the output pixels of one image are one flat
- * run p = oh * WP + ow, and tap (r, s) of pixel p reads xp[p + r*DH*WP + s*DW], contiguous
- * across rows. Every tile takes plain vector loads and a 16-pixel tile never idles on a short
- * row; lanes in the padding columns (ow >= OW) or past the run are computed and dropped.
+/* The phase-split zero-padded copy of x that the strided flat forward reads: destination row fr
+ * of WP floats is row i of phase (a, b) of plane q = fr / (SH * SW * HP) (a channel of an image),
+ * xpad[i * SH + a][j * SW + b] with xpad[y][x] = x[q][y - PT][x - PL] (zero outside x); rows past
+ * nplanes planes (the slack that the last tiles read) are zero. One work-item per row.
+ * Global: (nrows). */
+__kernel void conv2d_direct_pad_phases(__global const float *x, const int x_off, __global float *xp,
+                                       const int xp_off, GEOM_ARGS, const int HP, const int WP,
+                                       const int nrows)
+{
+    const int fr = (int)get_global_id(0);
+    if (fr >= nrows)
+        return;
+    const int i = fr % HP, phase = (fr / HP) % (SH * SW), q = fr / (SH * SW * HP);
+    const int y = i * SH + phase / SW - PT, b = phase % SW - PL;
+    __global float *d = xp + xp_off + (size_t)fr * WP;
+    const bool row_in = q < N * C && y >= 0 && y < H;
+    __global const float *src = x + x_off + ((size_t)q * H + y) * W;
+    for (int j = 0; j < WP; j++) {
+        const int xx = j * SW + b;
+        d[j] = row_in && xx >= 0 && xx < W ? src[xx] : 0.0f;
+    }
+}
+
+/* Forward over xp, the zero-padded copy of x split into SH x SW phases (conv2d_direct_pad_phases;
+ * at stride 1 one phase, written by dw_pad): phase (a, b) of a channel is the HP x WP plane
+ * xpad[i * SH + a][j * SW + b], HP = OH + (R-1)*DH / SH, WP = OW + (S-1)*DW / SW. The output
+ * pixels of one image are one flat run p = oh * WP + ow, and tap (r, s) of pixel p reads phase
+ * (r*DH % SH, s*DW % SW) at p + (r*DH / SH) * WP + s*DW / SW: contiguous across rows, whatever
+ * the stride. Every tile takes plain vector loads and never idles on a short row; lanes in the
+ * padding columns (ow >= OW) or past the run are computed and dropped.
  * Global: (ceil(OH * WP / (16 * PX)), N * G * ceil(KG / KB)). */
 __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
                                      __global const float *wp, const int wp_off,
@@ -177,15 +202,19 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
             acc[j][v] = (float16)(0.0f);
     __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
     for (int c = 0; c < CG; c++) {
-        __global const float *xc = xp + xp_off + ((size_t)n * C + g * CG + c) * HP * WP + p0;
+        __global const float *xc =
+            xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HP * WP + p0;
         for (int r = 0; r < R; r++) {
-            __global const float *xr = xc + r * DH * WP;
+            const int rr = r * DH; /* row phase rr % SH, shifted by rr / SH rows */
+            __global const float *xr = xc + ((rr % SH) * SW * HP + rr / SH) * WP;
             __global const float *wq = wk + (c * R + r) * S * KB;
             for (int s = 0; s < S; s++) {
+                const int ss = s * DW;
+                __global const float *xs = xr + (ss % SW) * HP * WP + ss / SW;
                 float16 xv[PX];
 #pragma unroll
                 for (int v = 0; v < PX; v++)
-                    xv[v] = vload16(0, xr + s * DW + v * 16);
+                    xv[v] = vload16(0, xs + v * 16);
 #pragma unroll
                 for (int j = 0; j < KB; j++) {
                     const float16 wv = (float16)(wq[s * KB + j]);

@@ -43,17 +43,18 @@ static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
     const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
     flat_pad f;
     long long planes;
-    size_t lanes;
-    if (pass == OCLNN_CONV_FORWARD) {
+    size_t reach;                     /* floats the last tile reads past the last plane */
+    if (pass == OCLNN_CONV_FORWARD) { /* stride_h x stride_w phases per channel */
         f.src_h = g->h, f.src_w = g->w, f.pad_t = g->pad_t, f.pad_l = g->pad_l;
-        f.hp = g->oh + ekh, f.wp = g->ow + ekw;
-        planes = (long long)g->n * g->c, lanes = 16 * (size_t)t->px;
+        f.hp = g->oh + ekh / g->stride_h, f.wp = g->ow + ekw / g->stride_w;
+        planes = (long long)g->n * g->c * g->stride_h * g->stride_w;
+        reach = 16 * (size_t)t->px + (size_t)(ekw / g->stride_w);
     } else {
         f.src_h = g->oh, f.src_w = g->ow, f.pad_t = ekh - g->pad_t, f.pad_l = ekw - g->pad_l;
         f.hp = g->h + ekh, f.wp = g->w + ekw;
-        planes = (long long)g->n * g->k, lanes = 16;
+        planes = (long long)g->n * g->k, reach = 16 + (size_t)ekw;
     }
-    const long long rows = planes * f.hp + (long long)oclnn__div_up(lanes + ekw, f.wp);
+    const long long rows = planes * f.hp + (long long)oclnn__div_up(reach, f.wp);
     f.nplanes = (int)(planes < INT_MAX ? planes : INT_MAX);
     f.nrows = rows * f.wp <= INT_MAX ? (int)rows : -1; /* -1: too large for int indexing */
     return f;
@@ -78,7 +79,8 @@ static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const
 {
     const flat_pad f = flat_shape(t, g, pass);
     *bytes = packed_bytes(t, g, pass);
-    if (g->stride_h != 1 || g->stride_w != 1 || f.nrows < 0)
+    const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
+    if ((pass != OCLNN_CONV_FORWARD && !stride1) || f.nrows < 0)
         return false;
     const size_t all = *bytes + (size_t)f.nrows * f.wp * sizeof(float);
     if (all > ctx->workspace_limit || all / sizeof(float) > INT_MAX)
@@ -177,18 +179,31 @@ static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad
 /* The stride-1 forward: x padded into the workspace after the packed weights, then
  * conv2d_direct_fwd_flat. */
 static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
-                                 const oclnn_conv_tuning *t, cl_kernel k, oclnn_activation act,
-                                 int residual_before_act, const oclnn_tensor *x,
-                                 const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *y,
-                                 cl_mem ws)
+                                 const oclnn_conv_tuning *t, cl_kernel kpad, cl_kernel k,
+                                 oclnn_activation act, int residual_before_act,
+                                 const oclnn_tensor *x, const oclnn_tensor *b,
+                                 const oclnn_tensor *z, oclnn_tensor *y, cl_mem ws)
 {
     const oclnn_conv_pass pass = OCLNN_CONV_FORWARD;
     const flat_pad f = flat_shape(t, g, pass);
     const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
-    oclnn_status s = flat_copy(ctx, "conv2d", &f, x->mem, x->offset, ws, (size_t)xp_off);
+    int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
+    oclnn_status s;
+    if (g->stride_h == 1 && g->stride_w == 1) {
+        s = flat_copy(ctx, "conv2d", &f, x->mem, x->offset, ws, (size_t)xp_off);
+    } else {
+        int x_off = (int)x->offset, nrows = f.nrows;
+        oclnn_arg pargs[MAX_ARGS];
+        size_t np = 0;
+        pargs[np++] = OCLNN_ARG(x->mem), pargs[np++] = OCLNN_ARG(x_off);
+        pargs[np++] = OCLNN_ARG(ws), pargs[np++] = OCLNN_ARG(xp_off);
+        np = add_geom(pargs, np, g, geo);
+        pargs[np++] = OCLNN_ARG(hp), pargs[np++] = OCLNN_ARG(wp), pargs[np++] = OCLNN_ARG(nrows);
+        size_t pglobal = (size_t)nrows, plocal = 64;
+        s = oclnn__launch(ctx, "conv2d", kpad, pargs, np, 1, &pglobal, &plocal);
+    }
     if (s != OCLNN_SUCCESS)
         return s;
-    int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
@@ -250,7 +265,9 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
     if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
-        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
+        s = g->stride_h == 1 && g->stride_w == 1
+                ? oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad)
+                : direct_kernel(ctx, "conv2d_direct_pad_phases", &t, &kpad);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, ws_bytes, "conv2d", &ws);
     if (s != OCLNN_SUCCESS)
@@ -270,7 +287,7 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
     int x_off = (int)x->offset, y_off = (int)y->offset;
     if (flat)
-        return flat_forward(ctx, g, &t, k, act, residual_before_act, x, b, z, y, ws);
+        return flat_forward(ctx, g, &t, kpad, k, act, residual_before_act, x, b, z, y, ws);
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;

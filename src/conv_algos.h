@@ -22,8 +22,9 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *out);
 
 /* Direct kernels (cl/conv2d_direct.cl): any descriptor. Forward and backward data pack the
- * weights into the workspace (oclnn__conv_direct_workspace bytes, about w's size); backward
- * weights needs none. */
+ * weights into the workspace, and the flat kernels add zero-padded copies of their inputs
+ * (oclnn__conv_direct_workspace bytes; without the copies where they pass the workspace
+ * limit). */
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass);
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,

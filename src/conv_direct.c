@@ -1,6 +1,7 @@
 /* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct.cl): forward with the fused
- * epilogue, backward data and backward weights for any descriptor (the workspace holds only the
- * repacked weights). Also the bias gradient every algorithm shares (cl/conv_epilogue.cl). */
+ * epilogue, backward data and backward weights for any descriptor (the workspace holds the
+ * repacked weights and the zero-padded copies the flat kernels read). Also the bias gradient
+ * every algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
 
 #include <limits.h>
@@ -27,12 +28,12 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
-/* The zero-padded copy that the stride-1 kernels read (conv2d_direct_*_flat, written by
- * dw_pad): forward, x with the forward's pads; backward data, dy padded by the kernel extent
- * minus those pads (a stride-1 backward data is a forward over it with the taps reversed).
- * nplanes planes of src_h x src_w become planes of hp x wp shifted by (pad_t, pad_l), then zero
- * rows for the reads of the last tiles past the last plane (16*px lanes, shifted by the
- * widest tap). */
+/* The zero-padded copy that the flat kernels read (conv2d_direct_*_flat): forward, x with the
+ * forward's pads, split into stride_h x stride_w phases of hp x wp (conv2d_direct_pad_phases;
+ * at stride 1 one phase, by dw_pad); backward data at stride 1, dy padded by the kernel extent
+ * minus those pads (a forward over it with the taps reversed), by dw_pad. nplanes planes of
+ * src_h x src_w, shifted by (pad_t, pad_l), then zero rows for the reads of the last tiles past
+ * the last plane (16*px lanes, shifted by the widest tap). */
 typedef struct flat_pad {
     int src_h, src_w, hp, wp, pad_t, pad_l, nplanes, nrows;
 } flat_pad;
@@ -71,9 +72,10 @@ static size_t packed_bytes(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
            sizeof(float);
 }
 
-/* Whether a forward or backward data takes the flat path: stride 1 (its flat run needs one
- * input column per output column) and the padded copy fits the workspace limit next to the
- * packed weights (else the row kernel, which needs no copy). *bytes receives the workspace. */
+/* Whether a forward or backward data takes the flat path: the forward at any stride, backward
+ * data at stride 1 (its flat run needs one gradient column per input column), where the padded
+ * copy fits the workspace limit next to the packed weights (else the row kernel, which needs no
+ * copy). *bytes receives the workspace. */
 static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
                      oclnn_conv_pass pass, size_t *bytes)
 {
@@ -176,8 +178,8 @@ static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad
     return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 1, &global, &local);
 }
 
-/* The stride-1 forward: x padded into the workspace after the packed weights, then
- * conv2d_direct_fwd_flat. */
+/* The flat forward: x padded (split into phases when strided) into the workspace after the
+ * packed weights, then conv2d_direct_fwd_flat. */
 static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                  const oclnn_conv_tuning *t, cl_kernel kpad, cl_kernel k,
                                  oclnn_activation act, int residual_before_act,

@@ -589,10 +589,10 @@ START_TEST(chunked_batch)
 }
 END_TEST
 
-/* At stride 1, DIRECT's forward and backward data pad their input into the workspace next to
- * the packed weights, and its backward weights pads x and dy; where those copies pass the limit
- * they take the row kernels instead (the workspace is the packed weights alone, or none) and
- * still give the right results. */
+/* DIRECT's forward (at any stride, in phases) and backward data (at stride 1) pad their input
+ * into the workspace next to the packed weights, and its backward weights at stride 1 pads x and
+ * dy; where those copies pass the limit they take the row kernels instead (the workspace is the
+ * packed weights alone, or none) and still give the right results. */
 START_TEST(direct_without_padded_copy)
 {
     oclnn_context *ctx = fx_ctx();
@@ -622,6 +622,22 @@ START_TEST(direct_without_padded_copy)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_uint_gt(ws, wbytes + 32768);
+    /* A strided forward: packed weights 32 x 16 x 3 x 3 floats fit, its 4 phases of x (128
+     * planes of 8 x 8) do not; the row kernel's strided loads. */
+    const shape *s2 = find_shape("ResNet-18 3x3 s2 16->32 14x14");
+    const size_t w2 = (size_t)32 * 16 * 9 * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, w2 + 4096), OCLNN_SUCCESS);
+    ref_conv p2 = ref_of(s2);
+    oclnn_tensor_desc xd2 = d4(p2.n, p2.c, p2.h, p2.w), wd2 = d4(p2.k, p2.c, p2.r, p2.s);
+    oclnn_conv2d_desc desc2 = desc_of(s2, OCLNN_CONV_DIRECT);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, w2);
+    check_forward(s2, OCLNN_CONV_DIRECT, true, OCLNN_ACT_NONE, false, 0);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_ge(ws, w2 + 128 * 8 * 8 * sizeof(float));
 }
 END_TEST
 

@@ -146,6 +146,110 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
     }
 }
 
+/* The phase-split zero-padded copy of x that the strided flat forward reads: destination row fr
+ * of WP floats is row i of phase (a, b) of plane q = fr / (SH * SW * HP) (a channel of an image),
+ * xpad[i * SH + a][j * SW + b] with xpad[y][x] = x[q][y - PT][x - PL] (zero outside x); rows past
+ * nplanes planes (the slack that the last tiles read) are zero. One work-item per row.
+ * Global: (nrows). */
+__kernel void conv2d_direct_pad_phases(__global const float *x, const int x_off, __global float *xp,
+                                       const int xp_off, GEOM_ARGS, const int HP, const int WP,
+                                       const int nrows)
+{
+    const int fr = (int)get_global_id(0);
+    if (fr >= nrows)
+        return;
+    const int i = fr % HP, phase = (fr / HP) % (SH * SW), q = fr / (SH * SW * HP);
+    const int y = i * SH + phase / SW - PT, b = phase % SW - PL;
+    __global float *d = xp + xp_off + (size_t)fr * WP;
+    const bool row_in = q < N * C && y >= 0 && y < H;
+    __global const float *src = x + x_off + ((size_t)q * H + y) * W;
+    for (int j = 0; j < WP; j++) {
+        const int xx = j * SW + b;
+        d[j] = row_in && xx >= 0 && xx < W ? src[xx] : 0.0f;
+    }
+}
+
+/* Forward over xp, the zero-padded copy of x split into SH x SW phases (conv2d_direct_pad_phases;
+ * at stride 1 one phase, written by dw_pad): phase (a, b) of a channel is the HP x WP plane
+ * xpad[i * SH + a][j * SW + b], HP = OH + (R-1)*DH / SH, WP = OW + (S-1)*DW / SW. The output
+ * pixels of one image are one flat run p = oh * WP + ow, and tap (r, s) of pixel p reads phase
+ * (r*DH % SH, s*DW % SW) at p + (r*DH / SH) * WP + s*DW / SW: contiguous across rows, whatever
+ * the stride. Every tile takes plain vector loads and never idles on a short row; lanes in the
+ * padding columns (ow >= OW) or past the run are computed and dropped.
+ * Global: (ceil(OH * WP / (16 * PX)), N * G * ceil(KG / KB)). */
+__kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
+                                     __global const float *wp, const int wp_off,
+                                     __global const float *b, const int b_off, const int has_b,
+                                     __global const float *z, const int z_off, const int has_z,
+                                     __global float *y, const int y_off, GEOM_ARGS, const int HP,
+                                     const int WP, const int act, const int res_before)
+{
+    const int tile = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    const int run = OH * WP;
+    if (tile * 16 * PX >= run || job >= N * G * kbs)
+        return;
+    const int p0 = tile * 16 * PX;
+    const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
+    const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
+
+    float16 acc[KB][PX];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+#pragma unroll
+        for (int v = 0; v < PX; v++)
+            acc[j][v] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
+    for (int c = 0; c < CG; c++) {
+        __global const float *xc =
+            xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HP * WP + p0;
+        for (int r = 0; r < R; r++) {
+            const int rr = r * DH; /* row phase rr % SH, shifted by rr / SH rows */
+            __global const float *xr = xc + ((rr % SH) * SW * HP + rr / SH) * WP;
+            __global const float *wq = wk + (c * R + r) * S * KB;
+            for (int s = 0; s < S; s++) {
+                const int ss = s * DW;
+                __global const float *xs = xr + (ss % SW) * HP * WP + ss / SW;
+                float16 xv[PX];
+#pragma unroll
+                for (int v = 0; v < PX; v++)
+                    xv[v] = vload16(0, xs + v * 16);
+#pragma unroll
+                for (int j = 0; j < KB; j++) {
+                    const float16 wv = (float16)(wq[s * KB + j]);
+#pragma unroll
+                    for (int v = 0; v < PX; v++)
+                        acc[j][v] = fma(wv, xv[v], acc[j][v]);
+                }
+            }
+        }
+    }
+    int dst[16 * PX]; /* offset of each lane in an output plane, -1 for dropped lanes */
+    for (int i = 0; i < 16 * PX; i++) {
+        const int p = p0 + i, oh = p / WP, ow = p - oh * WP;
+        dst[i] = (p < run && ow < OW) ? oh * OW + ow : -1;
+    }
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        const int k = k0 + j;
+        if (kb * KB + j >= KG)
+            continue; /* past the group's channels */
+        const float bias = has_b ? b[b_off + k] : 0.0f;
+        const size_t o = ((size_t)n * K + k) * OH * OW;
+        float v[16 * PX];
+#pragma unroll
+        for (int q = 0; q < PX; q++)
+            vstore16(acc[j][q], q, v);
+        for (int i = 0; i < 16 * PX; i++) {
+            if (dst[i] < 0)
+                continue;
+            const float zv = has_z ? z[z_off + o + dst[i]] : 0.0f;
+            y[y_off + o + dst[i]] = conv_epilogue(v[i], bias, zv, act, res_before);
+        }
+    }
+}
+
 /* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
  * (zero past the group's channels): the KB input channels of a tap are adjacent.
  * Global: (KG * R * S, G * ceil(CG / KB)). */
@@ -235,6 +339,64 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
     }
 }
 
+/* Backward data at stride 1 as a forward with the taps reversed, over dyp: dy zero-padded to
+ * planes of HP x WP (HP = H + (R-1)*DH, WP = W + (S-1)*DW, shifted by (R-1)*DH - PT rows and
+ * (S-1)*DW - PL columns, by dw_pad). The input pixels of one image are one flat run
+ * p = ih * WP + iw, and tap (r, s) of pixel p reads dyp[p + (R-1-r)*DH*WP + (S-1-s)*DW]:
+ * plain vector loads only; lanes in the padding columns (iw >= W) or past the run are dropped.
+ * Global: (ceil(H * WP / 16), N * G * ceil(CG / KB)). */
+__kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int dyp_off,
+                                          __global const float *wp, const int wp_off,
+                                          __global float *dx, const int dx_off, GEOM_ARGS,
+                                          const int HP, const int WP, const int beta)
+{
+    const int tile = (int)get_global_id(0);
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    const int run = H * WP;
+    if (tile * 16 >= run || job >= N * G * cbs)
+        return;
+    const int p0 = tile * 16;
+    const int cb = job % cbs, g = (job / cbs) % G, n = job / (cbs * G);
+    const int c0 = cb * KB; /* first input channel within the group */
+
+    float16 acc[KB];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+        acc[j] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
+    for (int kk = 0; kk < KG; kk++) {
+        __global const float *dk =
+            dyp + dyp_off + ((size_t)n * K + g * KG + kk) * HP * WP + p0 + (S - 1) * DW;
+        for (int r = 0; r < R; r++) {
+            __global const float *dr = dk + (R - 1 - r) * DH * WP;
+            __global const float *wq = wk + (kk * R + r) * S * KB;
+            for (int s = 0; s < S; s++) {
+                const float16 dv = vload16(0, dr - s * DW);
+#pragma unroll
+                for (int j = 0; j < KB; j++)
+                    acc[j] = fma((float16)(wq[s * KB + j]), dv, acc[j]);
+            }
+        }
+    }
+    int dst[16]; /* offset of each lane in an input plane, -1 for dropped lanes */
+    for (int i = 0; i < 16; i++) {
+        const int p = p0 + i, ih = p / WP, iw = p - ih * WP;
+        dst[i] = (p < run && iw < W) ? ih * W + iw : -1;
+    }
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        if (c0 + j >= CG)
+            continue; /* past the group's channels */
+        const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W;
+        float v[16];
+        vstore16(acc[j], 0, v);
+        for (int i = 0; i < 16; i++)
+            if (dst[i] >= 0)
+                dx[o + dst[i]] = beta ? dx[o + dst[i]] + v[i] : v[i];
+    }
+}
+
 #define WGT_VLOAD(p) vload16(0, p)
 #define WGT_TAIL(p) load16_tail(p, OW - ow0)
 
@@ -295,6 +457,70 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
                     WGT_ROW(vload16(0, xrow + ow0 + (s0 + t) * DW - PL), WGT_VLOAD)
                 else
                     WGT_ROW(load16(xrow, ow0 * SW - PL + (s0 + t) * DW, SW, W), WGT_TAIL)
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++) {
+            if (kb * KBW + j >= KG || s0 + t >= S)
+                continue; /* past the group's channels or the kernel's width */
+            const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
+            const float sum = hsum16(acc[j][t]);
+            dw[o] = beta ? dw[o] + sum : sum;
+        }
+    }
+}
+
+/* Backward weights at stride 1 over flat padded copies (dw_pad): xp, x with the forward's pads
+ * in planes of HPX x WP (WP = OW + (S-1)*DW), and dyp, dy in planes of HPD x WP with zeros in
+ * the columns ow >= OW and in the rows past OH. The output pixels of one image are one flat run
+ * p = oh * WP + ow, and tap (r, s) pairs dyp[p] with xp[p + r*DH*WP + s*DW]: plain vector loads
+ * in whole tiles of 16 across rows; lanes outside the output meet zeros in dyp. The zero rows
+ * at the end of each plane take the reads of the last tile.
+ * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
+__kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int xp_off,
+                                             __global const float *dyp, const int dyp_off,
+                                             __global float *dw, const int dw_off, GEOM_ARGS,
+                                             const int HPX, const int HPD, const int WP,
+                                             const int beta)
+{
+    const int sts = (S + TS - 1) / TS;
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KBW - 1) / KBW;
+    const int job = (int)get_global_id(1);
+    if (q >= CG * R * sts || job >= G * kbs)
+        return;
+    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
+    const int kb = job % kbs, g = job / kbs;
+    const int k0 = g * KG + kb * KBW;
+
+    float16 acc[KBW][TS];
+    int kc[KBW]; /* channel offsets in dyp; past the group's end: its last channel (not stored) */
+#pragma unroll
+    for (int j = 0; j < KBW; j++) {
+#pragma unroll
+        for (int t = 0; t < TS; t++)
+            acc[j][t] = (float16)(0.0f);
+        kc[j] = min(k0 + j, g * KG + KG - 1) * HPD * WP;
+    }
+    const int run = OH * WP;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc =
+            xp + xp_off + ((size_t)n * C + g * CG + c) * HPX * WP + r * DH * WP + s0 * DW;
+        __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * WP;
+        for (int p0 = 0; p0 < run; p0 += 16) {
+            float16 xv[TS];
+#pragma unroll
+            for (int t = 0; t < TS; t++)
+                xv[t] = vload16(0, xc + p0 + t * DW);
+#pragma unroll
+            for (int j = 0; j < KBW; j++) {
+                const float16 dv = vload16(0, dyn + kc[j] + p0);
+#pragma unroll
+                for (int t = 0; t < TS; t++)
+                    acc[j][t] = fma(dv, xv[t], acc[j][t]);
             }
         }
     }

@@ -8,10 +8,12 @@
 /* Launch shape of the convolution kernels for this device (chosen in one place, conv.c):
  * the register block of conv2d_direct.cl and the work-group size of every conv kernel. */
 typedef struct oclnn_conv_tuning {
-    int kb;          /* channels per work-item of conv2d_direct.cl (its -DKB) */
-    int px;          /* float16 pixel vectors per work-item of its forward (its -DPX) */
-    int kbw, ts;     /* channels x kernel taps per work-item of its backward weights */
-    int kbw_s1;      /* channels per work-item of backward weights for kernels 1 wide (ts 1) */
+    int kb;      /* channels per work-item of conv2d_direct.cl (its -DKB) */
+    int px;      /* float16 pixel vectors per work-item of its forward (its -DPX) */
+    int kbw, ts; /* channels x kernel taps per work-item of its backward weights */
+    int kbw_s1;  /* channels per work-item of backward weights for kernels 1 wide (ts 1) */
+    int kb_flat; /* kb and px of the stride-1 forward over a padded copy (fwd_flat) */
+    int px_flat;
     size_t local[3]; /* work-group size (2-D kernels use the first two) */
 } oclnn_conv_tuning;
 oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
@@ -20,8 +22,9 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *out);
 
 /* Direct kernels (cl/conv2d_direct.cl): any descriptor. Forward and backward data pack the
- * weights into the workspace (oclnn__conv_direct_workspace bytes, about w's size); backward
- * weights needs none. */
+ * weights into the workspace, and the flat kernels add zero-padded copies of their inputs
+ * (oclnn__conv_direct_workspace bytes; without the copies where they pass the workspace
+ * limit). */
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass);
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,

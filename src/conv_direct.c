@@ -1,21 +1,18 @@
 /* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct.cl): forward with the fused
- * epilogue, backward data and backward weights for any descriptor (the workspace holds only the
- * repacked weights). Also the bias gradient every algorithm shares (cl/conv_epilogue.cl). */
+ * epilogue, backward data and backward weights for any descriptor (the workspace holds the
+ * repacked weights and the zero-padded copies the flat kernels read). Also the bias gradient
+ * every algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
 
+#include <limits.h>
 #include <stdio.h>
-#include <string.h>
 
 #define MAX_ARGS 40
 
-/* The kernel `name` built with the device's blocks; backward weights of kernels 1 wide (1x1)
- * takes one tap at a time with more channels (a second build, for that kernel only). */
-static oclnn_status direct_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, const char *name,
-                                  oclnn_conv_tuning *t, cl_kernel *k)
+/* The kernel `name` built with the blocks of t (the device's, adjusted per pass). */
+static oclnn_status direct_kernel(oclnn_context *ctx, const char *name, const oclnn_conv_tuning *t,
+                                  cl_kernel *k)
 {
-    *t = oclnn__conv_tuning(ctx);
-    if (g->s == 1 && strcmp(name, "conv2d_direct_bwd_weights") == 0)
-        t->kbw = t->kbw_s1, t->ts = 1;
     char options[64];
     snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
              t->ts);
@@ -31,51 +28,227 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
+/* The zero-padded copy that the flat kernels read (conv2d_direct_*_flat): forward, x with the
+ * forward's pads, split into stride_h x stride_w phases of hp x wp (conv2d_direct_pad_phases;
+ * at stride 1 one phase, by dw_pad); backward data at stride 1, dy padded by the kernel extent
+ * minus those pads (a forward over it with the taps reversed), by dw_pad. nplanes planes of
+ * src_h x src_w, shifted by (pad_t, pad_l), then zero rows for the reads of the last tiles past
+ * the last plane (16*px lanes, shifted by the widest tap). */
+typedef struct flat_pad {
+    int src_h, src_w, hp, wp, pad_t, pad_l, nplanes, nrows;
+} flat_pad;
+
+static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                           oclnn_conv_pass pass)
+{
+    const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
+    flat_pad f;
+    long long planes;
+    size_t reach;                     /* floats the last tile reads past the last plane */
+    if (pass == OCLNN_CONV_FORWARD) { /* stride_h x stride_w phases per channel */
+        f.src_h = g->h, f.src_w = g->w, f.pad_t = g->pad_t, f.pad_l = g->pad_l;
+        f.hp = g->oh + ekh / g->stride_h, f.wp = g->ow + ekw / g->stride_w;
+        planes = (long long)g->n * g->c * g->stride_h * g->stride_w;
+        reach = 16 * (size_t)t->px + (size_t)(ekw / g->stride_w);
+    } else {
+        f.src_h = g->oh, f.src_w = g->ow, f.pad_t = ekh - g->pad_t, f.pad_l = ekw - g->pad_l;
+        f.hp = g->h + ekh, f.wp = g->w + ekw;
+        planes = (long long)g->n * g->k, reach = 16 + (size_t)ekw;
+    }
+    const long long rows = planes * f.hp + (long long)oclnn__div_up(reach, f.wp);
+    f.nplanes = (int)(planes < INT_MAX ? planes : INT_MAX);
+    f.nrows = rows * f.wp <= INT_MAX ? (int)rows : -1; /* -1: too large for int indexing */
+    return f;
+}
+
+/* The packed weights: channels (output forward, input backward) rounded up to the block. */
+static size_t packed_bytes(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                           oclnn_conv_pass pass)
+{
+    const size_t kb = (size_t)t->kb;
+    const size_t blocked = pass == OCLNN_CONV_FORWARD ? (size_t)g->kg : (size_t)g->cg;
+    const size_t other = pass == OCLNN_CONV_FORWARD ? (size_t)g->cg : (size_t)g->kg;
+    return (size_t)g->groups * oclnn__div_up(blocked, kb) * kb * other * g->r * g->s *
+           sizeof(float);
+}
+
+/* Whether a forward or backward data takes the flat path: the forward at any stride, backward
+ * data at stride 1 (its flat run needs one gradient column per input column), where the padded
+ * copy fits the workspace limit next to the packed weights (else the row kernel, which needs no
+ * copy). *bytes receives the workspace. */
+static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                     oclnn_conv_pass pass, size_t *bytes)
+{
+    const flat_pad f = flat_shape(t, g, pass);
+    *bytes = packed_bytes(t, g, pass);
+    const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
+    if ((pass != OCLNN_CONV_FORWARD && !stride1) || f.nrows < 0)
+        return false;
+    const size_t all = *bytes + (size_t)f.nrows * f.wp * sizeof(float);
+    if (all > ctx->workspace_limit || all / sizeof(float) > INT_MAX)
+        return false;
+    *bytes = all;
+    return true;
+}
+
+/* Backward weights at stride 1 (conv2d_direct_bwd_weights_flat) reads x as the forward pads
+ * it and dy widened with zero columns to the same row width, each plane followed by zero rows
+ * for the last tile of 16 lanes shifted by the widest tap of a work-item (ts taps from s0).
+ * Returns false where the copies pass the workspace limit (the row kernel needs none). */
+static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
+                           const oclnn_conv_geom *g, flat_pad *fx, flat_pad *fdy, size_t *bytes)
+{
+    *bytes = 0;
+    /* The copies move about cg + kg floats per output pixel for 2 * kg * cg * r * s FLOP: with
+     * fewer than ~64 FLOP per float (LeNet's first layer, one input channel: 17) they cost more
+     * than the bounds tests of the row kernel (measured 2.4x slower there). */
+    const double flop_per_float = 2.0 * g->kg * g->cg * g->r * g->s / (g->kg + g->cg);
+    if (g->stride_h != 1 || g->stride_w != 1 || flop_per_float < 64)
+        return false;
+    const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w, wp = g->ow + ekw;
+    const int extra = (int)oclnn__div_up(16 + (size_t)(g->s + t->ts - 2) * g->dil_w, (size_t)wp);
+    const long long xrows = (long long)g->n * g->c * (g->oh + ekh + extra);
+    const long long dyrows = (long long)g->n * g->k * (g->oh + extra);
+    const long long floats = (xrows + dyrows) * wp;
+    if (floats > INT_MAX || (size_t)floats * sizeof(float) > ctx->workspace_limit)
+        return false;
+    *fx = (flat_pad){g->h,     g->w,     g->oh + ekh + extra, wp,
+                     g->pad_t, g->pad_l, g->n * g->c,         (int)xrows};
+    *fdy = (flat_pad){g->oh, g->ow, g->oh + extra, wp, 0, 0, g->n * g->k, (int)dyrows};
+    *bytes = (size_t)floats * sizeof(float);
+    return true;
+}
+
+/* The tuning of the backward-weights kernel: kernels 1 wide take one tap at a time with more
+ * channels (a second build, for that kernel only). */
+static oclnn_conv_tuning wgrad_tuning(const oclnn_context *ctx, const oclnn_conv_geom *g)
+{
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    if (g->s == 1)
+        t.kbw = t.kbw_s1, t.ts = 1;
+    return t;
+}
+
+/* The forward's blocks and path: the flat kernel with its own blocks where it applies, else the
+ * row kernel. *bytes receives the workspace. */
+static bool forward_plan(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_tuning *t,
+                         size_t *bytes)
+{
+    *t = oclnn__conv_tuning(ctx);
+    oclnn_conv_tuning f = *t;
+    f.kb = t->kb_flat, f.px = t->px_flat;
+    if (use_flat(ctx, &f, g, OCLNN_CONV_FORWARD, bytes)) {
+        *t = f;
+        return true;
+    }
+    return use_flat(ctx, t, g, OCLNN_CONV_FORWARD, bytes);
+}
+
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass)
 {
-    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
-    const size_t rs = (size_t)g->r * g->s, kb = (size_t)t.kb;
-    switch (pass) {
-    case OCLNN_CONV_FORWARD: /* output channels rounded up to the block */
-        return (size_t)g->groups * oclnn__div_up((size_t)g->kg, kb) * kb * g->cg * rs *
-               sizeof(float);
-    case OCLNN_CONV_BACKWARD_DATA: /* input channels rounded up to the block */
-        return (size_t)g->groups * oclnn__div_up((size_t)g->cg, kb) * kb * g->kg * rs *
-               sizeof(float);
-    default: return 0;
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    size_t bytes = 0;
+    flat_pad fx, fdy;
+    if (pass == OCLNN_CONV_FORWARD) {
+        forward_plan(ctx, g, &t, &bytes);
+    } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
+        use_flat(ctx, &t, g, pass, &bytes);
+    } else {
+        t = wgrad_tuning(ctx, g);
+        use_flat_wgrad(ctx, &t, g, &fx, &fdy, &bytes);
     }
+    return bytes;
 }
 
-/* Builds the kernel `name` of `pass` (forward or backward data) and its weight-packing kernel,
- * gets the workspace and enqueues the repacking of w into it, blocked over the output channels
- * (forward) or the input channels (backward data, transposed). Sets *blocks to the channel
- * blocks per group. */
-static oclnn_status pack_weights(oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass,
-                                 const char *op, const char *name, const oclnn_tensor *w,
-                                 oclnn_conv_tuning *t, cl_kernel *k, cl_mem *ws, size_t *blocks)
+/* Pads src (from element src_off) into ws from element dst_off: the copy f describes. */
+static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad *f, cl_mem src,
+                              size_t src_off, cl_mem ws, size_t ws_off)
 {
-    const int fwd = pass == OCLNN_CONV_FORWARD;
-    cl_kernel kpack;
-    oclnn_status s = direct_kernel(ctx, g, name, t, k);
-    if (s == OCLNN_SUCCESS)
-        s = direct_kernel(
-            ctx, g, fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t", t, &kpack);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, oclnn__conv_direct_workspace(ctx, g, pass), op, ws);
+    cl_kernel k;
+    oclnn_status s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &k);
     if (s != OCLNN_SUCCESS)
         return s;
-    int geo[24], zero = 0;
+    cl_ulong so = src_off, dst_off = ws_off;
+    oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(so),         OCLNN_ARG(ws),
+                        OCLNN_ARG(dst_off),  OCLNN_ARG(f->src_h),   OCLNN_ARG(f->src_w),
+                        OCLNN_ARG(f->hp),    OCLNN_ARG(f->wp),      OCLNN_ARG(f->pad_t),
+                        OCLNN_ARG(f->pad_l), OCLNN_ARG(f->nplanes), OCLNN_ARG(f->nrows)};
+    size_t global = (size_t)f->nrows, local = 64;
+    return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 1, &global, &local);
+}
+
+/* The flat forward: x padded (split into phases when strided) into the workspace after the
+ * packed weights, then conv2d_direct_fwd_flat. */
+static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                 const oclnn_conv_tuning *t, cl_kernel kpad, cl_kernel k,
+                                 oclnn_activation act, int residual_before_act,
+                                 const oclnn_tensor *x, const oclnn_tensor *b,
+                                 const oclnn_tensor *z, oclnn_tensor *y, cl_mem ws)
+{
+    const oclnn_conv_pass pass = OCLNN_CONV_FORWARD;
+    const flat_pad f = flat_shape(t, g, pass);
+    const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
+    int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
+    oclnn_status s;
+    if (g->stride_h == 1 && g->stride_w == 1) {
+        s = flat_copy(ctx, "conv2d", &f, x->mem, x->offset, ws, (size_t)xp_off);
+    } else {
+        int x_off = (int)x->offset, nrows = f.nrows;
+        oclnn_arg pargs[MAX_ARGS];
+        size_t np = 0;
+        pargs[np++] = OCLNN_ARG(x->mem), pargs[np++] = OCLNN_ARG(x_off);
+        pargs[np++] = OCLNN_ARG(ws), pargs[np++] = OCLNN_ARG(xp_off);
+        np = add_geom(pargs, np, g, geo);
+        pargs[np++] = OCLNN_ARG(hp), pargs[np++] = OCLNN_ARG(wp), pargs[np++] = OCLNN_ARG(nrows);
+        size_t pglobal = (size_t)nrows, plocal = 64;
+        s = oclnn__launch(ctx, "conv2d", kpad, pargs, np, 1, &pglobal, &plocal);
+    }
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
+    int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
+    cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
     oclnn_arg args[MAX_ARGS];
-    int w_off = (int)w->offset;
     size_t n = 0;
-    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
-    args[n++] = OCLNN_ARG(*ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(xp_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
+    args[n++] = OCLNN_ARG(zm), args[n++] = OCLNN_ARG(z_off), args[n++] = OCLNN_ARG(has_z);
+    args[n++] = OCLNN_ARG(y->mem), args[n++] = OCLNN_ARG(y_off);
     n = add_geom(args, n, g, geo);
-    const int blocked = fwd ? g->kg : g->cg, other = fwd ? g->cg : g->kg;
-    *blocks = oclnn__div_up((size_t)blocked, (size_t)t->kb);
-    size_t global[2] = {(size_t)other * g->r * g->s, (size_t)g->groups * *blocks};
-    return oclnn__launch(ctx, op, kpack, args, n, 2, global, t->local);
+    args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp);
+    args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(rb);
+    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t->kb);
+    size_t global[2] = {oclnn__div_up((size_t)g->oh * wp, 16 * (size_t)t->px),
+                        (size_t)g->n * g->groups * kbs};
+    return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t->local);
+}
+
+/* The stride-1 backward data: dy padded into the workspace after the packed weights, then
+ * conv2d_direct_bwd_data_flat. */
+static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                       const oclnn_conv_tuning *t, cl_kernel k,
+                                       const oclnn_tensor *dy, oclnn_tensor *dx, int acc, cl_mem ws)
+{
+    const oclnn_conv_pass pass = OCLNN_CONV_BACKWARD_DATA;
+    const flat_pad f = flat_shape(t, g, pass);
+    const int dyp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
+    oclnn_status s =
+        flat_copy(ctx, "conv2d_backward_data", &f, dy->mem, dy->offset, ws, (size_t)dyp_off);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geo[24], zero = 0, dx_off = (int)dx->offset, hp = f.hp, wp = f.wp;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
+    n = add_geom(args, n, g, geo);
+    args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp), args[n++] = OCLNN_ARG(acc);
+    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t->kb);
+    size_t global[2] = {oclnn__div_up((size_t)g->h * wp, 16), (size_t)g->n * g->groups * cbs};
+    return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t->local);
 }
 
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -85,21 +258,42 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         oclnn_tensor *y)
 {
     oclnn_conv_tuning t;
-    cl_kernel k;
+    cl_kernel k, kpack, kpad;
     cl_mem ws;
-    size_t kbs;
-    oclnn_status s = pack_weights(ctx, g, OCLNN_CONV_FORWARD, "conv2d", "conv2d_direct_fwd", w, &t,
-                                  &k, &ws, &kbs);
+    size_t ws_bytes;
+    const bool flat = forward_plan(ctx, g, &t, &ws_bytes);
+    oclnn_status s =
+        direct_kernel(ctx, flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd", &t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
+    if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
+        s = g->stride_h == 1 && g->stride_w == 1
+                ? oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad)
+                : direct_kernel(ctx, "conv2d_direct_pad_phases", &t, &kpad);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, ws_bytes, "conv2d", &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geo[24], zero = 0;
+    oclnn_arg args[MAX_ARGS];
+    int w_off = (int)w->offset;
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t.kb);
+    size_t pglobal[2] = {(size_t)g->cg * g->r * g->s, (size_t)g->groups * kbs};
+    s = oclnn__launch(ctx, "conv2d", kpack, args, n, 2, pglobal, t.local);
     if (s != OCLNN_SUCCESS)
         return s;
     /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
-    int geo[24], zero = 0;
     int x_off = (int)x->offset, y_off = (int)y->offset;
+    if (flat)
+        return flat_forward(ctx, g, &t, kpad, k, act, residual_before_act, x, b, z, y, ws);
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
-    oclnn_arg args[MAX_ARGS];
-    size_t n = 0;
+    n = 0;
     args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
@@ -116,19 +310,38 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               const oclnn_tensor *dy, const oclnn_tensor *w,
                                               oclnn_tensor *dx, float beta)
 {
-    oclnn_conv_tuning t;
-    cl_kernel k;
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    cl_kernel k, kpack, kpad;
     cl_mem ws;
-    size_t cbs;
-    oclnn_status s = pack_weights(ctx, g, OCLNN_CONV_BACKWARD_DATA, "conv2d_backward_data",
-                                  "conv2d_direct_bwd_data", w, &t, &k, &ws, &cbs);
+    size_t ws_bytes;
+    const bool flat = use_flat(ctx, &t, g, OCLNN_CONV_BACKWARD_DATA, &ws_bytes);
+    oclnn_status s =
+        direct_kernel(ctx, flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data", &t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, "conv2d_direct_pack_weights_t", &t, &kpack);
+    if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
+        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, ws_bytes, "conv2d_backward_data", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0;
+    oclnn_arg args[MAX_ARGS];
+    int w_off = (int)w->offset;
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t.kb);
+    size_t pglobal[2] = {(size_t)g->kg * g->r * g->s, (size_t)g->groups * cbs};
+    s = oclnn__launch(ctx, "conv2d_backward_data", kpack, args, n, 2, pglobal, t.local);
+    if (s != OCLNN_SUCCESS)
+        return s;
     int dy_off = (int)dy->offset, dx_off = (int)dx->offset;
     int acc = beta != 0.0f;
-    oclnn_arg args[MAX_ARGS];
-    size_t n = 0;
+    if (flat)
+        return flat_backward_data(ctx, g, &t, k, dy, dx, acc, ws);
+    n = 0;
     args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
@@ -143,11 +356,20 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
                                                  const oclnn_tensor *x, const oclnn_tensor *dy,
                                                  oclnn_tensor *dw, oclnn_tensor *db, float beta)
 {
-    oclnn_conv_tuning t;
-    cl_kernel k, kbias = NULL;
-    oclnn_status s = direct_kernel(ctx, g, "conv2d_direct_bwd_weights", &t, &k);
+    oclnn_conv_tuning t = wgrad_tuning(ctx, g);
+    cl_kernel k, kbias = NULL, kpad;
+    cl_mem ws = NULL;
+    flat_pad fx, fdy;
+    size_t ws_bytes;
+    const bool flat = use_flat_wgrad(ctx, &t, g, &fx, &fdy, &ws_bytes);
+    oclnn_status s = direct_kernel(
+        ctx, flat ? "conv2d_direct_bwd_weights_flat" : "conv2d_direct_bwd_weights", &t, &k);
     if (s == OCLNN_SUCCESS && db) /* built before anything is enqueued */
         s = oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias);
+    if (s == OCLNN_SUCCESS && flat)
+        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
+    if (s == OCLNN_SUCCESS && flat)
+        s = oclnn__workspace(ctx, ws_bytes, "conv2d_backward_weights", &ws);
     if (s != OCLNN_SUCCESS)
         return s;
     int x_off = (int)x->offset, dy_off = (int)dy->offset, dw_off = (int)dw->offset;
@@ -155,10 +377,22 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     oclnn_arg args[MAX_ARGS];
     int geo[24];
     size_t n = 0;
-    args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
-    args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
+    if (flat) { /* x at element 0 of the workspace, dy after it */
+        const size_t dyp = (size_t)fx.nrows * fx.wp;
+        s = flat_copy(ctx, "conv2d_backward_weights", &fx, x->mem, x->offset, ws, 0);
+        if (s == OCLNN_SUCCESS)
+            s = flat_copy(ctx, "conv2d_backward_weights", &fdy, dy->mem, dy->offset, ws, dyp);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        x_off = 0, dy_off = (int)dyp;
+    }
+    cl_mem xm = flat ? ws : x->mem, dym = flat ? ws : dy->mem;
+    args[n++] = OCLNN_ARG(xm), args[n++] = OCLNN_ARG(x_off);
+    args[n++] = OCLNN_ARG(dym), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
     n = add_geom(args, n, g, geo);
+    if (flat)
+        args[n++] = OCLNN_ARG(fx.hp), args[n++] = OCLNN_ARG(fdy.hp), args[n++] = OCLNN_ARG(fx.wp);
     args[n++] = OCLNN_ARG(acc);
     size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
                         (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};

@@ -59,6 +59,12 @@ static const shape shapes[] = {
     {"ConvNeXt-T stem 4x4 s4 3->16", 2, 3, 32, 32, 16, 4, 4, 0, 0, 0, 0, 4, 4, 1, 1, 1},
     {"ConvNeXt-T downsample 2x2 s2", 1, 16, 16, 16, 32, 2, 2, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     {"ConvNeXt-T 1x1 expand 16->64", 2, 16, 8, 8, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+    /* Enough channels for DIRECT's flat backward weights (>= 64 FLOP per copied float):
+     * asymmetric pads, dilation, a kernel width that leaves 1 of 3 taps in the last block;
+     * groups on a 7-wide image; 1x1 on an odd row (one tap per work-item). */
+    {"flat asym pad 5x4 dilation 2x1", 1, 16, 9, 11, 16, 5, 4, 3, 1, 2, 0, 1, 1, 2, 1, 1},
+    {"flat groups 2 7x7", 2, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    {"flat 1x1 64->64 odd 3x19", 1, 64, 3, 19, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -436,7 +442,9 @@ START_TEST(choose_and_shape)
     size_t ws;
     /* The pick depends on the device; the workspace must be the one of the algorithm picked:
      * im2col columns and GEMM output of both images, or DIRECT's packed weights (w rounded up
-     * to its channel block). */
+     * to its channel block) and, at stride 1, x zero-padded to planes of 12 x 16 (oh + 2 rows,
+     * ow + 4 columns) plus 2 or 3 rows of slack (16 or 32 lanes of the last tile + 4 columns
+     * of taps past the last plane). */
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_msg(a == OCLNN_CONV_IM2COL_GEMM || a == OCLNN_CONV_DIRECT, "3x3 picked %d", a);
@@ -444,7 +452,9 @@ START_TEST(choose_and_shape)
     if (a == OCLNN_CONV_IM2COL_GEMM)
         ck_assert_uint_eq(ws, 2 * (8 * 3 * 5 + 16) * 10 * 12 * sizeof(float));
     else
-        ck_assert_msg(ws >= wbytes && ws < 2 * wbytes, "DIRECT workspace %zu", ws);
+        ck_assert_msg(ws >= wbytes + (2 * 8 * 12 + 2) * 16 * sizeof(float) &&
+                          ws < 2 * wbytes + (2 * 8 * 12 + 2) * 16 * sizeof(float),
+                      "DIRECT workspace %zu", ws);
     desc = oclnn_conv2d_desc_default();
     w = d4(16, 8, 1, 1);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
@@ -456,9 +466,25 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
-    /* A forced algorithm is reported as is; DIRECT needs workspace only to pack the weights of
-     * the forward and backward-data passes. */
+    /* A forced algorithm is reported as is. DIRECT's backward weights at stride 1 with enough
+     * work per copied float needs the flat copies of x (16 planes of 8 + 2 + 2 rows of 12: oh,
+     * the kernel extent, zero rows for 16 lanes + 4 columns of taps) and dy (32 planes of 8 + 2
+     * rows of 12); with one channel per group, or at stride 2, it takes the row kernel and no
+     * workspace. */
     desc.algo = OCLNN_CONV_DIRECT;
+    oclnn_conv2d_desc dense = desc;
+    oclnn_tensor_desc wd = d4(16, 8, 3, 3);
+    dense.groups = 1;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    ck_assert_uint_eq(ws, (16 * 12 + 32 * 10) * 12 * sizeof(float));
+    dense.stride_h = 2;
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, 0);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
@@ -533,6 +559,58 @@ START_TEST(chunked_batch)
     check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 0.0f);
     check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 1.0f);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+}
+END_TEST
+
+/* DIRECT's forward (at any stride, in phases) and backward data (at stride 1) pad their input
+ * into the workspace next to the packed weights, and its backward weights at stride 1 pads x and
+ * dy; where those copies pass the limit they take the row kernels instead (the workspace is the
+ * packed weights alone, or none) and still give the right results. */
+START_TEST(direct_without_padded_copy)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("LeNet conv2 32->64 3x3 p1 14x14");
+    ref_conv p = ref_of(sh);
+    /* Packed weights 64 x 32 x 3 x 3 floats either way (both channel counts are whole blocks);
+     * the padded x (32 planes of 16 x 16) or dy (64 planes) adds at least 32 KiB. */
+    const size_t wbytes = (size_t)64 * 32 * 9 * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, wbytes + 16384), OCLNN_SUCCESS);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, wbytes);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, wbytes);
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &xd, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, 0);
+    check_forward(sh, OCLNN_CONV_DIRECT, true, OCLNN_ACT_RELU, true, 1);
+    check_backward(sh, OCLNN_CONV_DIRECT, 0.0f);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_gt(ws, wbytes + 32768);
+    /* A strided forward: packed weights 32 x 16 x 3 x 3 floats fit, its 4 phases of x (128
+     * planes of 8 x 8) do not; the row kernel's strided loads. */
+    const shape *s2 = find_shape("ResNet-18 3x3 s2 16->32 14x14");
+    const size_t w2 = (size_t)32 * 16 * 9 * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, w2 + 4096), OCLNN_SUCCESS);
+    ref_conv p2 = ref_of(s2);
+    oclnn_tensor_desc xd2 = d4(p2.n, p2.c, p2.h, p2.w), wd2 = d4(p2.k, p2.c, p2.r, p2.s);
+    oclnn_conv2d_desc desc2 = desc_of(s2, OCLNN_CONV_DIRECT);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, w2);
+    check_forward(s2, OCLNN_CONV_DIRECT, true, OCLNN_ACT_NONE, false, 0);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_ge(ws, w2 + 128 * 8 * 8 * sizeof(float));
 }
 END_TEST
 
@@ -791,6 +869,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
     tcase_add_test(tc, workspace_limit);
+    tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, negative_descriptor);
     tcase_add_test(tc, negative_forced_algorithm);

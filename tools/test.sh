@@ -75,7 +75,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    for t in context cache tensor; do
+    for t in context cache tensor dataset softmax optim; do
         echo "sanitizer pass: test_$t"
         if ! CK_FORK=no "$san/tests/test_$t" > "$san/test_$t.log" 2>&1; then
             echo "sanitizer pass failed for test_$t:"

@@ -3,24 +3,7 @@
  * Defines: VEC (4, 8 or 16; default 8) - elements per work-item in the flat kernels: each
  *          work-item handles one contiguous vector, the work-item past the last full vector the
  *          scalar tail. Buffers are (pointer, element offset) pairs. */
-#ifndef VEC
-#define VEC 8
-#endif
-#if VEC == 4
-#define floatV float4
-#define vloadV vload4
-#define vstoreV vstore4
-#elif VEC == 8
-#define floatV float8
-#define vloadV vload8
-#define vstoreV vstore8
-#elif VEC == 16
-#define floatV float16
-#define vloadV vload16
-#define vstoreV vstore16
-#else
-#error "VEC must be 4, 8 or 16"
-#endif
+#include "vec.h"
 
 #if VEC == 4
 #define intV int4

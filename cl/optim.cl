@@ -2,24 +2,7 @@
  * and Adam / AdamW. PyTorch's update formulas, element by element.
  * Defines: VEC (4, 8 or 16; default 8) - elements per work-item; the work-item past the last full
  *          vector takes the scalar tail. Buffers are (pointer, element offset) pairs. */
-#ifndef VEC
-#define VEC 8
-#endif
-#if VEC == 4
-#define floatV float4
-#define vloadV vload4
-#define vstoreV vstore4
-#elif VEC == 8
-#define floatV float8
-#define vloadV vload8
-#define vstoreV vstore8
-#elif VEC == 16
-#define floatV float16
-#define vloadV vload16
-#define vstoreV vstore16
-#else
-#error "VEC must be 4, 8 or 16"
-#endif
+#include "vec.h"
 
 /* One SGD element update for type T; flags are uniform across the launch. */
 #define DEFINE_SGD(T, S)                                                                           \

@@ -9,9 +9,6 @@
  *          per-work-item integer divisions are amortised over them).
  * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward) or ROWS x 8 inputs (backward);
  * every window holds at least one input position because each pad is smaller than the window. */
-#ifndef VEC
-#define VEC 8
-#endif
 #ifndef ROWS
 #define ROWS 4
 #endif
@@ -30,17 +27,10 @@
 #if FWD_ROWS < 1
 #error "FWD_ROWS must be >= 1"
 #endif
-#if VEC == 4
-#define floatV float4
-#define vloadV vload4
-#define vstoreV vstore4
-#elif VEC == 8
-#define floatV float8
-#define vloadV vload8
-#define vstoreV vstore8
-#else
+#if VEC > 8
 #error "VEC must be 4 or 8"
 #endif
+#include "vec.h"
 
 #define MODE_MAX 0
 #define MODE_AVG 1

@@ -338,7 +338,7 @@ static oclnn_status make_tensors(bench *b, const layer_entry *e, const oclnn_ten
 static void list_entry(bench *b, const layer_entry *e, int n, const oclnn_tensor_desc *xd,
                        const oclnn_tensor_desc *yd)
 {
-    char fields[320], dims[64], desc[128], passes[64] = "";
+    char fields[320], dims[64], desc[256], passes[64] = "";
     int len = 0;
     for (int i = 0; i < xd->ndim; i++)
         len += snprintf(dims + len, sizeof dims - len, "%s%d", i ? "," : "", xd->dims[i]);

@@ -67,15 +67,20 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     # ASan + UBSan over the API-level tests (leaks of library objects, bad accesses). POCL's own
     # allocations are not ours: leaks inside libpocl/LLVM are suppressed.
     san="$build-asan"
-    if [ ! -f "$san/build.ninja" ]; then
-        meson setup "$san" -Dwerror=true --buildtype=debug -Db_sanitize=address,undefined \
-            -Db_lundef=false >/dev/null
+    if { [ -f "$san/build.ninja" ] ||
+         meson setup "$san" -Dwerror=true --buildtype=debug -Db_sanitize=address,undefined \
+             -Db_lundef=false >/dev/null; } && ninja -C "$san" > "$san.log" 2>&1; then
+        sanitizer_tests="context cache tensor dataset softmax optim"
+    else
+        echo "sanitizer build failed:"
+        grep -E -A8 "error|FAILED" "$san.log" | head -40
+        extra_failed=$((extra_failed + 1))
+        sanitizer_tests=""
     fi
-    ninja -C "$san" >/dev/null
     export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    for t in context cache tensor dataset softmax optim; do
+    for t in $sanitizer_tests; do
         echo "sanitizer pass: test_$t"
         if ! CK_FORK=no "$san/tests/test_$t" > "$san/test_$t.log" 2>&1; then
             echo "sanitizer pass failed for test_$t:"

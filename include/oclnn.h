@@ -274,7 +274,9 @@ typedef enum oclnn_conv_algo {
 } oclnn_conv_algo;
 
 typedef struct oclnn_conv2d_desc {
-    int pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
+    int pad_top, pad_bottom, pad_left, pad_right; /* >= 0 and smaller than the dilated kernel
+                                                   * extent dilation*(r-1)+1 (no window may
+                                                   * see only padding) */
     int stride_h, stride_w;                       /* >= 1 */
     int dilation_h, dilation_w;                   /* >= 1 */
     int groups;                                   /* >= 1, divides c and k */
@@ -300,7 +302,8 @@ typedef enum oclnn_conv_pass {
     OCLNN_CONV_BACKWARD_WEIGHTS = 2,
 } oclnn_conv_pass;
 
-/* The algorithm AUTO picks for a pass on this context's device, and the workspace it needs. */
+/* The algorithm a pass will run on this context's device (AUTO's pick, or desc->algo after
+ * checking it applies: OCLNN_UNSUPPORTED otherwise) and the workspace bytes it needs. */
 OCLNN_API oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
                                            oclnn_conv_pass pass, const oclnn_tensor_desc *x,
                                            const oclnn_tensor_desc *w, oclnn_conv_algo *algo,

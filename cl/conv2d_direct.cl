@@ -135,14 +135,11 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
             continue; /* past the group's channels */
         const float bias = has_b ? b[b_off + k] : 0.0f;
         const size_t o = ((size_t)n * K + k) * OH * OW + oh * OW + ow0;
-        float v[16 * PX];
 #pragma unroll
         for (int q = 0; q < PX; q++)
-            vstore16(acc[j][q], q, v);
-        for (int i = 0; i < npix; i++) {
-            const float zv = has_z ? z[z_off + o + i] : 0.0f;
-            y[y_off + o + i] = conv_epilogue(v[i], bias, zv, act, res_before);
-        }
+            if (npix > 16 * q)
+                conv_epilogue_store(y + y_off + o + 16 * q, npix - 16 * q, acc[j][q], bias,
+                                    z + z_off + o + 16 * q, has_z, act, res_before);
     }
 }
 
@@ -225,28 +222,43 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
             }
         }
     }
+    /* The tile's lanes p0 + i sit in output row oh0 from column ow0 on, wrapping every WP. */
+    const int oh0 = p0 / WP, ow0 = p0 - oh0 * WP;
+    if (ow0 + 16 * PX <= OW) { /* all in one output row (the usual case): vector stores */
+#pragma unroll
+        for (int j = 0; j < KB; j++) {
+            if (kb * KB + j >= KG)
+                continue; /* past the group's channels */
+            const float bias = has_b ? b[b_off + k0 + j] : 0.0f;
+            const size_t o = ((size_t)n * K + k0 + j) * OH * OW + oh0 * OW + ow0;
+#pragma unroll
+            for (int v = 0; v < PX; v++)
+                conv_epilogue_store(y + y_off + o + 16 * v, 16, acc[j][v], bias,
+                                    z + z_off + o + 16 * v, has_z, act, res_before);
+        }
+        return;
+    }
     int dst[16 * PX]; /* offset of each lane in an output plane, -1 for dropped lanes */
-    for (int i = 0; i < 16 * PX; i++) {
-        const int p = p0 + i, oh = p / WP, ow = p - oh * WP;
-        dst[i] = (p < run && ow < OW) ? oh * OW + ow : -1;
+    for (int i = 0, oh = oh0, ow = ow0; i < 16 * PX; i++) {
+        dst[i] = (oh < OH && ow < OW) ? oh * OW + ow : -1;
+        if (++ow == WP)
+            ow = 0, oh++;
     }
 #pragma unroll
     for (int j = 0; j < KB; j++) {
-        const int k = k0 + j;
         if (kb * KB + j >= KG)
             continue; /* past the group's channels */
-        const float bias = has_b ? b[b_off + k] : 0.0f;
-        const size_t o = ((size_t)n * K + k) * OH * OW;
-        float v[16 * PX];
+        const float bias = has_b ? b[b_off + k0 + j] : 0.0f;
+        const size_t o = ((size_t)n * K + k0 + j) * OH * OW;
+        float v[16 * PX], zs[16 * PX];
+        for (int i = 0; i < 16 * PX; i++)
+            zs[i] = has_z && dst[i] >= 0 ? z[z_off + o + dst[i]] : 0.0f;
 #pragma unroll
         for (int q = 0; q < PX; q++)
-            vstore16(acc[j][q], q, v);
-        for (int i = 0; i < 16 * PX; i++) {
-            if (dst[i] < 0)
-                continue;
-            const float zv = has_z ? z[z_off + o + dst[i]] : 0.0f;
-            y[y_off + o + dst[i]] = conv_epilogue(v[i], bias, zv, act, res_before);
-        }
+            vstore16(conv_epilogue16(acc[j][q], bias, vload16(q, zs), act, res_before), q, v);
+        for (int i = 0; i < 16 * PX; i++)
+            if (dst[i] >= 0)
+                y[y_off + o + dst[i]] = v[i];
     }
 }
 
@@ -379,10 +391,23 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
             }
         }
     }
+    const int ih0 = p0 / WP, iw0 = p0 - ih0 * WP; /* lane 0; lanes wrap every WP */
+    if (iw0 + 16 <= W) { /* all in one input row (the usual case): vector stores */
+#pragma unroll
+        for (int j = 0; j < KB; j++) {
+            if (c0 + j >= CG)
+                continue; /* past the group's channels */
+            __global float *o =
+                dx + dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih0 * W + iw0;
+            vstore16(beta ? vload16(0, o) + acc[j] : acc[j], 0, o);
+        }
+        return;
+    }
     int dst[16]; /* offset of each lane in an input plane, -1 for dropped lanes */
-    for (int i = 0; i < 16; i++) {
-        const int p = p0 + i, ih = p / WP, iw = p - ih * WP;
-        dst[i] = (p < run && iw < W) ? ih * W + iw : -1;
+    for (int i = 0, ih = ih0, iw = iw0; i < 16; i++) {
+        dst[i] = (ih < H && iw < W) ? ih * W + iw : -1;
+        if (++iw == WP)
+            iw = 0, ih++;
     }
 #pragma unroll
     for (int j = 0; j < KB; j++) {

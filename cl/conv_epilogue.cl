@@ -2,8 +2,9 @@
  * epilogue applied in place (bias, activation, residual) and the bias gradient reduction.
  * Defines: none (everything is a run-time argument; one build serves every shape). */
 #include "conv_epilogue.h"
+#include "conv_rows.h"
 
-/* y[n][k][p] = conv_epilogue(y, b[k], z[n][k][p]) in place, for p in [0, plane).
+/* y[n][k][p] = the epilogue of y with b[k] and z[n][k][p], in place, for p in [0, plane).
  * Global: (ceil(plane / 16), k, n); each work-item handles 16 consecutive elements. */
 __kernel void conv_epilogue_inplace(__global float *y, const int y_off, __global const float *b,
                                     const int b_off, const int has_b, __global const float *z,
@@ -15,16 +16,14 @@ __kernel void conv_epilogue_inplace(__global float *y, const int y_off, __global
     if (p0 >= plane || k >= K || n >= N)
         return;
     const float bias = has_b ? b[b_off + k] : 0.0f;
-    const size_t o = ((size_t)n * K + k) * plane + p0;
-    const int end = min(16, plane - p0);
-    for (int i = 0; i < end; i++) {
-        const float zv = has_z ? z[z_off + o + i] : 0.0f;
-        y[y_off + o + i] = conv_epilogue(y[y_off + o + i], bias, zv, act, res_before);
-    }
+    __global float *dst = y + y_off + ((size_t)n * K + k) * plane + p0;
+    const int len = plane - p0;
+    conv_epilogue_store(dst, len, load16_tail(dst, len), bias,
+                        z + z_off + ((size_t)n * K + k) * plane + p0, has_z, act, res_before);
 }
 
-/* out[b][a][p] = conv_epilogue(in[a][b][p], bias[a], z[b][a][p]) for a < A, b < B, p < P: the
- * wide GEMM result [K][NB][OH*OW] of a chunk of images back into NCHW. With has_b = has_z = 0
+/* out[b][a][p] = the epilogue of in[a][b][p] with b[a] and z[b][a][p], for a < A, b < B,
+ * p < P: the wide GEMM result [K][NB][OH*OW] of a chunk of images back into NCHW. With has_b = has_z = 0
  * and act = 0 it is a plain copy, which also gathers dy [NB][K][P] into [K][NB][P].
  * Global: (ceil(P / 16), B, A); each work-item handles 16 consecutive elements. */
 __kernel void conv_swap_planes(__global const float *in, const int in_off, __global float *out,
@@ -50,10 +49,8 @@ __kernel void conv_swap_planes(__global const float *in, const int in_off, __glo
         return;
     }
     const float bias = has_b ? b[b_off + a] : 0.0f;
-    for (int i = 0; i < end; i++) {
-        const float zv = has_z ? z[z_off + o + i] : 0.0f;
-        out[out_off + o + i] = conv_epilogue(src[i], bias, zv, act, res_before);
-    }
+    conv_epilogue_store(out + out_off + o, end, load16_tail(src, end), bias, z + z_off + o, has_z,
+                        act, res_before);
 }
 
 /* db[k] = (beta ? db[k] : 0) + sum over n, p of dy[n][k][p]. One work-item per channel, 16

@@ -529,11 +529,21 @@ START_TEST(workspace_limit)
     desc.algo = OCLNN_CONV_IM2COL_GEMM;
     fx_assert_status(oclnn_conv2d_forward(ctx, &desc, x, w, NULL, NULL, y), OCLNN_OUT_OF_MEMORY,
                      "IM2COL_GEMM needs");
-    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
     float *got = fx_download(y);
     for (size_t i = 0; i < d.ny; i++)
         ck_assert_msg(isnan(got[i]), "y[%zu] was written", i);
     free(got);
+    /* Room for DIRECT's packed weights alone (at most 16 x 2 x 3 x 3 floats), not for its padded
+     * copy of x: the row kernel, whole tiles and a tail per row, through the fused epilogue. */
+    const size_t packed = 16 * 2 * 9 * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, packed), OCLNN_SUCCESS);
+    desc.algo = OCLNN_CONV_DIRECT;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_le(ws, packed);
+    check_forward(sh, OCLNN_CONV_DIRECT, true, OCLNN_ACT_GELU_TANH, true, 0);
+    check_forward(sh, OCLNN_CONV_DIRECT, false, OCLNN_ACT_GELU, true, 1);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
     oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
     free_data(&d);
 }

@@ -146,7 +146,9 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
 /* The phase-split zero-padded copy of x that the strided flat forward reads: destination row fr
  * of WP floats is row i of phase (a, b) of plane q = fr / (SH * SW * HP) (a channel of an image),
  * xpad[i * SH + a][j * SW + b] with xpad[y][x] = x[q][y - PT][x - PL] (zero outside x); rows past
- * nplanes planes (the slack that the last tiles read) are zero. One work-item per row.
+ * nplanes planes (the slack that the last tiles read) are zero. Phases that no tap reads are
+ * not written: the flat kernels read them only into lanes or taps they drop. One work-item per
+ * row.
  * Global: (nrows). */
 __kernel void conv2d_direct_pad_phases(__global const float *x, const int x_off, __global float *xp,
                                        const int xp_off, GEOM_ARGS, const int HP, const int WP,
@@ -156,13 +158,28 @@ __kernel void conv2d_direct_pad_phases(__global const float *x, const int x_off,
     if (fr >= nrows)
         return;
     const int i = fr % HP, phase = (fr / HP) % (SH * SW), q = fr / (SH * SW * HP);
+    /* Phases no tap reads (a 1x1 kernel at stride 2 reads one of four) are left unwritten. */
+    bool row_used = false, col_used = false;
+    for (int r = 0; r < R; r++)
+        row_used |= (r * DH) % SH == phase / SW;
+    for (int s = 0; s < S; s++)
+        col_used |= (s * DW) % SW == phase % SW;
+    if (!row_used || !col_used)
+        return;
     const int y = i * SH + phase / SW - PT, b = phase % SW - PL;
     __global float *d = xp + xp_off + (size_t)fr * WP;
     const bool row_in = q < N * C && y >= 0 && y < H;
     __global const float *src = x + x_off + ((size_t)q * H + y) * W;
-    for (int j = 0; j < WP; j++) {
-        const int xx = j * SW + b;
-        d[j] = row_in && xx >= 0 && xx < W ? src[xx] : 0.0f;
+    for (int j = 0; j < WP; j += 16) {
+        const float16 v = row_in ? load16(src, j * SW + b, SW, W) : (float16)(0.0f);
+        if (j + 16 <= WP) {
+            vstore16(v, 0, d + j);
+        } else {
+            float t[16];
+            vstore16(v, 0, t);
+            for (int i = 0; i < WP - j; i++)
+                d[j + i] = t[i];
+        }
     }
 }
 
@@ -198,23 +215,25 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
         for (int v = 0; v < PX; v++)
             acc[j][v] = (float16)(0.0f);
     __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
-    for (int c = 0; c < CG; c++) {
-        __global const float *xc =
-            xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HP * WP + p0;
-        for (int r = 0; r < R; r++) {
-            const int rr = r * DH; /* row phase rr % SH, shifted by rr / SH rows */
-            __global const float *xr = xc + ((rr % SH) * SW * HP + rr / SH) * WP;
-            __global const float *wq = wk + (c * R + r) * S * KB;
-            for (int s = 0; s < S; s++) {
-                const int ss = s * DW;
-                __global const float *xs = xr + (ss % SW) * HP * WP + ss / SW;
+    /* Taps outside, channels inside: the phase arithmetic (divisions by the run-time strides)
+     * runs once per tap, and the channel loop is loads and FMAs alone. */
+    const size_t xplane = (size_t)SH * SW * HP * WP;
+    __global const float *xn = xp + xp_off + ((size_t)n * C + g * CG) * xplane + p0;
+    for (int r = 0; r < R; r++) {
+        const int rr = r * DH; /* row phase rr % SH, shifted by rr / SH rows */
+        __global const float *xr = xn + ((rr % SH) * SW * HP + rr / SH) * WP;
+        for (int s = 0; s < S; s++) {
+            const int ss = s * DW;
+            __global const float *xs = xr + (ss % SW) * HP * WP + ss / SW;
+            __global const float *wq = wk + (r * S + s) * KB;
+            for (int c = 0; c < CG; c++, xs += xplane, wq += R * S * KB) {
                 float16 xv[PX];
 #pragma unroll
                 for (int v = 0; v < PX; v++)
                     xv[v] = vload16(0, xs + v * 16);
 #pragma unroll
                 for (int j = 0; j < KB; j++) {
-                    const float16 wv = (float16)(wq[s * KB + j]);
+                    const float16 wv = (float16)(wq[j]);
 #pragma unroll
                     for (int v = 0; v < PX; v++)
                         acc[j][v] = fma(wv, xv[v], acc[j][v]);
@@ -498,24 +517,29 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
     }
 }
 
-/* Backward weights at stride 1 over flat padded copies (dw_pad): xp, x with the forward's pads
- * in planes of HPX x WP (WP = OW + (S-1)*DW), and dyp, dy in planes of HPD x WP with zeros in
- * the columns ow >= OW and in the rows past OH. The output pixels of one image are one flat run
- * p = oh * WP + ow, and tap (r, s) pairs dyp[p] with xp[p + r*DH*WP + s*DW]: plain vector loads
- * in whole tiles of 16 across rows; lanes outside the output meet zeros in dyp. The zero rows
- * at the end of each plane take the reads of the last tile.
- * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
+/* Backward weights over flat padded copies, at any stride: xp, x padded and split into SH x SW
+ * phases of HPX x WP as for the flat forward (conv2d_direct_pad_phases; at stride 1 one phase, by
+ * dw_pad), WP = OW + (S-1)*DW / SW, and dyp, dy in planes of HPD x WP with zeros in the columns
+ * ow >= OW and in the rows past OH. The output pixels of one image are one flat run
+ * p = oh * WP + ow, and tap (r, s) pairs dyp[p] with phase (r*DH % SH, s*DW % SW) of xp at
+ * p + (r*DH / SH) * WP + s*DW / SW: plain vector loads in whole tiles of 16 across rows; lanes
+ * outside the output meet zeros in dyp. Rows past each phase's last (HPX) take the reads of
+ * the last tile. The third dimension splits the images into chunks of NCH: chunk z sums images
+ * [z * NCH, z * NCH + NCH) into out + z * K*CG*R*S (the partial sums that
+ * conv2d_direct_sum_chunks adds; with one chunk, out is dw).
+ * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW), ceil(N / NCH)). */
 __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int xp_off,
                                              __global const float *dyp, const int dyp_off,
-                                             __global float *dw, const int dw_off, GEOM_ARGS,
+                                             __global float *out, const int out_off, GEOM_ARGS,
                                              const int HPX, const int HPD, const int WP,
-                                             const int beta)
+                                             const int NCH, const int beta)
 {
     const int sts = (S + TS - 1) / TS;
     const int q = (int)get_global_id(0);
     const int kbs = (KG + KBW - 1) / KBW;
     const int job = (int)get_global_id(1);
-    if (q >= CG * R * sts || job >= G * kbs)
+    const int chunk = (int)get_global_id(2);
+    if (q >= CG * R * sts || job >= G * kbs || chunk * NCH >= N)
         return;
     const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
     const int kb = job % kbs, g = job / kbs;
@@ -530,16 +554,22 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
             acc[j][t] = (float16)(0.0f);
         kc[j] = min(k0 + j, g * KG + KG - 1) * HPD * WP;
     }
+    const int rr = r * DH;
+    int xo[TS]; /* where tap s0 + t starts in a channel's phases */
+#pragma unroll
+    for (int t = 0; t < TS; t++) {
+        const int ss = (s0 + t) * DW;
+        xo[t] = ((rr % SH) * SW + ss % SW) * HPX * WP + (rr / SH) * WP + ss / SW;
+    }
     const int run = OH * WP;
-    for (int n = 0; n < N; n++) {
-        __global const float *xc =
-            xp + xp_off + ((size_t)n * C + g * CG + c) * HPX * WP + r * DH * WP + s0 * DW;
+    for (int n = chunk * NCH; n < min(N, chunk * NCH + NCH); n++) {
+        __global const float *xc = xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HPX * WP;
         __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * WP;
         for (int p0 = 0; p0 < run; p0 += 16) {
             float16 xv[TS];
 #pragma unroll
             for (int t = 0; t < TS; t++)
-                xv[t] = vload16(0, xc + p0 + t * DW);
+                xv[t] = vload16(0, xc + xo[t] + p0);
 #pragma unroll
             for (int j = 0; j < KBW; j++) {
                 const float16 dv = vload16(0, dyn + kc[j] + p0);
@@ -549,15 +579,31 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
             }
         }
     }
+    __global float *o = out + out_off + (size_t)chunk * K * CG * R * S;
 #pragma unroll
     for (int j = 0; j < KBW; j++) {
 #pragma unroll
         for (int t = 0; t < TS; t++) {
             if (kb * KBW + j >= KG || s0 + t >= S)
                 continue; /* past the group's channels or the kernel's width */
-            const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
+            const size_t i = ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
             const float sum = hsum16(acc[j][t]);
-            dw[o] = beta ? dw[o] + sum : sum;
+            o[i] = beta ? o[i] + sum : sum;
         }
     }
+}
+
+/* dw[i] = beta * dw[i] + the sum over chunks z of part[z * count + i], in chunk order:
+ * deterministic. Global: (count). */
+__kernel void conv2d_direct_sum_chunks(__global const float *part, const int part_off,
+                                       const int count, const int nchunks, __global float *dw,
+                                       const int dw_off, const int beta)
+{
+    const int i = (int)get_global_id(0);
+    if (i >= count)
+        return;
+    float sum = 0.0f;
+    for (int z = 0; z < nchunks; z++)
+        sum += part[part_off + (size_t)z * count + i];
+    dw[dw_off + i] = beta ? dw[dw_off + i] + sum : sum;
 }

@@ -203,12 +203,16 @@ oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx)
          * halves the weight broadcasts per FMA, 1.2-1.35x faster on the 14x14 and 7x7 ResNet
          * layers, equal on 28x28 and 56x56. */
         t.kb_flat = 8, t.px_flat = 2;
+        /* Backward weights sums over every image: chunks of images whose x and dy stay in the
+         * caches while every work-item passes over them, partial sums added after. */
+        t.wgrad_chunk = (size_t)2 << 20;
         t.local[0] = 8, t.local[1] = 1, t.local[2] = 1;
     } else {
         t.kb = 4;
         t.px = 1;
         t.kbw = 4, t.ts = 1, t.kbw_s1 = 4;
         t.kb_flat = t.kb, t.px_flat = t.px;
+        t.wgrad_chunk = (size_t)2 << 20;
         t.local[0] = 32, t.local[1] = 2, t.local[2] = 1;
     }
     return t;
@@ -249,13 +253,13 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
  *     batch 32 and 1 after the flat stride-1 kernels: 1.7x faster than IM2COL_GEMM on 512@7 at
  *     batch 32 (1.3x slower at batch 1), 10x faster than GEMM_1X1 on the ConvNeXt 1x1 96>384@56
  *     at batch 32 (1.4x slower at batch 1);
- *   backward weights: DIRECT at stride 1 (its flat kernel: 2.7-4.2x faster than IM2COL_GEMM
- *     on the 14x14 and 7x7 ResNet layers at batch 32; 1.4x slower on 512@7 at batch 1), where
- *     there are many pixels per image (>= 28x28, 1.5-3.5x faster) or where the GEMM would be
- *     thin (kg < 128 or cg*r*s < 1024: the stem, LeNet), else the GEMM algorithms (2-4x faster
- *     on the strided 14x14 and 7x7 ResNet layers); but the GEMM algorithms for 1x1 kernels at
- *     any stride (ConvNeXt 96>384@56: 140 ms against DIRECT's 300-600 at batch 32, even at
- *     batch 1; ResNet 1x1 s2 projections 1.3-9x faster at batch 32, 3.5-12x at batch 1).
+ *   backward weights: DIRECT for kernels wider than 1x1 at any stride (its flat kernel over
+ *     chunks of images: 2.7-4.2x faster than IM2COL_GEMM on the stride-1 14x14 and 7x7 ResNet
+ *     layers at batch 32, 1.4x slower on 512@7 at batch 1; on the stride-2 ResNet 3x3 layers
+ *     at batch 32 48-54 ms against IM2COL_GEMM's 70-125); the GEMM algorithms for 1x1
+ *     kernels at any stride (ConvNeXt 96>384@56: 140 ms against DIRECT's 300-600 at batch 32,
+ *     even at batch 1; ResNet 1x1 s2 projections 1.3-9x faster at batch 32, 3.5-12x at
+ *     batch 1).
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit. */
 static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                  oclnn_conv_pass pass)
@@ -265,12 +269,9 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
     oclnn_conv_algo a = gemm_algo(g);
     if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
         const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
-        const long taps = (long)g->cg * g->r * g->s, pixels = (long)g->oh * g->ow;
-        const bool big_gemm = g->kg >= 128 && taps >= 1024;
         if (pass == OCLNN_CONV_FORWARD ||
             (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && g->cg >= 16) ||
-            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (g->r > 1 || g->s > 1) &&
-             (stride1 || pixels >= 28 * 28 || !big_gemm)))
+            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (g->r > 1 || g->s > 1)))
             a = OCLNN_CONV_DIRECT;
     }
     int chunk;

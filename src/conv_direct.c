@@ -91,31 +91,70 @@ static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const
     return true;
 }
 
-/* Backward weights at stride 1 (conv2d_direct_bwd_weights_flat) reads x as the forward pads
- * it and dy widened with zero columns to the same row width, each plane followed by zero rows
- * for the last tile of 16 lanes shifted by the widest tap of a work-item (ts taps from s0).
- * Returns false where the copies pass the workspace limit (the row kernel needs none). */
-static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
-                           const oclnn_conv_geom *g, flat_pad *fx, flat_pad *fdy, size_t *bytes)
+/* The flat backward weights (conv2d_direct_bwd_weights_flat): x padded and split into phases
+ * as the forward pads it (fx), dy widened with zero columns to the same row width (fdy), each
+ * phase and plane followed by zero rows for the last tile of 16 lanes shifted by the widest tap
+ * of a work-item (ts taps from s0); images in chunks of nch whose partial sums (part_off on in
+ * the workspace) are added after, when there is more than one. */
+typedef struct wgrad_plan {
+    flat_pad fx, fdy;
+    int nch, nchunks;
+    size_t part_off; /* floats */
+    size_t bytes;
+} wgrad_plan;
+
+/* The chunks: as many images as keep their x and dy within t->wgrad_chunk bytes, while the
+ * partial sums stay under 16 MiB and the whole fits the workspace limit (else one chunk). */
+static void wgrad_chunks(const oclnn_context *ctx, const oclnn_conv_tuning *t,
+                         const oclnn_conv_geom *g, wgrad_plan *p)
 {
-    *bytes = 0;
+    const size_t phases = (size_t)g->stride_h * g->stride_w;
+    const size_t image =
+        ((size_t)g->c * phases * p->fx.hp + (size_t)g->k * p->fdy.hp) * p->fx.wp * sizeof(float);
+    const size_t dw_bytes = (size_t)g->k * g->cg * g->r * g->s * sizeof(float);
+    size_t nch = t->wgrad_chunk / image, max_parts = ((size_t)16 << 20) / dw_bytes;
+    nch = nch < 1 ? 1 : nch > (size_t)g->n ? (size_t)g->n : nch;
+    size_t chunks = oclnn__div_up((size_t)g->n, nch);
+    if (chunks > max_parts && max_parts > 1) {
+        nch = oclnn__div_up((size_t)g->n, max_parts);
+        chunks = oclnn__div_up((size_t)g->n, nch);
+    }
+    if (chunks <= 1 || max_parts <= 1 || p->bytes + chunks * dw_bytes > ctx->workspace_limit ||
+        (p->bytes + chunks * dw_bytes) / sizeof(float) > INT_MAX) {
+        p->nch = g->n, p->nchunks = 1, p->part_off = 0;
+        return;
+    }
+    p->nch = (int)nch, p->nchunks = (int)chunks;
+    p->part_off = p->bytes / sizeof(float);
+    p->bytes += chunks * dw_bytes;
+}
+
+/* The flat plan where it pays and fits: false where the copies pass the workspace limit (the
+ * row kernel needs none) or carry too little work. */
+static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
+                           const oclnn_conv_geom *g, wgrad_plan *p)
+{
+    p->bytes = 0;
     /* The copies move about cg + kg floats per output pixel for 2 * kg * cg * r * s FLOP: with
      * fewer than ~64 FLOP per float (LeNet's first layer, one input channel: 17) they cost more
      * than the bounds tests of the row kernel (measured 2.4x slower there). */
     const double flop_per_float = 2.0 * g->kg * g->cg * g->r * g->s / (g->kg + g->cg);
-    if (g->stride_h != 1 || g->stride_w != 1 || flop_per_float < 64)
+    if (flop_per_float < 64)
         return false;
-    const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w, wp = g->ow + ekw;
-    const int extra = (int)oclnn__div_up(16 + (size_t)(g->s + t->ts - 2) * g->dil_w, (size_t)wp);
-    const long long xrows = (long long)g->n * g->c * (g->oh + ekh + extra);
+    const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
+    const int wp = g->ow + ekw / g->stride_w;
+    const int reach = (g->s + t->ts - 2) * g->dil_w / g->stride_w; /* widest tap's column */
+    const int extra = (int)oclnn__div_up(16 + (size_t)reach, (size_t)wp);
+    const int hpx = g->oh + ekh / g->stride_h + extra;
+    const long long xrows = (long long)g->n * g->c * g->stride_h * g->stride_w * hpx;
     const long long dyrows = (long long)g->n * g->k * (g->oh + extra);
     const long long floats = (xrows + dyrows) * wp;
     if (floats > INT_MAX || (size_t)floats * sizeof(float) > ctx->workspace_limit)
         return false;
-    *fx = (flat_pad){g->h,     g->w,     g->oh + ekh + extra, wp,
-                     g->pad_t, g->pad_l, g->n * g->c,         (int)xrows};
-    *fdy = (flat_pad){g->oh, g->ow, g->oh + extra, wp, 0, 0, g->n * g->k, (int)dyrows};
-    *bytes = (size_t)floats * sizeof(float);
+    p->fx = (flat_pad){g->h, g->w, hpx, wp, g->pad_t, g->pad_l, g->n * g->c, (int)xrows};
+    p->fdy = (flat_pad){g->oh, g->ow, g->oh + extra, wp, 0, 0, g->n * g->k, (int)dyrows};
+    p->bytes = (size_t)floats * sizeof(float);
+    wgrad_chunks(ctx, t, g, p);
     return true;
 }
 
@@ -149,14 +188,15 @@ size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_g
 {
     oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
     size_t bytes = 0;
-    flat_pad fx, fdy;
+    wgrad_plan wp;
     if (pass == OCLNN_CONV_FORWARD) {
         forward_plan(ctx, g, &t, &bytes);
     } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
         use_flat(ctx, &t, g, pass, &bytes);
     } else {
         t = wgrad_tuning(ctx, g);
-        use_flat_wgrad(ctx, &t, g, &fx, &fdy, &bytes);
+        use_flat_wgrad(ctx, &t, g, &wp);
+        bytes = wp.bytes;
     }
     return bytes;
 }
@@ -178,6 +218,34 @@ static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad
     return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 1, &global, &local);
 }
 
+/* The kernel that pads x for the flat kernels: dw_pad at stride 1, else
+ * conv2d_direct_pad_phases (from the program of t). */
+static oclnn_status pad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g,
+                               const oclnn_conv_tuning *t, cl_kernel *k)
+{
+    if (g->stride_h == 1 && g->stride_w == 1)
+        return oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", k);
+    return direct_kernel(ctx, "conv2d_direct_pad_phases", t, k);
+}
+
+/* Pads x into ws from element ws_off as f describes, with kpad from pad_kernel. */
+static oclnn_status pad_x(oclnn_context *ctx, const char *op, const oclnn_conv_geom *g,
+                          cl_kernel kpad, const flat_pad *f, const oclnn_tensor *x, cl_mem ws,
+                          int ws_off)
+{
+    if (g->stride_h == 1 && g->stride_w == 1)
+        return flat_copy(ctx, op, f, x->mem, x->offset, ws, (size_t)ws_off);
+    int geo[24], x_off = (int)x->offset, hp = f->hp, wp = f->wp, nrows = f->nrows;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(ws_off);
+    n = add_geom(args, n, g, geo);
+    args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp), args[n++] = OCLNN_ARG(nrows);
+    size_t global = (size_t)nrows, local = 64;
+    return oclnn__launch(ctx, op, kpad, args, n, 1, &global, &local);
+}
+
 /* The flat forward: x padded (split into phases when strided) into the workspace after the
  * packed weights, then conv2d_direct_fwd_flat. */
 static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -190,20 +258,7 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
     const flat_pad f = flat_shape(t, g, pass);
     const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
     int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
-    oclnn_status s;
-    if (g->stride_h == 1 && g->stride_w == 1) {
-        s = flat_copy(ctx, "conv2d", &f, x->mem, x->offset, ws, (size_t)xp_off);
-    } else {
-        int x_off = (int)x->offset, nrows = f.nrows;
-        oclnn_arg pargs[MAX_ARGS];
-        size_t np = 0;
-        pargs[np++] = OCLNN_ARG(x->mem), pargs[np++] = OCLNN_ARG(x_off);
-        pargs[np++] = OCLNN_ARG(ws), pargs[np++] = OCLNN_ARG(xp_off);
-        np = add_geom(pargs, np, g, geo);
-        pargs[np++] = OCLNN_ARG(hp), pargs[np++] = OCLNN_ARG(wp), pargs[np++] = OCLNN_ARG(nrows);
-        size_t pglobal = (size_t)nrows, plocal = 64;
-        s = oclnn__launch(ctx, "conv2d", kpad, pargs, np, 1, &pglobal, &plocal);
-    }
+    oclnn_status s = pad_x(ctx, "conv2d", g, kpad, &f, x, ws, xp_off);
     if (s != OCLNN_SUCCESS)
         return s;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
@@ -267,9 +322,7 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
     if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
-        s = g->stride_h == 1 && g->stride_w == 1
-                ? oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad)
-                : direct_kernel(ctx, "conv2d_direct_pad_phases", &t, &kpad);
+        s = pad_kernel(ctx, g, &t, &kpad);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, ws_bytes, "conv2d", &ws);
     if (s != OCLNN_SUCCESS)
@@ -352,51 +405,94 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
     return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t.local);
 }
 
+/* The flat backward weights: x and dy padded into the workspace (x from element 0, dy after
+ * it), conv2d_direct_bwd_weights_flat over chunks of images, and their partial sums added
+ * (conv2d_direct_sum_chunks) when there is more than one chunk. */
+static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                          const oclnn_conv_tuning *t, const wgrad_plan *p,
+                                          const oclnn_tensor *x, const oclnn_tensor *dy,
+                                          oclnn_tensor *dw, int acc)
+{
+    const char *op = "conv2d_backward_weights";
+    cl_kernel k, kpad, ksum = NULL;
+    cl_mem ws;
+    oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_weights_flat", t, &k);
+    if (s == OCLNN_SUCCESS)
+        s = pad_kernel(ctx, g, t, &kpad);
+    if (s == OCLNN_SUCCESS && p->nchunks > 1)
+        s = direct_kernel(ctx, "conv2d_direct_sum_chunks", t, &ksum);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, p->bytes, op, &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    const int dyp_off = p->fx.nrows * p->fx.wp;
+    s = pad_x(ctx, op, g, kpad, &p->fx, x, ws, 0);
+    if (s == OCLNN_SUCCESS)
+        s = flat_copy(ctx, op, &p->fdy, dy->mem, dy->offset, ws, (size_t)dyp_off);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    /* One chunk writes dw; more write their partial sums into the workspace. */
+    const bool split = p->nchunks > 1;
+    int zero = 0, out_off = split ? (int)p->part_off : (int)dw->offset;
+    int hpx = p->fx.hp, hpd = p->fdy.hp, wp = p->fx.wp, nch = p->nch, beta = split ? 0 : acc;
+    cl_mem out = split ? ws : dw->mem;
+    int geo[24];
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
+    args[n++] = OCLNN_ARG(out), args[n++] = OCLNN_ARG(out_off);
+    n = add_geom(args, n, g, geo);
+    args[n++] = OCLNN_ARG(hpx), args[n++] = OCLNN_ARG(hpd), args[n++] = OCLNN_ARG(wp);
+    args[n++] = OCLNN_ARG(nch), args[n++] = OCLNN_ARG(beta);
+    size_t global[3] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t->ts),
+                        (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t->kbw),
+                        (size_t)p->nchunks};
+    size_t local[3] = {t->local[0], t->local[1], 1};
+    s = oclnn__launch(ctx, op, k, args, n, 3, global, local);
+    if (s != OCLNN_SUCCESS || !split)
+        return s;
+    int part_off = (int)p->part_off, count = g->k * g->cg * g->r * g->s;
+    int nchunks = p->nchunks, dw_off = (int)dw->offset;
+    oclnn_arg sargs[] = {OCLNN_ARG(ws),      OCLNN_ARG(part_off), OCLNN_ARG(count),
+                         OCLNN_ARG(nchunks), OCLNN_ARG(dw->mem),  OCLNN_ARG(dw_off),
+                         OCLNN_ARG(acc)};
+    size_t sglobal = (size_t)count, slocal = 64;
+    return oclnn__launch(ctx, op, ksum, sargs, sizeof sargs / sizeof sargs[0], 1, &sglobal,
+                         &slocal);
+}
+
 oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
                                                  const oclnn_tensor *x, const oclnn_tensor *dy,
                                                  oclnn_tensor *dw, oclnn_tensor *db, float beta)
 {
     oclnn_conv_tuning t = wgrad_tuning(ctx, g);
-    cl_kernel k, kbias = NULL, kpad;
-    cl_mem ws = NULL;
-    flat_pad fx, fdy;
-    size_t ws_bytes;
-    const bool flat = use_flat_wgrad(ctx, &t, g, &fx, &fdy, &ws_bytes);
-    oclnn_status s = direct_kernel(
-        ctx, flat ? "conv2d_direct_bwd_weights_flat" : "conv2d_direct_bwd_weights", &t, &k);
-    if (s == OCLNN_SUCCESS && db) /* built before anything is enqueued */
-        s = oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias);
-    if (s == OCLNN_SUCCESS && flat)
-        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
-    if (s == OCLNN_SUCCESS && flat)
-        s = oclnn__workspace(ctx, ws_bytes, "conv2d_backward_weights", &ws);
+    wgrad_plan p;
+    cl_kernel k, kbias;
+    const int acc = beta != 0.0f;
+    oclnn_status s = db ? oclnn__kernel(ctx, "conv_epilogue.cl", NULL, "conv_bias_grad", &kbias)
+                        : OCLNN_SUCCESS; /* built before anything is enqueued */
     if (s != OCLNN_SUCCESS)
         return s;
-    int x_off = (int)x->offset, dy_off = (int)dy->offset, dw_off = (int)dw->offset;
-    int acc = beta != 0.0f;
-    oclnn_arg args[MAX_ARGS];
-    int geo[24];
-    size_t n = 0;
-    if (flat) { /* x at element 0 of the workspace, dy after it */
-        const size_t dyp = (size_t)fx.nrows * fx.wp;
-        s = flat_copy(ctx, "conv2d_backward_weights", &fx, x->mem, x->offset, ws, 0);
-        if (s == OCLNN_SUCCESS)
-            s = flat_copy(ctx, "conv2d_backward_weights", &fdy, dy->mem, dy->offset, ws, dyp);
+    if (use_flat_wgrad(ctx, &t, g, &p)) {
+        s = flat_backward_weights(ctx, g, &t, &p, x, dy, dw, acc);
+    } else {
+        s = direct_kernel(ctx, "conv2d_direct_bwd_weights", &t, &k);
         if (s != OCLNN_SUCCESS)
             return s;
-        x_off = 0, dy_off = (int)dyp;
+        int x_off = (int)x->offset, dy_off = (int)dy->offset, dw_off = (int)dw->offset;
+        int geo[24];
+        oclnn_arg args[MAX_ARGS];
+        size_t n = 0;
+        args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
+        args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
+        args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
+        n = add_geom(args, n, g, geo);
+        args[n++] = OCLNN_ARG(acc);
+        size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
+                            (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};
+        s = oclnn__launch(ctx, "conv2d_backward_weights", k, args, n, 2, global, t.local);
     }
-    cl_mem xm = flat ? ws : x->mem, dym = flat ? ws : dy->mem;
-    args[n++] = OCLNN_ARG(xm), args[n++] = OCLNN_ARG(x_off);
-    args[n++] = OCLNN_ARG(dym), args[n++] = OCLNN_ARG(dy_off);
-    args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
-    n = add_geom(args, n, g, geo);
-    if (flat)
-        args[n++] = OCLNN_ARG(fx.hp), args[n++] = OCLNN_ARG(fdy.hp), args[n++] = OCLNN_ARG(fx.wp);
-    args[n++] = OCLNN_ARG(acc);
-    size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
-                        (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};
-    s = oclnn__launch(ctx, "conv2d_backward_weights", k, args, n, 2, global, t.local);
     if (s == OCLNN_SUCCESS && db)
         s = oclnn__conv_bias_grad(ctx, "conv2d_backward_weights", g, dy, db, beta);
     return s;

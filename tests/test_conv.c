@@ -65,6 +65,11 @@ static const shape shapes[] = {
     {"flat asym pad 5x4 dilation 2x1", 1, 16, 9, 11, 16, 5, 4, 3, 1, 2, 0, 1, 1, 2, 1, 1},
     {"flat groups 2 7x7", 2, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
     {"flat 1x1 64->64 odd 3x19", 1, 64, 3, 19, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+    /* The same at strides above 1 (x split into phases): stride 2x1 with dilation 1x2 and
+     * asymmetric pads, a strided 1x1 (one phase read of four), stride 3 with groups. */
+    {"flat stride 2x1 dilation 1x2 5x3", 2, 16, 11, 13, 16, 5, 3, 2, 1, 1, 2, 2, 1, 1, 2, 1},
+    {"flat 1x1 s2 64->64 odd 9x11", 1, 64, 9, 11, 64, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
+    {"flat 3x3 s3 groups 2", 2, 32, 13, 10, 32, 3, 3, 1, 1, 1, 1, 3, 3, 1, 1, 2},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -291,6 +296,21 @@ START_TEST(backward_table)
 }
 END_TEST
 
+/* DIRECT's flat backward weights sums chunks of images whose copies of x and dy stay within
+ * about 2 MiB, then adds the chunks' partial sums: images of ~0.6 MB (3 per chunk: chunks of 3
+ * and 2) at stride 1, ~0.85 MB at stride 2 (chunks of 2 and 1), with beta 0 and 1. */
+static const shape chunk_shapes[] = {
+    {"chunks 3x3 64->64 32x32", 5, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"chunks 3x3 s2 32->64 64x64", 3, 32, 64, 64, 64, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
+};
+
+START_TEST(wgrad_chunks)
+{
+    check_backward(&chunk_shapes[_i], OCLNN_CONV_DIRECT, 0.0f);
+    check_backward(&chunk_shapes[_i], OCLNN_CONV_DIRECT, 1.0f);
+}
+END_TEST
+
 /* Fused epilogue: bias or not, each activation, residual after and before the activation. */
 static const char *epilogue_shapes[] = {"odd non-square 9x23", "groups 2",
                                         "ResNet-18 1x1 s2 projection"};
@@ -469,8 +489,9 @@ START_TEST(choose_and_shape)
     /* A forced algorithm is reported as is. DIRECT's backward weights at stride 1 with enough
      * work per copied float needs the flat copies of x (16 planes of 8 + 2 + 2 rows of 12: oh,
      * the kernel extent, zero rows for 16 lanes + 4 columns of taps) and dy (32 planes of 8 + 2
-     * rows of 12); with one channel per group, or at stride 2, it takes the row kernel and no
-     * workspace. */
+     * rows of 12); at stride 2 down x is split into 2 phases of 4 + 1 + 2 rows (oh, the kernel
+     * extent in the phase, zero rows) and dy takes 4 + 2 rows; with one channel per group it
+     * takes the row kernel and no workspace. */
     desc.algo = OCLNN_CONV_DIRECT;
     oclnn_conv2d_desc dense = desc;
     oclnn_tensor_desc wd = d4(16, 8, 3, 3);
@@ -484,7 +505,7 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(
         oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
         OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, 0);
+    ck_assert_uint_eq(ws, (16 * 2 * 7 + 32 * 6) * 12 * sizeof(float));
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
@@ -867,6 +888,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, accumulate, 0,
                         (int)(sizeof accumulate_shapes / sizeof accumulate_shapes[0]));
     tcase_add_loop_test(tc, reference_finite_differences, 0, 3);
+    tcase_add_loop_test(tc, wgrad_chunks, 0, (int)(sizeof chunk_shapes / sizeof chunk_shapes[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("epilogue");
     tcase_set_timeout(tc, 600);

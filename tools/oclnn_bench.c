@@ -548,6 +548,11 @@ int main(int argc, char **argv)
     if (suites & SUITE_LAYERS)
         bench_layers(&b);
     clear_progress(&b);
+    const char *prof = getenv("OCLNN_PROFILE");
+    if (prof && strcmp(prof, "0")) {
+        printf("\ndevice time by kernel over the whole run (warm-up calls included):\n");
+        oclnn_profile_print(b.ctx, stdout);
+    }
     bench_release(&b);
     free(b.pool);
     free(b.host);

@@ -396,17 +396,18 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
     for (int j = 0; j < KB; j++)
         acc[j] = (float16)(0.0f);
     __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
-    for (int kk = 0; kk < KG; kk++) {
-        __global const float *dk =
-            dyp + dyp_off + ((size_t)n * K + g * KG + kk) * HP * WP + p0 + (S - 1) * DW;
-        for (int r = 0; r < R; r++) {
-            __global const float *dr = dk + (R - 1 - r) * DH * WP;
-            __global const float *wq = wk + (kk * R + r) * S * KB;
-            for (int s = 0; s < S; s++) {
-                const float16 dv = vload16(0, dr - s * DW);
+    /* Taps outside, channels inside: long inner loops of loads and FMAs. */
+    const size_t plane = (size_t)HP * WP;
+    __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane + p0;
+    for (int r = 0; r < R; r++) {
+        for (int s = 0; s < S; s++) {
+            __global const float *d = dn + (R - 1 - r) * DH * WP + (S - 1 - s) * DW;
+            __global const float *wq = wk + (r * S + s) * KB;
+            for (int kk = 0; kk < KG; kk++, d += plane, wq += R * S * KB) {
+                const float16 dv = vload16(0, d);
 #pragma unroll
                 for (int j = 0; j < KB; j++)
-                    acc[j] = fma((float16)(wq[s * KB + j]), dv, acc[j]);
+                    acc[j] = fma((float16)(wq[j]), dv, acc[j]);
             }
         }
     }

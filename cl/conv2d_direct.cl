@@ -370,21 +370,26 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
     }
 }
 
-/* Backward data at stride 1 as a forward with the taps reversed, over dyp: dy zero-padded to
- * planes of HP x WP (HP = H + (R-1)*DH, WP = W + (S-1)*DW, shifted by (R-1)*DH - PT rows and
- * (S-1)*DW - PL columns, by dw_pad). The input pixels of one image are one flat run
- * p = ih * WP + iw, and tap (r, s) of pixel p reads dyp[p + (R-1-r)*DH*WP + (S-1-s)*DW]:
- * plain vector loads only; lanes in the padding columns (iw >= W) or past the run are dropped.
- * Global: (ceil(H * WP / 16), N * G * ceil(CG / KB)). */
+/* Backward data over dyp, dy zero-padded to planes of HP x WP shifted by (PU, PLD) rows and
+ * columns (dw_pad), one phase (A, B) of dx at a time: the input pixels ih = i*SH + A,
+ * iw = j*SW + B of an image (i < HA = ceil((H - A) / SH), j < WB = ceil((W - B) / SW)) are one
+ * flat run p = i * WP + j. Tap (r, s) reaches the phase when SH divides u = A + PT - r*DH and
+ * SW divides v = B + PL - s*DW, from gradient pixel (i + u / SH, j + v / SW): lane p reads
+ * dyp[p + (u / SH + PU) * WP + v / SW + PLD], plain vector loads; lanes past the phase's
+ * columns or run are dropped. At stride 1 the one phase is the whole of dx (a forward over dy
+ * with the taps reversed); a phase no tap reaches gets zeros.
+ * Global: (ceil(HA * WP / 16), N * G * ceil(CG / KB)). */
 __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int dyp_off,
                                           __global const float *wp, const int wp_off,
                                           __global float *dx, const int dx_off, GEOM_ARGS,
-                                          const int HP, const int WP, const int beta)
+                                          const int HP, const int WP, const int PU, const int PLD,
+                                          const int A, const int B, const int beta)
 {
     const int tile = (int)get_global_id(0);
     const int cbs = (CG + KB - 1) / KB;
     const int job = (int)get_global_id(1);
-    const int run = H * WP;
+    const int HA = (H - A + SH - 1) / SH, WB = (W - B + SW - 1) / SW;
+    const int run = HA * WP;
     if (tile * 16 >= run || job >= N * G * cbs)
         return;
     const int p0 = tile * 16;
@@ -396,12 +401,19 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
     for (int j = 0; j < KB; j++)
         acc[j] = (float16)(0.0f);
     __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
-    /* Taps outside, channels inside: long inner loops of loads and FMAs. */
+    /* Taps outside (their divisibility tests and divisions once each), channels inside: long
+     * inner loops of loads and FMAs. */
     const size_t plane = (size_t)HP * WP;
     __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane + p0;
     for (int r = 0; r < R; r++) {
+        const int u = A + PT - r * DH;
+        if (u % SH != 0)
+            continue;
         for (int s = 0; s < S; s++) {
-            __global const float *d = dn + (R - 1 - r) * DH * WP + (S - 1 - s) * DW;
+            const int v = B + PL - s * DW;
+            if (v % SW != 0)
+                continue;
+            __global const float *d = dn + (u / SH + PU) * WP + v / SW + PLD;
             __global const float *wq = wk + (r * S + s) * KB;
             for (int kk = 0; kk < KG; kk++, d += plane, wq += R * S * KB) {
                 const float16 dv = vload16(0, d);
@@ -411,23 +423,23 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
             }
         }
     }
-    const int ih0 = p0 / WP, iw0 = p0 - ih0 * WP; /* lane 0; lanes wrap every WP */
-    if (iw0 + 16 <= W) { /* all in one input row (the usual case): vector stores */
+    const int i0 = p0 / WP, j0 = p0 - i0 * WP; /* lane 0; lanes wrap every WP */
+    if (SW == 1 && j0 + 16 <= WB) { /* all in one input row (the usual case): vector stores */
 #pragma unroll
         for (int j = 0; j < KB; j++) {
             if (c0 + j >= CG)
                 continue; /* past the group's channels */
-            __global float *o =
-                dx + dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih0 * W + iw0;
+            __global float *o = dx + dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W +
+                                (i0 * SH + A) * W + j0 + B;
             vstore16(beta ? vload16(0, o) + acc[j] : acc[j], 0, o);
         }
         return;
     }
     int dst[16]; /* offset of each lane in an input plane, -1 for dropped lanes */
-    for (int i = 0, ih = ih0, iw = iw0; i < 16; i++) {
-        dst[i] = (ih < H && iw < W) ? ih * W + iw : -1;
-        if (++iw == WP)
-            iw = 0, ih++;
+    for (int l = 0, i = i0, jj = j0; l < 16; l++) {
+        dst[l] = (i < HA && jj < WB) ? (i * SH + A) * W + jj * SW + B : -1;
+        if (++jj == WP)
+            jj = 0, i++;
     }
 #pragma unroll
     for (int j = 0; j < KB; j++) {
@@ -436,9 +448,9 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
         const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W;
         float v[16];
         vstore16(acc[j], 0, v);
-        for (int i = 0; i < 16; i++)
-            if (dst[i] >= 0)
-                dx[o + dst[i]] = beta ? dx[o + dst[i]] + v[i] : v[i];
+        for (int l = 0; l < 16; l++)
+            if (dst[l] >= 0)
+                dx[o + dst[l]] = beta ? dx[o + dst[l]] + v[l] : v[l];
     }
 }
 

@@ -248,11 +248,13 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
  *   faster of the two:
  *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
  *     faster than GEMM_1X1 on 1x1);
- *   backward data: DIRECT at stride 1 with >= 16 channels per group (its strided gather and
- *     its 16-channel blocks waste work otherwise), else the GEMM algorithms. Re-measured at
- *     batch 32 and 1 after the flat stride-1 kernels: 1.7x faster than IM2COL_GEMM on 512@7 at
- *     batch 32 (1.3x slower at batch 1), 10x faster than GEMM_1X1 on the ConvNeXt 1x1 96>384@56
- *     at batch 32 (1.4x slower at batch 1);
+ *   backward data: DIRECT with >= 16 channels per group (its 16-channel blocks waste work
+ *     otherwise: the stem's 3 input channels, 2.5x slower), else the GEMM algorithms. Measured
+ *     at batch 32 and 1 after the flat stride-1 kernels: 1.7x faster than IM2COL_GEMM on 512@7
+ *     at batch 32 (1.3x slower at batch 1), 10x faster than GEMM_1X1 on the ConvNeXt 1x1
+ *     96>384@56 at batch 32 (1.4x slower at batch 1); with the flat kernel by phases of dx at
+ *     stride 2, 1.2-2.5x faster than IM2COL_GEMM on the ResNet 3x3 and 1x1 stride-2 layers at
+ *     batch 32;
  *   backward weights: DIRECT for kernels wider than 1x1 at any stride (its flat kernel over
  *     chunks of images: 2.7-4.2x faster than IM2COL_GEMM on the stride-1 14x14 and 7x7 ResNet
  *     layers at batch 32, 1.4x slower on 512@7 at batch 1; on the stride-2 ResNet 3x3 layers
@@ -268,9 +270,8 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         return OCLNN_CONV_DEPTHWISE;
     oclnn_conv_algo a = gemm_algo(g);
     if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
-        const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
         if (pass == OCLNN_CONV_FORWARD ||
-            (pass == OCLNN_CONV_BACKWARD_DATA && stride1 && g->cg >= 16) ||
+            (pass == OCLNN_CONV_BACKWARD_DATA && g->cg >= 16) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (g->r > 1 || g->s > 1)))
             a = OCLNN_CONV_DIRECT;
     }

@@ -12,7 +12,7 @@ typedef struct oclnn_conv_tuning {
     int px;      /* float16 pixel vectors per work-item of its forward (its -DPX) */
     int kbw, ts; /* channels x kernel taps per work-item of its backward weights */
     int kbw_s1;  /* channels per work-item of backward weights for kernels 1 wide (ts 1) */
-    int kb_flat; /* kb and px of the stride-1 forward over a padded copy (fwd_flat) */
+    int kb_flat; /* kb and px of the forward over a padded copy (fwd_flat) */
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
     size_t local[3]; /* work-group size (2-D kernels use the first two) */

@@ -28,15 +28,35 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
     return n;
 }
 
-/* The zero-padded copy that the flat kernels read (conv2d_direct_*_flat): forward, x with the
- * forward's pads, split into stride_h x stride_w phases of hp x wp (conv2d_direct_pad_phases;
- * at stride 1 one phase, by dw_pad); backward data at stride 1, dy padded by the kernel extent
- * minus those pads (a forward over it with the taps reversed), by dw_pad. nplanes planes of
- * src_h x src_w, shifted by (pad_t, pad_l), then zero rows for the reads of the last tiles past
- * the last plane (16*px lanes, shifted by the widest tap). */
+/* The zero-padded copy that the flat kernels read: forward, x with the forward's pads, split
+ * into stride_h x stride_w phases of hp x wp (conv2d_direct_pad_phases; at stride 1 one phase, by
+ * dw_pad); backward data, dy shifted by (pad_t, pad_l) into planes of hp x wp so that the taps of
+ * every phase of dx read inside them (bwd_data_pad), by dw_pad. nplanes planes of src_h x src_w,
+ * shifted by (pad_t, pad_l), then zero rows for the reads of the last tiles past the last plane
+ * (16*px lanes, shifted by the widest tap). */
 typedef struct flat_pad {
     int src_h, src_w, hp, wp, pad_t, pad_l, nplanes, nrows;
 } flat_pad;
+
+/* The rows (or columns) of dy the phases of dx reach in backward data, along one axis of input
+ * size `in`, output size `out`, stride, pad, dilation and kernel size `taps`: phase a's tap t
+ * reads gradient index i + (a + pad - t*dil) / stride when the stride divides that. *shift
+ * receives how far the copy shifts dy so that the lowest read is 0, *size the padded extent. */
+static void bwd_data_axis(int in, int out, int stride, int pad, int dil, int taps, int *shift,
+                          int *size, int *reach)
+{
+    int lo = INT_MAX, hi = INT_MIN;
+    for (int a = 0; a < stride; a++)
+        for (int t = 0; t < taps; t++) {
+            const int u = a + pad - t * dil;
+            if (u % stride == 0)
+                lo = u / stride < lo ? u / stride : lo, hi = u / stride > hi ? u / stride : hi;
+        }
+    const int longest = (in + stride - 1) / stride; /* phase 0's pixels */
+    *shift = lo < 0 ? -lo : 0;
+    *size = (longest + hi > out ? longest + hi : out) + *shift;
+    *reach = hi + *shift;
+}
 
 static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
                            oclnn_conv_pass pass)
@@ -51,9 +71,11 @@ static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
         planes = (long long)g->n * g->c * g->stride_h * g->stride_w;
         reach = 16 * (size_t)t->px + (size_t)(ekw / g->stride_w);
     } else {
-        f.src_h = g->oh, f.src_w = g->ow, f.pad_t = ekh - g->pad_t, f.pad_l = ekw - g->pad_l;
-        f.hp = g->h + ekh, f.wp = g->w + ekw;
-        planes = (long long)g->n * g->k, reach = 16 + (size_t)ekw;
+        int rr, rc;
+        f.src_h = g->oh, f.src_w = g->ow;
+        bwd_data_axis(g->h, g->oh, g->stride_h, g->pad_t, g->dil_h, g->r, &f.pad_t, &f.hp, &rr);
+        bwd_data_axis(g->w, g->ow, g->stride_w, g->pad_l, g->dil_w, g->s, &f.pad_l, &f.wp, &rc);
+        planes = (long long)g->n * g->k, reach = 16 + (size_t)rc;
     }
     const long long rows = planes * f.hp + (long long)oclnn__div_up(reach, f.wp);
     f.nplanes = (int)(planes < INT_MAX ? planes : INT_MAX);
@@ -72,8 +94,7 @@ static size_t packed_bytes(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
            sizeof(float);
 }
 
-/* Whether a forward or backward data takes the flat path: the forward at any stride, backward
- * data at stride 1 (its flat run needs one gradient column per input column), where the padded
+/* Whether a forward or backward data takes the flat path (at any stride), where the padded
  * copy fits the workspace limit next to the packed weights (else the row kernel, which needs no
  * copy). *bytes receives the workspace. */
 static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
@@ -81,8 +102,7 @@ static bool use_flat(const oclnn_context *ctx, const oclnn_conv_tuning *t, const
 {
     const flat_pad f = flat_shape(t, g, pass);
     *bytes = packed_bytes(t, g, pass);
-    const bool stride1 = g->stride_h == 1 && g->stride_w == 1;
-    if ((pass != OCLNN_CONV_FORWARD && !stride1) || f.nrows < 0)
+    if (f.nrows < 0)
         return false;
     const size_t all = *bytes + (size_t)f.nrows * f.wp * sizeof(float);
     if (all > ctx->workspace_limit || all / sizeof(float) > INT_MAX)
@@ -280,8 +300,8 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
     return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t->local);
 }
 
-/* The stride-1 backward data: dy padded into the workspace after the packed weights, then
- * conv2d_direct_bwd_data_flat. */
+/* The flat backward data: dy padded into the workspace after the packed weights, then
+ * conv2d_direct_bwd_data_flat for each phase of dx. */
 static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
                                        const oclnn_conv_tuning *t, cl_kernel k,
                                        const oclnn_tensor *dy, oclnn_tensor *dx, int acc, cl_mem ws)
@@ -294,16 +314,26 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0, dx_off = (int)dx->offset, hp = f.hp, wp = f.wp;
-    oclnn_arg args[MAX_ARGS];
-    size_t n = 0;
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
-    args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
-    n = add_geom(args, n, g, geo);
-    args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp), args[n++] = OCLNN_ARG(acc);
+    int pu = f.pad_t, pld = f.pad_l;
     const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t->kb);
-    size_t global[2] = {oclnn__div_up((size_t)g->h * wp, 16), (size_t)g->n * g->groups * cbs};
-    return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t->local);
+    for (int a = 0; a < g->stride_h && s == OCLNN_SUCCESS; a++)
+        for (int b = 0; b < g->stride_w && s == OCLNN_SUCCESS; b++) { /* one launch per phase */
+            if (a >= g->h || b >= g->w)
+                continue; /* a phase with no pixels (the image is smaller than the stride) */
+            oclnn_arg args[MAX_ARGS];
+            size_t n = 0;
+            args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
+            args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
+            args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
+            n = add_geom(args, n, g, geo);
+            args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp);
+            args[n++] = OCLNN_ARG(pu), args[n++] = OCLNN_ARG(pld);
+            args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(b), args[n++] = OCLNN_ARG(acc);
+            const size_t ha = oclnn__div_up((size_t)(g->h - a), (size_t)g->stride_h);
+            size_t global[2] = {oclnn__div_up(ha * wp, 16), (size_t)g->n * g->groups * cbs};
+            s = oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t->local);
+        }
+    return s;
 }
 
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,

@@ -70,6 +70,11 @@ static const shape shapes[] = {
     {"flat stride 2x1 dilation 1x2 5x3", 2, 16, 11, 13, 16, 5, 3, 2, 1, 1, 2, 2, 1, 1, 2, 1},
     {"flat 1x1 s2 64->64 odd 9x11", 1, 64, 9, 11, 64, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     {"flat 3x3 s3 groups 2", 2, 32, 13, 10, 32, 3, 3, 1, 1, 1, 1, 3, 3, 1, 1, 2},
+    /* Backward data by phases of dx: an image narrower than the stride (phases with no
+     * pixels), a 2x2 kernel at stride 3 (phases no tap reaches), pads larger than the stride. */
+    {"phases 2x1 image stride 3", 2, 16, 2, 1, 16, 1, 1, 0, 0, 0, 0, 3, 3, 1, 1, 1},
+    {"phases 2x2 kernel stride 3", 1, 16, 10, 11, 16, 2, 2, 0, 1, 1, 0, 3, 3, 1, 1, 1},
+    {"phases 5x5 s2 pad 3 dilation 2", 2, 16, 12, 9, 16, 5, 5, 3, 3, 4, 2, 2, 2, 2, 2, 1},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -486,7 +491,7 @@ START_TEST(choose_and_shape)
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
-    /* A forced algorithm is reported as is. DIRECT's backward weights at stride 1 with enough
+    /* A forced algorithm is reported as is. DIRECT's backward weights with enough
      * work per copied float needs the flat copies of x (16 planes of 8 + 2 + 2 rows of 12: oh,
      * the kernel extent, zero rows for 16 lanes + 4 columns of taps) and dy (32 planes of 8 + 2
      * rows of 12); at stride 2 down x is split into 2 phases of 4 + 1 + 2 rows (oh, the kernel
@@ -593,10 +598,10 @@ START_TEST(chunked_batch)
 }
 END_TEST
 
-/* DIRECT's forward (at any stride, in phases) and backward data (at stride 1) pad their input
- * into the workspace next to the packed weights, and its backward weights at stride 1 pads x and
- * dy; where those copies pass the limit they take the row kernels instead (the workspace is the
- * packed weights alone, or none) and still give the right results. */
+/* DIRECT's forward (x in phases) and backward data pad their input into the workspace next to
+ * the packed weights, and its backward weights pads x and dy; where those copies pass the limit
+ * they take the row kernels instead (the workspace is the packed weights alone, or none) and
+ * still give the right results. */
 START_TEST(direct_without_padded_copy)
 {
     oclnn_context *ctx = fx_ctx();

@@ -336,6 +336,42 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
     return s;
 }
 
+/* The kernels of a forward or backward data (k; the weight packing, kpack; the padding of the
+ * flat path, kpad), all built before anything is enqueued, and the workspace with the weights
+ * packed at its start (conv2d_direct_pack_weights forward, _t backward: channel blocks of kb). */
+static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv_geom *g,
+                            const oclnn_conv_tuning *t, oclnn_conv_pass pass, bool flat,
+                            size_t ws_bytes, const oclnn_tensor *w, cl_kernel *k, cl_kernel *kpad,
+                            cl_mem *ws)
+{
+    const bool fwd = pass == OCLNN_CONV_FORWARD;
+    const char *name = fwd ? (flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd")
+                           : (flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data");
+    cl_kernel kpack;
+    oclnn_status s = direct_kernel(ctx, name, t, k);
+    if (s == OCLNN_SUCCESS)
+        s = direct_kernel(ctx, fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t",
+                          t, &kpack);
+    if (s == OCLNN_SUCCESS && flat) /* x at any stride forward, dy backward */
+        s = fwd ? pad_kernel(ctx, g, t, kpad)
+                : oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", kpad);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__workspace(ctx, ws_bytes, op, ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int geo[24], zero = 0, w_off = (int)w->offset;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
+    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
+    args[n++] = OCLNN_ARG(*ws), args[n++] = OCLNN_ARG(zero);
+    n = add_geom(args, n, g, geo);
+    const size_t blocked = fwd ? (size_t)g->kg : (size_t)g->cg;
+    const size_t other = fwd ? (size_t)g->cg : (size_t)g->kg;
+    size_t global[2] = {other * g->r * g->s,
+                        (size_t)g->groups * oclnn__div_up(blocked, (size_t)t->kb)};
+    return oclnn__launch(ctx, op, kpack, args, n, 2, global, t->local);
+}
+
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,
@@ -343,40 +379,23 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
                                         oclnn_tensor *y)
 {
     oclnn_conv_tuning t;
-    cl_kernel k, kpack, kpad;
+    cl_kernel k, kpad = NULL;
     cl_mem ws;
     size_t ws_bytes;
     const bool flat = forward_plan(ctx, g, &t, &ws_bytes);
     oclnn_status s =
-        direct_kernel(ctx, flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd", &t, &k);
-    if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, "conv2d_direct_pack_weights", &t, &kpack);
-    if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
-        s = pad_kernel(ctx, g, &t, &kpad);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, ws_bytes, "conv2d", &ws);
+        prepare(ctx, "conv2d", g, &t, OCLNN_CONV_FORWARD, flat, ws_bytes, w, &k, &kpad, &ws);
     if (s != OCLNN_SUCCESS)
         return s;
-    int geo[24], zero = 0;
-    oclnn_arg args[MAX_ARGS];
-    int w_off = (int)w->offset;
-    size_t n = 0;
-    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
-    n = add_geom(args, n, g, geo);
-    const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t.kb);
-    size_t pglobal[2] = {(size_t)g->cg * g->r * g->s, (size_t)g->groups * kbs};
-    s = oclnn__launch(ctx, "conv2d", kpack, args, n, 2, pglobal, t.local);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
-    int x_off = (int)x->offset, y_off = (int)y->offset;
     if (flat)
         return flat_forward(ctx, g, &t, kpad, k, act, residual_before_act, x, b, z, y, ws);
+    /* Absent b and z are passed as x (never read: has_b/has_z are 0). */
+    int geo[24], zero = 0, x_off = (int)x->offset, y_off = (int)y->offset;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
     int has_b = b != NULL, has_z = z != NULL, a = (int)act, rb = residual_before_act;
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
-    n = 0;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
     args[n++] = OCLNN_ARG(x->mem), args[n++] = OCLNN_ARG(x_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
@@ -385,7 +404,7 @@ oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geo
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(rb);
     size_t global[2] = {oclnn__div_up((size_t)g->ow, 16 * (size_t)t.px) * (size_t)g->oh,
-                        (size_t)g->n * g->groups * kbs};
+                        (size_t)g->n * g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kb)};
     return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t.local);
 }
 
@@ -393,46 +412,30 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               const oclnn_tensor *dy, const oclnn_tensor *w,
                                               oclnn_tensor *dx, float beta)
 {
+    const char *op = "conv2d_backward_data";
     oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
-    cl_kernel k, kpack, kpad;
+    cl_kernel k, kpad = NULL;
     cl_mem ws;
     size_t ws_bytes;
     const bool flat = use_flat(ctx, &t, g, OCLNN_CONV_BACKWARD_DATA, &ws_bytes);
     oclnn_status s =
-        direct_kernel(ctx, flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data", &t, &k);
-    if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, "conv2d_direct_pack_weights_t", &t, &kpack);
-    if (s == OCLNN_SUCCESS && flat) /* built before anything is enqueued */
-        s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &kpad);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__workspace(ctx, ws_bytes, "conv2d_backward_data", &ws);
+        prepare(ctx, op, g, &t, OCLNN_CONV_BACKWARD_DATA, flat, ws_bytes, w, &k, &kpad, &ws);
     if (s != OCLNN_SUCCESS)
         return s;
-    int geo[24], zero = 0;
-    oclnn_arg args[MAX_ARGS];
-    int w_off = (int)w->offset;
-    size_t n = 0;
-    args[n++] = OCLNN_ARG(w->mem), args[n++] = OCLNN_ARG(w_off);
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
-    n = add_geom(args, n, g, geo);
-    const size_t cbs = oclnn__div_up((size_t)g->cg, (size_t)t.kb);
-    size_t pglobal[2] = {(size_t)g->kg * g->r * g->s, (size_t)g->groups * cbs};
-    s = oclnn__launch(ctx, "conv2d_backward_data", kpack, args, n, 2, pglobal, t.local);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    int dy_off = (int)dy->offset, dx_off = (int)dx->offset;
-    int acc = beta != 0.0f;
+    const int acc = beta != 0.0f;
     if (flat)
         return flat_backward_data(ctx, g, &t, k, dy, dx, acc, ws);
-    n = 0;
+    int geo[24], zero = 0, dy_off = (int)dy->offset, dx_off = (int)dx->offset;
+    oclnn_arg args[MAX_ARGS];
+    size_t n = 0;
     args[n++] = OCLNN_ARG(dy->mem), args[n++] = OCLNN_ARG(dy_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(acc);
     size_t global[2] = {oclnn__div_up((size_t)g->w, 16) * (size_t)g->h,
-                        (size_t)g->n * g->groups * cbs};
-    return oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t.local);
+                        (size_t)g->n * g->groups * oclnn__div_up((size_t)g->cg, (size_t)t.kb)};
+    return oclnn__launch(ctx, op, k, args, n, 2, global, t.local);
 }
 
 /* The flat backward weights: x and dy padded into the workspace (x from element 0, dy after

@@ -187,7 +187,10 @@ OCLNN_API oclnn_status oclnn_self_check(oclnn_context *ctx, double *max_abs_err)
  */
 OCLNN_API oclnn_status oclnn_profile_enable(oclnn_context *ctx, int enable);
 OCLNN_API oclnn_status oclnn_profile_reset(oclnn_context *ctx);
-/* Waits for the queue, then prints a table (count, total ms, % of total) to `out`. */
+/* Waits for the queue, then prints two tables to `out`: by op and kernel (count, total ms, % of
+ * the total), then by op (calls, total ms, the rate its calls' work ran at: GFLOP/s for
+ * convolution, GEMM and linear layers, GB/s of the bytes they must move for the memory-bound
+ * ops, and % of the total). */
 OCLNN_API oclnn_status oclnn_profile_print(oclnn_context *ctx, FILE *out);
 /* Total device milliseconds recorded for one op name (e.g. "conv2d"); 0 if none. */
 OCLNN_API oclnn_status oclnn_profile_op_ms(oclnn_context *ctx, const char *op, double *ms);

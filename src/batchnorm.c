@@ -131,6 +131,8 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
     if (s != OCLNN_SUCCESS)
         return s;
 
+    /* x read, y written */
+    oclnn__profile_work(ctx, "batchnorm", 0, 2.0 * sh.n * sh.c * sh.hw * sizeof(float));
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
     int count = sh.n * sh.hw, chunk;
@@ -204,6 +206,8 @@ oclnn_status oclnn_batchnorm_forward_inference(oclnn_context *ctx, const oclnn_b
         s = oclnn__norm_check_like_x(ctx, op, "y", y, x);
     if (s != OCLNN_SUCCESS)
         return s;
+    /* x read, y written */
+    oclnn__profile_work(ctx, "batchnorm", 0, 2.0 * sh.n * sh.c * sh.hw * sizeof(float));
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
     return normalize(ctx, &plan, &sh, 1, desc->eps, x, running_mean, running_var, gamma, beta, y);
@@ -262,6 +266,8 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     if (s != OCLNN_SUCCESS)
         return s;
 
+    /* x and dy read, dx written */
+    oclnn__profile_work(ctx, "batchnorm", 0, 3.0 * sh.n * sh.c * sh.hw * sizeof(float));
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
     int count = sh.n * sh.hw, total = count * sh.c, chunk;

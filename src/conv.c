@@ -270,8 +270,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         return OCLNN_CONV_DEPTHWISE;
     oclnn_conv_algo a = gemm_algo(g);
     if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
-        if (pass == OCLNN_CONV_FORWARD ||
-            (pass == OCLNN_CONV_BACKWARD_DATA && g->cg >= 16) ||
+        if (pass == OCLNN_CONV_FORWARD || (pass == OCLNN_CONV_BACKWARD_DATA && g->cg >= 16) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (g->r > 1 || g->s > 1)))
             a = OCLNN_CONV_DIRECT;
     }
@@ -439,6 +438,9 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
         s = resolve_algo(ctx, op, desc, g, pass, algo, &ws);
     if (s == OCLNN_SUCCESS && ws)
         s = oclnn__workspace(ctx, ws, op, &m);
+    if (s == OCLNN_SUCCESS) /* every pass: 2 * n*k*oh*ow * cg*r*s FLOP */
+        oclnn__profile_work(ctx, op,
+                            2.0 * g->n * g->k * g->oh * g->ow * (double)g->cg * g->r * g->s, 0);
     return s;
 }
 

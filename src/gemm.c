@@ -321,6 +321,7 @@ oclnn_status oclnn_gemm(oclnn_context *ctx, int trans_a, int trans_b, float alph
         s = check_dim(ctx, "c", c, 1, n, trans_b ? "n (rows of b, trans_b)" : "n (columns of b)");
     if (s != OCLNN_SUCCESS)
         return s;
+    oclnn__profile_work(ctx, "gemm", 2.0 * m * n * k, 0);
     return oclnn__sgemm(ctx, "gemm", trans_a != 0, trans_b != 0, (size_t)m, (size_t)n, (size_t)k,
                         alpha, a->mem, a->offset, (size_t)a->desc.dims[1], b->mem, b->offset,
                         (size_t)b->desc.dims[1], beta, c->mem, c->offset, (size_t)n);

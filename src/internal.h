@@ -35,6 +35,14 @@ typedef struct oclnn_profile_record {
     cl_event event;
 } oclnn_profile_record;
 
+/* The work an op's calls asked for, for the rates in oclnn_profile_print. */
+typedef struct oclnn_op_work {
+    const char *op; /* static string, the op name its kernels are recorded under */
+    unsigned calls;
+    double flops, bytes;
+} oclnn_op_work;
+#define OCLNN_MAX_OP_WORK 48
+
 struct oclnn_context {
     cl_context cl_ctx;
     cl_device_id device;
@@ -53,6 +61,8 @@ struct oclnn_context {
     bool profile;         /* record events */
     oclnn_profile_record *records;
     size_t nrecords, records_cap;
+    oclnn_op_work work[OCLNN_MAX_OP_WORK];
+    size_t nwork;
     FILE *trace;          /* OCLNN_TRACE: Chrome trace-event file being written */
     cl_ulong trace_t0;    /* device time of the first traced command */
     size_t trace_events;
@@ -128,6 +138,10 @@ oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, cons
                            size_t nargs, cl_uint dims, const size_t *global, const size_t *local);
 /* Records an event from an enqueue the caller made itself (CLBlast calls); takes ownership. */
 void oclnn__profile_event(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev);
+/* While profiling, counts one call of op and the work it asked for: flops (2 per multiply-add;
+ * 0 for memory-bound ops) and the bytes it must move at least. oclnn_profile_print divides them
+ * by the op's kernel time. */
+void oclnn__profile_work(oclnn_context *ctx, const char *op, double flops, double bytes);
 /* Writes the recorded events to the OCLNN_TRACE file (if any) and releases them. */
 void oclnn__profile_flush(oclnn_context *ctx);
 void oclnn__trace_open(oclnn_context *ctx);

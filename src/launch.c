@@ -28,6 +28,23 @@ void oclnn__profile_event(oclnn_context *ctx, const char *op, const char *kernel
         record(ctx, op, kernel, ev);
 }
 
+void oclnn__profile_work(oclnn_context *ctx, const char *op, double flops, double bytes)
+{
+    if (!ctx->profile || ctx->warmup)
+        return;
+    size_t i = 0;
+    while (i < ctx->nwork && strcmp(ctx->work[i].op, op) != 0)
+        i++;
+    if (i == ctx->nwork) {
+        if (i == OCLNN_MAX_OP_WORK)
+            return; /* best effort, as the records */
+        ctx->work[ctx->nwork++] = (oclnn_op_work){op, 0, 0, 0};
+    }
+    ctx->work[i].calls++;
+    ctx->work[i].flops += flops;
+    ctx->work[i].bytes += bytes;
+}
+
 oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, const oclnn_arg *args,
                            size_t nargs, cl_uint dims, const size_t *global, const size_t *local)
 {
@@ -135,6 +152,7 @@ void oclnn__profile_flush(oclnn_context *ctx)
         clReleaseEvent(r->event);
     }
     ctx->nrecords = 0;
+    ctx->nwork = 0;
 }
 
 oclnn_status oclnn_profile_reset(oclnn_context *ctx)
@@ -190,7 +208,8 @@ oclnn_status oclnn_profile_print(oclnn_context *ctx, FILE *out)
         double ms = event_ms(r->event);
         total += ms;
         size_t j = 0;
-        while (j < nrows && !(strcmp(rows[j].op, r->op) == 0 && strcmp(rows[j].kernel, r->kernel) == 0))
+        while (j < nrows &&
+               !(strcmp(rows[j].op, r->op) == 0 && strcmp(rows[j].kernel, r->kernel) == 0))
             j++;
         if (j == nrows)
             rows[nrows++] = (row){r->op, r->kernel, 0, 0};
@@ -200,9 +219,24 @@ oclnn_status oclnn_profile_print(oclnn_context *ctx, FILE *out)
     qsort(rows, nrows, sizeof *rows, by_ms_desc);
     fprintf(out, "%-16s %-32s %8s %12s %7s\n", "op", "kernel", "count", "total ms", "%");
     for (size_t j = 0; j < nrows; j++)
-        fprintf(out, "%-16s %-32s %8u %12.3f %6.1f%%\n", rows[j].op, rows[j].kernel,
-                rows[j].count, rows[j].ms, total > 0 ? 100.0 * rows[j].ms / total : 0.0);
+        fprintf(out, "%-16s %-32s %8u %12.3f %6.1f%%\n", rows[j].op, rows[j].kernel, rows[j].count,
+                rows[j].ms, total > 0 ? 100.0 * rows[j].ms / total : 0.0);
     fprintf(out, "%-16s %-32s %8zu %12.3f %6.1f%%\n", "total", "", ctx->nrecords, total, 100.0);
+    /* By op: the work its calls asked for over its kernels' time (GEMM and convolution in
+     * GFLOP/s, the memory-bound ops in GB/s of the bytes they must move). */
+    if (ctx->nwork)
+        fprintf(out, "\n%-24s %8s %12s %14s %7s\n", "op", "calls", "total ms", "rate", "%");
+    for (size_t i = 0; i < ctx->nwork; i++) {
+        const oclnn_op_work *w = &ctx->work[i];
+        double ms = 0;
+        for (size_t j = 0; j < nrows; j++)
+            if (strcmp(rows[j].op, w->op) == 0)
+                ms += rows[j].ms;
+        const bool f = w->flops > 0;
+        const double rate = ms > 0 ? (f ? w->flops : w->bytes) / (ms * 1e6) : 0.0;
+        fprintf(out, "%-24s %8u %12.3f %8.1f %-5s %6.1f%%\n", w->op, w->calls, ms, rate,
+                f ? "GF/s" : "GB/s", total > 0 ? 100.0 * ms / total : 0.0);
+    }
     free(rows);
     return OCLNN_SUCCESS;
 }

@@ -95,6 +95,7 @@ oclnn_status oclnn_linear_forward(oclnn_context *ctx, const oclnn_tensor *x, con
         s = check_rows(ctx, op, "y", y, n, out);
     if (s != OCLNN_SUCCESS)
         return s;
+    oclnn__profile_work(ctx, "linear", 2.0 * n * out * in, 0);
 
     float beta = 0.0f;
     if (b) {
@@ -150,6 +151,7 @@ oclnn_status oclnn_linear_backward_data(oclnn_context *ctx, const oclnn_tensor *
     }
     if (s != OCLNN_SUCCESS)
         return s;
+    oclnn__profile_work(ctx, "linear", 2.0 * n * in * out, 0);
     return oclnn__sgemm(ctx, "linear", false, false, (size_t)n, (size_t)in, (size_t)out, 1.0f,
                         dy->mem, dy->offset, (size_t)out, w->mem, w->offset, (size_t)in, beta,
                         dx->mem, dx->offset, (size_t)in);
@@ -191,6 +193,7 @@ oclnn_status oclnn_linear_backward_weights(oclnn_context *ctx, const oclnn_tenso
     }
     if (s != OCLNN_SUCCESS)
         return s;
+    oclnn__profile_work(ctx, "linear", 2.0 * n * in * out, 0);
 
     cl_kernel k = NULL;
     if (db) {

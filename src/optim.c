@@ -85,6 +85,8 @@ oclnn_status oclnn_sgd_step(oclnn_context *ctx, const oclnn_sgd_desc *desc, ocln
                         OCLNN_ARG(cn),         OCLNN_ARG(lr),      OCLNN_ARG(mom),
                         OCLNN_ARG(wd),         OCLNN_ARG(use_mom), OCLNN_ARG(first),
                         OCLNN_ARG(nesterov)};
+    /* param and grad read, param written; the momentum read and written when used */
+    oclnn__profile_work(ctx, "sgd", 0, (use_mom ? 5.0 : 3.0) * n * sizeof(float));
     return launch(ctx, "sgd", "sgd_step", args, sizeof args / sizeof args[0], n);
 }
 
@@ -144,6 +146,8 @@ oclnn_status oclnn_adam_step(oclnn_context *ctx, const oclnn_adam_desc *desc, lo
         OCLNN_ARG(m->mem),     OCLNN_ARG(mo),      OCLNN_ARG(v->mem),    OCLNN_ARG(vo),
         OCLNN_ARG(cn),         OCLNN_ARG(b1),      OCLNN_ARG(b2),        OCLNN_ARG(eps),
         OCLNN_ARG(step_size),  OCLNN_ARG(inv_bc2), OCLNN_ARG(decay),     OCLNN_ARG(l2)};
+    /* param, grad, m and v read, param, m and v written */
+    oclnn__profile_work(ctx, "adam", 0, 7.0 * n * sizeof(float));
     return launch(ctx, "adam", "adam_step", args, sizeof args / sizeof args[0], n);
 }
 

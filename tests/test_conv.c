@@ -650,6 +650,49 @@ START_TEST(direct_without_padded_copy)
 }
 END_TEST
 
+/* With profiling on, the table by op gives each pass's calls and the rate of the work its calls
+ * asked for (2 * n*k*oh*ow * c*r*s FLOP over the recorded kernel time); a reset forgets both. */
+START_TEST(profile_rates)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("LeNet conv2 32->64 3x3 p1 14x14");
+    ref_conv p = ref_of(sh);
+    data d = make_data(&p, 5);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow);
+    oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *y = fx_tensor(&yd, NULL);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
+    ck_assert_int_eq(oclnn_profile_reset(ctx), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_profile_enable(ctx, 1), OCLNN_SUCCESS);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(oclnn_conv2d_forward(ctx, &desc, x, w, NULL, NULL, y), OCLNN_SUCCESS);
+    char table[8192] = "";
+    FILE *f = fmemopen(table, sizeof table - 1, "w");
+    ck_assert_int_eq(oclnn_profile_print(ctx, f), OCLNN_SUCCESS);
+    fclose(f);
+    unsigned calls = 0;
+    double ms = 0, rate = 0;
+    int found =
+        0; /* the kernel table's conv2d rows come first: the rate row is the one that parses */
+    for (const char *row = strstr(table, "\nconv2d "); row && !found;
+         row = strstr(row + 1, "\nconv2d "))
+        found = sscanf(row, " conv2d %u %lf %lf GF/s", &calls, &ms, &rate) == 3;
+    ck_assert_msg(found, "no conv2d rate row in\n%s", table);
+    ck_assert_uint_eq(calls, 2);
+    const double flop = 2.0 * 2 * p.n * p.k * p.oh * p.ow * p.c * p.r * p.s;
+    ck_assert_msg(ms > 0 && fabs(rate - flop / (ms * 1e6)) <= 0.01 * rate + 0.1,
+                  "rate %g for %g FLOP in %g ms", rate, flop, ms);
+    ck_assert_int_eq(oclnn_profile_enable(ctx, 0), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_profile_reset(ctx), OCLNN_SUCCESS);
+    f = fmemopen(table, sizeof table - 1, "w");
+    ck_assert_int_eq(oclnn_profile_print(ctx, f), OCLNN_SUCCESS);
+    fclose(f);
+    ck_assert_msg(strstr(table, "GF/s") == NULL, "after a reset:\n%s", table);
+    oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
+    free_data(&d);
+}
+END_TEST
+
 /* ---- negative tests: status, message, and nothing written ---- */
 
 typedef struct neg {
@@ -908,6 +951,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, chunked_batch);
+    tcase_add_test(tc, profile_rates);
     tcase_add_test(tc, negative_descriptor);
     tcase_add_test(tc, negative_forced_algorithm);
     tcase_add_test(tc, negative_shapes);

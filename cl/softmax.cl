@@ -1,26 +1,76 @@
 /* softmax.cl - softmax / log-softmax over rows x[n][k], softmax + cross-entropy (loss from
  * log-sum-exp, so it stays finite for large logits), its gradient and the accuracy count.
- * Defines: none. Row kernels run one work-item per row; the batch reductions (mean loss, correct
- * count) are one work-item summing the per-row values in order, so results are deterministic. */
+ * Defines: none. Row kernels run one work-item per row and walk it in float16 vectors (what POCL
+ * turns into AVX-512; the k % 16 tail is scalar), with exp as vector arithmetic (exp_poly.h);
+ * the batch reductions (mean loss, correct count) are one work-item summing the per-row values
+ * in order, so results are deterministic. */
+#include "exp_poly.h"
 
-/* max and sum of exp(x - max) of one row. */
+DEFINE_EXP(float, _1, int)
+DEFINE_EXP(float16, _16, int16)
+
+/* Lanes folded in a fixed order (halves, then halves again). */
+inline float hmax16(float16 v)
+{
+    const float8 a = fmax(v.lo, v.hi);
+    const float4 b = fmax(a.lo, a.hi);
+    const float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+
+inline float hsum16(float16 v)
+{
+    const float8 a = v.lo + v.hi;
+    const float4 b = a.lo + a.hi;
+    const float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
 inline float row_max(__global const float *xr, int k)
 {
-    float m = xr[0];
-    for (int j = 1; j < k; j++)
+    float16 mv = (float16)(-INFINITY);
+    int j = 0;
+    for (; j + 16 <= k; j += 16)
+        mv = fmax(mv, vload16(0, xr + j));
+    float m = hmax16(mv);
+    for (; j < k; j++)
         m = fmax(m, xr[j]);
     return m;
 }
 
-inline float row_sum_exp(__global const float *xr, int k, float m)
+/* sum of exp(x - m) over the row; with `keep`, e = exp(x - m) is also written to er (which may
+ * be xr: each element is read before it is written). */
+inline float row_sum_exp(__global const float *xr, __global float *er, int k, float m, int keep)
 {
-    float s = 0.0f;
-    for (int j = 0; j < k; j++)
-        s += exp(xr[j] - m);
+    float16 sv = 0.0f;
+    int j = 0;
+    for (; j + 16 <= k; j += 16) {
+        const float16 e = exp_f_16(vload16(0, xr + j) - m);
+        if (keep)
+            vstore16(e, 0, er + j);
+        sv += e;
+    }
+    float s = hsum16(sv);
+    for (; j < k; j++) {
+        const float e = exp_f_1(xr[j] - m);
+        if (keep)
+            er[j] = e;
+        s += e;
+    }
     return s;
 }
 
-/* y = softmax(x) (LOG 0) or log_softmax(x) (LOG 1) along each row. */
+/* yr *= inv over the row. */
+inline void row_scale(__global float *yr, int k, float inv)
+{
+    int j = 0;
+    for (; j + 16 <= k; j += 16)
+        vstore16(vload16(0, yr + j) * inv, 0, yr + j);
+    for (; j < k; j++)
+        yr[j] *= inv;
+}
+
+/* y = softmax(x) (log_out 0) or log_softmax(x) (log_out 1) along each row; y may be x. */
 __kernel void softmax_forward(__global const float *x, const ulong x_off, __global float *y,
                               const ulong y_off, const int n, const int k, const int log_out)
 {
@@ -30,15 +80,15 @@ __kernel void softmax_forward(__global const float *x, const ulong x_off, __glob
     __global const float *xr = x + x_off + (ulong)r * (ulong)k;
     __global float *yr = y + y_off + (ulong)r * (ulong)k;
     const float m = row_max(xr, k);
-    const float s = row_sum_exp(xr, k, m);
     if (log_out) {
-        const float ls = log(s);
-        for (int j = 0; j < k; j++)
+        const float ls = log(row_sum_exp(xr, yr, k, m, 0));
+        int j = 0;
+        for (; j + 16 <= k; j += 16)
+            vstore16((vload16(0, xr + j) - m) - ls, 0, yr + j);
+        for (; j < k; j++)
             yr[j] = (xr[j] - m) - ls;
     } else {
-        const float inv = 1.0f / s;
-        for (int j = 0; j < k; j++)
-            yr[j] = exp(xr[j] - m) * inv;
+        row_scale(yr, k, 1.0f / row_sum_exp(xr, yr, k, m, 1));
     }
 }
 
@@ -54,13 +104,13 @@ __kernel void softmax_ce_forward(__global const float *x, const ulong x_off,
         return;
     __global const float *xr = x + x_off + (ulong)r * (ulong)k;
     __global float *pr = probs + p_off + (ulong)r * (ulong)k;
-    const float m = row_max(xr, k);
-    const float s = row_sum_exp(xr, k, m);
-    const float inv = 1.0f / s;
-    for (int j = 0; j < k; j++)
-        pr[j] = exp(xr[j] - m) * inv;
     const int label = labels[l_off + r];
-    row_loss[r] = (label >= 0 && label < k) ? (log(s) - (xr[label] - m)) : NAN;
+    const bool valid = label >= 0 && label < k;
+    const float xl = valid ? xr[label] : 0.0f; /* read before probs (may be x) is written */
+    const float m = row_max(xr, k);
+    const float s = row_sum_exp(xr, pr, k, m, 1);
+    row_scale(pr, k, 1.0f / s);
+    row_loss[r] = valid ? (log(s) - (xl - m)) : NAN;
 }
 
 /* out[0] = mean of the n values, summed in order. */

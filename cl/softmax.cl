@@ -1,10 +1,19 @@
 /* softmax.cl - softmax / log-softmax over rows x[n][k], softmax + cross-entropy (loss from
  * log-sum-exp, so it stays finite for large logits), its gradient and the accuracy count.
- * Defines: none. Row kernels run one work-item per row and walk it in float16 vectors (what POCL
- * turns into AVX-512; the k % 16 tail is scalar), with exp as vector arithmetic (exp_poly.h);
- * the batch reductions (mean loss, correct count) are one work-item summing the per-row values
- * in order, so results are deterministic. */
+ * Defines: GROUP (default 256; a power of two >= 2) - work-items per row of the *_group kernels.
+ * Row kernels run one work-item per row and walk it in float16 vectors (what POCL turns into
+ * AVX-512; the k % 16 tail is scalar); the *_group kernels (GPUs) give each row a work-group of
+ * GROUP work-items reading it strided (coalesced) and reducing in local memory with a fixed tree.
+ * exp is vector arithmetic (exp_poly.h). The batch reductions (mean loss, correct count) are one
+ * work-item summing the per-row values in order, so results are deterministic. */
 #include "exp_poly.h"
+
+#ifndef GROUP
+#define GROUP 256
+#endif
+#if GROUP < 2 || (GROUP & (GROUP - 1)) != 0
+#error "GROUP must be a power of two >= 2"
+#endif
 
 DEFINE_EXP(float, _1, int)
 DEFINE_EXP(float16, _16, int16)
@@ -112,6 +121,79 @@ __kernel void softmax_ce_forward(__global const float *x, const ulong x_off,
     row_scale(pr, k, 1.0f / s);
     row_loss[r] = valid ? (log(s) - (xl - m)) : NAN;
 }
+
+/* ---- one work-group per row ------------------------------------------------------------- */
+
+/* The max (MAX 1) or sum (MAX 0) of v over the work-group, by a fixed tree in sh[GROUP]. */
+inline float group_reduce(float v, __local float *sh, int max)
+{
+    const int lid = (int)get_local_id(0);
+    sh[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = GROUP / 2; h > 0; h >>= 1) {
+        if (lid < h)
+            sh[lid] = max ? fmax(sh[lid], sh[lid + h]) : sh[lid] + sh[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = sh[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* sh is reused by the next reduction */
+    return r;
+}
+
+/* The row's max m and sum of exp(x - m), work-item lid taking columns lid, lid + GROUP, ... */
+inline float2 group_max_sum(__global const float *xr, int k, __local float *sh)
+{
+    const int lid = (int)get_local_id(0);
+    float m = -INFINITY;
+    for (int j = lid; j < k; j += GROUP)
+        m = fmax(m, xr[j]);
+    m = group_reduce(m, sh, 1);
+    float s = 0.0f;
+    for (int j = lid; j < k; j += GROUP)
+        s += exp_f_1(xr[j] - m);
+    return (float2)(m, group_reduce(s, sh, 0));
+}
+
+/* softmax_forward with one work-group per row. Global: (n * GROUP), local GROUP. */
+__kernel void softmax_forward_group(__global const float *x, const ulong x_off, __global float *y,
+                                    const ulong y_off, const int n, const int k, const int log_out)
+{
+    __local float sh[GROUP];
+    const int r = (int)get_group_id(0), lid = (int)get_local_id(0);
+    if (r >= n)
+        return;
+    __global const float *xr = x + x_off + (ulong)r * (ulong)k;
+    __global float *yr = y + y_off + (ulong)r * (ulong)k;
+    const float2 ms = group_max_sum(xr, k, sh);
+    const float ls = log(ms.y), inv = 1.0f / ms.y;
+    for (int j = lid; j < k; j += GROUP)
+        yr[j] = log_out ? (xr[j] - ms.x) - ls : exp_f_1(xr[j] - ms.x) * inv;
+}
+
+/* softmax_ce_forward with one work-group per row. Global: (n * GROUP), local GROUP. */
+__kernel void softmax_ce_forward_group(__global const float *x, const ulong x_off,
+                                       __global const int *labels, const ulong l_off,
+                                       __global float *probs, const ulong p_off,
+                                       __global float *row_loss, const int n, const int k)
+{
+    __local float sh[GROUP];
+    const int r = (int)get_group_id(0), lid = (int)get_local_id(0);
+    if (r >= n)
+        return;
+    __global const float *xr = x + x_off + (ulong)r * (ulong)k;
+    __global float *pr = probs + p_off + (ulong)r * (ulong)k;
+    const int label = labels[l_off + r];
+    const bool valid = label >= 0 && label < k;
+    const float xl = valid ? xr[label] : 0.0f; /* read before probs (may be x) is written */
+    const float2 ms = group_max_sum(xr, k, sh);
+    const float inv = 1.0f / ms.y;
+    for (int j = lid; j < k; j += GROUP)
+        pr[j] = exp_f_1(xr[j] - ms.x) * inv;
+    if (lid == 0)
+        row_loss[r] = valid ? (log(ms.y) - (xl - ms.x)) : NAN;
+}
+
+/* ---- batch reductions ----------------------------------------------------------------------- */
 
 /* out[0] = mean of the n values, summed in order. */
 __kernel void mean_rows(__global const float *v, const int n, __global float *out,

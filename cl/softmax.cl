@@ -101,8 +101,19 @@ __kernel void softmax_forward(__global const float *x, const ulong x_off, __glob
     }
 }
 
-/* probs = softmax(logits) and row_loss[r] = log(sum exp(x - m)) + m - x[label]; NaN for a label
- * outside [0, k). */
+/* pr = softmax(xr) and the row's loss log(sum exp(x - m)) + m - x[label]; NaN for a label
+ * outside [0, k). pr may be xr. */
+inline float ce_row(__global const float *xr, __global float *pr, int label, int k)
+{
+    const bool valid = label >= 0 && label < k;
+    const float xl = valid ? xr[label] : 0.0f; /* read before pr is written */
+    const float m = row_max(xr, k);
+    const float s = row_sum_exp(xr, pr, k, m, 1);
+    row_scale(pr, k, 1.0f / s);
+    return valid ? (log(s) - (xl - m)) : NAN;
+}
+
+/* probs = softmax(logits) and row_loss[r] = the loss of row r (ce_row). */
 __kernel void softmax_ce_forward(__global const float *x, const ulong x_off,
                                  __global const int *labels, const ulong l_off,
                                  __global float *probs, const ulong p_off, __global float *row_loss,
@@ -111,15 +122,25 @@ __kernel void softmax_ce_forward(__global const float *x, const ulong x_off,
     const int r = (int)get_global_id(0);
     if (r >= n)
         return;
-    __global const float *xr = x + x_off + (ulong)r * (ulong)k;
-    __global float *pr = probs + p_off + (ulong)r * (ulong)k;
-    const int label = labels[l_off + r];
-    const bool valid = label >= 0 && label < k;
-    const float xl = valid ? xr[label] : 0.0f; /* read before probs (may be x) is written */
-    const float m = row_max(xr, k);
-    const float s = row_sum_exp(xr, pr, k, m, 1);
-    row_scale(pr, k, 1.0f / s);
-    row_loss[r] = valid ? (log(s) - (xl - m)) : NAN;
+    const ulong at = (ulong)r * (ulong)k;
+    row_loss[r] = ce_row(x + x_off + at, probs + p_off + at, labels[l_off + r], k);
+}
+
+/* softmax_ce_forward and mean_rows in one work-item, for batches too small to be worth two
+ * launches: the same per-row values summed in the same order, so the same bits. */
+__kernel void softmax_ce_forward_one(__global const float *x, const ulong x_off,
+                                     __global const int *labels, const ulong l_off,
+                                     __global float *probs, const ulong p_off, __global float *loss,
+                                     const ulong loss_off, const int n, const int k)
+{
+    if (get_global_id(0) != 0)
+        return;
+    float s = 0.0f;
+    for (int r = 0; r < n; r++) {
+        const ulong at = (ulong)r * (ulong)k;
+        s += ce_row(x + x_off + at, probs + p_off + at, labels[l_off + r], k);
+    }
+    loss[loss_off] = s / (float)n;
 }
 
 /* ---- one work-group per row ------------------------------------------------------------- */

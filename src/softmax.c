@@ -10,6 +10,10 @@
 #define GROUP_MIN_K 128
 static const size_t GRAD_LOCAL[2] = {64, 1};
 
+/* Softmax-CE forward batches of at most this many logits run in one work-item on CPUs, rows and
+ * mean together: one launch instead of two (128x10: 0.015 ms against 0.017-0.020 ms, busy POCL). */
+#define CE_ONE_MAX 8192
+
 /* How the softmax rows are shared out, chosen here once: on CPUs one work-item per row, walking
  * it in 16-float vectors (POCL turns the work-items of a group into a loop, so a row in one
  * work-item streams through one core's cache); on other devices one work-group per wide row,
@@ -173,6 +177,19 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset;
+    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && (size_t)n * (size_t)k <= CE_ONE_MAX) {
+        cl_kernel kern;
+        s = oclnn__kernel(ctx, "softmax.cl", NULL, "softmax_ce_forward_one", &kern);
+        if (s != OCLNN_SUCCESS)
+            return s;
+        cl_ulong loss_off = loss->offset;
+        oclnn_arg a1[] = {
+            OCLNN_ARG(logits->mem), OCLNN_ARG(xo), OCLNN_ARG(labels->mem), OCLNN_ARG(lo),
+            OCLNN_ARG(probs->mem),  OCLNN_ARG(po), OCLNN_ARG(loss->mem),   OCLNN_ARG(loss_off),
+            OCLNN_ARG(n),           OCLNN_ARG(k)};
+        size_t one = 1;
+        return oclnn__launch(ctx, "softmax_ce", kern, a1, sizeof a1 / sizeof a1[0], 1, &one, &one);
+    }
     oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo),         OCLNN_ARG(labels->mem),
                         OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
                         OCLNN_ARG(rows),        OCLNN_ARG(n),          OCLNN_ARG(k)};

@@ -27,6 +27,9 @@ static const rows_case cases[] = {
     {"3x17: one vector and a tail of 1", 3, 17},
     {"4x1024: vectors only", 4, 1024},
     {"2x4099: very wide, tail of 3", 2, 4099},
+    /* past 8192 logits: the rows in parallel, then the mean (smaller batches: one work-item) */
+    {"ImageNet-like 9x1000", 9, 1000},
+    {"300x37: many narrow rows", 300, 37},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

@@ -1,10 +1,22 @@
 /* elementwise.cl - activations (forward/backward), add, scale, copy and the ConvNeXt per-channel
  * scale with its deterministic gradient reduction, f32.
- * Defines: VEC (4, 8 or 16; default 8) - elements per work-item in the flat kernels: each
- *          work-item handles one contiguous vector, the work-item past the last full vector the
- *          scalar tail. Buffers are (pointer, element offset) pairs. */
+ * Defines: VEC (4, 8 or 16; default 8) - float vector width of the flat kernels;
+ *          NV (1 to 8; default 1) - vectors per work-item of the flat kernels, NV * VEC
+ *          contiguous floats: loaded, computed and stored in straight-line code, so the NV
+ *          independent chains of the long GELU formulas overlap in the CPU's pipelines; the
+ *          work-item past the last full block takes the scalar tail.
+ * Buffers are (pointer, element offset) pairs. */
 #include "exp_poly.h"
 #include "vec.h"
+
+#ifndef NV
+#define NV 1
+#endif
+#if NV < 1 || NV > 8
+#error "NV must be 1 to 8"
+#endif
+/* Fully unrolled loops over the NV vectors of a work-item keep them in registers. */
+#define EACH_V _Pragma("unroll") for (int u = 0; u < NV; u++)
 
 #if VEC == 4
 #define intV int4
@@ -139,9 +151,12 @@ DEFINE_ACT(floatV, _V, intV)
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
                        const ulong y_off, const ulong n)                                           \
     {                                                                                              \
-        const ulong i = get_global_id(0) * VEC;                                                    \
-        if (i + VEC <= n) {                                                                        \
-            vstoreV(F##_V(vloadV(0, x + x_off + i)), 0, y + y_off + i);                            \
+        const ulong i = get_global_id(0) * (NV * VEC);                                             \
+        if (i + NV * VEC <= n) {                                                                   \
+            floatV v[NV];                                                                          \
+            EACH_V v[u] = vloadV(u, x + x_off + i);                                                \
+            EACH_V v[u] = F##_V(v[u]);                                                             \
+            EACH_V vstoreV(v[u], u, y + y_off + i);                                                \
         } else {                                                                                   \
             for (ulong j = i; j < n; j++)                                                          \
                 y[y_off + j] = F##_1(x[x_off + j]);                                                \
@@ -153,10 +168,13 @@ DEFINE_ACT(floatV, _V, intV)
     __kernel void NAME(__global const float *x, const ulong x_off, __global const float *dy,       \
                        const ulong dy_off, __global float *dx, const ulong dx_off, const ulong n)  \
     {                                                                                              \
-        const ulong i = get_global_id(0) * VEC;                                                    \
-        if (i + VEC <= n) {                                                                        \
-            vstoreV(F##_V(vloadV(0, x + x_off + i), vloadV(0, dy + dy_off + i)), 0,                \
-                    dx + dx_off + i);                                                              \
+        const ulong i = get_global_id(0) * (NV * VEC);                                             \
+        if (i + NV * VEC <= n) {                                                                   \
+            floatV v[NV], g[NV];                                                                   \
+            EACH_V v[u] = vloadV(u, x + x_off + i);                                                \
+            EACH_V g[u] = vloadV(u, dy + dy_off + i);                                              \
+            EACH_V v[u] = F##_V(v[u], g[u]);                                                       \
+            EACH_V vstoreV(v[u], u, dx + dx_off + i);                                              \
         } else {                                                                                   \
             for (ulong j = i; j < n; j++)                                                          \
                 dx[dx_off + j] = F##_1(x[x_off + j], dy[dy_off + j]);                              \
@@ -177,10 +195,11 @@ __kernel void ew_add(const float alpha, __global const float *a, const ulong a_o
                      const float beta, __global const float *b, const ulong b_off,
                      __global float *y, const ulong y_off, const ulong n)
 {
-    const ulong i = get_global_id(0) * VEC;
-    if (i + VEC <= n) {
-        const floatV r = alpha * vloadV(0, a + a_off + i) + beta * vloadV(0, b + b_off + i);
-        vstoreV(r, 0, y + y_off + i);
+    const ulong i = get_global_id(0) * (NV * VEC);
+    if (i + NV * VEC <= n) {
+        floatV v[NV];
+        EACH_V v[u] = alpha * vloadV(u, a + a_off + i) + beta * vloadV(u, b + b_off + i);
+        EACH_V vstoreV(v[u], u, y + y_off + i);
     } else {
         for (ulong j = i; j < n; j++)
             y[y_off + j] = alpha * a[a_off + j] + beta * b[b_off + j];
@@ -190,9 +209,11 @@ __kernel void ew_add(const float alpha, __global const float *a, const ulong a_o
 __kernel void ew_scale(const float alpha, __global const float *x, const ulong x_off,
                        __global float *y, const ulong y_off, const ulong n)
 {
-    const ulong i = get_global_id(0) * VEC;
-    if (i + VEC <= n) {
-        vstoreV(alpha * vloadV(0, x + x_off + i), 0, y + y_off + i);
+    const ulong i = get_global_id(0) * (NV * VEC);
+    if (i + NV * VEC <= n) {
+        floatV v[NV];
+        EACH_V v[u] = alpha * vloadV(u, x + x_off + i);
+        EACH_V vstoreV(v[u], u, y + y_off + i);
     } else {
         for (ulong j = i; j < n; j++)
             y[y_off + j] = alpha * x[x_off + j];

@@ -10,17 +10,23 @@
 #define GROUP_MIN_K 128
 static const size_t GRAD_LOCAL[2] = {64, 1};
 
-/* Softmax-CE forward batches of at most this many logits run in one work-item on CPUs, rows and
- * mean together: one launch instead of two (128x10: 0.015 ms against 0.017-0.020 ms, busy POCL). */
+/* Softmax-CE forward batches of at most this many logits run in one work-item on CPUs. */
 #define CE_ONE_MAX 8192
 
-/* How the softmax rows are shared out, chosen here once: on CPUs one work-item per row, walking
+/* How the softmax rows are shared out, chosen here once. On CPUs one work-item per row, walking
  * it in 16-float vectors (POCL turns the work-items of a group into a loop, so a row in one
  * work-item streams through one core's cache); on other devices one work-group per wide row,
  * coalesced strided reads and a tree reduction in local memory. */
 static bool rows_by_group(const oclnn_context *ctx, int k)
 {
     return !(ctx->info.type & CL_DEVICE_TYPE_CPU) && k >= GROUP_MIN_K;
+}
+
+/* Small softmax-CE forward batches on CPUs: rows and mean in one work-item, one launch instead
+ * of two (128x10: 0.015 ms against 0.017-0.020 ms on a busy POCL). */
+static bool ce_in_one(const oclnn_context *ctx, int n, int k)
+{
+    return (ctx->info.type & CL_DEVICE_TYPE_CPU) && (size_t)n * (size_t)k <= CE_ONE_MAX;
 }
 
 /* Checks x is an f32 2-D [n][k] tensor of ctx and reads n, k. */
@@ -177,7 +183,7 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = logits->offset, lo = labels->offset, po = probs->offset;
-    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && (size_t)n * (size_t)k <= CE_ONE_MAX) {
+    if (ce_in_one(ctx, n, k)) {
         cl_kernel kern;
         s = oclnn__kernel(ctx, "softmax.cl", NULL, "softmax_ce_forward_one", &kern);
         if (s != OCLNN_SUCCESS)

@@ -1,9 +1,22 @@
 /* elementwise.cl - activations (forward/backward), add, scale, copy and the ConvNeXt per-channel
  * scale with its deterministic gradient reduction, f32.
- * Defines: VEC (4, 8 or 16; default 8) - elements per work-item in the flat kernels: each
- *          work-item handles one contiguous vector, the work-item past the last full vector the
- *          scalar tail. Buffers are (pointer, element offset) pairs. */
+ * Defines: VEC (4, 8 or 16; default 8) - float vector width of the flat kernels;
+ *          NV (1 to 8; default 1) - vectors per work-item of the flat kernels, NV * VEC
+ *          contiguous floats: loaded, computed and stored in straight-line code, so the NV
+ *          independent chains of the long GELU formulas overlap in the CPU's pipelines; the
+ *          work-item past the last full block takes the scalar tail.
+ * Buffers are (pointer, element offset) pairs. */
+#include "exp_poly.h"
 #include "vec.h"
+
+#ifndef NV
+#define NV 1
+#endif
+#if NV < 1 || NV > 8
+#error "NV must be 1 to 8"
+#endif
+/* Fully unrolled loops over the NV vectors of a work-item keep them in registers. */
+#define EACH_V _Pragma("unroll") for (int u = 0; u < NV; u++)
 
 #if VEC == 4
 #define intV int4
@@ -12,8 +25,6 @@
 #else
 #define intV int16
 #endif
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 
 #define SQRT1_2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
@@ -33,7 +44,6 @@
 #define ERF_P4 0.005210185889154673f
 #define ERF_P5 -0.0008255934808403254f
 #define ERF_P6 8.893431368051097e-05f
-#define EXP_SHIFTER 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
 /* erfc(z) = t exp(-z^2) exp(C(t)), t = 1 / (1 + z/2), for z >= ERF_SPLIT: the form of Numerical
  * Recipes' erfcc (Press et al., 2nd ed., section 6.2), with C of degree 8 refitted (Chebyshev
  * least squares against mpmath on t in [0, 1 / (1 + ERF_SPLIT / 2)]): relative error 1.8e-8
@@ -53,32 +63,6 @@
  * with erfc and 1/(1+exp) so that its negative tail keeps full relative precision (1 + erf(x)
  * cancels). */
 #define DEFINE_ACT(T, S, IT)                                                                       \
-    /* exp(a + b) as in Cephes' expf (S. Moshier): a + b = n ln2 + r with ln2 in two parts and     \
-     * a degree-7 polynomial for exp(r); a (the large part, exact) is reduced before b is added    \
-     * so that its bits are not lost to rounding a + b. n is rounded by adding the 1.5 * 2^23      \
-     * shifter and read from its low bits (POCL scalarises rint and convert_int on vectors);       \
-     * 2^n is applied in two halves so that n down to -175 (subnormal results) stays exact. a      \
-     * is clamped to where exp is 0 or inf in f32 for |b| < 2, by compares that let a NaN          \
-     * through (min/max would not). */                                                             \
-    inline T exp2_f##S(T a, T b)                                                                   \
-    {                                                                                              \
-        a = a > (T)91.0f ? (T)91.0f : a < (T)(-172.0f) ? (T)(-172.0f) : a;                         \
-        const T k = fma(a + b, (T)1.44269504088896341f, (T)EXP_SHIFTER), n = k - (T)EXP_SHIFTER;   \
-        T r = fma(n, (T)(-0.693359375f), a) + b;                                                   \
-        r = fma(n, (T)2.12194440e-4f, r);                                                          \
-        T p = fma((T)1.9875691500e-4f, r, (T)1.3981999507e-3f);                                    \
-        p = fma(p, r, (T)8.3334519073e-3f);                                                        \
-        p = fma(p, r, (T)4.1665795894e-2f);                                                        \
-        p = fma(p, r, (T)1.6666665459e-1f);                                                        \
-        p = fma(p, r, (T)5.0000001201e-1f);                                                        \
-        p = fma(p, r * r, r) + (T)1.0f;                                                            \
-        const IT ni = CAT(as_, IT)(k) - CAT(as_, IT)((T)EXP_SHIFTER), n1 = ni >> 1, n2 = ni - n1;  \
-        return p * CAT(as_, T)((n1 + 127) << 23) * CAT(as_, T)((n2 + 127) << 23);                  \
-    }                                                                                              \
-    inline T exp_f##S(T x)                                                                         \
-    {                                                                                              \
-        return exp2_f##S(x, (T)0.0f);                                                              \
-    }                                                                                              \
     /* Phi(x) = erfc(-x / sqrt 2) / 2 for |x| <= GELU_XMAX. x^2 = hi + lo exactly (fma): the       \
      * tail's exp(-x^2 / 2 + C) is taken as exp2_f(-hi / 2, C - lo / 2) so that it keeps its       \
      * relative precision where x^2 / 2 is large. */                                               \
@@ -157,6 +141,8 @@
         return x;                                                                                  \
     }
 
+DEFINE_EXP(float, _1, int)
+DEFINE_EXP(floatV, _V, intV)
 DEFINE_ACT(float, _1, int)
 DEFINE_ACT(floatV, _V, intV)
 
@@ -165,9 +151,12 @@ DEFINE_ACT(floatV, _V, intV)
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
                        const ulong y_off, const ulong n)                                           \
     {                                                                                              \
-        const ulong i = get_global_id(0) * VEC;                                                    \
-        if (i + VEC <= n) {                                                                        \
-            vstoreV(F##_V(vloadV(0, x + x_off + i)), 0, y + y_off + i);                            \
+        const ulong i = get_global_id(0) * (NV * VEC);                                             \
+        if (i + NV * VEC <= n) {                                                                   \
+            floatV v[NV];                                                                          \
+            EACH_V v[u] = vloadV(u, x + x_off + i);                                                \
+            EACH_V v[u] = F##_V(v[u]);                                                             \
+            EACH_V vstoreV(v[u], u, y + y_off + i);                                                \
         } else {                                                                                   \
             for (ulong j = i; j < n; j++)                                                          \
                 y[y_off + j] = F##_1(x[x_off + j]);                                                \
@@ -179,10 +168,13 @@ DEFINE_ACT(floatV, _V, intV)
     __kernel void NAME(__global const float *x, const ulong x_off, __global const float *dy,       \
                        const ulong dy_off, __global float *dx, const ulong dx_off, const ulong n)  \
     {                                                                                              \
-        const ulong i = get_global_id(0) * VEC;                                                    \
-        if (i + VEC <= n) {                                                                        \
-            vstoreV(F##_V(vloadV(0, x + x_off + i), vloadV(0, dy + dy_off + i)), 0,                \
-                    dx + dx_off + i);                                                              \
+        const ulong i = get_global_id(0) * (NV * VEC);                                             \
+        if (i + NV * VEC <= n) {                                                                   \
+            floatV v[NV], g[NV];                                                                   \
+            EACH_V v[u] = vloadV(u, x + x_off + i);                                                \
+            EACH_V g[u] = vloadV(u, dy + dy_off + i);                                              \
+            EACH_V v[u] = F##_V(v[u], g[u]);                                                       \
+            EACH_V vstoreV(v[u], u, dx + dx_off + i);                                              \
         } else {                                                                                   \
             for (ulong j = i; j < n; j++)                                                          \
                 dx[dx_off + j] = F##_1(x[x_off + j], dy[dy_off + j]);                              \
@@ -203,10 +195,11 @@ __kernel void ew_add(const float alpha, __global const float *a, const ulong a_o
                      const float beta, __global const float *b, const ulong b_off,
                      __global float *y, const ulong y_off, const ulong n)
 {
-    const ulong i = get_global_id(0) * VEC;
-    if (i + VEC <= n) {
-        const floatV r = alpha * vloadV(0, a + a_off + i) + beta * vloadV(0, b + b_off + i);
-        vstoreV(r, 0, y + y_off + i);
+    const ulong i = get_global_id(0) * (NV * VEC);
+    if (i + NV * VEC <= n) {
+        floatV v[NV];
+        EACH_V v[u] = alpha * vloadV(u, a + a_off + i) + beta * vloadV(u, b + b_off + i);
+        EACH_V vstoreV(v[u], u, y + y_off + i);
     } else {
         for (ulong j = i; j < n; j++)
             y[y_off + j] = alpha * a[a_off + j] + beta * b[b_off + j];
@@ -216,9 +209,11 @@ __kernel void ew_add(const float alpha, __global const float *a, const ulong a_o
 __kernel void ew_scale(const float alpha, __global const float *x, const ulong x_off,
                        __global float *y, const ulong y_off, const ulong n)
 {
-    const ulong i = get_global_id(0) * VEC;
-    if (i + VEC <= n) {
-        vstoreV(alpha * vloadV(0, x + x_off + i), 0, y + y_off + i);
+    const ulong i = get_global_id(0) * (NV * VEC);
+    if (i + NV * VEC <= n) {
+        floatV v[NV];
+        EACH_V v[u] = alpha * vloadV(u, x + x_off + i);
+        EACH_V vstoreV(v[u], u, y + y_off + i);
     } else {
         for (ulong j = i; j < n; j++)
             y[y_off + j] = alpha * x[x_off + j];

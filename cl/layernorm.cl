@@ -24,6 +24,59 @@
 
 /* ---- CHW mode ---------------------------------------------------------------------------- */
 
+/* Sums of four vectors at a time into four accumulators (independent add chains), folded in a
+ * fixed order. */
+static inline float seg_sum4(__global const float *p, int len, float k)
+{
+    VTYPE a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    int i = 0;
+    for (; i + 4 * VEC <= len; i += 4 * VEC) {
+        a0 += VLOAD(p + i) - k;
+        a1 += VLOAD(p + i + VEC) - k;
+        a2 += VLOAD(p + i + 2 * VEC) - k;
+        a3 += VLOAD(p + i + 3 * VEC) - k;
+    }
+    float s = VSUM((a0 + a1) + (a2 + a3));
+    for (; i < len; i++)
+        s += p[i] - k;
+    return s;
+}
+
+/* (sum of d, sum of d^2), d = (p[i] - k) - m, as seg_sum4. */
+static inline float2 seg_dev4(__global const float *p, int len, float k, float m)
+{
+    VTYPE s0 = 0.0f, s1 = 0.0f, q0 = 0.0f, q1 = 0.0f;
+    int i = 0;
+    for (; i + 2 * VEC <= len; i += 2 * VEC) {
+        const VTYPE d0 = (VLOAD(p + i) - k) - m, d1 = (VLOAD(p + i + VEC) - k) - m;
+        s0 += d0;
+        s1 += d1;
+        q0 = fma(d0, d0, q0);
+        q1 = fma(d1, d1, q1);
+    }
+    float2 s = (float2)(VSUM(s0 + s1), VSUM(q0 + q1));
+    for (; i < len; i++) {
+        const float d = (p[i] - k) - m;
+        s += (float2)(d, d * d);
+    }
+    return s;
+}
+
+/* run_stats (norm_common.h) over the contiguous elements [r0, r1) of p, with the independent
+ * accumulators of seg_sum4 and seg_dev4. */
+static inline float2 contig_stats(__global const float *p, int r0, int r1, float shift)
+{
+    float n = 0.0f, m = 0.0f, m2 = 0.0f;
+    for (int b0 = r0; b0 < r1; b0 += BLK) {
+        const int len = min(BLK, r1 - b0);
+        const float nb = (float)len, mb = seg_sum4(p + b0, len, shift) / nb;
+        const float2 d = seg_dev4(p + b0, len, shift, mb);
+        const float corr = d.x / nb;
+        chan_merge(&n, &m, &m2, nb, mb + corr, fmax(d.y - d.x * corr, 0.0f));
+    }
+    return (float2)(m, m2);
+}
+
 /* part[2 * (g * nchunks + j) + {0, 1}] = (mean - x[g][0], M2) of chunk j of sample g. */
 __kernel void ln_stats(__global const float *x, const int x_off, __global float *part,
                        const int groups, const int d, const int chunk, const int nchunks)
@@ -33,7 +86,7 @@ __kernel void ln_stats(__global const float *x, const int x_off, __global float 
     if (!chunk_of(gid, groups, d, chunk, nchunks, &g, &r0, &r1))
         return;
     __global const float *base = x + x_off + (size_t)g * d;
-    float2 s = r0 < r1 ? run_stats(base, r0, r1, d, d, base[0]) : 0.0f;
+    float2 s = r0 < r1 ? contig_stats(base, r0, r1, base[0]) : 0.0f;
     vstore2(s, gid, part);
 }
 
@@ -66,7 +119,7 @@ __kernel void ln_chw_forward_fused(__global const float *x, const int x_off, __g
         return;
     __global const float *px = x + x_off + (size_t)g * d;
     __global float *py = y + y_off + (size_t)g * d;
-    const float2 s = run_stats(px, 0, d, d, d, px[0]);
+    const float2 s = contig_stats(px, 0, d, px[0]);
     const float m = px[0] + s.x, inv = 1.0f / sqrt(s.y / (float)d + eps);
     save_mean[sm_off + g] = m;
     save_invstd[si_off + g] = inv;

@@ -19,6 +19,8 @@ static const shape_case shapes[] = {
     {"C=1 odd 5x7", 1, 1, 5, 7},
     {"exactly 8", 1, 2, 2, 2},
     {"exactly 16", 1, 1, 4, 4},
+    {"exactly 64: one block of 4 x 16", 1, 1, 8, 8},
+    {"144: two blocks and a tail of 16", 1, 1, 12, 12},
     {"odd 3x5x7x9", 3, 5, 7, 9},
     {"convnext 2x96x7x7", 2, 96, 7, 7},
     {"resnet 2x64x14x14", 2, 64, 14, 14},

@@ -20,6 +20,8 @@ static const ln_case cases[] = {
     {"chw_odd_2x5x7x9", OCLNN_LAYERNORM_CHW, 4, 2, 5, 7, 9},
     {"chw_two_d_6x37", OCLNN_LAYERNORM_CHW, 2, 6, 37, 1, 1},
     {"chw_resnet_8x64x14x14", OCLNN_LAYERNORM_CHW, 4, 8, 64, 14, 14},
+    /* enough samples for one work-item each, but samples too large to fuse on a CPU */
+    {"chw_wide_32x4x91x91", OCLNN_LAYERNORM_CHW, 4, 32, 4, 91, 91},
     {"channels_c1_zero_variance", OCLNN_LAYERNORM_CHANNELS, 4, 1, 1, 3, 3},
     {"channels_odd_2x5x7x9", OCLNN_LAYERNORM_CHANNELS, 4, 2, 5, 7, 9},
     {"channels_convnext_4x96x7x7", OCLNN_LAYERNORM_CHANNELS, 4, 4, 96, 7, 7},

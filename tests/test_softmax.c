@@ -1,5 +1,6 @@
 /* test_softmax.c - softmax / log-softmax (incl. logits of +-1e4), softmax cross-entropy loss and
- * gradient against double references and finite differences, accuracy counts with ties, and
+ * gradient against double references and finite differences (narrow and wide rows, rows with
+ * and without a tail past the last 16-float vector, -inf logits), accuracy counts with ties, and
  * every bad-argument rule. */
 #include "fixture.h"
 #include "ref_layers.h"
@@ -20,6 +21,15 @@ static const rows_case cases[] = {
     {"MNIST batch 64x10", 64, 10},
     {"ImageNet-like 5x1000", 5, 1000},
     {"33 rows x 2", 33, 2},
+    {"5 rows x 1 class", 5, 1},
+    {"batch 1 x 1000", 1, 1000},
+    {"3x16: one vector, no tail", 3, 16},
+    {"3x17: one vector and a tail of 1", 3, 17},
+    {"4x1024: vectors only", 4, 1024},
+    {"2x4099: very wide, tail of 3", 2, 4099},
+    /* past 8192 logits: the rows in parallel, then the mean (smaller batches: one work-item) */
+    {"ImageNet-like 9x1000", 9, 1000},
+    {"300x37: many narrow rows", 300, 37},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -96,6 +106,60 @@ START_TEST(softmax_large_logits)
     oclnn_tensor_destroy(tp);
     oclnn_tensor_destroy(tl);
     oclnn_tensor_destroy(tloss);
+}
+END_TEST
+
+/* -inf logits in vector lanes and in the scalar tail (k = 37: two vectors and 5 more), with
+ * +-1e4 and a maximum in the tail: softmax is exactly 0 there and log-softmax -inf; the other
+ * values and the cross-entropy (labels on finite logits) match the double reference. */
+START_TEST(softmax_inf_logits)
+{
+    enum { N = 3, K = 37 };
+    oclnn_context *c = fx_ctx();
+    float x[N * K];
+    fx_fill(x, N * K, 71, -8, 8);
+    x[0 * K + 3] = x[0 * K + 35] = -INFINITY;
+    x[1 * K + 0] = -INFINITY;
+    x[1 * K + 20] = 1e4f;
+    for (int j = 21; j < K; j += 2)
+        x[1 * K + j] = -1e4f;
+    x[2 * K + 36] = 3e4f;
+    x[2 * K + 17] = -INFINITY;
+    int32_t labels[N] = {4, 20, 5};
+    double *xd = ref_from_float(x, N * K), want[N * K];
+    oclnn_tensor_desc d = oclnn_tensor_desc_2d(N, K), one = oclnn_tensor_desc_1d(1);
+    oclnn_tensor *tx = fx_tensor(&d, x), *ty = fx_tensor(&d, NULL), *tl = labels_tensor(labels, N),
+                 *tloss = fx_tensor(&one, NULL);
+    ck_assert_int_eq(oclnn_softmax_forward(c, tx, ty, 0), OCLNN_SUCCESS);
+    ref_softmax(N, K, xd, want, 0);
+    fx_assert_tensor_close("softmax with -inf", ty, want, N * K, 1e-9, 2e-6);
+    float *p = fx_download(ty);
+    for (int i = 0; i < N * K; i++)
+        if (isinf(x[i]))
+            ck_assert_msg(p[i] == 0.0f, "softmax[%d] = %g for -inf, want 0", i, p[i]);
+    free(p);
+    ck_assert_int_eq(oclnn_softmax_forward(c, tx, ty, 1), OCLNN_SUCCESS);
+    ref_softmax(N, K, xd, want, 1);
+    p = fx_download(ty);
+    for (int i = 0; i < N * K; i++) {
+        if (isinf(x[i]))
+            ck_assert_msg(p[i] == -INFINITY, "log_softmax[%d] = %g for -inf", i, p[i]);
+        else
+            ck_assert_msg(fabs(p[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])),
+                          "log_softmax[%d] = %.9g, want %.9g", i, p[i], want[i]);
+    }
+    free(p);
+    ck_assert_int_eq(oclnn_softmax_cross_entropy_forward(c, tx, tl, ty, tloss), OCLNN_SUCCESS);
+    ref_softmax(N, K, xd, want, 0);
+    fx_assert_tensor_close("cross-entropy probs with -inf", ty, want, N * K, 1e-9, 2e-6);
+    float loss;
+    ck_assert_int_eq(oclnn_tensor_download(c, tloss, &loss, 1, 1), OCLNN_SUCCESS);
+    double want_loss = ref_ce_loss(N, K, xd, labels);
+    ck_assert_msg(isfinite(loss) && fabs(loss - want_loss) <= 1e-6 * want_loss,
+                  "loss %.9g, want %.9g", loss, want_loss);
+    oclnn_tensor *ts[] = {tx, ty, tl, tloss};
+    fx_destroy(ts, sizeof ts / sizeof ts[0]);
+    free(xd);
 }
 END_TEST
 
@@ -305,6 +369,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, softmax_forward, 0, NCASES);
     tcase_add_test(tc, softmax_large_logits);
+    tcase_add_test(tc, softmax_inf_logits);
     tcase_add_loop_test(tc, cross_entropy, 0, NCASES);
     tcase_add_test(tc, out_of_range_label);
     tcase_add_test(tc, accuracy);

@@ -31,14 +31,16 @@ static const char *ew_opts(const oclnn_context *ctx)
     return ew_vec(ctx) == 16 ? "-DVEC=16 -DNV=4" : "-DVEC=8 -DNV=1";
 }
 
+/* streams: the tensors of n floats the op reads or writes (for the profile's GB/s). */
 static oclnn_status launch_flat(oclnn_context *ctx, const char *op, const char *name,
-                                const oclnn_arg *args, size_t nargs, size_t n)
+                                const oclnn_arg *args, size_t nargs, size_t n, int streams)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "elementwise.cl", ew_opts(ctx), name, &k);
     if (s != OCLNN_SUCCESS)
         return s;
     size_t global = oclnn__div_up(n, ew_vec(ctx) * ew_nv(ctx)), local = EW_LOCAL;
+    oclnn__profile_work(ctx, op, 0, (double)streams * n * sizeof(float));
     return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
 }
 
@@ -77,7 +79,7 @@ static oclnn_status unary(oclnn_context *ctx, const char *op, const char *name,
     cl_ulong xo = x->offset, yo = y->offset, n = oclnn_tensor_desc_count(&x->desc);
     oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo),
                         OCLNN_ARG(n)};
-    return launch_flat(ctx, op, name, args, 5, n);
+    return launch_flat(ctx, op, name, args, 5, n, 2);
 }
 
 oclnn_status oclnn_activation_forward(oclnn_context *ctx, oclnn_activation act,
@@ -114,7 +116,7 @@ oclnn_status oclnn_activation_backward(oclnn_context *ctx, oclnn_activation act,
     cl_ulong n = oclnn_tensor_desc_count(&x->desc);
     oclnn_arg args[] = {OCLNN_ARG(x->mem),  OCLNN_ARG(xo),  OCLNN_ARG(dy->mem), OCLNN_ARG(dyo),
                         OCLNN_ARG(dx->mem), OCLNN_ARG(dxo), OCLNN_ARG(n)};
-    return launch_flat(ctx, "activation", kernels[act], args, 7, n);
+    return launch_flat(ctx, "activation", kernels[act], args, 7, n, 3);
 }
 
 static oclnn_status check_finite(oclnn_context *ctx, const char *op, const char *name, float v)
@@ -142,7 +144,7 @@ oclnn_status oclnn_add(oclnn_context *ctx, float alpha, const oclnn_tensor *a, f
     oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(a->mem), OCLNN_ARG(ao),
                         OCLNN_ARG(beta),   OCLNN_ARG(b->mem), OCLNN_ARG(bo),
                         OCLNN_ARG(y->mem), OCLNN_ARG(yo),     OCLNN_ARG(n)};
-    return launch_flat(ctx, "add", "ew_add", args, 9, n);
+    return launch_flat(ctx, "add", "ew_add", args, 9, n, 3);
 }
 
 oclnn_status oclnn_scale(oclnn_context *ctx, float alpha, const oclnn_tensor *x, oclnn_tensor *y)
@@ -157,7 +159,7 @@ oclnn_status oclnn_scale(oclnn_context *ctx, float alpha, const oclnn_tensor *x,
     cl_ulong xo = x->offset, yo = y->offset, n = oclnn_tensor_desc_count(&x->desc);
     oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(x->mem), OCLNN_ARG(xo),
                         OCLNN_ARG(y->mem), OCLNN_ARG(yo),     OCLNN_ARG(n)};
-    return launch_flat(ctx, "scale", "ew_scale", args, 6, n);
+    return launch_flat(ctx, "scale", "ew_scale", args, 6, n, 2);
 }
 
 oclnn_status oclnn_copy(oclnn_context *ctx, const oclnn_tensor *x, oclnn_tensor *y)

@@ -94,6 +94,8 @@ oclnn_status oclnn_layernorm_forward(oclnn_context *ctx, const oclnn_layernorm_d
         s = oclnn__norm_check_like_x(ctx, op, "y", y, x);
     if (s != OCLNN_SUCCESS)
         return s;
+    /* x read, y written */
+    oclnn__profile_work(ctx, "layernorm", 0, 2.0 * sh.n * sh.c * sh.hw * sizeof(float));
 
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
@@ -207,6 +209,8 @@ oclnn_status oclnn_layernorm_backward(oclnn_context *ctx, const oclnn_layernorm_
         s = check_param(ctx, op, "dbeta", dbeta, &sh);
     if (s != OCLNN_SUCCESS)
         return s;
+    /* x and dy read, dx written */
+    oclnn__profile_work(ctx, "layernorm", 0, 3.0 * sh.n * sh.c * sh.hw * sizeof(float));
 
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);

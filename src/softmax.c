@@ -162,6 +162,7 @@ oclnn_status oclnn_softmax_forward(oclnn_context *ctx, const oclnn_tensor *x, oc
     int log_out = log != 0;
     oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo),
                         OCLNN_ARG(n),      OCLNN_ARG(k),  OCLNN_ARG(log_out)};
+    oclnn__profile_work(ctx, "softmax", 0, 2.0 * n * k * sizeof(float)); /* x read, y written */
     return row_launch(ctx, "softmax", "softmax_forward", "softmax_forward_group", args,
                       sizeof args / sizeof args[0], n, k);
 }
@@ -199,6 +200,8 @@ oclnn_status oclnn_softmax_cross_entropy_forward(oclnn_context *ctx, const oclnn
     oclnn_arg args[] = {OCLNN_ARG(logits->mem), OCLNN_ARG(xo),         OCLNN_ARG(labels->mem),
                         OCLNN_ARG(lo),          OCLNN_ARG(probs->mem), OCLNN_ARG(po),
                         OCLNN_ARG(rows),        OCLNN_ARG(n),          OCLNN_ARG(k)};
+    /* logits read, probs written */
+    oclnn__profile_work(ctx, "softmax_ce", 0, 2.0 * n * k * sizeof(float));
     return rows_then_reduce(ctx, "softmax_ce", "softmax_ce_forward", "softmax_ce_forward_group",
                             args, sizeof args / sizeof args[0], n, k, "mean_rows", rows, loss);
 }
@@ -228,6 +231,7 @@ oclnn_status oclnn_softmax_cross_entropy_backward(oclnn_context *ctx, const ocln
         OCLNN_ARG(dlogits->mem), OCLNN_ARG(dxo), OCLNN_ARG(n),           OCLNN_ARG(k),
         OCLNN_ARG(coef)};
     size_t global[2] = {(size_t)k, (size_t)n};
+    oclnn__profile_work(ctx, "softmax_ce", 0, 2.0 * n * k * sizeof(float)); /* probs, dlogits */
     return oclnn__launch(ctx, "softmax_ce", kern, args, sizeof args / sizeof args[0], 2, global,
                          GRAD_LOCAL);
 }

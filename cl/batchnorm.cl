@@ -256,3 +256,27 @@ __kernel void bn_bwd_dx(__global const float *x, const int x_off, __global const
         e += len;
     }
 }
+
+/* Inference batch norm folded into the convolution before it: with s = gamma / sqrt(var + eps),
+ * w_out[k][q] = w[k][q] * s[k] for the `per` weights q of output channel k, and
+ * b_out[k] = (b[k] - mean[k]) * s[k] + beta[k] (b[k] = 0 without a bias). One work-item per
+ * weight; the first of each channel also writes b_out[k]. Each reads only what it writes, so
+ * the outputs may be the inputs. Global: (K * per). */
+__kernel void bn_fold_conv(__global const float *w, const int w_off, __global const float *b,
+                           const int b_off, const int has_b, __global const float *gamma,
+                           const int g_off, __global const float *beta, const int be_off,
+                           __global const float *mean, const int m_off, __global const float *var,
+                           const int v_off, __global float *w_out, const int wo_off,
+                           __global float *b_out, const int bo_off, const int K, const int per,
+                           const float eps)
+{
+    const int i = (int)get_global_id(0);
+    if (i >= K * per)
+        return;
+    const int k = i / per;
+    const float s = gamma[g_off + k] / sqrt(var[v_off + k] + eps);
+    w_out[wo_off + i] = w[w_off + i] * s;
+    if (i % per == 0)
+        b_out[bo_off + k] =
+            ((has_b ? b[b_off + k] : 0.0f) - mean[m_off + k]) * s + beta[be_off + k];
+}

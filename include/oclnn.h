@@ -395,6 +395,17 @@ OCLNN_API oclnn_status oclnn_batchnorm_backward(
     const oclnn_tensor *save_invstd, oclnn_tensor *dx, oclnn_tensor *dgamma, oclnn_tensor *dbeta,
     float beta_acc);
 
+/* Folds inference batch norm into the convolution before it, for inference: with
+ * s[k] = gamma[k] / sqrt(running_var[k] + eps), w_out[k] = w[k] * s[k] (w [k][c/groups][r][s])
+ * and b_out[k] = (b[k] - running_mean[k]) * s[k] + beta[k] (b may be NULL: no bias). A
+ * convolution with w_out and b_out then gives batchnorm_forward_inference of the convolution
+ * with w and b (up to rounding), in one pass instead of two. w_out may be w and b_out may be b. */
+OCLNN_API oclnn_status oclnn_batchnorm_fold_conv(
+    oclnn_context *ctx, const oclnn_batchnorm_desc *desc, const oclnn_tensor *w,
+    const oclnn_tensor *b, const oclnn_tensor *gamma, const oclnn_tensor *beta,
+    const oclnn_tensor *running_mean, const oclnn_tensor *running_var, oclnn_tensor *w_out,
+    oclnn_tensor *b_out);
+
 /* ---------------------------------------------------------------------------------------------
  * Layer normalisation.
  *   OCLNN_LAYERNORM_CHW: statistics over everything but n (c,h,w of a 4-D x, features of a 2-D

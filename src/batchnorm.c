@@ -333,3 +333,62 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     return oclnn__launch(ctx, "batchnorm", k_dx, a_dx, sizeof a_dx / sizeof a_dx[0], 1, &global,
                          &plan.local);
 }
+
+oclnn_status oclnn_batchnorm_fold_conv(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                       const oclnn_tensor *w, const oclnn_tensor *b,
+                                       const oclnn_tensor *gamma, const oclnn_tensor *beta,
+                                       const oclnn_tensor *running_mean,
+                                       const oclnn_tensor *running_var, oclnn_tensor *w_out,
+                                       oclnn_tensor *b_out)
+{
+    static const char op[] = "batchnorm_fold_conv";
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    if (!desc)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
+    if (!(desc->eps > 0.0f) || !isfinite(desc->eps))
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: eps %g, must be finite and > 0", op,
+                           (double)desc->eps);
+    oclnn_status s = oclnn__check_tensor(ctx, op, "w", w);
+    if (s == OCLNN_SUCCESS && w->desc.ndim != 4)
+        s = oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                        "%s: w has ndim %d, must be 4 ([k][c/groups][r][s])", op, w->desc.ndim);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__norm_check_like_x(ctx, op, "w_out", w_out, w);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    const int k = w->desc.dims[0];
+    const char *names[] = {"gamma", "beta", "running_mean", "running_var", "b_out", "b"};
+    const oclnn_tensor *ts[] = {gamma, beta, running_mean, running_var, b_out, b};
+    s = oclnn__norm_check_params(ctx, op, (size_t)k, b ? 6 : 5, names, ts);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    /* From the program that inference's normalisation builds (no compile of its own). */
+    oclnn_norm_plan plan;
+    oclnn__norm_plan(ctx, &plan);
+    char opts[160];
+    snprintf(opts, sizeof opts, "%s -DFROM_VAR=1", plan.opts);
+    cl_kernel kern;
+    s = oclnn__kernel(ctx, "batchnorm.cl", opts, "bn_fold_conv", &kern);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int per = (int)(oclnn_tensor_desc_count(&w->desc) / (size_t)k), has_b = b != NULL;
+    int w_off = (int)w->offset, b_off = b ? (int)b->offset : 0, g_off = (int)gamma->offset;
+    int be_off = (int)beta->offset, m_off = (int)running_mean->offset;
+    int v_off = (int)running_var->offset, wo_off = (int)w_out->offset, bo_off = (int)b_out->offset;
+    float eps = desc->eps;
+    cl_mem bm = b ? b->mem : gamma->mem; /* never read without a bias */
+    oclnn_arg args[] = {OCLNN_ARG(w->mem), OCLNN_ARG(w_off),
+                        OCLNN_ARG(bm),     OCLNN_ARG(b_off),
+                        OCLNN_ARG(has_b),  OCLNN_ARG(gamma->mem),
+                        OCLNN_ARG(g_off),  OCLNN_ARG(beta->mem),
+                        OCLNN_ARG(be_off), OCLNN_ARG(running_mean->mem),
+                        OCLNN_ARG(m_off),  OCLNN_ARG(running_var->mem),
+                        OCLNN_ARG(v_off),  OCLNN_ARG(w_out->mem),
+                        OCLNN_ARG(wo_off), OCLNN_ARG(b_out->mem),
+                        OCLNN_ARG(bo_off), OCLNN_ARG(k),
+                        OCLNN_ARG(per),    OCLNN_ARG(eps)};
+    size_t global = (size_t)k * per, local = 64;
+    return oclnn__launch(ctx, "batchnorm", kern, args, sizeof args / sizeof args[0], 1, &global,
+                         &local);
+}

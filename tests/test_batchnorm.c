@@ -2,6 +2,7 @@
  * references in ref_norm.c over a table of shapes; finite differences of the reference backward;
  * running statistics; large-mean inputs; accumulation; determinism; argument validation. */
 #include "fixture.h"
+#include "ref_conv.h"
 #include "ref_norm.h"
 
 #include <math.h>
@@ -410,6 +411,95 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* Batch norm folded into a convolution: the folded weights and bias against the formula in
+ * double (each rounds a few times in float: 4 ulp of its terms), and a convolution with them
+ * against batch norm (inference) of the convolution, both in double (the folded convolution's sum
+ * is the plain one scaled by s: 2e-6 of its terms times |s|, plus the folded bias's rounding).
+ * Groups with a bias, 1x1 without one (0 for the bias), in place. */
+typedef struct fold_case {
+    int n, c, h, w, k, r, groups, bias, in_place;
+} fold_case;
+static const fold_case fold_cases[] = {
+    {2, 4, 7, 6, 6, 3, 2, 1, 0},
+    {1, 5, 4, 4, 7, 1, 1, 0, 0},
+    {3, 3, 5, 9, 4, 3, 1, 1, 1},
+};
+
+START_TEST(fold_conv)
+{
+    const fold_case *fc = &fold_cases[_i];
+    oclnn_context *ctx = fx_ctx();
+    ref_conv p = {fc->n, fc->c,     fc->h,     fc->w,      fc->k,     fc->r,
+                  fc->r, fc->r / 2, fc->r / 2, fc->r / 2,  fc->r / 2, 1,
+                  1,     1,         1,         fc->groups, 0,         0};
+    ck_assert(ref_conv_shape(&p));
+    const int k = fc->k, cg = fc->c / fc->groups;
+    const size_t nx = (size_t)p.n * p.c * p.h * p.w, nw = (size_t)k * cg * p.r * p.s;
+    const size_t ny = (size_t)p.n * k * p.oh * p.ow, per = nw / (size_t)k;
+    float *x = fx_alloc(nx), *w = fx_alloc(nw), *b = fx_alloc((size_t)k), *g = fx_alloc((size_t)k);
+    float *be = fx_alloc((size_t)k), *m = fx_alloc((size_t)k), *v = fx_alloc((size_t)k);
+    fx_fill(x, nx, 31, -1, 1), fx_fill(w, nw, 32, -1, 1), fx_fill(b, (size_t)k, 33, -1, 1);
+    fx_fill(g, (size_t)k, 34, -2, 2), fx_fill(be, (size_t)k, 35, -1, 1);
+    fx_fill(m, (size_t)k, 36, -1, 1), fx_fill(v, (size_t)k, 37, 0.05f, 3);
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(p.n, p.c, p.h, p.w);
+    oclnn_tensor_desc wd = oclnn_tensor_desc_4d(k, cg, p.r, p.s);
+    oclnn_tensor_desc yd = oclnn_tensor_desc_4d(p.n, k, p.oh, p.ow);
+    oclnn_tensor *tx = fx_tensor(&xd, x), *tw = fx_tensor(&wd, w), *tb = vec_tensor(k, b);
+    oclnn_tensor *tg = vec_tensor(k, g), *tbe = vec_tensor(k, be), *tm = vec_tensor(k, m);
+    oclnn_tensor *tv = vec_tensor(k, v), *ty = fx_tensor(&yd, NULL);
+    oclnn_tensor *tw2 = fc->in_place ? tw : fx_tensor(&wd, NULL);
+    oclnn_tensor *tb2 = fc->in_place ? tb : vec_tensor(k, NULL);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+    ck_assert_int_eq(
+        oclnn_batchnorm_fold_conv(ctx, &bd, tw, fc->bias ? tb : NULL, tg, tbe, tm, tv, tw2, tb2),
+        OCLNN_SUCCESS);
+    double *ww = malloc(nw * sizeof *ww), *wb = malloc((size_t)k * sizeof *wb);
+    double *s = malloc((size_t)k * sizeof *s), *tol = malloc(nw * sizeof *tol);
+    for (int j = 0; j < k; j++) {
+        s[j] = g[j] / sqrt((double)v[j] + bd.eps);
+        const double bj = fc->bias ? b[j] : 0.0;
+        wb[j] = (bj - m[j]) * s[j] + be[j];
+        tol[j] = 4.8e-7 * ((fabs(bj) + fabs(m[j])) * fabs(s[j]) + fabs(be[j]));
+    }
+    float *got = fx_download(tb2);
+    fx_assert_close_tol("folded bias", got, wb, tol, (size_t)k);
+    free(got);
+    for (size_t i = 0; i < nw; i++)
+        ww[i] = w[i] * s[i / per], tol[i] = 4.8e-7 * fabs(ww[i]);
+    got = fx_download(tw2);
+    fx_assert_close_tol("folded weights", got, ww, tol, nw);
+    free(got);
+    oclnn_conv2d_desc cd = oclnn_conv2d_desc_default();
+    cd.pad_top = cd.pad_bottom = cd.pad_left = cd.pad_right = p.pt;
+    cd.groups = fc->groups;
+    ck_assert_int_eq(oclnn_conv2d_forward(ctx, &cd, tx, tw2, tb2, NULL, ty), OCLNN_SUCCESS);
+    double *xd64 = malloc(nx * sizeof *xd64), *wd64 = malloc(nw * sizeof *wd64);
+    double *bd64 = malloc((size_t)k * sizeof *bd64), *want = malloc(ny * sizeof *want);
+    double *terms = malloc(ny * sizeof *terms), *ytol = malloc(ny * sizeof *ytol);
+    for (size_t i = 0; i < nx; i++)
+        xd64[i] = x[i];
+    for (size_t i = 0; i < nw; i++)
+        wd64[i] = w[i];
+    for (int j = 0; j < k; j++)
+        bd64[j] = fc->bias ? b[j] : 0.0;
+    ref_conv_forward(&p, xd64, wd64, bd64, NULL, 0, 0, want, terms);
+    const size_t plane = (size_t)p.oh * p.ow;
+    for (size_t i = 0; i < ny; i++) {
+        const int j = (int)(i / plane % (size_t)k);
+        want[i] = (want[i] - m[j]) * s[j] + be[j];
+        ytol[i] = 2e-6 * terms[i] * fabs(s[j]) + 4.8e-7 * (fabs(m[j] * s[j]) + fabs(be[j]));
+    }
+    got = fx_download(ty);
+    fx_assert_close_tol("convolution with the folded batch norm", got, want, ytol, ny);
+    free(got);
+    oclnn_tensor *all[] = {
+        tx, tw, tb, tg, tbe, tm, tv, ty, fc->in_place ? NULL : tw2, fc->in_place ? NULL : tb2};
+    fx_destroy(all, sizeof all / sizeof all[0]);
+    free(x), free(w), free(b), free(g), free(be), free(m), free(v), free(ww), free(wb), free(s);
+    free(tol), free(xd64), free(wd64), free(bd64), free(want), free(terms), free(ytol);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("batchnorm");
@@ -421,6 +511,7 @@ static Suite *suite(void)
     tcase_add_test(tc, large_mean_variance);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_loop_test(tc, fold_conv, 0, sizeof fold_cases / sizeof fold_cases[0]);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -670,7 +670,8 @@ OCLNN_API oclnn_status oclnn_net_compile(oclnn_net *net, int batch, int c, int h
 /* Sizes after compile, in bytes. total = the sum of the others (the ops' workspace is the
  * context's, reported apart). */
 typedef struct oclnn_net_memory {
-    size_t parameters;     /* weights, biases, gammas, betas, BN running statistics */
+    size_t parameters;     /* weights, biases, gammas, betas, BN running statistics, and the
+                            * convolution weights inference folds batch norm into */
     size_t gradients;      /* parameter gradients */
     size_t optimizer;      /* momentum, or Adam m and v */
     size_t activations;    /* forward values kept for the backward pass, saved statistics */
@@ -705,7 +706,9 @@ OCLNN_API oclnn_status oclnn_net_lr(const oclnn_net *net, long step, double *lr)
 OCLNN_API oclnn_status oclnn_net_set_schedule(oclnn_net *net, long warmup_steps, long total_steps);
 
 /* Inference on count <= batch images (batch norm uses its running statistics; nothing is
- * learned). logits (may be NULL) receives count * classes floats; *correct (may be NULL) the
+ * learned). A batch norm that alone reads a convolution without a fused activation is folded
+ * into that convolution's weights and bias (oclnn_batchnorm_fold_conv, redone every call from
+ * the current parameters): one pass instead of two. logits (may be NULL) receives count * classes floats; *correct (may be NULL) the
  * number of images whose arg-max equals labels[i] (labels may be NULL when correct is NULL).
  * Blocking. */
 OCLNN_API oclnn_status oclnn_net_infer(oclnn_net *net, const float *x, const int32_t *labels,

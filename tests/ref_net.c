@@ -39,6 +39,7 @@ struct ref_net {
     int in_n, in_c, in_h, in_w;
     double *x;
     const int32_t *labels;
+    int inference; /* batch norm with the running statistics, which stay unchanged */
 };
 
 ref_net *ref_net_create(void)
@@ -408,7 +409,14 @@ static void forward_layer(ref_net *r, int i)
         const double *gm = P(r, l, 0), *bt = P(r, l, 1);
         double *rm = P(r, l, 2), *rv = P(r, l, 3);
         long m = (long)n * h * w;
-        for (int ch = 0; ch < c; ch++) {
+        for (int ch = 0; ch < c && r->inference; ch++) {
+            const double inv = 1.0 / sqrt(rv[ch] + l->eps);
+            for (long k = 0; k < m; k++) {
+                const long e = (k / (h * w) * c + ch) * h * w + k % (h * w);
+                y[e] = gm[ch] * (x[e] - rm[ch]) * inv + bt[ch];
+            }
+        }
+        for (int ch = 0; ch < c && !r->inference; ch++) {
             double s = 0, q = 0;
             for (int ni = 0; ni < n; ni++)
                 for (int j = 0; j < h * w; j++)
@@ -759,6 +767,18 @@ static void backward_layer(ref_net *r, int i)
                 dx[ni * c + k] += (l->probs[ni * c + k] - (k == r->labels[ni] ? 1.0 : 0.0)) / n;
         break;
     }
+}
+
+const double *ref_net_infer(ref_net *r, const float *x)
+{
+    size_t nx = (size_t)r->in_n * r->in_c * r->in_h * r->in_w;
+    for (size_t k = 0; k < nx; k++)
+        r->x[k] = x[k];
+    r->inference = 1;
+    for (int i = 0; i < r->nl - 1; i++) /* everything but the loss */
+        forward_layer(r, i);
+    r->inference = 0;
+    return r->l[r->nl - 2].y;
 }
 
 double ref_net_loss_and_grad(ref_net *r, const float *x, const int32_t *labels, int backward)

@@ -44,6 +44,9 @@ oclnn_tensor_desc ref_net_layer_out(const ref_net *r, int i);
 /* Forward in training mode (batch statistics) and the mean loss; with `backward` set, also
  * the parameter gradients. */
 double ref_net_loss_and_grad(ref_net *r, const float *x, const int32_t *labels, int backward);
+/* Forward in inference mode (batch norm with the running statistics, which stay unchanged)
+ * up to the loss; returns the logits [batch][classes]. */
+const double *ref_net_infer(ref_net *r, const float *x);
 /* One optimizer update from the last gradients at learning rate lr (desc's lr is ignored;
  * AdamW when adam, SGD otherwise); step counts from 0. */
 void ref_net_update(ref_net *r, const oclnn_net_train_desc *t, double lr, long step);

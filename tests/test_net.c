@@ -253,6 +253,18 @@ START_TEST(loss_matches_reference_over_three_steps)
     fx_assert_close("parameters after 3 steps", p, q, n, 1e-4 * big + 1e-6, 0);
     free(p);
     free(q);
+    /* inference with the running statistics the steps left (resnet: batch norm folded into the
+     * convolutions before it): the logits within 1e-4 of the largest reference logit */
+    const int classes = 10;
+    float *logits = fx_alloc((size_t)b * classes);
+    ck_assert_int_eq(oclnn_net_infer(net, x, y, b, logits, NULL), OCLNN_SUCCESS);
+    const double *want = ref_net_infer(r, x);
+    double top = 0;
+    for (int i = 0; i < b * classes; i++)
+        top = fmax(top, fabs(want[i]));
+    fx_assert_close("inference logits after 3 steps", logits, want, (size_t)b * classes, 1e-4 * top,
+                    0);
+    free(logits);
     free(x);
     free(y);
     ref_net_destroy(r);

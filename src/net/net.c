@@ -64,6 +64,10 @@ static void release_compiled(oclnn_net *net)
             release_tensor(&l->dx[j]);
             release_tensor(&l->tmp[j]);
         }
+        release_tensor(&l->fold_w);
+        release_tensor(&l->fold_b);
+        l->fold_into = -1;
+        l->folded = false;
         for (int j = 0; j < 4; j++)
             l->params[j] = -1;
         l->inplace = false;
@@ -188,6 +192,7 @@ static oclnn_status add_layer(oclnn_net *net, const char *op, net_kind kind, con
     l->in2 = -1;
     for (int j = 0; j < 4; j++)
         l->params[j] = -1;
+    l->fold_into = -1;
     l->gnode = -1;
     l->grad_slab = -1;
     *out = l;
@@ -838,6 +843,32 @@ static oclnn_status plan_params(oclnn_net *net)
     return OCLNN_SUCCESS;
 }
 
+/* Convolutions without a fused activation whose output only a batch norm reads get the
+ * tensors that inference folds that batch norm into (counted with the parameters). */
+static oclnn_status plan_folds(oclnn_net *net)
+{
+    for (int i = 0; i < net->nlayers; i++) {
+        net_layer *l = &net->layers[i];
+        if (l->kind != NET_CONV || l->conv.conv.activation != OCLNN_ACT_NONE)
+            continue;
+        int readers = 0, bn = -1;
+        for (int j = 0; j < net->nlayers; j++) {
+            readers += (net->layers[j].in == i) + (net->layers[j].in2 == i);
+            if (net->layers[j].in == i && net->layers[j].kind == NET_BATCHNORM)
+                bn = j;
+        }
+        if (readers != 1 || bn < 0)
+            continue;
+        const net_param *w = &net->params[l->params[0]];
+        TRY(new_tensor(net, w->desc, &l->fold_w, &net->mem.parameters));
+        TRY(new_tensor(net, oclnn_tensor_desc_1d(w->desc.dims[0]), &l->fold_b,
+                       &net->mem.parameters));
+        l->fold_into = bn;
+        net->layers[bn].folded = true;
+    }
+    return OCLNN_SUCCESS;
+}
+
 static oclnn_status reserve_workspace(oclnn_net *net)
 {
     size_t most = 0;
@@ -901,6 +932,7 @@ static oclnn_status compile(oclnn_net *net)
     if (!net->inference_only)
         TRY(plan_gradients(net));
     TRY(plan_params(net));
+    TRY(plan_folds(net));
     TRY(reserve_workspace(net));
     oclnn_tensor_desc rd = oclnn_tensor_desc_1d(OCLNN_NET_STAT_SLOTS);
     TRY(oclnn_tensor_create(net->ctx, &rd, &net->loss_ring));
@@ -990,8 +1022,22 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
         oclnn_tensor *p2 = l->params[2] >= 0 ? net->params[l->params[2]].p : NULL;
         oclnn_tensor *p3 = l->params[3] >= 0 ? net->params[l->params[3]].p : NULL;
         switch (l->kind) {
-        case NET_CONV: TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, p0, p1, NULL, l->y)); break;
+        case NET_CONV:
+            if (!training && l->fold_into >= 0) {
+                net_layer *bn = &net->layers[l->fold_into];
+                oclnn_tensor *q[4];
+                for (int j = 0; j < 4; j++)
+                    q[j] = net->params[bn->params[j]].p;
+                TRY(oclnn_batchnorm_fold_conv(ctx, &bn->bn, p0, p1, q[0], q[1], q[2], q[3],
+                                              l->fold_w, l->fold_b));
+                TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, l->fold_w, l->fold_b, NULL, bn->y));
+            } else {
+                TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, p0, p1, NULL, l->y));
+            }
+            break;
         case NET_BATCHNORM:
+            if (!training && l->folded)
+                break; /* computed by the convolution before it */
             if (training)
                 TRY(oclnn_batchnorm_forward_training(ctx, &l->bn, x, p0, p1, p2, p3, l->save_mean,
                                                      l->save_invstd, l->y));

@@ -63,6 +63,12 @@ typedef struct net_layer {
     oclnn_tensor *dy;     /* gradient of the output, in the gnode's slab */
     oclnn_tensor *dx[2];  /* gradient of each input, shaped like that input */
     oclnn_tensor *tmp[2]; /* the accumulation scratch, shaped like each input */
+    /* Inference: a convolution whose only reader is a batch norm runs with it folded into its
+     * weights and bias (fold_w, fold_b), writing the batch norm's output; that layer is then
+     * `folded` and skipped. */
+    int fold_into; /* that batch norm layer, -1 none */
+    bool folded;
+    oclnn_tensor *fold_w, *fold_b;
 } net_layer;
 
 struct oclnn_net {

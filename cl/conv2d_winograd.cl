@@ -3,7 +3,7 @@
  * the output transform Y = A^T M A with the fused epilogue; the 16 GEMMs M = U x V between them
  * are CLBlast's. Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
  *   U[16][OUT][IN], V[16][IN][T], M[16][OUT][T], e = 4 * row + column of the 4x4 tile.
- * Each work-item handles 16 consecutive tiles of one tile row in float16 lanes.
+ * Each work-item handles 16 consecutive tiles t of one channel.
  * Defines: none (geometry is passed at run time, so one build serves every shape). */
 
 #include "conv_epilogue.h"
@@ -53,51 +53,68 @@ static inline void store16_len(__global float *dst, int len, float16 v)
         dst[i] = t[i];
 }
 
+/* The tile coordinates after (nl, th, tw) in the order of t. */
+static inline void next_tile(int *nl, int *th, int *tw, const int TH, const int TW)
+{
+    if (++*tw == TW) {
+        *tw = 0;
+        if (++*th == TH)
+            *th = 0, ++*nl;
+    }
+}
+
 /* V[e][c][t] = (B^T d B)[e] of the tile d = x[n][c][2th - PT .. +3][2tw - PL .. +3], zero
- * outside the image, for the NB images at x_off; V starts at element v_off. Global: (ceil(TW / 16),
- * TH, NB * C). */
+ * outside the image, for the NB images at x_off; V starts at element v_off. A work-item
+ * transforms the 16 consecutive tiles t0.. of one channel, one tile at a time in float4 rows,
+ * and stores each of the 16 planes as one float16: no lanes are wasted on small images.
+ * Global: (ceil(T / 16), C). */
 __kernel void winograd_input(__global const float *x, const int x_off, __global float *V,
                              const ulong v_off, const int NB, const int C, const int H, const int W,
                              const int TH, const int TW, const int PT, const int PL)
 {
-    const int tw0 = (int)get_global_id(0) * 16, th = (int)get_global_id(1);
-    const int nc = (int)get_global_id(2);
-    if (tw0 >= TW || th >= TH || nc >= NB * C)
+    const int T = NB * TH * TW;
+    const int t0 = (int)get_global_id(0) * 16, c = (int)get_global_id(1);
+    if (t0 >= T || c >= C)
         return;
-    const int nl = nc / C, c = nc % C;
-    __global const float *img = x + x_off + (size_t)nc * H * W;
-    /* d[i][j]: lane l holds row 2th - PT + i, column 2(tw0 + l) - PL + j. */
-    float16 d[4][4];
-    for (int i = 0; i < 4; i++) {
-        const int ih = 2 * th - PT + i;
-        for (int j = 0; j < 4; j++)
-            d[i][j] = (ih >= 0 && ih < H) ? load16(img + (size_t)ih * W, 2 * tw0 - PL + j, 2, W)
-                                          : (float16)(0.0f);
+    int tw = t0 % TW, th = (t0 / TW) % TH, nl = t0 / (TW * TH);
+    const int len = min(16, T - t0);
+    float res[16][16];
+    for (int l = 0; l < len; l++) {
+        __global const float *img = x + x_off + ((size_t)nl * C + c) * H * W;
+        const int r0 = 2 * th - PT, c0 = 2 * tw - PL;
+        float4 d[4];
+        if (r0 >= 0 && r0 + 4 <= H && c0 >= 0 && c0 + 4 <= W) {
+            for (int i = 0; i < 4; i++)
+                d[i] = vload4(0, img + (r0 + i) * W + c0);
+        } else {
+            for (int i = 0; i < 4; i++) {
+                float v[4];
+                const bool row = r0 + i >= 0 && r0 + i < H;
+                for (int j = 0; j < 4; j++)
+                    v[j] = row && c0 + j >= 0 && c0 + j < W ? img[(r0 + i) * W + c0 + j] : 0.0f;
+                d[i] = vload4(0, v);
+            }
+        }
+        /* B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on each row. */
+        const float4 b[4] = {d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]};
+        for (int i = 0; i < 4; i++) {
+            res[4 * i + 0][l] = b[i].x - b[i].z;
+            res[4 * i + 1][l] = b[i].y + b[i].z;
+            res[4 * i + 2][l] = b[i].z - b[i].y;
+            res[4 * i + 3][l] = b[i].y - b[i].w;
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
     }
-    /* B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on the columns. */
-    float16 b[4][4];
-    for (int j = 0; j < 4; j++) {
-        b[0][j] = d[0][j] - d[2][j];
-        b[1][j] = d[1][j] + d[2][j];
-        b[2][j] = d[2][j] - d[1][j];
-        b[3][j] = d[1][j] - d[3][j];
-    }
-    const size_t T = (size_t)NB * TH * TW, plane = (size_t)C * T;
-    __global float *dst = V + v_off + (size_t)c * T + ((size_t)nl * TH + th) * TW + tw0;
-    const int len = TW - tw0;
-    for (int i = 0; i < 4; i++) {
-        store16_len(dst + (4 * i + 0) * plane, len, b[i][0] - b[i][2]);
-        store16_len(dst + (4 * i + 1) * plane, len, b[i][1] + b[i][2]);
-        store16_len(dst + (4 * i + 2) * plane, len, b[i][2] - b[i][1]);
-        store16_len(dst + (4 * i + 3) * plane, len, b[i][1] - b[i][3]);
-    }
+    __global float *dst = V + v_off + (size_t)c * T + t0;
+    for (int e = 0; e < 16; e++)
+        store16_len(dst + (size_t)e * C * T, len, vload16(0, res[e]));
 }
 
 /* y[n][k][2th + a][2tw + b] = epilogue((A^T m A)[a][b]) of the tile m = M[.][k][t], for the
  * pixels inside OH x OW, with bias b[k] (has_b) and residual z at the same position (has_z;
  * z may be y itself: backward data's accumulation). M starts at element m_off; y_off and z_off
- * point at image n0.
- * Global: (ceil(TW / 16), TH, NB * K). */
+ * point at image n0. A work-item transforms the 16 consecutive tiles t0.. of one channel in
+ * float16 lanes. Global: (ceil(T / 16), K). */
 __kernel void winograd_output(__global const float *M, const ulong m_off, __global float *y,
                               const int y_off, __global const float *b, const int b_off,
                               const int has_b, __global const float *z, const int z_off,
@@ -105,39 +122,55 @@ __kernel void winograd_output(__global const float *M, const ulong m_off, __glob
                               const int OW, const int TH, const int TW, const int act,
                               const int res_before)
 {
-    const int tw0 = (int)get_global_id(0) * 16, th = (int)get_global_id(1);
-    const int nk = (int)get_global_id(2);
-    if (tw0 >= TW || th >= TH || nk >= NB * K)
+    const int T = NB * TH * TW;
+    const int t0 = (int)get_global_id(0) * 16, k = (int)get_global_id(1);
+    if (t0 >= T || k >= K)
         return;
-    const int nl = nk / K, k = nk % K;
-    const size_t T = (size_t)NB * TH * TW, plane = (size_t)K * T;
-    __global const float *src = M + m_off + (size_t)k * T + ((size_t)nl * TH + th) * TW + tw0;
-    const int len = TW - tw0;
+    const int len = min(16, T - t0);
+    __global const float *src = M + m_off + (size_t)k * T + t0;
     /* A^T m: rows m0 + m1 + m2 and m1 - m2 - m3 of each column; then the same on the rows. */
     float16 s[2][4];
     for (int j = 0; j < 4; j++) {
-        const float16 m0 = load16_tail(src + (0 + j) * plane, len);
-        const float16 m1 = load16_tail(src + (4 + j) * plane, len);
-        const float16 m2 = load16_tail(src + (8 + j) * plane, len);
-        const float16 m3 = load16_tail(src + (12 + j) * plane, len);
+        const float16 m0 = load16_tail(src + (size_t)(0 + j) * K * T, len);
+        const float16 m1 = load16_tail(src + (size_t)(4 + j) * K * T, len);
+        const float16 m2 = load16_tail(src + (size_t)(8 + j) * K * T, len);
+        const float16 m3 = load16_tail(src + (size_t)(12 + j) * K * T, len);
         s[0][j] = m0 + m1 + m2;
         s[1][j] = m1 - m2 - m3;
     }
+    float16 o[4] = {s[0][0] + s[0][1] + s[0][2], s[0][1] - s[0][2] - s[0][3],
+                    s[1][0] + s[1][1] + s[1][2], s[1][1] - s[1][2] - s[1][3]};
+    /* The residual of each lane's 2x2 pixels (zero outside the output), gathered before any
+     * store since z may be y. */
+    float zs[4][16];
+    const int tw0 = t0 % TW, th0 = (t0 / TW) % TH, nl0 = t0 / (TW * TH);
+    int tw = tw0, th = th0, nl = nl0;
+    for (int l = 0; l < 16; l++) {
+        for (int a = 0; a < 4; a++) {
+            const int oh = 2 * th + a / 2, ow = 2 * tw + a % 2;
+            zs[a][l] = has_z && l < len && oh < OH && ow < OW
+                           ? z[z_off + (((size_t)nl * K + k) * OH + oh) * OW + ow]
+                           : 0.0f;
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
+    }
     const float bias = has_b ? b[b_off + k] : 0.0f;
-    const uint16 lo = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const uint16 hi = lo + 8u;
-    const int ow0 = 2 * tw0, cols = OW - ow0;
-    for (int a = 0; a < 2; a++) {
-        const int oh = 2 * th + a;
-        if (oh >= OH)
-            break;
-        const float16 y0 = s[a][0] + s[a][1] + s[a][2], y1 = s[a][1] - s[a][2] - s[a][3];
-        const size_t at = (((size_t)nl * K + k) * OH + oh) * OW + ow0;
-        __global float *dst = y + y_off + at;
-        __global const float *zr = z + z_off + at;
-        conv_epilogue_store(dst, cols, shuffle2(y0, y1, lo), bias, zr, has_z, act, res_before);
-        if (cols > 16)
-            conv_epilogue_store(dst + 16, cols - 16, shuffle2(y0, y1, hi), bias, zr + 16, has_z,
-                                act, res_before);
+    float out[4][16];
+    for (int a = 0; a < 4; a++)
+        vstore16(conv_epilogue16(o[a], bias, vload16(0, zs[a]), act, res_before), 0, out[a]);
+    tw = tw0, th = th0, nl = nl0;
+    for (int l = 0; l < len; l++) {
+        const int oh = 2 * th, ow = 2 * tw;
+        __global float *dst = y + y_off + (((size_t)nl * K + k) * OH + oh) * OW + ow;
+        const bool right = ow + 1 < OW, below = oh + 1 < OH;
+        dst[0] = out[0][l];
+        if (right)
+            dst[1] = out[1][l];
+        if (below) {
+            dst[OW] = out[2][l];
+            if (right)
+                dst[OW + 1] = out[3][l];
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
     }
 }

@@ -115,8 +115,8 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
             args[na++] = OCLNN_ARG(pl.ws), args[na++] = OCLNN_ARG(v_off);
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
                 args[na++] = OCLNN_ARG(v[i]);
-            size_t global[3] = {oclnn__div_up((size_t)p.tw, 16), (size_t)p.th, (size_t)nb * p.cin};
-            s = oclnn__launch(ctx, op, pl.input, args, na, 3, global, tu.local);
+            size_t global[2] = {oclnn__div_up(T, 16), (size_t)p.cin};
+            s = oclnn__launch(ctx, op, pl.input, args, na, 2, global, tu.local);
         }
         /* M[e] [cout][T] = U[e] [cout][cin] x V[e] [cin][T]. */
         for (int e = 0; e < 16 && s == OCLNN_SUCCESS; e++)
@@ -141,8 +141,8 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
             args[na++] = OCLNN_ARG(has_z);
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
                 args[na++] = OCLNN_ARG(v[i]);
-            size_t global[3] = {oclnn__div_up((size_t)p.tw, 16), (size_t)p.th, (size_t)nb * p.cout};
-            s = oclnn__launch(ctx, op, pl.output, args, na, 3, global, tu.local);
+            size_t global[2] = {oclnn__div_up(T, 16), (size_t)p.cout};
+            s = oclnn__launch(ctx, op, pl.output, args, na, 2, global, tu.local);
         }
     }
     return s;

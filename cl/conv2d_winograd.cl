@@ -9,37 +9,6 @@
 #include "conv_epilogue.h"
 #include "conv_rows.h"
 
-/* U[e][o][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
- * (flip 1: the filter of backward data, whose output channels are w's input channels).
- * Global: (IN, OUT). */
-__kernel void winograd_filter(__global const float *w, const int w_off, __global float *U,
-                              const int OUT, const int IN, const int flip)
-{
-    const int i = (int)get_global_id(0), o = (int)get_global_id(1);
-    if (i >= IN || o >= OUT)
-        return;
-    __global const float *src = w + w_off + ((size_t)(flip ? i * OUT + o : o * IN + i)) * 9;
-    float g[9];
-    for (int t = 0; t < 9; t++)
-        g[t] = src[flip ? 8 - t : t];
-    /* Gg (4x3): rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of each column. */
-    float a[4][3];
-    for (int c = 0; c < 3; c++) {
-        a[0][c] = g[c];
-        a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
-        a[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
-        a[3][c] = g[6 + c];
-    }
-    const size_t plane = (size_t)OUT * IN;
-    __global float *dst = U + (size_t)o * IN + i;
-    for (int r = 0; r < 4; r++) {
-        dst[(4 * r + 0) * plane] = a[r][0];
-        dst[(4 * r + 1) * plane] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
-        dst[(4 * r + 2) * plane] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
-        dst[(4 * r + 3) * plane] = a[r][2];
-    }
-}
-
 /* Stores the first len (up to 16) lanes of v at dst. */
 static inline void store16_len(__global float *dst, int len, float16 v)
 {
@@ -51,6 +20,46 @@ static inline void store16_len(__global float *dst, int len, float16 v)
     vstore16(v, 0, t);
     for (int i = 0; i < len; i++)
         dst[i] = t[i];
+}
+
+/* U[e][o][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
+ * (flip 1: the filter of backward data, whose output channels are w's input channels). A
+ * work-item transforms 16 consecutive input channels i0.. (POCL pays for every work-group: one
+ * channel per work-item made this kernel cost more than the GEMMs on 512 channels).
+ * Global: (ceil(IN / 16), OUT). */
+__kernel void winograd_filter(__global const float *w, const int w_off, __global float *U,
+                              const int OUT, const int IN, const int flip)
+{
+    const int i0 = (int)get_global_id(0) * 16, o = (int)get_global_id(1);
+    if (i0 >= IN || o >= OUT)
+        return;
+    const int len = min(16, IN - i0);
+    float res[16][16];
+    for (int l = 0; l < len; l++) {
+        const int i = i0 + l;
+        __global const float *src = w + w_off + ((size_t)(flip ? i * OUT + o : o * IN + i)) * 9;
+        float g[9];
+        for (int t = 0; t < 9; t++)
+            g[t] = src[flip ? 8 - t : t];
+        /* Gg (4x3): rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of each column; then
+         * the same on the rows of Gg. */
+        float a[4][3];
+        for (int c = 0; c < 3; c++) {
+            a[0][c] = g[c];
+            a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
+            a[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
+            a[3][c] = g[6 + c];
+        }
+        for (int r = 0; r < 4; r++) {
+            res[4 * r + 0][l] = a[r][0];
+            res[4 * r + 1][l] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
+            res[4 * r + 2][l] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
+            res[4 * r + 3][l] = a[r][2];
+        }
+    }
+    __global float *dst = U + (size_t)o * IN + i0;
+    for (int e = 0; e < 16; e++)
+        store16_len(dst + (size_t)e * OUT * IN, len, vload16(0, res[e]));
 }
 
 /* The tile coordinates after (nl, th, tw) in the order of t. */

@@ -2,7 +2,9 @@
  * the filter transform U = G g G^T, the input transform V = B^T d B of 4x4 tiles at stride 2 and
  * the output transform Y = A^T M A with the fused epilogue; the 16 GEMMs M = U x V between them
  * are CLBlast's. Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
- *   U[16][OUT][IN], V[16][IN][T], M[16][OUT][T], e = 4 * row + column of the 4x4 tile.
+ *   U[OUT][16][IN], V[16][IN][T], M[16][OUT][T], e = 4 * row + column of the 4x4 tile
+ * (U[.][e][.] is GEMM e's [OUT][IN] operand with rows 16 * IN apart: the filter transform
+ * writes each output channel's 16 x IN block in place, 3x faster than 16 planes apart).
  * Each work-item handles 16 consecutive tiles t of one channel.
  * Defines: none (geometry is passed at run time, so one build serves every shape). */
 
@@ -22,7 +24,7 @@ static inline void store16_len(__global float *dst, int len, float16 v)
         dst[i] = t[i];
 }
 
-/* U[e][o][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
+/* U[o][e][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
  * (flip 1: the filter of backward data, whose output channels are w's input channels). A
  * work-item transforms 16 consecutive input channels i0.. (POCL pays for every work-group: one
  * channel per work-item made this kernel cost more than the GEMMs on 512 channels).
@@ -57,9 +59,9 @@ __kernel void winograd_filter(__global const float *w, const int w_off, __global
             res[4 * r + 3][l] = a[r][2];
         }
     }
-    __global float *dst = U + (size_t)o * IN + i0;
+    __global float *dst = U + (size_t)o * 16 * IN + i0;
     for (int e = 0; e < 16; e++)
-        store16_len(dst + (size_t)e * OUT * IN, len, vload16(0, res[e]));
+        store16_len(dst + (size_t)e * IN, len, vload16(0, res[e]));
 }
 
 /* The tile coordinates after (nl, th, tw) in the order of t. */

@@ -64,7 +64,7 @@ oclnn_status oclnn__conv_gemm_backward_weights(oclnn_context *ctx, const oclnn_c
 
 /* Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl + CLBlast): 3x3 kernels, stride 1, dilation 1,
  * groups 1, any padding the geometry allows (0..2 per side). Workspace: the transformed filter
- * U [16][K][C] and, per chunk of images, the transformed tiles V [16][C][T] and products
+ * U [K][16][C] and, per chunk of images, the transformed tiles V [16][C][T] and products
  * M [16][K][T]; *chunk receives the images per chunk (at least 1: the caller compares the bytes
  * with the limit). Backward data transforms dy with the rotated filter; no backward weights. */
 size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,

@@ -119,10 +119,10 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
             size_t global[2] = {oclnn__div_up(T, 16), (size_t)p.cin};
             s = oclnn__launch(ctx, op, pl.input, args, na, 2, global, tu.local);
         }
-        /* M[e] [cout][T] = U[e] [cout][cin] x V[e] [cin][T]. */
+        /* M[e] [cout][T] = U[.][e][.] [cout][cin] x V[e] [cin][T]. */
         for (int e = 0; e < 16 && s == OCLNN_SUCCESS; e++)
             s = oclnn__sgemm(ctx, op, false, false, (size_t)p.cout, T, (size_t)p.cin, 1.0f, pl.ws,
-                             (size_t)e * p.cout * p.cin, (size_t)p.cin, pl.ws,
+                             (size_t)e * p.cin, 16 * (size_t)p.cin, pl.ws,
                              v_off + (size_t)e * p.cin * T, T, 0.0f, pl.ws,
                              m_off + (size_t)e * p.cout * T, T);
         if (s == OCLNN_SUCCESS) {

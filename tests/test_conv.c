@@ -117,7 +117,12 @@ static bool is_1x1(const shape *sh)
            !sh->pl && !sh->pr;
 }
 
-/* Where WINOGRAD applies: 3x3 kernels at stride 1, dilation 1, groups 1 (any padding). */
+/* Where WINOGRAD applies: 3x3 kernels at stride 1, dilation 1, groups 1 (any padding). Its
+ * F(2x2, 3x3) transforms add and halve a few terms before and after the channel sums (error a
+ * few ulp times sum|terms|, the input transform's sums of up to 4 inputs at most doubling the
+ * bound of a direct sum): it is held to the same RTOL and ATOL as every algorithm, and a 1e-4
+ * relative error in the output transform's second-row coefficient fails every forward table
+ * shape with a second output row. */
 static bool is_winograd(const shape *sh)
 {
     return sh->r == 3 && sh->s == 3 && sh->sh == 1 && sh->sw == 1 && sh->dh == 1 && sh->dw == 1 &&
@@ -465,24 +470,28 @@ START_TEST(deterministic)
     oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow), bd = oclnn_tensor_desc_1d(p.k);
     oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *dy = fx_tensor(&yd, d.dy);
     oclnn_tensor *b = fx_tensor(&bd, d.b);
-    const oclnn_conv_algo algos[] = {OCLNN_CONV_DIRECT, OCLNN_CONV_IM2COL_GEMM, OCLNN_CONV_AUTO};
-    for (int a = 0; a < 3; a++) {
+    const oclnn_conv_algo algos[] = {OCLNN_CONV_DIRECT, OCLNN_CONV_IM2COL_GEMM, OCLNN_CONV_WINOGRAD,
+                                     OCLNN_CONV_AUTO};
+    for (int a = 0; a < 4; a++) {
         oclnn_conv2d_desc desc = desc_of(sh, algos[a]);
         desc.activation = OCLNN_ACT_GELU;
+        const int nout = algos[a] == OCLNN_CONV_WINOGRAD ? 2 : 4; /* no backward weights */
         float *first[4] = {0};
         for (int run = 0; run < 2; run++) {
             oclnn_tensor *y = fx_tensor(&yd, NULL), *dx = fx_tensor(&xd, NULL);
             oclnn_tensor *dw = fx_tensor(&wd, NULL), *db = fx_tensor(&bd, NULL);
             ck_assert_int_eq(oclnn_conv2d_forward(ctx, &desc, x, w, b, NULL, y), OCLNN_SUCCESS);
             ck_assert_int_eq(oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, 0), OCLNN_SUCCESS);
-            ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
-                             OCLNN_SUCCESS);
+            if (nout == 4)
+                ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
+                                 OCLNN_SUCCESS);
             oclnn_tensor *outs[4] = {y, dx, dw, db};
             const char *names[4] = {"y", "dx", "dw", "db"};
             for (int o = 0; o < 4; o++) {
                 char what[64];
                 snprintf(what, sizeof what, "%s %s", algo_str(algos[a]), names[o]);
-                fx_same_as_first_run(what, outs[o], &first[o]);
+                if (o < nout)
+                    fx_same_as_first_run(what, outs[o], &first[o]);
                 oclnn_tensor_destroy(outs[o]);
             }
         }

@@ -118,11 +118,10 @@ static bool is_1x1(const shape *sh)
 }
 
 /* Where WINOGRAD applies: 3x3 kernels at stride 1, dilation 1, groups 1 (any padding). Its
- * F(2x2, 3x3) transforms add and halve a few terms before and after the channel sums (error a
- * few ulp times sum|terms|, the input transform's sums of up to 4 inputs at most doubling the
- * bound of a direct sum): it is held to the same RTOL and ATOL as every algorithm, and a 1e-4
- * relative error in the output transform's second-row coefficient fails every forward table
- * shape with a second output row. */
+ * F(2x2, 3x3) transforms add and halve a few terms before and after the channel sums, so its
+ * error stays a few ulp times a small multiple of sum|terms|: it is held to the same RTOL and ATOL
+ * as every algorithm, and a 1e-4 relative error in the output transform's second-row coefficient
+ * fails every forward table shape with a second output row. */
 static bool is_winograd(const shape *sh)
 {
     return sh->r == 3 && sh->s == 3 && sh->sh == 1 && sh->sw == 1 && sh->dh == 1 && sh->dw == 1 &&

@@ -185,3 +185,75 @@ __kernel void winograd_output(__global const float *M, const ulong m_off, __glob
         next_tile(&nl, &th, &tw, TH, TW);
     }
 }
+
+/* Backward weights. dM[e][k][t] = (A dY A^T)[e], the adjoint of the output transform, of the
+ * 2x2 tile dY = dy[n][k][2th .. +1][2tw .. +1] (zero outside OH x OW), for the NB images at
+ * dy_off; dM starts at element m_off. Global: (ceil(T / 16), K). */
+__kernel void winograd_grad_output(__global const float *dy, const int dy_off, __global float *dM,
+                                   const ulong m_off, const int NB, const int K, const int OH,
+                                   const int OW, const int TH, const int TW)
+{
+    const int T = NB * TH * TW;
+    const int t0 = (int)get_global_id(0) * 16, k = (int)get_global_id(1);
+    if (t0 >= T || k >= K)
+        return;
+    const int len = min(16, T - t0);
+    float g[4][16];
+    int tw = t0 % TW, th = (t0 / TW) % TH, nl = t0 / (TW * TH);
+    for (int l = 0; l < 16; l++) {
+        for (int a = 0; a < 4; a++) {
+            const int oh = 2 * th + a / 2, ow = 2 * tw + a % 2;
+            g[a][l] = l < len && oh < OH && ow < OW
+                          ? dy[dy_off + (((size_t)nl * K + k) * OH + oh) * OW + ow]
+                          : 0.0f;
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
+    }
+    const float16 y00 = vload16(0, g[0]), y01 = vload16(0, g[1]);
+    const float16 y10 = vload16(0, g[2]), y11 = vload16(0, g[3]);
+    /* A dY: rows y0, y0 + y1, y0 - y1, -y1; then the same on the columns. */
+    const float16 r[4][2] = {
+        {y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+    __global float *dst = dM + m_off + (size_t)k * T + t0;
+    const size_t plane = (size_t)K * T;
+    for (int i = 0; i < 4; i++) {
+        store16_len(dst + (4 * i + 0) * plane, len, r[i][0]);
+        store16_len(dst + (4 * i + 1) * plane, len, r[i][0] + r[i][1]);
+        store16_len(dst + (4 * i + 2) * plane, len, r[i][0] - r[i][1]);
+        store16_len(dst + (4 * i + 3) * plane, len, -r[i][1]);
+    }
+}
+
+/* dw[k][c] = beta * dw + G^T dU G, the adjoint of the filter transform, of dU[k][.][c] (laid out
+ * like U: [K][16][C]). A work-item takes 16 consecutive input channels c0.. of one k.
+ * Global: (ceil(C / 16), K). */
+__kernel void winograd_grad_filter(__global const float *dU, __global float *dw, const int dw_off,
+                                   const int K, const int C, const int beta)
+{
+    const int c0 = (int)get_global_id(0) * 16, k = (int)get_global_id(1);
+    if (c0 >= C || k >= K)
+        return;
+    const int len = min(16, C - c0);
+    __global const float *src = dU + (size_t)k * 16 * C + c0;
+    float16 u[16];
+    for (int e = 0; e < 16; e++)
+        u[e] = load16_tail(src + (size_t)e * C, len);
+    /* dU G on each row (columns 0, 1, 2), then G^T on the columns. */
+    float16 h[4][3];
+    for (int i = 0; i < 4; i++) {
+        const float16 a = u[4 * i], b = u[4 * i + 1], c = u[4 * i + 2], d = u[4 * i + 3];
+        h[i][0] = a + 0.5f * (b + c);
+        h[i][1] = 0.5f * (b - c);
+        h[i][2] = 0.5f * (b + c) + d;
+    }
+    float res[9][16];
+    for (int s = 0; s < 3; s++) {
+        vstore16(h[0][s] + 0.5f * (h[1][s] + h[2][s]), 0, res[s]);
+        vstore16(0.5f * (h[1][s] - h[2][s]), 0, res[3 + s]);
+        vstore16(0.5f * (h[1][s] + h[2][s]) + h[3][s], 0, res[6 + s]);
+    }
+    __global float *out = dw + dw_off + ((size_t)k * C + c0) * 9;
+    for (int l = 0; l < len; l++)
+        for (int q = 0; q < 9; q++)
+            out[l * 9 + q] = beta ? out[l * 9 + q] + res[q][l] : res[q][l];
+}

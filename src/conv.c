@@ -325,11 +325,6 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
                                    "%s: algorithm WINOGRAD needs a 3x3 kernel, stride 1, "
                                    "dilation 1 and groups 1 (%s %d)",
                                    op, need[i].name, need[i].value);
-        if (pass == OCLNN_CONV_BACKWARD_WEIGHTS)
-            return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
-                               "%s: algorithm WINOGRAD has no backward weights (use AUTO, DIRECT "
-                               "or IM2COL_GEMM)",
-                               op);
         int chunk;
         *ws = oclnn__conv_winograd_workspace(ctx, g, pass, &chunk);
         if (*ws > ctx->workspace_limit)
@@ -591,6 +586,8 @@ oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx, const oclnn_conv2
                                                  beta);
     case OCLNN_CONV_DEPTHWISE:
         return oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw, db, beta);
+    case OCLNN_CONV_WINOGRAD:
+        return oclnn__conv_winograd_backward_weights(ctx, &g, x, dy, dw, db, beta);
     default:
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_BWD_WEIGHTS ": algorithm %s is not built",
                            algo_name(a));

@@ -16,7 +16,7 @@ typedef struct oclnn_conv_tuning {
     int kb_flat; /* kb and px of the forward over a padded copy (fwd_flat) */
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
-    size_t local[3]; /* work-group size (2-D kernels use the first two) */
+    size_t local[3];    /* work-group size (2-D kernels use the first two) */
 } oclnn_conv_tuning;
 oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 
@@ -66,7 +66,9 @@ oclnn_status oclnn__conv_gemm_backward_weights(oclnn_context *ctx, const oclnn_c
  * groups 1, any padding the geometry allows (0..2 per side). Workspace: the transformed filter
  * U [K][16][C] and, per chunk of images, the transformed tiles V [16][C][T] and products
  * M [16][K][T]; *chunk receives the images per chunk (at least 1: the caller compares the bytes
- * with the limit). Backward data transforms dy with the rotated filter; no backward weights. */
+ * with the limit). Backward data transforms dy with the rotated filter; backward weights sums
+ * dU = dM x V^T over the chunks (dM: the output transform's adjoint of dy) and applies the
+ * filter transform's adjoint. */
 size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                       oclnn_conv_pass pass, int *chunk);
 oclnn_status oclnn__conv_winograd_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -77,6 +79,9 @@ oclnn_status oclnn__conv_winograd_forward(oclnn_context *ctx, const oclnn_conv_g
 oclnn_status oclnn__conv_winograd_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
                                                 const oclnn_tensor *dy, const oclnn_tensor *w,
                                                 oclnn_tensor *dx, float beta);
+oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                   const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                   oclnn_tensor *dw, oclnn_tensor *db, float beta);
 
 /* db = beta * db + sum over n, h, w of dy (cl/conv_epilogue.cl), shared by the algorithms. */
 oclnn_status oclnn__conv_bias_grad(oclnn_context *ctx, const char *op, const oclnn_conv_geom *g,

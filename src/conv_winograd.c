@@ -55,6 +55,8 @@ size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv
     return fixed + nb * per_image;
 }
 
+/* The kernels of a pass: the filter transform (or its adjoint), the input transform and the
+ * output transform (or the adjoint's of dy). */
 typedef struct plan {
     cl_kernel filter, input, output;
     cl_mem ws;
@@ -67,14 +69,35 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
     *pl = (plan){0};
     const size_t bytes = oclnn__conv_winograd_workspace(ctx, g, pass, &pl->chunk);
     const char *file = "conv2d_winograd.cl";
-    oclnn_status s = oclnn__kernel(ctx, file, NULL, "winograd_filter", &pl->filter);
+    const bool wgrad = pass == OCLNN_CONV_BACKWARD_WEIGHTS;
+    oclnn_status s = oclnn__kernel(ctx, file, NULL,
+                                   wgrad ? "winograd_grad_filter" : "winograd_filter", &pl->filter);
     if (s == OCLNN_SUCCESS)
         s = oclnn__kernel(ctx, file, NULL, "winograd_input", &pl->input);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__kernel(ctx, file, NULL, "winograd_output", &pl->output);
+        s = oclnn__kernel(ctx, file, NULL, wgrad ? "winograd_grad_output" : "winograd_output",
+                          &pl->output);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, bytes, op, &pl->ws);
     return s;
+}
+
+/* V of images [n0, n0 + nb) of in into the workspace at v_off. */
+static oclnn_status input_transform(oclnn_context *ctx, const char *op, const plan *pl,
+                                    const wino *p, const oclnn_tensor *in, int n0, int nb,
+                                    cl_ulong v_off)
+{
+    int x_off = (int)(in->offset + (size_t)n0 * p->cin * p->hin * p->win);
+    int v[] = {nb, p->cin, p->hin, p->win, p->th, p->tw, p->pt, p->pl};
+    oclnn_arg args[4 + sizeof v / sizeof v[0]];
+    size_t na = 0;
+    args[na++] = OCLNN_ARG(in->mem), args[na++] = OCLNN_ARG(x_off);
+    args[na++] = OCLNN_ARG(pl->ws), args[na++] = OCLNN_ARG(v_off);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        args[na++] = OCLNN_ARG(v[i]);
+    const oclnn_conv_tuning tu = oclnn__conv_tuning(ctx);
+    size_t global[2] = {oclnn__div_up((size_t)nb * p->th * p->tw, 16), (size_t)p->cin};
+    return oclnn__launch(ctx, op, pl->input, args, na, 2, global, tu.local);
 }
 
 /* out = epilogue(conv(in, w)) chunk by chunk. flip: w is the forward filter w[cin][cout][3][3]
@@ -100,25 +123,13 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
                           tu.local);
     }
     const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
-    const size_t in_image = (size_t)p.cin * p.hin * p.win;
     const size_t out_image = (size_t)p.cout * p.hout * p.wout;
     for (int n0 = 0; n0 < p.n && s == OCLNN_SUCCESS; n0 += pl.chunk) {
         int nb = p.n - n0 < pl.chunk ? p.n - n0 : pl.chunk;
         const size_t T = (size_t)nb * tiles;
         /* Workspace: U at 0, then the chunk's V, then its M (element offsets). */
         const cl_ulong v_off = u_floats, m_off = u_floats + 16 * (size_t)p.cin * T;
-        {
-            int x_off = (int)(in->offset + (size_t)n0 * in_image);
-            int v[] = {nb, p.cin, p.hin, p.win, p.th, p.tw, p.pt, p.pl};
-            oclnn_arg args[4 + sizeof v / sizeof v[0]];
-            size_t na = 0;
-            args[na++] = OCLNN_ARG(in->mem), args[na++] = OCLNN_ARG(x_off);
-            args[na++] = OCLNN_ARG(pl.ws), args[na++] = OCLNN_ARG(v_off);
-            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-                args[na++] = OCLNN_ARG(v[i]);
-            size_t global[2] = {oclnn__div_up(T, 16), (size_t)p.cin};
-            s = oclnn__launch(ctx, op, pl.input, args, na, 2, global, tu.local);
-        }
+        s = input_transform(ctx, op, &pl, &p, in, n0, nb, v_off);
         /* M[e] [cout][T] = U[.][e][.] [cout][cin] x V[e] [cin][T]. */
         for (int e = 0; e < 16 && s == OCLNN_SUCCESS; e++)
             s = oclnn__sgemm(ctx, op, false, false, (size_t)p.cout, T, (size_t)p.cin, 1.0f, pl.ws,
@@ -165,4 +176,54 @@ oclnn_status oclnn__conv_winograd_backward_data(oclnn_context *ctx, const oclnn_
     /* beta 1 adds dx as the residual of an epilogue without bias or activation. */
     return run(ctx, "conv2d_backward_data", g, OCLNN_CONV_BACKWARD_DATA, dy, w, 1, NULL,
                beta != 0.0f ? dx : NULL, OCLNN_ACT_NONE, 0, dx);
+}
+
+oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                   const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                   oclnn_tensor *dw, oclnn_tensor *db, float beta)
+{
+    const char *op = "conv2d_backward_weights";
+    plan pl;
+    oclnn_status s = prepare(ctx, op, g, OCLNN_CONV_BACKWARD_WEIGHTS, &pl);
+    const wino p = wino_of(g, OCLNN_CONV_BACKWARD_WEIGHTS);
+    const oclnn_conv_tuning tu = oclnn__conv_tuning(ctx);
+    const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
+    const size_t out_image = (size_t)p.cout * p.hout * p.wout;
+    for (int n0 = 0; n0 < p.n && s == OCLNN_SUCCESS; n0 += pl.chunk) {
+        int nb = p.n - n0 < pl.chunk ? p.n - n0 : pl.chunk;
+        const size_t T = (size_t)nb * tiles;
+        /* Workspace: dU at 0 (laid out like U), then the chunk's V of x and dM of dy. */
+        const cl_ulong v_off = u_floats, m_off = u_floats + 16 * (size_t)p.cin * T;
+        s = input_transform(ctx, op, &pl, &p, x, n0, nb, v_off);
+        if (s == OCLNN_SUCCESS) {
+            int dy_off = (int)(dy->offset + (size_t)n0 * out_image);
+            int v[] = {nb, p.cout, p.hout, p.wout, p.th, p.tw};
+            oclnn_arg args[4 + sizeof v / sizeof v[0]];
+            size_t na = 0;
+            args[na++] = OCLNN_ARG(dy->mem), args[na++] = OCLNN_ARG(dy_off);
+            args[na++] = OCLNN_ARG(pl.ws), args[na++] = OCLNN_ARG(m_off);
+            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+                args[na++] = OCLNN_ARG(v[i]);
+            size_t global[2] = {oclnn__div_up(T, 16), (size_t)p.cout};
+            s = oclnn__launch(ctx, op, pl.output, args, na, 2, global, tu.local);
+        }
+        /* dU[.][e][.] [k][c] (+)= dM[e] [k][T] x V[e]^T [T][c], chunk after chunk in order (the
+         * GEMM's beta accumulates): deterministic. */
+        for (int e = 0; e < 16 && s == OCLNN_SUCCESS; e++)
+            s = oclnn__sgemm(ctx, op, false, true, (size_t)p.cout, (size_t)p.cin, T, 1.0f, pl.ws,
+                             m_off + (size_t)e * p.cout * T, T, pl.ws,
+                             v_off + (size_t)e * p.cin * T, T, n0 == 0 ? 0.0f : 1.0f, pl.ws,
+                             (size_t)e * p.cin, 16 * (size_t)p.cin);
+    }
+    if (s == OCLNN_SUCCESS) {
+        int dw_off = (int)dw->offset, k = p.cout, c = p.cin, acc = beta != 0.0f;
+        oclnn_arg args[] = {OCLNN_ARG(pl.ws), OCLNN_ARG(dw->mem), OCLNN_ARG(dw_off),
+                            OCLNN_ARG(k),     OCLNN_ARG(c),       OCLNN_ARG(acc)};
+        size_t global[2] = {oclnn__div_up((size_t)c, 16), (size_t)k};
+        s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global,
+                          tu.local);
+    }
+    if (s == OCLNN_SUCCESS && db)
+        s = oclnn__conv_bias_grad(ctx, op, g, dy, db, beta);
+    return s;
 }

@@ -243,8 +243,7 @@ static void assert_untouched(const oclnn_tensor *t, const float *start, const ch
 }
 
 /* Backward data and weights (+ bias) of one shape with one algorithm. beta 1 starts from
- * random dx/dw/db and checks they were added to. WINOGRAD has no backward weights: its call
- * must fail UNSUPPORTED and leave dw and db untouched. */
+ * random dx/dw/db and checks they were added to. */
 static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
 {
     oclnn_context *ctx = fx_ctx();
@@ -265,12 +264,8 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
     ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward data: %s", sh->name, algo_str(algo),
                   oclnn_last_error(ctx));
     s = oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, beta);
-    const bool no_wgrad = algo == OCLNN_CONV_WINOGRAD;
-    if (no_wgrad)
-        fx_assert_status(s, OCLNN_UNSUPPORTED, "algorithm WINOGRAD has no backward weights");
-    else
-        ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward weights: %s", sh->name, algo_str(algo),
-                      oclnn_last_error(ctx));
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward weights: %s", sh->name, algo_str(algo),
+                  oclnn_last_error(ctx));
 
     double *want = malloc(d.nx * sizeof *want), *terms = malloc(d.nx * sizeof *terms);
     ref_conv_backward_data(&p, d.dyd, d.wd, want, terms);
@@ -292,23 +287,18 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
         wantw[i] += dw0[i], termsw[i] += fabs(dw0[i]);
     for (int i = 0; acc && i < p.k; i++)
         wantb[i] += db0[i], termsb[i] += fabs(db0[i]);
-    if (no_wgrad) {
-        assert_untouched(dw, acc ? dw0 : NULL, "dw");
-        assert_untouched(db, acc ? db0 : NULL, "db");
-    } else {
-        tol = tolerances(termsw, d.nw);
-        got = fx_download(dw);
-        snprintf(what, sizeof what, "%s backward weights %s beta %g", sh->name, algo_str(algo),
-                 (double)beta);
-        fx_assert_close_tol(what, got, wantw, tol, d.nw);
-        free(got), free(tol);
-        tol = tolerances(termsb, (size_t)p.k);
-        got = fx_download(db);
-        snprintf(what, sizeof what, "%s backward bias %s beta %g", sh->name, algo_str(algo),
-                 (double)beta);
-        fx_assert_close_tol(what, got, wantb, tol, (size_t)p.k);
-        free(got), free(tol);
-    }
+    tol = tolerances(termsw, d.nw);
+    got = fx_download(dw);
+    snprintf(what, sizeof what, "%s backward weights %s beta %g", sh->name, algo_str(algo),
+             (double)beta);
+    fx_assert_close_tol(what, got, wantw, tol, d.nw);
+    free(got), free(tol);
+    tol = tolerances(termsb, (size_t)p.k);
+    got = fx_download(db);
+    snprintf(what, sizeof what, "%s backward bias %s beta %g", sh->name, algo_str(algo),
+             (double)beta);
+    fx_assert_close_tol(what, got, wantb, tol, (size_t)p.k);
+    free(got), free(tol);
     free(wantw), free(termsw);
     free(dx0), free(dw0), free(db0);
     oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(dy);
@@ -475,23 +465,20 @@ START_TEST(deterministic)
     for (int a = 0; a < 4; a++) {
         oclnn_conv2d_desc desc = desc_of(sh, algos[a]);
         desc.activation = OCLNN_ACT_GELU;
-        const int nout = algos[a] == OCLNN_CONV_WINOGRAD ? 2 : 4; /* no backward weights */
         float *first[4] = {0};
         for (int run = 0; run < 2; run++) {
             oclnn_tensor *y = fx_tensor(&yd, NULL), *dx = fx_tensor(&xd, NULL);
             oclnn_tensor *dw = fx_tensor(&wd, NULL), *db = fx_tensor(&bd, NULL);
             ck_assert_int_eq(oclnn_conv2d_forward(ctx, &desc, x, w, b, NULL, y), OCLNN_SUCCESS);
             ck_assert_int_eq(oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, 0), OCLNN_SUCCESS);
-            if (nout == 4)
-                ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
-                                 OCLNN_SUCCESS);
+            ck_assert_int_eq(oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, 0),
+                             OCLNN_SUCCESS);
             oclnn_tensor *outs[4] = {y, dx, dw, db};
             const char *names[4] = {"y", "dx", "dw", "db"};
             for (int o = 0; o < 4; o++) {
                 char what[64];
                 snprintf(what, sizeof what, "%s %s", algo_str(algos[a]), names[o]);
-                if (o < nout)
-                    fx_same_as_first_run(what, outs[o], &first[o]);
+                fx_same_as_first_run(what, outs[o], &first[o]);
                 oclnn_tensor_destroy(outs[o]);
             }
         }
@@ -876,7 +863,7 @@ START_TEST(negative_forced_algorithm)
 }
 END_TEST
 
-/* WINOGRAD names the field that rules it out, on every pass; no backward weights. */
+/* WINOGRAD names the field that rules it out, on every pass. */
 START_TEST(negative_winograd)
 {
     oclnn_context *ctx = fx_ctx();
@@ -917,10 +904,13 @@ START_TEST(negative_winograd)
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_WINOGRAD);
     ck_assert_uint_gt(ws, 0);
+    const size_t fwd = ws;
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
-    fx_assert_status(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
-                     OCLNN_UNSUPPORTED, "algorithm WINOGRAD has no backward weights");
+    ck_assert_uint_gt(ws, 0);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, fwd);
     /* One image needs more workspace than the limit: OUT_OF_MEMORY before anything runs. */
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 1000), OCLNN_SUCCESS);
     fx_assert_status(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),

@@ -122,7 +122,8 @@ static bool is_1x1(const shape *sh)
  * F(2x2, 3x3) transforms add and halve a few terms before and after the channel sums, so its
  * error stays a few ulp times a small multiple of sum|terms|: it is held to the same RTOL and ATOL
  * as every algorithm, and a 1e-4 relative error in the output transform's second-row coefficient
- * fails every forward table shape with a second output row. */
+ * fails every forward table shape with a second output row (likewise 1e-4 in one coefficient of
+ * the filter transform's adjoint fails backward weights). */
 static bool is_winograd(const shape *sh)
 {
     return sh->r == 3 && sh->s == 3 && sh->sh == 1 && sh->sw == 1 && sh->dh == 1 && sh->dw == 1 &&
@@ -643,7 +644,8 @@ END_TEST
 
 /* WINOGRAD under a small workspace limit: the filter transform 16 x K x C plus two images'
  * tiles (16 x (C + K) x 4 x 5 tiles of 7x9 outputs) per chunk, so the 5 images run as chunks
- * of 2, 2 and 1; backward data (C and K swapped, dx 7x9: the same tiles) likewise. */
+ * of 2, 2 and 1; backward data (C and K swapped, dx 7x9: the same tiles) likewise, and backward
+ * weights (the same workspace) sums its chunks' products in order. */
 START_TEST(chunked_winograd)
 {
     oclnn_context *ctx = fx_ctx();

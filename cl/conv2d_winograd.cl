@@ -3,9 +3,10 @@
  * the output transform Y = A^T M A with the fused epilogue; the 16 GEMMs M = U x V between them
  * are CLBlast's. Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
  *   U[OUT][16][IN], V[16][IN][T], M[16][OUT][T], e = 4 * row + column of the 4x4 tile
- * (U[.][e][.] is GEMM e's [OUT][IN] operand with rows 16 * IN apart: the filter transform
- * writes each output channel's 16 x IN block in place, 3x faster than 16 planes apart).
- * Each work-item handles 16 consecutive tiles t of one channel.
+ * (U[.][e][.] is GEMM e's [OUT][IN] operand with rows 16 * IN apart, so the filter transform
+ * writes one contiguous 16 x IN block per output channel). Backward weights: dM, the output
+ * transform's adjoint of dy, laid out like M; dU like U. The tile kernels' work-items handle
+ * 16 consecutive tiles t of one channel, the filter kernels' 16 consecutive input channels.
  * Defines: none (geometry is passed at run time, so one build serves every shape). */
 
 #include "conv_epilogue.h"

@@ -1,12 +1,14 @@
 /* conv_winograd.c - the WINOGRAD convolution algorithm, F(2x2, 3x3) for 3x3 kernels at stride
  * 1, dilation 1, groups 1 (cl/conv2d_winograd.cl around 16 CLBlast GEMMs per chunk of images).
  * Backward data is the same computation on dy with the filter rotated 180 degrees, K and C
- * swapped and padding 2 - pad. */
+ * swapped and padding 2 - pad; backward weights runs the transforms' adjoints around GEMMs
+ * summed over the chunks. */
 #include "conv_algos.h"
 
 /* A chunk's transformed tiles V and products M stay under this (and, with the transformed
- * filter, under the workspace limit). 16 MiB measured faster than 64 and 8 on the ResNet-18
- * 3x3 layers at batch 32 (noisy machine). */
+ * filter, under the workspace limit). 16 MiB beat 64 MiB on the ResNet-18 56x56 and 28x28 3x3
+ * layers at batch 32 in two alternating runs (noisy machine); 8 MiB left one 56x56 image per
+ * chunk, slower. */
 #define WINOGRAD_CHUNK_BYTES ((size_t)16 << 20)
 
 /* One Winograd convolution: in[n][cin][hin][win] -> out[n][cout][hout][wout], padding pt, pl

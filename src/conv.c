@@ -308,9 +308,31 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
                                op, g->groups, g->c);
         *ws = oclnn__conv_depthwise_workspace_size(g, pass);
         return OCLNN_SUCCESS;
-    case OCLNN_CONV_WINOGRAD:
-        return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
-                           "%s: algorithm WINOGRAD is not built in this version", op);
+    case OCLNN_CONV_WINOGRAD: {
+        /* F(2x2, 3x3): any padding make_geom accepts (0..2 per side for a 3x3 kernel), which
+         * keeps backward data's padding 2 - pad valid too. */
+        const struct {
+            const char *name;
+            int value, want;
+        } need[] = {{"kernel height", g->r, 3},   {"kernel width", g->s, 3},
+                    {"stride_h", g->stride_h, 1}, {"stride_w", g->stride_w, 1},
+                    {"dilation_h", g->dil_h, 1},  {"dilation_w", g->dil_w, 1},
+                    {"groups", g->groups, 1}};
+        for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+            if (need[i].value != need[i].want)
+                return oclnn__fail(ctx, OCLNN_UNSUPPORTED,
+                                   "%s: algorithm WINOGRAD needs a 3x3 kernel, stride 1, "
+                                   "dilation 1 and groups 1 (%s %d)",
+                                   op, need[i].name, need[i].value);
+        int chunk;
+        *ws = oclnn__conv_winograd_workspace(ctx, g, pass, &chunk);
+        if (*ws > ctx->workspace_limit)
+            return oclnn__fail(ctx, OCLNN_OUT_OF_MEMORY,
+                               "%s: algorithm WINOGRAD needs %zu bytes of workspace for one "
+                               "image, more than the limit %zu (oclnn_context_set_workspace_limit)",
+                               op, *ws, ctx->workspace_limit);
+        return OCLNN_SUCCESS;
+    }
     case OCLNN_CONV_DIRECT:
         *ws = oclnn__conv_direct_workspace(ctx, g, pass);
         if (*ws > ctx->workspace_limit)
@@ -483,6 +505,9 @@ oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *d
     case OCLNN_CONV_DEPTHWISE:
         return oclnn__conv_depthwise_forward(ctx, &g, desc->activation, desc->residual_before_act,
                                              x, w, b, z, y);
+    case OCLNN_CONV_WINOGRAD:
+        return oclnn__conv_winograd_forward(ctx, &g, desc->activation, desc->residual_before_act, x,
+                                            w, b, z, y);
     default:
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_FWD ": algorithm %s is not built",
                            algo_name(a));
@@ -519,6 +544,7 @@ oclnn_status oclnn_conv2d_backward_data(oclnn_context *ctx, const oclnn_conv2d_d
     case OCLNN_CONV_GEMM_1X1:
         return oclnn__conv_gemm_backward_data(ctx, &g, a == OCLNN_CONV_GEMM_1X1, dy, w, dx, beta);
     case OCLNN_CONV_DEPTHWISE: return oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx, beta);
+    case OCLNN_CONV_WINOGRAD: return oclnn__conv_winograd_backward_data(ctx, &g, dy, w, dx, beta);
     default:
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_BWD_DATA ": algorithm %s is not built",
                            algo_name(a));
@@ -562,6 +588,8 @@ oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx, const oclnn_conv2
                                                  beta);
     case OCLNN_CONV_DEPTHWISE:
         return oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw, db, beta);
+    case OCLNN_CONV_WINOGRAD:
+        return oclnn__conv_winograd_backward_weights(ctx, &g, x, dy, dw, db, beta);
     default:
         return oclnn__fail(ctx, OCLNN_UNSUPPORTED, OP_BWD_WEIGHTS ": algorithm %s is not built",
                            algo_name(a));

@@ -1,5 +1,6 @@
-/* conv_algos.h - the convolution algorithms of conv_direct.c and conv_gemm.c as the dispatcher
- * (conv.c) calls them, and the helpers they share. Geometry and tensors are validated first. */
+/* conv_algos.h - the convolution algorithms of conv_direct.c, conv_gemm.c and conv_winograd.c
+ * as the dispatcher (conv.c) calls them, and the helpers they share. Geometry and tensors are
+ * validated first. */
 #ifndef OCLNN_CONV_ALGOS_H
 #define OCLNN_CONV_ALGOS_H
 
@@ -15,7 +16,7 @@ typedef struct oclnn_conv_tuning {
     int kb_flat; /* kb and px of the forward over a padded copy (fwd_flat) */
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
-    size_t local[3]; /* work-group size (2-D kernels use the first two) */
+    size_t local[3];    /* work-group size (2-D kernels use the first two) */
 } oclnn_conv_tuning;
 oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
 
@@ -60,6 +61,27 @@ oclnn_status oclnn__conv_gemm_backward_weights(oclnn_context *ctx, const oclnn_c
                                                bool one_by_one, const oclnn_tensor *x,
                                                const oclnn_tensor *dy, oclnn_tensor *dw,
                                                oclnn_tensor *db, float beta);
+
+/* Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl + CLBlast): 3x3 kernels, stride 1, dilation 1,
+ * groups 1, any padding the geometry allows (0..2 per side). Workspace: the transformed filter
+ * U [K][16][C] and, per chunk of images, the transformed tiles V [16][C][T] and products
+ * M [16][K][T]; *chunk receives the images per chunk (at least 1: the caller compares the bytes
+ * with the limit). Backward data transforms dy with the rotated filter; backward weights sums
+ * dU = dM x V^T over the chunks (dM: the output transform's adjoint of dy) and applies the
+ * filter transform's adjoint. */
+size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                      oclnn_conv_pass pass, int *chunk);
+oclnn_status oclnn__conv_winograd_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                          oclnn_activation act, int residual_before_act,
+                                          const oclnn_tensor *x, const oclnn_tensor *w,
+                                          const oclnn_tensor *b, const oclnn_tensor *z,
+                                          oclnn_tensor *y);
+oclnn_status oclnn__conv_winograd_backward_data(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                const oclnn_tensor *dy, const oclnn_tensor *w,
+                                                oclnn_tensor *dx, float beta);
+oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                                   const oclnn_tensor *x, const oclnn_tensor *dy,
+                                                   oclnn_tensor *dw, oclnn_tensor *db, float beta);
 
 /* db = beta * db + sum over n, h, w of dy (cl/conv_epilogue.cl), shared by the algorithms. */
 oclnn_status oclnn__conv_bias_grad(oclnn_context *ctx, const char *op, const oclnn_conv_geom *g,

@@ -30,6 +30,7 @@ static const shape shapes[] = {
     {"C=1 K=1 odd 7x5", 1, 1, 7, 5, 1, 3, 3, 0, 0, 0, 0, 1, 1, 1, 1, 1},
     {"odd non-square 9x23", 2, 3, 9, 23, 5, 3, 2, 1, 0, 1, 1, 1, 1, 1, 1, 1},
     {"wide row 3x37 (tiles + tail)", 1, 2, 3, 37, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"wide row 5x70 (interior tiles)", 1, 2, 5, 70, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"stride 2 pad 1", 2, 3, 11, 13, 4, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
     {"stride 3", 1, 2, 17, 40, 3, 3, 3, 0, 0, 0, 0, 3, 3, 1, 1, 1},
     {"stride 3 > kernel 2", 2, 2, 10, 11, 3, 2, 2, 0, 0, 0, 0, 3, 3, 1, 1, 1},
@@ -117,8 +118,20 @@ static bool is_1x1(const shape *sh)
            !sh->pl && !sh->pr;
 }
 
-/* The algorithms that must handle a shape: DIRECT and IM2COL_GEMM everywhere, GEMM_1X1 and
- * DEPTHWISE where they apply, and AUTO. */
+/* Where WINOGRAD applies: 3x3 kernels at stride 1, dilation 1, groups 1 (any padding). Its
+ * F(2x2, 3x3) transforms add and halve a few terms before and after the channel sums, so its
+ * error stays a few ulp times a small multiple of sum|terms|: it is held to the same RTOL and ATOL
+ * as every algorithm, and a 1e-4 relative error in the output transform's second-row coefficient
+ * fails every forward table shape with a second output row (likewise 1e-4 in one coefficient of
+ * the filter transform's adjoint fails backward weights). */
+static bool is_winograd(const shape *sh)
+{
+    return sh->r == 3 && sh->s == 3 && sh->sh == 1 && sh->sw == 1 && sh->dh == 1 && sh->dw == 1 &&
+           sh->groups == 1;
+}
+
+/* The algorithms that must handle a shape: DIRECT and IM2COL_GEMM everywhere, GEMM_1X1,
+ * DEPTHWISE and WINOGRAD where they apply, and AUTO. */
 static int algos_for(const shape *sh, oclnn_conv_algo *out)
 {
     int n = 0;
@@ -128,6 +141,8 @@ static int algos_for(const shape *sh, oclnn_conv_algo *out)
         out[n++] = OCLNN_CONV_GEMM_1X1;
     if (is_depthwise(sh))
         out[n++] = OCLNN_CONV_DEPTHWISE;
+    if (is_winograd(sh))
+        out[n++] = OCLNN_CONV_WINOGRAD;
     out[n++] = OCLNN_CONV_AUTO;
     return n;
 }
@@ -218,6 +233,16 @@ static void check_forward(const shape *sh, oclnn_conv_algo algo, bool bias, int 
     free_data(&d);
 }
 
+/* t holds exactly start (or is still all NaN when start is NULL): a failed call wrote nothing. */
+static void assert_untouched(const oclnn_tensor *t, const float *start, const char *name)
+{
+    float *got = fx_download(t);
+    oclnn_tensor_desc d = oclnn_tensor_get_desc(t);
+    for (size_t i = 0; i < oclnn_tensor_desc_count(&d); i++)
+        ck_assert_msg(start ? got[i] == start[i] : isnan(got[i]), "%s[%zu] was written", name, i);
+    free(got);
+}
+
 /* Backward data and weights (+ bias) of one shape with one algorithm. beta 1 starts from
  * random dx/dw/db and checks they were added to. */
 static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
@@ -274,7 +299,8 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
     snprintf(what, sizeof what, "%s backward bias %s beta %g", sh->name, algo_str(algo),
              (double)beta);
     fx_assert_close_tol(what, got, wantb, tol, (size_t)p.k);
-    free(got), free(tol), free(wantw), free(termsw);
+    free(got), free(tol);
+    free(wantw), free(termsw);
     free(dx0), free(dw0), free(db0);
     oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(dy);
     oclnn_tensor_destroy(dx), oclnn_tensor_destroy(dw), oclnn_tensor_destroy(db);
@@ -284,7 +310,7 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
 START_TEST(forward_table)
 {
     const shape *sh = &shapes[_i];
-    oclnn_conv_algo algos[5];
+    oclnn_conv_algo algos[6];
     int na = algos_for(sh, algos);
     for (int a = 0; a < na; a++)
         check_forward(sh, algos[a], true, OCLNN_ACT_NONE, false, 0);
@@ -294,7 +320,7 @@ END_TEST
 START_TEST(backward_table)
 {
     const shape *sh = &shapes[_i];
-    oclnn_conv_algo algos[5];
+    oclnn_conv_algo algos[6];
     int na = algos_for(sh, algos);
     for (int a = 0; a < na; a++)
         check_backward(sh, algos[a], 0.0f);
@@ -333,6 +359,21 @@ START_TEST(fused_epilogue)
 }
 END_TEST
 
+/* WINOGRAD's output transform stores through the same epilogue: every combination on odd
+ * output sizes (3x37: a partial last tile row and column). */
+static const char *epilogue_winograd_shapes[] = {"wide row 3x37 (tiles + tail)"};
+
+START_TEST(fused_epilogue_winograd)
+{
+    const shape *sh = find_shape(epilogue_winograd_shapes[_i]);
+    for (int act = OCLNN_ACT_NONE; act <= OCLNN_ACT_GELU_TANH; act++) {
+        check_forward(sh, OCLNN_CONV_WINOGRAD, act % 2 == 0, act, false, 0);
+        check_forward(sh, OCLNN_CONV_WINOGRAD, true, act, true, 0);
+        check_forward(sh, OCLNN_CONV_WINOGRAD, act != 1, act, true, 1);
+    }
+}
+END_TEST
+
 START_TEST(fused_epilogue_1x1)
 {
     const shape *sh = find_shape("ConvNeXt-T 1x1 expand 16->64");
@@ -344,13 +385,14 @@ START_TEST(fused_epilogue_1x1)
 END_TEST
 
 /* beta = 1 adds to the existing gradients. */
-static const char *accumulate_shapes[] = {"stride 2 pad 1", "dilation 3 stride 2", "groups 4 1x1",
-                                          "depthwise 7x7 s1", "ConvNeXt-T 1x1 expand 16->64"};
+static const char *accumulate_shapes[] = {
+    "stride 2 pad 1",   "dilation 3 stride 2",          "groups 4 1x1",
+    "depthwise 7x7 s1", "ConvNeXt-T 1x1 expand 16->64", "asymmetric pad 0,2,1,0"};
 
 START_TEST(accumulate)
 {
     const shape *sh = find_shape(accumulate_shapes[_i]);
-    oclnn_conv_algo algos[5];
+    oclnn_conv_algo algos[6];
     int na = algos_for(sh, algos);
     for (int a = 0; a < na; a++)
         check_backward(sh, algos[a], 1.0f);
@@ -418,8 +460,9 @@ START_TEST(deterministic)
     oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow), bd = oclnn_tensor_desc_1d(p.k);
     oclnn_tensor *x = fx_tensor(&xd, d.x), *w = fx_tensor(&wd, d.w), *dy = fx_tensor(&yd, d.dy);
     oclnn_tensor *b = fx_tensor(&bd, d.b);
-    const oclnn_conv_algo algos[] = {OCLNN_CONV_DIRECT, OCLNN_CONV_IM2COL_GEMM, OCLNN_CONV_AUTO};
-    for (int a = 0; a < 3; a++) {
+    const oclnn_conv_algo algos[] = {OCLNN_CONV_DIRECT, OCLNN_CONV_IM2COL_GEMM, OCLNN_CONV_WINOGRAD,
+                                     OCLNN_CONV_AUTO};
+    for (int a = 0; a < 4; a++) {
         oclnn_conv2d_desc desc = desc_of(sh, algos[a]);
         desc.activation = OCLNN_ACT_GELU;
         float *first[4] = {0};
@@ -594,6 +637,49 @@ START_TEST(chunked_batch)
     check_forward(sh, OCLNN_CONV_IM2COL_GEMM, true, OCLNN_ACT_GELU_TANH, true, 1);
     check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 0.0f);
     check_backward(sh, OCLNN_CONV_IM2COL_GEMM, 1.0f);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
+}
+END_TEST
+
+/* WINOGRAD under a small workspace limit: the filter transform 16 x K x C plus two images'
+ * tiles (16 x (C + K) x 4 x 5 tiles of 7x9 outputs) per chunk, so the 5 images run as chunks
+ * of 2, 2 and 1; backward data (C and K swapped, dx 7x9: the same tiles) likewise, and backward
+ * weights (the same workspace) sums its chunks' products in order. */
+START_TEST(chunked_winograd)
+{
+    oclnn_context *ctx = fx_ctx();
+    const shape *sh = find_shape("batch 5");
+    ref_conv p = ref_of(sh);
+    const size_t filter = (size_t)16 * p.k * p.c * sizeof(float);
+    const size_t per_image = (size_t)16 * (p.c + p.k) * 4 * 5 * sizeof(float);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, filter + per_image * 5 / 2),
+                     OCLNN_SUCCESS);
+    oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_WINOGRAD);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, filter + 2 * per_image);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, filter + 2 * per_image);
+    check_forward(sh, OCLNN_CONV_WINOGRAD, true, OCLNN_ACT_GELU_TANH, true, 1);
+    check_forward(sh, OCLNN_CONV_WINOGRAD, true, OCLNN_ACT_RELU, true, 0);
+    check_backward(sh, OCLNN_CONV_WINOGRAD, 0.0f);
+    check_backward(sh, OCLNN_CONV_WINOGRAD, 1.0f);
+    /* Below one image: OUT_OF_MEMORY, nothing written. */
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, filter + per_image - 4), OCLNN_SUCCESS);
+    oclnn_tensor *x = fx_tensor(&xd, NULL), *w = fx_tensor(&wd, NULL);
+    oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow);
+    oclnn_tensor *y = fx_tensor(&yd, NULL);
+    fx_assert_status(oclnn_conv2d_forward(ctx, &desc, x, w, NULL, NULL, y), OCLNN_OUT_OF_MEMORY,
+                     "algorithm WINOGRAD needs");
+    fx_assert_status(oclnn_conv2d_backward_data(ctx, &desc, y, w, x, 0), OCLNN_OUT_OF_MEMORY,
+                     "algorithm WINOGRAD needs");
+    assert_untouched(y, NULL, "y");
+    assert_untouched(x, NULL, "x");
+    oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(y);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
 }
 END_TEST
@@ -800,7 +886,9 @@ START_TEST(negative_forced_algorithm)
     d.algo = OCLNN_CONV_DEPTHWISE;
     expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm DEPTHWISE needs groups == input channels");
     d.algo = OCLNN_CONV_WINOGRAD;
-    expect_all(&t, &d, OCLNN_UNSUPPORTED, "algorithm WINOGRAD is not built");
+    expect_all(&t, &d, OCLNN_UNSUPPORTED,
+               "algorithm WINOGRAD needs a 3x3 kernel, stride 1, "
+               "dilation 1 and groups 1 (groups 2)");
     /* Metadata only: one image's columns of 64 x 9 x 4096 x 4096 would pass 2^31 elements. */
     oclnn_tensor_desc bx = d4(1, 64, 4096, 4096), bw = d4(64, 64, 3, 3);
     oclnn_conv2d_desc big = oclnn_conv2d_desc_default();
@@ -816,6 +904,62 @@ START_TEST(negative_forced_algorithm)
         OCLNN_SUCCESS);
     ck_assert_int_ne(a, OCLNN_CONV_IM2COL_GEMM);
     neg_free(&t);
+}
+END_TEST
+
+/* WINOGRAD names the field that rules it out, on every pass. */
+START_TEST(negative_winograd)
+{
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc x = d4(2, 4, 8, 8), w = d4(6, 4, 3, 3), w32 = d4(6, 4, 3, 2);
+    oclnn_conv2d_desc d = oclnn_conv2d_desc_default();
+    oclnn_conv2d_desc_set_pad(&d, 1, 1);
+    d.algo = OCLNN_CONV_WINOGRAD;
+    oclnn_conv_algo a;
+    size_t ws;
+    const oclnn_conv_pass passes[] = {OCLNN_CONV_FORWARD, OCLNN_CONV_BACKWARD_DATA,
+                                      OCLNN_CONV_BACKWARD_WEIGHTS};
+    for (int i = 0; i < 3; i++) {
+        fx_assert_status(oclnn_conv2d_choose(ctx, &d, passes[i], &x, &w32, &a, &ws),
+                         OCLNN_UNSUPPORTED,
+                         "WINOGRAD needs a 3x3 kernel, stride 1, dilation 1 "
+                         "and groups 1 (kernel width 2)");
+        ck_assert_uint_eq(ws, 0);
+        oclnn_conv2d_desc e = d;
+        e.stride_w = 2;
+        fx_assert_status(oclnn_conv2d_choose(ctx, &e, passes[i], &x, &w, &a, &ws),
+                         OCLNN_UNSUPPORTED, "(stride_w 2)");
+        e = d, e.stride_h = 3;
+        fx_assert_status(oclnn_conv2d_choose(ctx, &e, passes[i], &x, &w, &a, &ws),
+                         OCLNN_UNSUPPORTED, "(stride_h 3)");
+        e = d, e.dilation_h = 2;
+        fx_assert_status(oclnn_conv2d_choose(ctx, &e, passes[i], &x, &w, &a, &ws),
+                         OCLNN_UNSUPPORTED, "(dilation_h 2)");
+        e = d, e.dilation_w = 2;
+        fx_assert_status(oclnn_conv2d_choose(ctx, &e, passes[i], &x, &w, &a, &ws),
+                         OCLNN_UNSUPPORTED, "(dilation_w 2)");
+    }
+    oclnn_tensor_desc w53 = d4(6, 4, 5, 3);
+    oclnn_conv2d_desc e = oclnn_conv2d_desc_default();
+    e.algo = OCLNN_CONV_WINOGRAD;
+    fx_assert_status(oclnn_conv2d_choose(ctx, &e, OCLNN_CONV_FORWARD, &x, &w53, &a, &ws),
+                     OCLNN_UNSUPPORTED, "(kernel height 5)");
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_WINOGRAD);
+    ck_assert_uint_gt(ws, 0);
+    const size_t fwd = ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_DATA, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_gt(ws, 0);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, fwd);
+    /* One image needs more workspace than the limit: OUT_OF_MEMORY before anything runs. */
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 1000), OCLNN_SUCCESS);
+    fx_assert_status(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),
+                     OCLNN_OUT_OF_MEMORY, "algorithm WINOGRAD needs");
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
 }
 END_TEST
 
@@ -943,6 +1087,9 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, fused_epilogue, 0,
                         (int)(sizeof epilogue_shapes / sizeof epilogue_shapes[0]));
     tcase_add_test(tc, fused_epilogue_1x1);
+    tcase_add_loop_test(
+        tc, fused_epilogue_winograd, 0,
+        (int)(sizeof epilogue_winograd_shapes / sizeof epilogue_winograd_shapes[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("api");
     tcase_set_timeout(tc, 600);
@@ -952,8 +1099,10 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, profile_rates);
+    tcase_add_test(tc, chunked_winograd);
     tcase_add_test(tc, negative_descriptor);
     tcase_add_test(tc, negative_forced_algorithm);
+    tcase_add_test(tc, negative_winograd);
     tcase_add_test(tc, negative_shapes);
     tcase_add_test(tc, negative_other_context);
     suite_add_tcase(s, tc);

@@ -1,0 +1,260 @@
+/* conv2d_winograd.cl - Winograd F(2x2, 3x3) convolution (3x3, stride 1, dilation 1, groups 1):
+ * the filter transform U = G g G^T, the input transform V = B^T d B of 4x4 tiles at stride 2 and
+ * the output transform Y = A^T M A with the fused epilogue; the 16 GEMMs M = U x V between them
+ * are CLBlast's. Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
+ *   U[OUT][16][IN], V[16][IN][T], M[16][OUT][T], e = 4 * row + column of the 4x4 tile
+ * (U[.][e][.] is GEMM e's [OUT][IN] operand with rows 16 * IN apart, so the filter transform
+ * writes one contiguous 16 x IN block per output channel). Backward weights: dM, the output
+ * transform's adjoint of dy, laid out like M; dU like U. The tile kernels' work-items handle
+ * 16 consecutive tiles t of one channel, the filter kernels' 16 consecutive input channels.
+ * Defines: none (geometry is passed at run time, so one build serves every shape). */
+
+#include "conv_epilogue.h"
+#include "conv_rows.h"
+
+/* Stores the first len (up to 16) lanes of v at dst. */
+static inline void store16_len(__global float *dst, int len, float16 v)
+{
+    if (len >= 16) {
+        vstore16(v, 0, dst);
+        return;
+    }
+    float t[16];
+    vstore16(v, 0, t);
+    for (int i = 0; i < len; i++)
+        dst[i] = t[i];
+}
+
+/* U[o][e][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
+ * (flip 1: the filter of backward data, whose output channels are w's input channels). A
+ * work-item transforms 16 consecutive input channels i0.. (POCL pays for every work-group: one
+ * channel per work-item made this kernel cost more than the GEMMs on 512 channels).
+ * Global: (ceil(IN / 16), OUT). */
+__kernel void winograd_filter(__global const float *w, const int w_off, __global float *U,
+                              const int OUT, const int IN, const int flip)
+{
+    const int i0 = (int)get_global_id(0) * 16, o = (int)get_global_id(1);
+    if (i0 >= IN || o >= OUT)
+        return;
+    const int len = min(16, IN - i0);
+    float res[16][16];
+    for (int l = 0; l < len; l++) {
+        const int i = i0 + l;
+        __global const float *src = w + w_off + ((size_t)(flip ? i * OUT + o : o * IN + i)) * 9;
+        float g[9];
+        for (int t = 0; t < 9; t++)
+            g[t] = src[flip ? 8 - t : t];
+        /* Gg (4x3): rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of each column; then
+         * the same on the rows of Gg. */
+        float a[4][3];
+        for (int c = 0; c < 3; c++) {
+            a[0][c] = g[c];
+            a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
+            a[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
+            a[3][c] = g[6 + c];
+        }
+        for (int r = 0; r < 4; r++) {
+            res[4 * r + 0][l] = a[r][0];
+            res[4 * r + 1][l] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
+            res[4 * r + 2][l] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
+            res[4 * r + 3][l] = a[r][2];
+        }
+    }
+    __global float *dst = U + (size_t)o * 16 * IN + i0;
+    for (int e = 0; e < 16; e++)
+        store16_len(dst + (size_t)e * IN, len, vload16(0, res[e]));
+}
+
+/* The tile coordinates after (nl, th, tw) in the order of t. */
+static inline void next_tile(int *nl, int *th, int *tw, const int TH, const int TW)
+{
+    if (++*tw == TW) {
+        *tw = 0;
+        if (++*th == TH)
+            *th = 0, ++*nl;
+    }
+}
+
+/* V[e][c][t] = (B^T d B)[e] of the tile d = x[n][c][2th - PT .. +3][2tw - PL .. +3], zero
+ * outside the image, for the NB images at x_off; V starts at element v_off. A work-item
+ * transforms the 16 consecutive tiles t0.. of one channel, one tile at a time in float4 rows,
+ * and stores each of the 16 planes as one float16: no lanes are wasted on small images.
+ * Global: (ceil(T / 16), C). */
+__kernel void winograd_input(__global const float *x, const int x_off, __global float *V,
+                             const ulong v_off, const int NB, const int C, const int H, const int W,
+                             const int TH, const int TW, const int PT, const int PL)
+{
+    const int T = NB * TH * TW;
+    const int t0 = (int)get_global_id(0) * 16, c = (int)get_global_id(1);
+    if (t0 >= T || c >= C)
+        return;
+    int tw = t0 % TW, th = (t0 / TW) % TH, nl = t0 / (TW * TH);
+    const int len = min(16, T - t0);
+    float res[16][16];
+    for (int l = 0; l < len; l++) {
+        __global const float *img = x + x_off + ((size_t)nl * C + c) * H * W;
+        const int r0 = 2 * th - PT, c0 = 2 * tw - PL;
+        float4 d[4];
+        if (r0 >= 0 && r0 + 4 <= H && c0 >= 0 && c0 + 4 <= W) {
+            for (int i = 0; i < 4; i++)
+                d[i] = vload4(0, img + (r0 + i) * W + c0);
+        } else {
+            for (int i = 0; i < 4; i++) {
+                float v[4];
+                const bool row = r0 + i >= 0 && r0 + i < H;
+                for (int j = 0; j < 4; j++)
+                    v[j] = row && c0 + j >= 0 && c0 + j < W ? img[(r0 + i) * W + c0 + j] : 0.0f;
+                d[i] = vload4(0, v);
+            }
+        }
+        /* B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on each row. */
+        const float4 b[4] = {d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]};
+        for (int i = 0; i < 4; i++) {
+            res[4 * i + 0][l] = b[i].x - b[i].z;
+            res[4 * i + 1][l] = b[i].y + b[i].z;
+            res[4 * i + 2][l] = b[i].z - b[i].y;
+            res[4 * i + 3][l] = b[i].y - b[i].w;
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
+    }
+    __global float *dst = V + v_off + (size_t)c * T + t0;
+    for (int e = 0; e < 16; e++)
+        store16_len(dst + (size_t)e * C * T, len, vload16(0, res[e]));
+}
+
+/* y[n][k][2th + a][2tw + b] = epilogue((A^T m A)[a][b]) of the tile m = M[.][k][t], for the
+ * pixels inside OH x OW, with bias b[k] (has_b) and residual z at the same position (has_z;
+ * z may be y itself: backward data's accumulation). M starts at element m_off; y_off and z_off
+ * point at image n0. A work-item transforms the 16 consecutive tiles t0.. of one channel in
+ * float16 lanes. Global: (ceil(T / 16), K). */
+__kernel void winograd_output(__global const float *M, const ulong m_off, __global float *y,
+                              const int y_off, __global const float *b, const int b_off,
+                              const int has_b, __global const float *z, const int z_off,
+                              const int has_z, const int NB, const int K, const int OH,
+                              const int OW, const int TH, const int TW, const int act,
+                              const int res_before)
+{
+    const int T = NB * TH * TW;
+    const int t0 = (int)get_global_id(0) * 16, k = (int)get_global_id(1);
+    if (t0 >= T || k >= K)
+        return;
+    const int len = min(16, T - t0);
+    __global const float *src = M + m_off + (size_t)k * T + t0;
+    /* A^T m: rows m0 + m1 + m2 and m1 - m2 - m3 of each column; then the same on the rows. */
+    float16 s[2][4];
+    for (int j = 0; j < 4; j++) {
+        const float16 m0 = load16_tail(src + (size_t)(0 + j) * K * T, len);
+        const float16 m1 = load16_tail(src + (size_t)(4 + j) * K * T, len);
+        const float16 m2 = load16_tail(src + (size_t)(8 + j) * K * T, len);
+        const float16 m3 = load16_tail(src + (size_t)(12 + j) * K * T, len);
+        s[0][j] = m0 + m1 + m2;
+        s[1][j] = m1 - m2 - m3;
+    }
+    float16 o[4] = {s[0][0] + s[0][1] + s[0][2], s[0][1] - s[0][2] - s[0][3],
+                    s[1][0] + s[1][1] + s[1][2], s[1][1] - s[1][2] - s[1][3]};
+    /* The residual of each lane's 2x2 pixels (zero outside the output), gathered before any
+     * store since z may be y. */
+    float zs[4][16];
+    const int tw0 = t0 % TW, th0 = (t0 / TW) % TH, nl0 = t0 / (TW * TH);
+    int tw = tw0, th = th0, nl = nl0;
+    for (int l = 0; l < 16; l++) {
+        for (int a = 0; a < 4; a++) {
+            const int oh = 2 * th + a / 2, ow = 2 * tw + a % 2;
+            zs[a][l] = has_z && l < len && oh < OH && ow < OW
+                           ? z[z_off + (((size_t)nl * K + k) * OH + oh) * OW + ow]
+                           : 0.0f;
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
+    }
+    const float bias = has_b ? b[b_off + k] : 0.0f;
+    float out[4][16];
+    for (int a = 0; a < 4; a++)
+        vstore16(conv_epilogue16(o[a], bias, vload16(0, zs[a]), act, res_before), 0, out[a]);
+    tw = tw0, th = th0, nl = nl0;
+    for (int l = 0; l < len; l++) {
+        const int oh = 2 * th, ow = 2 * tw;
+        __global float *dst = y + y_off + (((size_t)nl * K + k) * OH + oh) * OW + ow;
+        const bool right = ow + 1 < OW, below = oh + 1 < OH;
+        dst[0] = out[0][l];
+        if (right)
+            dst[1] = out[1][l];
+        if (below) {
+            dst[OW] = out[2][l];
+            if (right)
+                dst[OW + 1] = out[3][l];
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
+    }
+}
+
+/* Backward weights. dM[e][k][t] = (A dY A^T)[e], the adjoint of the output transform, of the
+ * 2x2 tile dY = dy[n][k][2th .. +1][2tw .. +1] (zero outside OH x OW), for the NB images at
+ * dy_off; dM starts at element m_off. Global: (ceil(T / 16), K). */
+__kernel void winograd_grad_output(__global const float *dy, const int dy_off, __global float *dM,
+                                   const ulong m_off, const int NB, const int K, const int OH,
+                                   const int OW, const int TH, const int TW)
+{
+    const int T = NB * TH * TW;
+    const int t0 = (int)get_global_id(0) * 16, k = (int)get_global_id(1);
+    if (t0 >= T || k >= K)
+        return;
+    const int len = min(16, T - t0);
+    float g[4][16];
+    int tw = t0 % TW, th = (t0 / TW) % TH, nl = t0 / (TW * TH);
+    for (int l = 0; l < 16; l++) {
+        for (int a = 0; a < 4; a++) {
+            const int oh = 2 * th + a / 2, ow = 2 * tw + a % 2;
+            g[a][l] = l < len && oh < OH && ow < OW
+                          ? dy[dy_off + (((size_t)nl * K + k) * OH + oh) * OW + ow]
+                          : 0.0f;
+        }
+        next_tile(&nl, &th, &tw, TH, TW);
+    }
+    const float16 y00 = vload16(0, g[0]), y01 = vload16(0, g[1]);
+    const float16 y10 = vload16(0, g[2]), y11 = vload16(0, g[3]);
+    /* A dY: rows y0, y0 + y1, y0 - y1, -y1; then the same on the columns. */
+    const float16 r[4][2] = {
+        {y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+    __global float *dst = dM + m_off + (size_t)k * T + t0;
+    const size_t plane = (size_t)K * T;
+    for (int i = 0; i < 4; i++) {
+        store16_len(dst + (4 * i + 0) * plane, len, r[i][0]);
+        store16_len(dst + (4 * i + 1) * plane, len, r[i][0] + r[i][1]);
+        store16_len(dst + (4 * i + 2) * plane, len, r[i][0] - r[i][1]);
+        store16_len(dst + (4 * i + 3) * plane, len, -r[i][1]);
+    }
+}
+
+/* dw[k][c] = beta * dw + G^T dU G, the adjoint of the filter transform, of dU[k][.][c] (laid out
+ * like U: [K][16][C]). A work-item takes 16 consecutive input channels c0.. of one k.
+ * Global: (ceil(C / 16), K). */
+__kernel void winograd_grad_filter(__global const float *dU, __global float *dw, const int dw_off,
+                                   const int K, const int C, const int beta)
+{
+    const int c0 = (int)get_global_id(0) * 16, k = (int)get_global_id(1);
+    if (c0 >= C || k >= K)
+        return;
+    const int len = min(16, C - c0);
+    __global const float *src = dU + (size_t)k * 16 * C + c0;
+    float16 u[16];
+    for (int e = 0; e < 16; e++)
+        u[e] = load16_tail(src + (size_t)e * C, len);
+    /* dU G on each row (columns 0, 1, 2), then G^T on the columns. */
+    float16 h[4][3];
+    for (int i = 0; i < 4; i++) {
+        const float16 a = u[4 * i], b = u[4 * i + 1], c = u[4 * i + 2], d = u[4 * i + 3];
+        h[i][0] = a + 0.5f * (b + c);
+        h[i][1] = 0.5f * (b - c);
+        h[i][2] = 0.5f * (b + c) + d;
+    }
+    float res[9][16];
+    for (int s = 0; s < 3; s++) {
+        vstore16(h[0][s] + 0.5f * (h[1][s] + h[2][s]), 0, res[s]);
+        vstore16(0.5f * (h[1][s] - h[2][s]), 0, res[3 + s]);
+        vstore16(0.5f * (h[1][s] + h[2][s]) + h[3][s], 0, res[6 + s]);
+    }
+    __global float *out = dw + dw_off + ((size_t)k * C + c0) * 9;
+    for (int l = 0; l < len; l++)
+        for (int q = 0; q < 9; q++)
+            out[l * 9 + q] = beta ? out[l * 9 + q] + res[q][l] : res[q][l];
+}

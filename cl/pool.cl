@@ -352,17 +352,19 @@ __kernel void pool_max_codes(__global const float *x, const ulong x_off, __globa
     }
 }
 
-/* Row r's dy (or arg-max codes) of the windows o + l for the 16 lanes l: one vector load inside
- * the row, else loads clamped into it (the kernels mask those lanes). */
-INLINE float16 dy_lanes(__global const float *r, int o, int ow)
+/* Row r's dy (or arg-max codes) of the windows o + l for the 16 lanes l, for an edge block whose
+ * lanes past the row are masked: one vector load where it stays inside the tensor (r is element
+ * `at` of `n`), spilling into the neighbouring rows; loads clamped into the row at the tensor's
+ * first and last rows. */
+INLINE float16 dy_lanes(__global const float *r, int o, int ow, long at, long n)
 {
-    if (o >= 0 && o + 15 < ow)
+    if (at + o >= 0 && at + o + 15 < n)
         return vload16(0, r + o);
     return GATHER16(float16, r, clamp(LANES16 + o, (int16)0, (int16)(ow - 1)));
 }
-INLINE int16 code_lanes(__global const uchar *r, int o, int ow)
+INLINE int16 code_lanes(__global const uchar *r, int o, int ow, long at, long n)
 {
-    if (o >= 0 && o + 15 < ow)
+    if (at + o >= 0 && at + o + 15 < n)
         return convert_int16(vload16(0, r + o));
     return convert_int16(GATHER16(uchar16, r, clamp(LANES16 + o, (int16)0, (int16)(ow - 1))));
 }
@@ -404,10 +406,13 @@ INLINE void store_pair(float16 a, float16 b, bool two, __global float *row, int 
     if (sw == 1) {
         store_lanes16(a, row + c, w - c, nt);
     } else if (sw == 2) {
-        const uint16 lo = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        store_lanes16(shuffle2(a, b, lo), row + c, w - c, nt);
+        const float16 lo = (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4,
+                                     a.s5, b.s5, a.s6, b.s6, a.s7, b.s7);
+        const float16 hi = (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc,
+                                     a.sd, b.sd, a.se, b.se, a.sf, b.sf);
+        store_lanes16(lo, row + c, w - c, nt);
         if (w - c > 16)
-            store_lanes16(shuffle2(a, b, lo + 8), row + c + 16, w - c - 16, nt);
+            store_lanes16(hi, row + c + 16, w - c - 16, nt);
     } else {
         store_strided(a, row, c, sw, w);
         if (two)
@@ -420,10 +425,11 @@ INLINE void store_pair(float16 a, float16 b, bool two, __global float *row, int 
  * lanes' windows are consecutive, b_e + l - q for candidate q, at column offset r_e + q sw with
  * b_e = (c0 + e + pl) / sw and r_e its remainder, for the q with r_e + q sw < kw (at most
  * GATHER_Q: the host checks kw <= GATHER_Q sw). So every candidate is one vector load of dy (and
- * of arg-max codes) whatever the stride; they depend on the column only and are set up once. For
- * each window row covering the input row, in ascending order, the candidates (from the leftmost)
- * add their dy (max: where the window's arg-max code is the lane's position; avg: times the
- * window's weight). Stride 2 interleaves the two parities into 32 columns on store.
+ * of arg-max codes) whatever the stride. For each window row covering the input row, in
+ * ascending order, the candidates (from the leftmost) add their dy (max: where the window's
+ * arg-max code is the lane's position; avg: times the window's weight). Blocks whose candidate
+ * windows all lie inside the input take them unmasked; edge blocks clamp their loads and mask
+ * the lanes whose window does not exist. Stride 2 interleaves the two parities on store.
  * Global: (ceil(w / (16 sw)), ceil(h / GATHER_ROWS), planes). */
 #define GATHER_Q 4
 #define DEFINE_POOL_GATHER(NAME, MODE, CODE_ARGS)                                                  \
@@ -442,41 +448,48 @@ INLINE void store_pair(float16 a, float16 b, bool two, __global float *row, int 
             const bool two = e + 1 < sw;                                                           \
             const int b0 = (c0 + e + pl) / sw, r0 = c0 + e + pl - b0 * sw;                         \
             const int b1 = (c0 + e + 1 + pl) / sw, r1 = c0 + e + 1 + pl - b1 * sw;                 \
-            /* Candidate q of column e (0) and e + 1 (1): the column part of the code each lane    \
-             * looks for (a large negative where the window does not exist or does not reach       \
-             * the column), and the window's weight. */                                            \
-            int16 col0[GATHER_Q], col1[GATHER_Q];                                                  \
-            float16 wt0[GATHER_Q], wt1[GATHER_Q];                                                  \
-            for (int q = 0; q < GATHER_Q; q++) {                                                   \
-                const int16 o0 = LANES16 + b0 - q, o1 = LANES16 + b1 - q;                          \
-                col0[q] = select((int16)(-1 << 20), (int16)(r0 + q * sw),                          \
-                                 o0 >= 0 && o0 < ow && r0 + q * sw < kw);                          \
-                col1[q] = select((int16)(-1 << 20), (int16)(r1 + q * sw),                          \
-                                 o1 >= 0 && o1 < ow && r1 + q * sw < kw && two);                   \
-                wt0[q] = window_weight(o0 * sw - pl, kh, kw, w, MODE);                             \
-                wt1[q] = window_weight(o1 * sw - pl, kh, kw, w, MODE);                             \
+            if ((b0 - nq + 1) * sw - pl >= 0 && (b1 + 15) * sw - pl + kw <= w && b1 + 15 < ow) {   \
+                GATHER_ROW_LOOP(GATHER_INSIDE_##MODE)                                              \
+            } else {                                                                               \
+                /* Candidate q of column e (0) and e + 1 (1): the column part of the code each     \
+                 * lane looks for (a large negative where the window does not exist or does not    \
+                 * reach the column), and the window's weight. */                                  \
+                int16 col0[GATHER_Q], col1[GATHER_Q];                                              \
+                float16 wt0[GATHER_Q], wt1[GATHER_Q];                                              \
+                for (int q = 0; q < GATHER_Q; q++) {                                               \
+                    const int16 o0 = LANES16 + b0 - q, o1 = LANES16 + b1 - q;                      \
+                    col0[q] = select((int16)(-1 << 20), (int16)(r0 + q * sw),                      \
+                                     o0 >= 0 && o0 < ow && r0 + q * sw < kw);                      \
+                    col1[q] = select((int16)(-1 << 20), (int16)(r1 + q * sw),                      \
+                                     o1 >= 0 && o1 < ow && r1 + q * sw < kw && two);               \
+                    wt0[q] = window_weight(o0 * sw - pl, kh, kw, w, MODE);                         \
+                    wt1[q] = window_weight(o1 * sw - pl, kh, kw, w, MODE);                         \
+                }                                                                                  \
+                GATHER_ROW_LOOP(GATHER_EDGE_##MODE)                                                \
             }                                                                                      \
-            /* The window rows containing row iy are [max(0, u / sh), min(v / sh, oh - 1)] with    \
-             * u = iy + pt - kh + sh and v = iy + pt (u / sh: the ceiling of (iy + pt - kh + 1) /  \
-             * sh where that is positive); the quotients are stepped row by row. */                \
-            int uq = (iy0 + pt - kh + sh) / sh, ur = (iy0 + pt - kh + sh) - uq * sh;               \
-            int vq = (iy0 + pt) / sh, vr = (iy0 + pt) - vq * sh;                                   \
-            for (int iy = iy0; iy < min(iy0 + GATHER_ROWS, h); iy++) {                             \
-                float16 acc0 = (float16)0.0f, acc1 = (float16)0.0f;                                \
-                for (int oy = max(uq, 0); oy <= min(vq, oh - 1); oy++) {                           \
-                    __global const float *dr = dyp + oy * ow;                                      \
-                    GATHER_ROW_##MODE                                                              \
-                }                                                                                  \
-                store_pair(acc0, acc1, two, dxp + iy * w, c0 + e, sw, w, nt);                      \
-                if (++ur == sh) {                                                                  \
-                    ur = 0;                                                                        \
-                    uq++;                                                                          \
-                }                                                                                  \
-                if (++vr == sh) {                                                                  \
-                    vr = 0;                                                                        \
-                    vq++;                                                                          \
-                }                                                                                  \
-            }                                                                                      \
+        }                                                                                          \
+    }
+/* The rows of a gather block for columns e and e + 1. The window rows containing row iy are
+ * [max(0, u / sh), min(v / sh, oh - 1)] with u = iy + pt - kh + sh and v = iy + pt (u / sh: the
+ * ceiling of (iy + pt - kh + 1) / sh where that is positive); the quotients are stepped row by
+ * row rather than divided again. */
+#define GATHER_ROW_LOOP(WINDOW_ROW)                                                                \
+    int uq = (iy0 + pt - kh + sh) / sh, ur = (iy0 + pt - kh + sh) - uq * sh;                       \
+    int vq = (iy0 + pt) / sh, vr = (iy0 + pt) - vq * sh;                                           \
+    for (int iy = iy0; iy < min(iy0 + GATHER_ROWS, h); iy++) {                                     \
+        float16 acc0 = (float16)0.0f, acc1 = (float16)0.0f;                                        \
+        for (int oy = max(uq, 0); oy <= min(vq, oh - 1); oy++) {                                   \
+            __global const float *dr = dyp + oy * ow;                                              \
+            WINDOW_ROW                                                                             \
+        }                                                                                          \
+        store_pair(acc0, acc1, two, dxp + iy * w, c0 + e, sw, w, nt);                              \
+        if (++ur == sh) {                                                                          \
+            ur = 0;                                                                                \
+            uq++;                                                                                  \
+        }                                                                                          \
+        if (++vr == sh) {                                                                          \
+            vr = 0;                                                                                \
+            vq++;                                                                                  \
         }                                                                                          \
     }
 /* The weights of the windows whose first padded columns are w0 (lanes): 1 / (kh kw), or for
@@ -487,33 +500,64 @@ INLINE float16 window_weight(int16 w0, int kh, int kw, int w, int mode)
         return (float16)(1.0f / (float)(kh * kw));
     return 1.0f / convert_float16(max(min(w0 + kw, w) - max(w0, 0), 1));
 }
-/* One window row oy of the gather for columns e (acc0) and e + 1 (acc1): max compares the codes
- * with the lanes' positions (row part rc), avg weighs by the window (exclude-pad: also divided by
- * the window's rows inside the input). */
-#define GATHER_ROW_MODE_MAX                                                                        \
+/* The rows of window row oy inside the input. */
+#define WINDOW_ROWS (min(oy * sh - pt + kh, h) - max(oy * sh - pt, 0))
+/* One window row oy of a block inside the input, for columns e (acc0) and e + 1 (acc1): max
+ * compares the codes with the lanes' positions, avg sums and weighs by the window (exclude-pad:
+ * kw columns, the window's rows inside the input). */
+#define GATHER_INSIDE_MODE_MAX                                                                     \
     __global const uchar *cr = code + code_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow);   \
     const int rc = (iy + pt - oy * sh) * kw;                                                       \
-    for (int q = GATHER_Q - 1; q >= 0; q--) {                                                      \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
         if (q < nq && r0 + q * sw < kw)                                                            \
-            acc0 += select((float16)0.0f, dy_lanes(dr, b0 - q, ow),                                \
-                           code_lanes(cr, b0 - q, ow) - col0[q] == rc);                            \
+            acc0 += select((float16)0.0f, vload16(0, dr + b0 - q),                                 \
+                           convert_int16(vload16(0, cr + b0 - q)) == rc + r0 + q * sw);            \
         if (q < nq && two && r1 + q * sw < kw)                                                     \
-            acc1 += select((float16)0.0f, dy_lanes(dr, b1 - q, ow),                                \
-                           code_lanes(cr, b1 - q, ow) - col1[q] == rc);                            \
+            acc1 += select((float16)0.0f, vload16(0, dr + b1 - q),                                 \
+                           convert_int16(vload16(0, cr + b1 - q)) == rc + r1 + q * sw);            \
     }
-#define GATHER_ROW_AVG(ROW_WEIGHT)                                                                 \
+#define GATHER_INSIDE_AVG(WEIGHT)                                                                  \
     float16 t0 = (float16)0.0f, t1 = (float16)0.0f;                                                \
-    for (int q = GATHER_Q - 1; q >= 0; q--) {                                                      \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
         if (q < nq && r0 + q * sw < kw)                                                            \
-            t0 += select((float16)0.0f, dy_lanes(dr, b0 - q, ow) * wt0[q], col0[q] >= 0);          \
+            t0 += vload16(0, dr + b0 - q);                                                         \
         if (q < nq && two && r1 + q * sw < kw)                                                     \
-            t1 += select((float16)0.0f, dy_lanes(dr, b1 - q, ow) * wt1[q], col1[q] >= 0);          \
+            t1 += vload16(0, dr + b1 - q);                                                         \
+    }                                                                                              \
+    acc0 += t0 * (WEIGHT);                                                                         \
+    acc1 += t1 * (WEIGHT);
+#define GATHER_INSIDE_MODE_AVG GATHER_INSIDE_AVG(1.0f / (float)(kh * kw))
+#define GATHER_INSIDE_MODE_AVG_EXCLUDE_PAD GATHER_INSIDE_AVG(1.0f / (float)(WINDOW_ROWS * kw))
+/* The same for an edge block: lanes masked by col0 / col1 (at, n: for dy_lanes). */
+#define GATHER_EDGE_MODE_MAX                                                                       \
+    const long at = ((long)p * oh + oy) * ow, n = (long)planes * oh * ow;                          \
+    __global const uchar *cr = code + code_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow);   \
+    const int rc = (iy + pt - oy * sh) * kw;                                                       \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
+        if (q < nq && r0 + q * sw < kw)                                                            \
+            acc0 += select((float16)0.0f, dy_lanes(dr, b0 - q, ow, at, n),                         \
+                           code_lanes(cr, b0 - q, ow, at, n) - col0[q] == rc);                     \
+        if (q < nq && two && r1 + q * sw < kw)                                                     \
+            acc1 += select((float16)0.0f, dy_lanes(dr, b1 - q, ow, at, n),                         \
+                           code_lanes(cr, b1 - q, ow, at, n) - col1[q] == rc);                     \
+    }
+#define GATHER_EDGE_AVG(ROW_WEIGHT)                                                                \
+    const long at = ((long)p * oh + oy) * ow, n = (long)planes * oh * ow;                          \
+    float16 t0 = (float16)0.0f, t1 = (float16)0.0f;                                                \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
+        if (q < nq && r0 + q * sw < kw)                                                            \
+            t0 += select((float16)0.0f, dy_lanes(dr, b0 - q, ow, at, n) * wt0[q], col0[q] >= 0);   \
+        if (q < nq && two && r1 + q * sw < kw)                                                     \
+            t1 += select((float16)0.0f, dy_lanes(dr, b1 - q, ow, at, n) * wt1[q], col1[q] >= 0);   \
     }                                                                                              \
     acc0 += t0 ROW_WEIGHT;                                                                         \
     acc1 += t1 ROW_WEIGHT;
-#define GATHER_ROW_MODE_AVG GATHER_ROW_AVG()
-#define GATHER_ROW_MODE_AVG_EXCLUDE_PAD                                                            \
-    GATHER_ROW_AVG(/ (float)(min(oy * sh - pt + kh, h) - max(oy * sh - pt, 0)))
+#define GATHER_EDGE_MODE_AVG GATHER_EDGE_AVG()
+#define GATHER_EDGE_MODE_AVG_EXCLUDE_PAD GATHER_EDGE_AVG(/ (float)WINDOW_ROWS)
 
 #define CODE_ARGS __global const uchar *code, const ulong code_off,
 #define NO_CODE_ARGS

@@ -60,6 +60,12 @@
 /* Small helpers of the vector kernels: inlined whatever the compiler's cost model says (POCL
  * otherwise calls them, passing vectors through the stack). */
 #define INLINE inline __attribute__((always_inline))
+/* Unrolls a loop over the window when its size is a small constant. */
+#if WIN_H > 0 && WIN_W > 0 && WIN_H * WIN_W <= 49
+#define UNROLL_WINDOW _Pragma("unroll")
+#else
+#define UNROLL_WINDOW
+#endif
 
 #define MODE_MAX 0
 #define MODE_AVG 1
@@ -323,13 +329,17 @@ __kernel void pool_max_codes(__global const float *x, const ulong x_off, __globa
         int16 arg = max(c0, (int16)0) - c0 + is * kw;
 /* One pass over the window positions; LOAD gives the 16 lanes' values at row `row`, offset j. */
 #define CODE_PASS(LOAD)                                                                            \
-    for (int i = is; i < ie; i++) {                                                                \
+    UNROLL_WINDOW for (int i = 0; i < kh; i++)                                                     \
+    {                                                                                              \
         __global const float *row = xp + (h0 + i) * w;                                             \
-        for (int j = 0; j < kw; j++) {                                                             \
-            const float16 v = LOAD;                                                                \
-            const int16 upd = isgreater(v, m) | isnan(v);                                          \
-            m = select(m, v, upd);                                                                 \
-            arg = select(arg, (int16)(i * kw + j), upd);                                           \
+        if (i >= is && i < ie) {                                                                   \
+            UNROLL_WINDOW for (int j = 0; j < kw; j++)                                             \
+            {                                                                                      \
+                const float16 v = LOAD;                                                            \
+                const int16 upd = isgreater(v, m) | isnan(v);                                      \
+                m = select(m, v, upd);                                                             \
+                arg = select(arg, (int16)(i * kw + j), upd);                                       \
+            }                                                                                      \
         }                                                                                          \
     }
         if (w0 >= 0 && w0 + 15 * sw + kw <= w) {

@@ -1,17 +1,18 @@
 /* pool.cl - 2-D max/average pooling forward and backward (a gather: each dx element sums the
  * windows that contain it, no atomics) and global average pooling, NCHW f32.
  * Defines: VEC (4 or 8; default 8) - vector width of the global-average-pool plane loops.
- *          ROWS (1 to 8; default 4) - input rows per work-item in the backward kernels (the
- *          windows they share are recomputed once).
- *          FWD_ROWS (>= 1; default 8) - output rows per work-item in the forward kernels (POCL
- *          runs small work-items with a visible overhead).
+ *          ROWS (1 to 8; default 4) - input rows per work-item in the one-pass backward kernels
+ *          (the windows they share are recomputed once).
+ *          FWD_ROWS (>= 1; default 8) - output rows per work-item in the forward kernels and the
+ *          arg-max codes (POCL runs small work-items with a visible overhead).
  *          GATHER_ROWS (>= 1; default 16) - input rows per work-item in the backward gathers
  *          (their per-work-item set-up and integer divisions are amortised over them).
  *          WIN_H, WIN_W, STRIDE_H, STRIDE_W (>= 0; default 0) - the window and strides as
  *          constants (0: from the kernel arguments, which must then match the nonzero ones).
  *          NT_STORES (0 or 1; default 0) - the backward gathers may write dx with clang's
  *          non-temporal stores (CPUs; the kernel argument nt chooses per call).
- * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward) or ROWS x 8 inputs (backward);
+ * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward), FWD_ROWS x 16 (arg-max codes),
+ * ROWS x 8 inputs (one-pass backward) or GATHER_ROWS x 16 stride_w inputs (backward gathers);
  * every window holds at least one input position because each pad is smaller than the window. */
 #ifndef ROWS
 #define ROWS 4
@@ -57,8 +58,8 @@
 #endif
 #include "vec.h"
 
-/* Small helpers of the vector kernels: inlined whatever the compiler's cost model says (POCL
- * otherwise calls them, passing vectors through the stack). */
+/* Helpers of the vector kernels: inlined whatever the compiler's cost model says (POCL builds
+ * with -Dinline= and otherwise calls them, passing 64-byte vectors through the stack). */
 #define INLINE inline __attribute__((always_inline))
 /* Unrolls a loop over the window when its size is a small constant. */
 #if WIN_H > 0 && WIN_W > 0 && WIN_H * WIN_W <= 49

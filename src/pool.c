@@ -1,5 +1,6 @@
 /* pool.c - 2-D max/average pooling and global average pooling, NCHW (cl/pool.cl). Backward
- * passes are gathers over the windows containing each input element: deterministic, no atomics. */
+ * passes are gathers over the windows containing each input element (max: of the arg-max codes
+ * found by a first pass): deterministic, no atomics. */
 #include "internal.h"
 
 #define POOL_ROWS 4
@@ -11,15 +12,18 @@
 #define POOL_ROW_OPTS " -DFWD_ROWS=" STR(POOL_FWD_ROWS) " -DGATHER_ROWS=" STR(POOL_GATHER_ROWS)
 #define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) POOL_ROW_OPTS
 /* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
- * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
+ * (forward) or POOL_ROWS input rows (one-pass backward), 16 columns in POOL_FWD_ROWS output rows
+ * (arg-max codes) or 16 strides of columns in POOL_GATHER_ROWS input rows (backward gathers);
+ * fixed local size of 8 x 8 work-items. */
 #define RUN 8
 #define GATHER_RUN 16 /* pool_max_codes and the gathers: 16 columns per work-item */
 #define GATHER_Q 4    /* as in cl/pool.cl */
 static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
 /* On CPUs the backward gathers write a dx of at least this size with non-temporal stores: it
- * outgrows the caches before anything reads it, and skipping the read of each line before its
- * overwrite saves a third of the memory traffic. Smaller ones stay in the cache for the next op. */
+ * outgrows the caches before anything reads it, and not reading each line before overwriting it
+ * nearly halves the gathers' memory traffic (measured: dx written 3x faster on the POCL
+ * machine). Smaller ones stay in the cache for the next op. */
 #define NT_MIN_BYTES ((size_t)16 << 20)
 
 oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
@@ -213,8 +217,8 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
     bool gather = desc->window_w <= GATHER_Q * desc->stride_w;
     size_t code_bytes = oclnn_tensor_desc_count(&yd);
     if (desc->mode == OCLNN_POOL_MAX)
-        gather =
-            gather && desc->window_h * desc->window_w <= 256 && code_bytes <= ctx->workspace_limit;
+        gather = gather && (long)desc->window_h * desc->window_w <= 256 &&
+                 code_bytes <= ctx->workspace_limit;
     if (!gather) {
         oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
                                   OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};

@@ -391,7 +391,10 @@ INLINE void store_strided(float16 v, __global float *row, int c, int sw, int w)
 }
 
 /* Stores the first n (<= 16) lanes of v at p; with nt (and NT_STORES) a full vector at a 64-byte
- * boundary is stored non-temporally: the cache line is not read before it is overwritten. */
+ * boundary is stored non-temporally: the cache line is not read before it is overwritten. Such
+ * stores are weakly ordered: what makes them visible to the next command is the runtime's
+ * completion signalling (x86 drains write-combining buffers on its locked instructions), as no
+ * fence can be afforded per work-item. */
 INLINE void store_lanes16(float16 v, __global float *p, int n, int nt)
 {
     if (n >= 16) {

@@ -472,9 +472,9 @@ INLINE void store_pair(float16 a, float16 b, bool two, __global float *row, int 
                 float16 wt0[GATHER_Q], wt1[GATHER_Q];                                              \
                 for (int q = 0; q < GATHER_Q; q++) {                                               \
                     const int16 o0 = LANES16 + b0 - q, o1 = LANES16 + b1 - q;                      \
-                    col0[q] = select((int16)(-1 << 20), (int16)(r0 + q * sw),                      \
+                    col0[q] = select((int16)(-(1 << 20)), (int16)(r0 + q * sw),                    \
                                      o0 >= 0 && o0 < ow && r0 + q * sw < kw);                      \
-                    col1[q] = select((int16)(-1 << 20), (int16)(r1 + q * sw),                      \
+                    col1[q] = select((int16)(-(1 << 20)), (int16)(r1 + q * sw),                    \
                                      o1 >= 0 && o1 < ow && r1 + q * sw < kw && two);               \
                     wt0[q] = window_weight(o0 * sw - pl, kh, kw, w, MODE);                         \
                     wt1[q] = window_weight(o1 * sw - pl, kh, kw, w, MODE);                         \

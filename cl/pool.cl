@@ -1,13 +1,18 @@
 /* pool.cl - 2-D max/average pooling forward and backward (a gather: each dx element sums the
  * windows that contain it, no atomics) and global average pooling, NCHW f32.
  * Defines: VEC (4 or 8; default 8) - vector width of the global-average-pool plane loops.
- *          ROWS (1 to 8; default 4) - input rows per work-item in the backward kernels (the
- *          windows they share are recomputed once).
- *          FWD_ROWS (>= 1; default 8) - output rows per work-item in the forward kernels (POCL
- *          runs small work-items with a visible overhead).
- *          ROUTE_ROWS (>= 1; default 16) - input rows per work-item in pool_max_route (its
- *          per-work-item integer divisions are amortised over them).
- * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward) or ROWS x 8 inputs (backward);
+ *          ROWS (1 to 8; default 4) - input rows per work-item in the one-pass backward kernels
+ *          (the windows they share are recomputed once).
+ *          FWD_ROWS (>= 1; default 8) - output rows per work-item in the forward kernels and the
+ *          arg-max codes (POCL runs small work-items with a visible overhead).
+ *          GATHER_ROWS (>= 1; default 16) - input rows per work-item in the backward gathers
+ *          (their per-work-item set-up and integer divisions are amortised over them).
+ *          WIN_H, WIN_W, STRIDE_H, STRIDE_W (>= 0; default 0) - the window and strides as
+ *          constants (0: from the kernel arguments, which must then match the nonzero ones).
+ *          NT_STORES (0 or 1; default 0) - the backward gathers may write dx with clang's
+ *          non-temporal stores (CPUs; the kernel argument nt chooses per call).
+ * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward), FWD_ROWS x 16 (arg-max codes),
+ * ROWS x 8 inputs (one-pass backward) or GATHER_ROWS x 16 stride_w inputs (backward gathers);
  * every window holds at least one input position because each pad is smaller than the window. */
 #ifndef ROWS
 #define ROWS 4
@@ -15,11 +20,11 @@
 #ifndef FWD_ROWS
 #define FWD_ROWS 8
 #endif
-#ifndef ROUTE_ROWS
-#define ROUTE_ROWS 16
+#ifndef GATHER_ROWS
+#define GATHER_ROWS 16
 #endif
-#if ROUTE_ROWS < 1
-#error "ROUTE_ROWS must be >= 1"
+#if GATHER_ROWS < 1
+#error "GATHER_ROWS must be >= 1"
 #endif
 #if ROWS < 1 || ROWS > 8
 #error "ROWS must be in 1..8"
@@ -30,7 +35,38 @@
 #if VEC > 8
 #error "VEC must be 4 or 8"
 #endif
+#ifndef WIN_H
+#define WIN_H 0
+#endif
+#ifndef WIN_W
+#define WIN_W 0
+#endif
+#ifndef STRIDE_H
+#define STRIDE_H 0
+#endif
+#ifndef STRIDE_W
+#define STRIDE_W 0
+#endif
+#if WIN_H < 0 || WIN_W < 0 || STRIDE_H < 0 || STRIDE_W < 0
+#error "WIN_H, WIN_W, STRIDE_H and STRIDE_W must be >= 0"
+#endif
+#ifndef NT_STORES
+#define NT_STORES 0
+#endif
+#if NT_STORES != 0 && NT_STORES != 1
+#error "NT_STORES must be 0 or 1"
+#endif
 #include "vec.h"
+
+/* Helpers of the vector kernels: inlined whatever the compiler's cost model says (POCL builds
+ * with -Dinline= and otherwise calls them, passing 64-byte vectors through the stack). */
+#define INLINE inline __attribute__((always_inline))
+/* Unrolls a loop over the window when its size is a small constant. */
+#if WIN_H > 0 && WIN_W > 0 && WIN_H * WIN_W <= 49
+#define UNROLL_WINDOW _Pragma("unroll")
+#else
+#define UNROLL_WINDOW
+#endif
 
 #define MODE_MAX 0
 #define MODE_AVG 1
@@ -110,8 +146,12 @@ inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geo
 }
 
 #define POOL_ARGS                                                                                  \
-    const int h, const int w, const int oh, const int ow, const int kh, const int kw,              \
-        const int sh, const int sw, const int pt, const int pl, const int planes
+    const int h, const int w, const int oh, const int ow, const int kh_arg, const int kw_arg,      \
+        const int sh_arg, const int sw_arg, const int pt, const int pl, const int planes
+/* The window and strides: the arguments, or the WIN_* and STRIDE_* defines when given. */
+#define POOL_WINDOW                                                                                \
+    const int kh = WIN_H > 0 ? WIN_H : kh_arg, kw = WIN_W > 0 ? WIN_W : kw_arg;                    \
+    const int sh = STRIDE_H > 0 ? STRIDE_H : sh_arg, sw = STRIDE_W > 0 ? STRIDE_W : sw_arg;
 
 #define POOL_GEOM                                                                                  \
     {                                                                                              \
@@ -137,6 +177,7 @@ inline void store_lanes(float8 v, __global float *p, int n)
     __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
                        const ulong y_off, POOL_ARGS)                                               \
     {                                                                                              \
+        POOL_WINDOW                                                                                \
         const int ox0 = (int)get_global_id(0) * 8, oy0 = (int)get_global_id(1) * FWD_ROWS;         \
         const int p = (int)get_global_id(2);                                                       \
         if (ox0 >= ow || oy0 >= oh || p >= planes)                                                 \
@@ -204,6 +245,7 @@ inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
     __kernel void NAME(__global const float *x, const ulong x_off, __global const float *dy,       \
                        const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)      \
     {                                                                                              \
+        POOL_WINDOW                                                                                \
         const int ix0 = (int)get_global_id(0) * 8, iy0 = (int)get_global_id(1) * ROWS;             \
         const int p = (int)get_global_id(2);                                                       \
         if (ix0 >= w || iy0 >= h || p >= planes)                                                   \
@@ -248,114 +290,294 @@ DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)
 DEFINE_POOL_BACKWARD(pool_avg_backward, MODE_AVG)
 DEFINE_POOL_BACKWARD(pool_avg_exclude_pad_backward, MODE_AVG_EXCLUDE_PAD)
 
-/* Max-pool backward in two passes (the host uses them when the workspace can hold one int per
- * output): first the arg-max of every window, by the forward's scan (same tie and NaN rules), as
- * a flat index iy * w + ix into its input plane; then each input sums the dy of the windows whose
- * arg-max it is. Each window is scanned once instead of once per input block that it touches.
- * Global: (ceil(ow / 8), ceil(oh / FWD_ROWS), planes). */
-__kernel void pool_max_argmax(__global const float *x, const ulong x_off, __global int *arg,
-                              const ulong arg_off, POOL_ARGS)
+/* The 16 lanes' column offsets 0..15. */
+#define LANES16 ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+/* (T)(r[i.s0], ..., r[i.sf]): a 16-lane gather. */
+#define GATHER16(T, r, i)                                                                          \
+    ((T)(r[(i).s0], r[(i).s1], r[(i).s2], r[(i).s3], r[(i).s4], r[(i).s5], r[(i).s6], r[(i).s7],   \
+         r[(i).s8], r[(i).s9], r[(i).sa], r[(i).sb], r[(i).sc], r[(i).sd], r[(i).se], r[(i).sf]))
+
+/* p[0], p[sw], ..., p[15 sw] without reading past p[15 sw] (load_cols for 16 lanes). */
+INLINE float16 load_cols16(__global const float *p, int sw)
 {
-    const int ox0 = (int)get_global_id(0) * 8, oy0 = (int)get_global_id(1) * FWD_ROWS;
+    if (sw == 1)
+        return vload16(0, p);
+    if (sw == 2)
+        return (float16)(vload16(0, p).even, vload16(0, p + 15).odd);
+    return GATHER16(float16, p, LANES16 * sw);
+}
+
+/* Max-pool backward, pass 1 (the host takes the two passes when the workspace holds a byte per
+ * output and kh * kw <= 256): the arg-max of every window as its position in the window,
+ * i * kw + j, found by the forward's scan (same tie and NaN rules; a window whose values are all
+ * -inf keeps its first position inside the input), 16 windows of a row in vectors.
+ * Global: (ceil(ow / 16), ceil(oh / FWD_ROWS), planes). */
+__kernel void pool_max_codes(__global const float *x, const ulong x_off, __global uchar *code,
+                             const ulong code_off, POOL_ARGS)
+{
+    POOL_WINDOW
+    const int ox0 = (int)get_global_id(0) * 16, oy0 = (int)get_global_id(1) * FWD_ROWS;
     const int p = (int)get_global_id(2);
     if (ox0 >= ow || oy0 >= oh || p >= planes)
         return;
-    const pool_geom g = POOL_GEOM;
     __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);
-    __global int *ap = arg + arg_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;
-    const int n = min(8, ow - ox0);
+    __global uchar *cp = code + code_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;
+    const int w0 = ox0 * sw - pl;
+    const int16 c0 = LANES16 * sw + w0;
     for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {
-        int8 ar, ac;
-        windows8(xp, oy, ox0, g, MODE_MAX, true, &ar, &ac);
-        const int8 flat = ar * w + ac;
-        if (n == 8) {
-            vstore8(flat, 0, ap + oy * ow);
+        const int h0 = oy * sh - pt, is = max(0, -h0), ie = min(kh, h - h0);
+        float16 m = (float16)(-INFINITY);
+        int16 arg = max(c0, (int16)0) - c0 + is * kw;
+/* One pass over the window positions; LOAD gives the 16 lanes' values at row `row`, offset j. */
+#define CODE_PASS(LOAD)                                                                            \
+    UNROLL_WINDOW for (int i = 0; i < kh; i++)                                                     \
+    {                                                                                              \
+        __global const float *row = xp + (h0 + i) * w;                                             \
+        if (i >= is && i < ie) {                                                                   \
+            UNROLL_WINDOW for (int j = 0; j < kw; j++)                                             \
+            {                                                                                      \
+                const float16 v = LOAD;                                                            \
+                const int16 upd = isgreater(v, m) | isnan(v);                                      \
+                m = select(m, v, upd);                                                             \
+                arg = select(arg, (int16)(i * kw + j), upd);                                       \
+            }                                                                                      \
+        }                                                                                          \
+    }
+        if (w0 >= 0 && w0 + 15 * sw + kw <= w) {
+            CODE_PASS(load_cols16(row + w0 + j, sw))
         } else {
-            int t[8];
-            vstore8(flat, 0, t);
-            for (int j = 0; j < n; j++)
-                ap[oy * ow + j] = t[j];
+            CODE_PASS(select((float16)(-INFINITY),
+                             GATHER16(float16, row, clamp(c0 + j, (int16)0, (int16)(w - 1))),
+                             c0 + j >= 0 && c0 + j < w))
+        }
+#undef CODE_PASS
+        const uchar16 a = convert_uchar16(arg);
+        if (ow - ox0 >= 16) {
+            vstore16(a, 0, cp + oy * ow);
+        } else {
+            uchar t[16];
+            vstore16(a, 0, t);
+            for (int j = 0; j < ow - ox0; j++)
+                cp[oy * ow + j] = t[j];
         }
     }
 }
 
-/* 16 windows' int or float values for the 16 lanes of a stride-2 run: lane l takes window
- * (c + l) / 2 of v (then e for window 8), c being the parity of the run's first padded column. */
-#define STRIDE2_LANES(T, v, e, c)                                                                  \
-    ((c) == 0 ? (T)((v).s00112233, (v).s44556677) : (T)((v).s01122334, (v).s4556, (v).s677, (e)))
-
-/* dx for ROUTE_ROWS rows x 16 columns of inputs, a row at a time: each window containing the
- * row's run, in row-major order, adds its dy to the lane (if any) holding its arg-max; an arg-max
- * lies in its window, so windows not containing a lane never match it. Lanes past the row's end
- * may match an index of the next row; they are not stored. Strides 1 and 2 away from the row's
- * edges take the windows as vectors: the q-th window from the right that can contain lane l is
- * (ix0 + l + pl) / sw - q, i.e. contiguous (stride 1) or each window twice (stride 2), so each of
- * the ceil(kw / sw) candidates per lane costs two vector loads, a compare and an add; otherwise
- * the windows are visited one by one (scalar loads, one compare each).
- * Global: (ceil(w / 16), ceil(h / ROUTE_ROWS), planes). */
-__kernel void pool_max_route(__global const int *arg, const ulong arg_off, __global const float *dy,
-                             const ulong dy_off, __global float *dx, const ulong dx_off, POOL_ARGS)
+/* Row r's dy (or arg-max codes) of the windows o + l for the 16 lanes l, for an edge block whose
+ * lanes past the row are masked: one vector load where it stays inside the tensor (r is element
+ * `at` of `n`), spilling into the neighbouring rows; loads clamped into the row at the tensor's
+ * first and last rows. */
+INLINE float16 dy_lanes(__global const float *r, int o, int ow, long at, long n)
 {
-    const int ix0 = (int)get_global_id(0) * 16, iy0 = (int)get_global_id(1) * ROUTE_ROWS;
-    const int p = (int)get_global_id(2);
-    if (ix0 >= w || iy0 >= h || p >= planes)
-        return;
-    __global const int *ap = arg + arg_off + (ulong)p * (ulong)(oh * ow);
-    __global const float *dyp = dy + dy_off + (ulong)p * (ulong)(oh * ow);
-    __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)ix0;
-    const int ox0 = first_window(ix0, pl, kw, sw);
-    const int ox1 = last_window(min(ix0 + 15, w - 1), pl, sw, ow);
-    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) + ix0;
-    /* b: the last window that can contain lane 0; nq: candidates per lane */
-    const int b = (ix0 + pl) / sw, nq = (kw + sw - 1) / sw, c = (ix0 + pl) & 1;
-    const bool vec1 = sw == 1 && b - (nq - 1) >= 0 && b + 15 < ow;
-    const bool vec2 = sw == 2 && b - (nq - 1) >= 0 && b + 8 < ow;
-    /* The window rows containing row iy are [max(0, u / sh), min(v / sh, oh - 1)] with
-     * u = iy + pt - kh + sh and v = iy + pt (u / sh: the ceiling of (iy + pt - kh + 1) / sh where
-     * that is positive); the quotients are stepped row by row rather than divided again. */
-    int uq = (iy0 + pt - kh + sh) / sh, ur = (iy0 + pt - kh + sh) - uq * sh;
-    int vq = (iy0 + pt) / sh, vr = (iy0 + pt) - vq * sh;
-    for (int iy = iy0; iy < min(iy0 + ROUTE_ROWS, h); iy++) {
-        const int16 pos = lane + iy * w;
-        const int oy1 = min(vq, oh - 1);
-        float16 acc = (float16)0.0f;
-        for (int oy = max(uq, 0); oy <= oy1; oy++) {
-            __global const int *ar = ap + oy * ow;
-            __global const float *dr = dyp + oy * ow;
-            if (vec1) {
-                for (int o = b - (nq - 1); o <= b; o++)
-                    acc += select((float16)0.0f, vload16(0, dr + o), pos == vload16(0, ar + o));
-            } else if (vec2) {
-                for (int o = b - (nq - 1); o <= b; o++) {
-                    const int8 a8 = vload8(0, ar + o);
-                    const float8 d8 = vload8(0, dr + o);
-                    const int16 a = STRIDE2_LANES(int16, a8, ar[o + 8], c);
-                    const float16 d = STRIDE2_LANES(float16, d8, dr[o + 8], c);
-                    acc += select((float16)0.0f, d, pos == a);
-                }
-            } else {
-                for (int ox = ox0; ox <= ox1; ox++)
-                    acc += select((float16)0.0f, (float16)dr[ox], pos == (int16)ar[ox]);
-            }
+    if (at + o >= 0 && at + o + 15 < n)
+        return vload16(0, r + o);
+    return GATHER16(float16, r, clamp(LANES16 + o, (int16)0, (int16)(ow - 1)));
+}
+INLINE int16 code_lanes(__global const uchar *r, int o, int ow, long at, long n)
+{
+    if (at + o >= 0 && at + o + 15 < n)
+        return convert_int16(vload16(0, r + o));
+    return convert_int16(GATHER16(uchar16, r, clamp(LANES16 + o, (int16)0, (int16)(ow - 1))));
+}
+
+/* Stores the lanes of v at columns c + l sw of row, those inside [0, w). */
+INLINE void store_strided(float16 v, __global float *row, int c, int sw, int w)
+{
+    float t[16];
+    vstore16(v, 0, t);
+    for (int l = 0; l < 16; l++)
+        if (c + l * sw < w)
+            row[c + l * sw] = t[l];
+}
+
+/* Stores the first n (<= 16) lanes of v at p; with nt (and NT_STORES) a full vector at a 64-byte
+ * boundary is stored non-temporally: the cache line is not read before it is overwritten. Such
+ * stores are weakly ordered: what makes them visible to the next command is the runtime's
+ * completion signalling (x86 drains write-combining buffers on its locked instructions), as no
+ * fence can be afforded per work-item. */
+INLINE void store_lanes16(float16 v, __global float *p, int n, int nt)
+{
+    if (n >= 16) {
+#if NT_STORES
+        if (nt && ((ulong)p & 63) == 0) {
+            __builtin_nontemporal_store(v, (__global float16 *)p);
+            return;
         }
-        __global float *row = dxp + iy * w;
-        if (w - ix0 >= 16) {
-            vstore16(acc, 0, row);
-        } else {
-            store_lanes(acc.lo, row, w - ix0);
-            if (w - ix0 > 8)
-                store_lanes(acc.hi, row + 8, w - ix0 - 8);
-        }
-        if (++ur == sh) {
-            ur = 0;
-            uq++;
-        }
-        if (++vr == sh) {
-            vr = 0;
-            vq++;
-        }
+#endif
+        vstore16(v, 0, p);
+    } else {
+        store_lanes(v.lo, p, n);
+        if (n > 8)
+            store_lanes(v.hi, p + 8, n - 8);
     }
 }
+
+/* Stores a (columns c + l sw) and, when `two`, b (columns c + l sw + 1) into row (width w):
+ * stride 1 and 2 as vectors (stride 2 interleaves a and b), other strides lane by lane. */
+INLINE void store_pair(float16 a, float16 b, bool two, __global float *row, int c, int sw, int w,
+                       int nt)
+{
+    if (sw == 1) {
+        store_lanes16(a, row + c, w - c, nt);
+    } else if (sw == 2) {
+        const float16 lo = (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4,
+                                     a.s5, b.s5, a.s6, b.s6, a.s7, b.s7);
+        const float16 hi = (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc,
+                                     a.sd, b.sd, a.se, b.se, a.sf, b.sf);
+        store_lanes16(lo, row + c, w - c, nt);
+        if (w - c > 16)
+            store_lanes16(hi, row + c + 16, w - c - 16, nt);
+    } else {
+        store_strided(a, row, c, sw, w);
+        if (two)
+            store_strided(b, row, c + 1, sw, w);
+    }
+}
+
+/* Backward gathers over GATHER_ROWS input rows x 16 sw input columns from c0, a row at a time.
+ * Lane l holds the columns c0 + l sw + e, e < sw, taken two at a time (e, e + 1): for each, the
+ * lanes' windows are consecutive, b_e + l - q for candidate q, at column offset r_e + q sw with
+ * b_e = (c0 + e + pl) / sw and r_e its remainder, for the q with r_e + q sw < kw (at most
+ * GATHER_Q: the host checks kw <= GATHER_Q sw). So every candidate is one vector load of dy (and
+ * of arg-max codes) whatever the stride. For each window row covering the input row, in
+ * ascending order, the candidates (from the leftmost) add their dy (max: where the window's
+ * arg-max code is the lane's position; avg: times the window's weight). Blocks whose candidate
+ * windows all lie inside the input take them unmasked; edge blocks clamp their loads and mask
+ * the lanes whose window does not exist. Stride 2 interleaves the two parities on store.
+ * Global: (ceil(w / (16 sw)), ceil(h / GATHER_ROWS), planes). */
+#define GATHER_Q 4
+#define DEFINE_POOL_GATHER(NAME, MODE, CODE_ARGS)                                                  \
+    __kernel void NAME(CODE_ARGS __global const float *dy, const ulong dy_off, __global float *dx, \
+                       const ulong dx_off, const int nt, POOL_ARGS)                                \
+    {                                                                                              \
+        POOL_WINDOW                                                                                \
+        const int c0 = (int)get_global_id(0) * 16 * sw, iy0 = (int)get_global_id(1) * GATHER_ROWS; \
+        const int p = (int)get_global_id(2);                                                       \
+        if (c0 >= w || iy0 >= h || p >= planes)                                                    \
+            return;                                                                                \
+        __global const float *dyp = dy + dy_off + (ulong)p * (ulong)(oh * ow);                     \
+        __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w);                             \
+        const int nq = (kw + sw - 1) / sw;                                                         \
+        for (int e = 0; e < sw; e += 2) {                                                          \
+            const bool two = e + 1 < sw;                                                           \
+            const int b0 = (c0 + e + pl) / sw, r0 = c0 + e + pl - b0 * sw;                         \
+            const int b1 = (c0 + e + 1 + pl) / sw, r1 = c0 + e + 1 + pl - b1 * sw;                 \
+            if ((b0 - nq + 1) * sw - pl >= 0 && (b1 + 15) * sw - pl + kw <= w && b1 + 15 < ow) {   \
+                GATHER_ROW_LOOP(GATHER_INSIDE_##MODE)                                              \
+            } else {                                                                               \
+                /* Candidate q of column e (0) and e + 1 (1): the column part of the code each     \
+                 * lane looks for (a large negative where the window does not exist or does not    \
+                 * reach the column), and the window's weight. */                                  \
+                int16 col0[GATHER_Q], col1[GATHER_Q];                                              \
+                float16 wt0[GATHER_Q], wt1[GATHER_Q];                                              \
+                for (int q = 0; q < GATHER_Q; q++) {                                               \
+                    const int16 o0 = LANES16 + b0 - q, o1 = LANES16 + b1 - q;                      \
+                    col0[q] = select((int16)(-(1 << 20)), (int16)(r0 + q * sw),                    \
+                                     o0 >= 0 && o0 < ow && r0 + q * sw < kw);                      \
+                    col1[q] = select((int16)(-(1 << 20)), (int16)(r1 + q * sw),                    \
+                                     o1 >= 0 && o1 < ow && r1 + q * sw < kw && two);               \
+                    wt0[q] = window_weight(o0 * sw - pl, kh, kw, w, MODE);                         \
+                    wt1[q] = window_weight(o1 * sw - pl, kh, kw, w, MODE);                         \
+                }                                                                                  \
+                GATHER_ROW_LOOP(GATHER_EDGE_##MODE)                                                \
+            }                                                                                      \
+        }                                                                                          \
+    }
+/* The rows of a gather block for columns e and e + 1. The window rows containing row iy are
+ * [max(0, u / sh), min(v / sh, oh - 1)] with u = iy + pt - kh + sh and v = iy + pt (u / sh: the
+ * ceiling of (iy + pt - kh + 1) / sh where that is positive); the quotients are stepped row by
+ * row rather than divided again. */
+#define GATHER_ROW_LOOP(WINDOW_ROW)                                                                \
+    int uq = (iy0 + pt - kh + sh) / sh, ur = (iy0 + pt - kh + sh) - uq * sh;                       \
+    int vq = (iy0 + pt) / sh, vr = (iy0 + pt) - vq * sh;                                           \
+    for (int iy = iy0; iy < min(iy0 + GATHER_ROWS, h); iy++) {                                     \
+        float16 acc0 = (float16)0.0f, acc1 = (float16)0.0f;                                        \
+        for (int oy = max(uq, 0); oy <= min(vq, oh - 1); oy++) {                                   \
+            __global const float *dr = dyp + oy * ow;                                              \
+            WINDOW_ROW                                                                             \
+        }                                                                                          \
+        store_pair(acc0, acc1, two, dxp + iy * w, c0 + e, sw, w, nt);                              \
+        if (++ur == sh) {                                                                          \
+            ur = 0;                                                                                \
+            uq++;                                                                                  \
+        }                                                                                          \
+        if (++vr == sh) {                                                                          \
+            vr = 0;                                                                                \
+            vq++;                                                                                  \
+        }                                                                                          \
+    }
+/* The weights of the windows whose first padded columns are w0 (lanes): 1 / (kh kw), or for
+ * exclude-pad 1 / (columns inside the input), the rows being divided out per window row. */
+INLINE float16 window_weight(int16 w0, int kh, int kw, int w, int mode)
+{
+    if (mode == MODE_AVG)
+        return (float16)(1.0f / (float)(kh * kw));
+    return 1.0f / convert_float16(max(min(w0 + kw, w) - max(w0, 0), 1));
+}
+/* The rows of window row oy inside the input. */
+#define WINDOW_ROWS (min(oy * sh - pt + kh, h) - max(oy * sh - pt, 0))
+/* One window row oy of a block inside the input, for columns e (acc0) and e + 1 (acc1): max
+ * compares the codes with the lanes' positions, avg sums and weighs by the window (exclude-pad:
+ * kw columns, the window's rows inside the input). */
+#define GATHER_INSIDE_MODE_MAX                                                                     \
+    __global const uchar *cr = code + code_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow);   \
+    const int rc = (iy + pt - oy * sh) * kw;                                                       \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
+        if (q < nq && r0 + q * sw < kw)                                                            \
+            acc0 += select((float16)0.0f, vload16(0, dr + b0 - q),                                 \
+                           convert_int16(vload16(0, cr + b0 - q)) == rc + r0 + q * sw);            \
+        if (q < nq && two && r1 + q * sw < kw)                                                     \
+            acc1 += select((float16)0.0f, vload16(0, dr + b1 - q),                                 \
+                           convert_int16(vload16(0, cr + b1 - q)) == rc + r1 + q * sw);            \
+    }
+#define GATHER_INSIDE_AVG(WEIGHT)                                                                  \
+    float16 t0 = (float16)0.0f, t1 = (float16)0.0f;                                                \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
+        if (q < nq && r0 + q * sw < kw)                                                            \
+            t0 += vload16(0, dr + b0 - q);                                                         \
+        if (q < nq && two && r1 + q * sw < kw)                                                     \
+            t1 += vload16(0, dr + b1 - q);                                                         \
+    }                                                                                              \
+    acc0 += t0 * (WEIGHT);                                                                         \
+    acc1 += t1 * (WEIGHT);
+#define GATHER_INSIDE_MODE_AVG GATHER_INSIDE_AVG(1.0f / (float)(kh * kw))
+#define GATHER_INSIDE_MODE_AVG_EXCLUDE_PAD GATHER_INSIDE_AVG(1.0f / (float)(WINDOW_ROWS * kw))
+/* The same for an edge block: lanes masked by col0 / col1 (at, n: for dy_lanes). */
+#define GATHER_EDGE_MODE_MAX                                                                       \
+    const long at = ((long)p * oh + oy) * ow, n = (long)planes * oh * ow;                          \
+    __global const uchar *cr = code + code_off + (ulong)p * (ulong)(oh * ow) + (ulong)(oy * ow);   \
+    const int rc = (iy + pt - oy * sh) * kw;                                                       \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
+        if (q < nq && r0 + q * sw < kw)                                                            \
+            acc0 += select((float16)0.0f, dy_lanes(dr, b0 - q, ow, at, n),                         \
+                           code_lanes(cr, b0 - q, ow, at, n) - col0[q] == rc);                     \
+        if (q < nq && two && r1 + q * sw < kw)                                                     \
+            acc1 += select((float16)0.0f, dy_lanes(dr, b1 - q, ow, at, n),                         \
+                           code_lanes(cr, b1 - q, ow, at, n) - col1[q] == rc);                     \
+    }
+#define GATHER_EDGE_AVG(ROW_WEIGHT)                                                                \
+    const long at = ((long)p * oh + oy) * ow, n = (long)planes * oh * ow;                          \
+    float16 t0 = (float16)0.0f, t1 = (float16)0.0f;                                                \
+    _Pragma("unroll") for (int q = GATHER_Q - 1; q >= 0; q--)                                      \
+    {                                                                                              \
+        if (q < nq && r0 + q * sw < kw)                                                            \
+            t0 += select((float16)0.0f, dy_lanes(dr, b0 - q, ow, at, n) * wt0[q], col0[q] >= 0);   \
+        if (q < nq && two && r1 + q * sw < kw)                                                     \
+            t1 += select((float16)0.0f, dy_lanes(dr, b1 - q, ow, at, n) * wt1[q], col1[q] >= 0);   \
+    }                                                                                              \
+    acc0 += t0 ROW_WEIGHT;                                                                         \
+    acc1 += t1 ROW_WEIGHT;
+#define GATHER_EDGE_MODE_AVG GATHER_EDGE_AVG()
+#define GATHER_EDGE_MODE_AVG_EXCLUDE_PAD GATHER_EDGE_AVG(/ (float)WINDOW_ROWS)
+
+#define CODE_ARGS __global const uchar *code, const ulong code_off,
+#define NO_CODE_ARGS
+DEFINE_POOL_GATHER(pool_max_gather, MODE_MAX, CODE_ARGS)
+DEFINE_POOL_GATHER(pool_avg_gather, MODE_AVG, NO_CODE_ARGS)
+DEFINE_POOL_GATHER(pool_avg_exclude_pad_gather, MODE_AVG_EXCLUDE_PAD, NO_CODE_ARGS)
 
 /* y[p] = mean of the plane p (hw elements); one work-item per plane, fixed summation order. */
 __kernel void global_avg_forward(__global const float *x, const ulong x_off, __global float *y,

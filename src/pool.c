@@ -1,21 +1,30 @@
 /* pool.c - 2-D max/average pooling and global average pooling, NCHW (cl/pool.cl). Backward
- * passes are gathers over the windows containing each input element: deterministic, no atomics. */
+ * passes are gathers over the windows containing each input element (max: of the arg-max codes
+ * found by a first pass): deterministic, no atomics. */
 #include "internal.h"
 
 #define POOL_ROWS 4
 #define POOL_FWD_ROWS 8
 #define POOL_VEC 8
-#define POOL_ROUTE_ROWS 16
+#define POOL_GATHER_ROWS 16
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define POOL_ROW_OPTS " -DFWD_ROWS=" STR(POOL_FWD_ROWS) " -DROUTE_ROWS=" STR(POOL_ROUTE_ROWS)
+#define POOL_ROW_OPTS " -DFWD_ROWS=" STR(POOL_FWD_ROWS) " -DGATHER_ROWS=" STR(POOL_GATHER_ROWS)
 #define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) POOL_ROW_OPTS
 /* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
- * (forward) or POOL_ROWS input rows (backward); fixed local size of 8 x 8 work-items. */
+ * (forward) or POOL_ROWS input rows (one-pass backward), 16 columns in POOL_FWD_ROWS output rows
+ * (arg-max codes) or 16 strides of columns in POOL_GATHER_ROWS input rows (backward gathers);
+ * fixed local size of 8 x 8 work-items. */
 #define RUN 8
-#define ROUTE_RUN 16 /* pool_max_route: 16 input columns per work-item */
+#define GATHER_RUN 16 /* pool_max_codes and the gathers: 16 columns per work-item */
+#define GATHER_Q 4    /* as in cl/pool.cl */
 static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
+/* On CPUs the backward gathers write a dx of at least this size with non-temporal stores: it
+ * outgrows the caches before anything reads it, and not reading each line before overwriting it
+ * nearly halves the gathers' memory traffic (measured: dx written 3x faster on the POCL
+ * machine). Smaller ones stay in the cache for the next op. */
+#define NT_MIN_BYTES ((size_t)16 << 20)
 
 oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
 {
@@ -122,16 +131,21 @@ static const char *pool_kernel(oclnn_pool_mode mode, bool backward)
     return backward ? bwd[mode] : fwd[mode];
 }
 
-/* Launches the window kernel `name`: args are the buffers, then the shared geometry is appended.
- * The kernel runs over blocks of `rows` rows x RUN columns of the tensor `over` (the outputs for
- * the forward kernels and the arg-max pass, the inputs for the backward ones). */
-static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, const char *name,
-                                const oclnn_tensor_desc *x, const oclnn_tensor_desc *y,
-                                const oclnn_tensor_desc *over, size_t run, size_t rows,
-                                oclnn_arg *args, size_t nbuf)
+/* A window kernel's grid: blocks of `rows` rows x `run` columns over an h x w area (the outputs
+ * for the forward kernels and the arg-max codes, the inputs for the backward ones). */
+typedef struct pool_grid {
+    size_t w, h, run, rows;
+} pool_grid;
+
+/* Launches the window kernel `name` of the program built with `opts`: args are the buffers, then
+ * the shared geometry is appended. */
+static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, const char *opts,
+                                const char *name, const oclnn_tensor_desc *x,
+                                const oclnn_tensor_desc *y, pool_grid grid, oclnn_arg *args,
+                                size_t nbuf)
 {
     cl_kernel k;
-    oclnn_status s = oclnn__kernel(ctx, "pool.cl", POOL_OPTS, name, &k);
+    oclnn_status s = oclnn__kernel(ctx, "pool.cl", opts, name, &k);
     if (s != OCLNN_SUCCESS)
         return s;
     int geom[11] = {x->dims[2],
@@ -147,8 +161,8 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
                     x->dims[0] * x->dims[1]};
     for (int i = 0; i < 11; i++)
         args[nbuf + (size_t)i] = OCLNN_ARG(geom[i]);
-    size_t global[3] = {oclnn__div_up((size_t)over->dims[3], run),
-                        oclnn__div_up((size_t)over->dims[2], rows), (size_t)geom[10]};
+    size_t global[3] = {oclnn__div_up(grid.w, grid.run), oclnn__div_up(grid.h, grid.rows),
+                        (size_t)geom[10]};
     return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
 }
 
@@ -170,8 +184,9 @@ oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *d
         return s;
     cl_ulong xo = x->offset, yo = y->offset;
     oclnn_arg args[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo)};
-    return launch_pool(ctx, desc, pool_kernel(desc->mode, false), &x->desc, &yd, &yd, RUN,
-                       POOL_FWD_ROWS, args, 4);
+    pool_grid grid = {(size_t)yd.dims[3], (size_t)yd.dims[2], RUN, POOL_FWD_ROWS};
+    return launch_pool(ctx, desc, POOL_OPTS, pool_kernel(desc->mode, false), &x->desc, &yd, grid,
+                       args, 4);
 }
 
 oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
@@ -195,30 +210,52 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
     if (s != OCLNN_SUCCESS)
         return s;
     cl_ulong xo = x->offset, dyo = dy->offset, dxo = dx->offset;
-    /* Max: the two-pass form (an int arg-max per output in the workspace, each window scanned
-     * once) unless the workspace limit is too small for it; the one-pass gather otherwise. */
-    size_t arg_bytes = oclnn_tensor_desc_count(&yd) * sizeof(cl_int);
-    if (desc->mode == OCLNN_POOL_MAX && arg_bytes <= ctx->workspace_limit) {
-        cl_mem ws;
-        s = oclnn__workspace(ctx, arg_bytes, op, &ws);
-        if (s != OCLNN_SUCCESS)
-            return s;
-        cl_ulong zero = 0;
-        oclnn_arg aargs[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(ws),
-                                   OCLNN_ARG(zero)};
-        s = launch_pool(ctx, desc, "pool_max_argmax", &x->desc, &yd, &yd, RUN, POOL_FWD_ROWS, aargs,
-                        4);
-        if (s != OCLNN_SUCCESS)
-            return s;
-        oclnn_arg rargs[6 + 11] = {OCLNN_ARG(ws),  OCLNN_ARG(zero),    OCLNN_ARG(dy->mem),
-                                   OCLNN_ARG(dyo), OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
-        return launch_pool(ctx, desc, "pool_max_route", &x->desc, &yd, &x->desc, ROUTE_RUN,
-                           POOL_ROUTE_ROWS, rargs, 6);
+    const size_t w = (size_t)x->desc.dims[3], h = (size_t)x->desc.dims[2];
+    /* The gathers (cl/pool.cl) take at most GATHER_Q windows per column; max also needs a byte
+     * per output in the workspace for the arg-max codes, and codes that fit in it. The one-pass
+     * kernels, which recompute each window for every input block it touches, take the rest. */
+    bool gather = desc->window_w <= GATHER_Q * desc->stride_w;
+    size_t code_bytes = oclnn_tensor_desc_count(&yd);
+    if (desc->mode == OCLNN_POOL_MAX)
+        gather = gather && (long)desc->window_h * desc->window_w <= 256 &&
+                 code_bytes <= ctx->workspace_limit;
+    if (!gather) {
+        oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
+                                  OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
+        return launch_pool(ctx, desc, POOL_OPTS, pool_kernel(desc->mode, true), &x->desc, &yd,
+                           (pool_grid){w, h, RUN, POOL_ROWS}, args, 6);
     }
-    oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
-                              OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
-    return launch_pool(ctx, desc, pool_kernel(desc->mode, true), &x->desc, &yd, &x->desc, RUN,
-                       POOL_ROWS, args, 6);
+    /* The arg-max codes and the gathers are built for the window and strides as constants (their
+     * loops then unroll): one program per pooling shape. */
+    bool cpu = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    char opts[192];
+    snprintf(opts, sizeof opts,
+             POOL_OPTS " -DWIN_H=%d -DWIN_W=%d -DSTRIDE_H=%d -DSTRIDE_W=%d -DNT_STORES=%d",
+             desc->window_h, desc->window_w, desc->stride_h, desc->stride_w, cpu ? 1 : 0);
+    cl_int nt = cpu && oclnn_tensor_desc_count(&x->desc) * sizeof(float) >= NT_MIN_BYTES;
+    pool_grid ggrid = {w, h, GATHER_RUN * (size_t)desc->stride_w, POOL_GATHER_ROWS};
+    if (desc->mode != OCLNN_POOL_MAX) {
+        oclnn_arg args[5 + 11] = {OCLNN_ARG(dy->mem), OCLNN_ARG(dyo), OCLNN_ARG(dx->mem),
+                                  OCLNN_ARG(dxo), OCLNN_ARG(nt)};
+        const char *name =
+            desc->mode == OCLNN_POOL_AVG ? "pool_avg_gather" : "pool_avg_exclude_pad_gather";
+        return launch_pool(ctx, desc, opts, name, &x->desc, &yd, ggrid, args, 5);
+    }
+    cl_mem ws;
+    s = oclnn__workspace(ctx, code_bytes, op, &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    cl_ulong zero = 0;
+    oclnn_arg cargs[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(ws), OCLNN_ARG(zero)};
+    s = launch_pool(ctx, desc, opts, "pool_max_codes", &x->desc, &yd,
+                    (pool_grid){(size_t)yd.dims[3], (size_t)yd.dims[2], GATHER_RUN, POOL_FWD_ROWS},
+                    cargs, 4);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_arg gargs[7 + 11] = {OCLNN_ARG(ws),  OCLNN_ARG(zero),    OCLNN_ARG(dy->mem),
+                               OCLNN_ARG(dyo), OCLNN_ARG(dx->mem), OCLNN_ARG(dxo),
+                               OCLNN_ARG(nt)};
+    return launch_pool(ctx, desc, opts, "pool_max_gather", &x->desc, &yd, ggrid, gargs, 7);
 }
 
 /* x 4-D [n][c][h][w] and pooled y: 2-D [n][c] or 4-D [n][c][1][1]. */

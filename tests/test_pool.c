@@ -39,6 +39,16 @@ static const pool_case cases[] = {
     {"2x2 s2 on 4x64 (stride-2 window vectors)", 2, 1, 4, 64, 2, 2, 2, 2, 0, 0, 0, 0},
     {"5x5 s2 p2 on 6x70 (3 windows per column)", 1, 1, 6, 70, 5, 5, 2, 2, 2, 2, 2, 2},
     {"3x3 s2 p1 on 9x100 (ResNet stem, odd pad)", 1, 2, 9, 100, 3, 3, 2, 2, 1, 1, 1, 1},
+    /* The backward gathers: up to 4 windows per column, blocks of 16 stride columns inside the
+     * input (unmasked) and at its edges; past 4 windows per column, or (max) past 256 positions
+     * per window, the one-pass kernels. */
+    {"7x7 s2 p3 on 11x70 (4 windows per column)", 1, 2, 11, 70, 7, 7, 2, 2, 3, 3, 3, 3},
+    {"5x5 s1 p2 on 7x40 (5 per column: one pass)", 2, 1, 7, 40, 5, 5, 1, 1, 2, 2, 2, 2},
+    {"17x16 s4 on 21x44 (272 positions: max one pass)", 1, 2, 21, 44, 17, 16, 4, 4, 0, 0, 0, 0},
+    {"3x3 s3 p1 on 4x100 (stride 3, inside blocks)", 1, 2, 4, 100, 3, 3, 3, 3, 1, 1, 1, 1},
+    {"1x1 s2 on 5x40 (columns no window covers)", 2, 1, 5, 40, 1, 1, 2, 2, 0, 0, 0, 0},
+    {"2x4 s2x4 p1x3 on 6x70 (asymmetric, 1 window per column)", 1, 2, 6, 70, 2, 4, 2, 4, 1, 0, 3,
+     2},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 static const char *const mode_names[] = {"max", "avg", "avg_exclude_pad"};
@@ -270,6 +280,86 @@ START_TEST(max_backward_without_workspace)
 }
 END_TEST
 
+/* Outputs of at least 16 MiB, which the CPU gathers store with non-temporal stores (where a row
+ * keeps the 64-byte alignment, w = 512, and where it does not, w = 510), checked against the
+ * reference in each mode, with NaNs and infinities in x. */
+START_TEST(large_backward)
+{
+    static const int widths[2] = {512, 510}, heights[2] = {256, 260};
+    const int shape = _i % 2, planes = 32, h = heights[shape], w = widths[shape];
+    oclnn_pool_mode mode = (oclnn_pool_mode)(_i / 2);
+    oclnn_context *c = fx_ctx();
+    oclnn_pool2d_desc d = {mode, 3, 3, 2, 2, 1, 1, 1, 1};
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(2, planes / 2, h, w), yd;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&d, &xd, &yd), OCLNN_SUCCESS);
+    size_t nx = oclnn_tensor_desc_count(&xd), ny = oclnn_tensor_desc_count(&yd);
+    ck_assert_uint_ge(nx * sizeof(float), (size_t)16 << 20);
+    float *x = fx_alloc(nx), *dy = fx_alloc(ny);
+    fx_fill(x, nx, 41 + _i, -1, 1);
+    fx_fill(dy, ny, 43 + _i, -1, 1);
+    for (size_t i = 0; i < nx; i += 100003)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+    double *xd64 = ref_from_float(x, nx), *dyd = ref_from_float(dy, ny);
+    double *dyabs = malloc(ny * sizeof *dyabs), *dx = malloc(nx * sizeof *dx);
+    double *dxtol = malloc(nx * sizeof *dxtol);
+    for (size_t i = 0; i < ny; i++)
+        dyabs[i] = fabs(dyd[i]);
+    ref_pool2d_backward(&d, planes, h, w, xd64, dyd, dx);
+    ref_pool2d_backward(&d, planes, h, w, xd64, dyabs, dxtol);
+    for (size_t i = 0; i < nx; i++)
+        dxtol[i] *= 2e-6;
+    oclnn_tensor *tx = fx_tensor(&xd, x), *tdy = fx_tensor(&yd, dy), *tdx = fx_tensor(&xd, NULL);
+    ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
+    float *got = fx_download(tdx);
+    char what[96];
+    snprintf(what, sizeof what, "%s backward, 3x3 s2 p1 on %dx%dx%d", mode_names[mode], planes, h,
+             w);
+    fx_assert_close_tol(what, got, dx, dxtol, nx);
+    free(got);
+    oclnn_tensor *ts[] = {tx, tdy, tdx};
+    fx_destroy(ts, 3);
+    free(x);
+    free(dy);
+    free(xd64);
+    free(dyd);
+    free(dyabs);
+    free(dx);
+    free(dxtol);
+}
+END_TEST
+
+/* Windows holding only -inf give their gradient to their first position inside the input, as
+ * the reference does; +inf wins like any maximum. */
+START_TEST(max_infinities)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_pool2d_desc d = {OCLNN_POOL_MAX, 3, 3, 2, 2, 1, 1, 1, 1};
+    oclnn_tensor_desc xd = oclnn_tensor_desc_4d(1, 1, 5, 36), yd;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(&d, &xd, &yd), OCLNN_SUCCESS);
+    size_t nx = 5 * 36, ny = oclnn_tensor_desc_count(&yd);
+    float x[5 * 36], dy[3 * 18];
+    for (size_t i = 0; i < nx; i++)
+        x[i] = -INFINITY;
+    x[2 * 36 + 20] = INFINITY;
+    x[4 * 36 + 35] = 1.0f;
+    fx_fill(dy, ny, 9, 0.5f, 1.5f);
+    double *xd64 = ref_from_float(x, nx), *dyd = ref_from_float(dy, ny);
+    double want[5 * 36];
+    ref_pool2d_backward(&d, 1, 5, 36, xd64, dyd, want);
+    oclnn_tensor *tx = fx_tensor(&xd, x), *tdy = fx_tensor(&yd, dy), *tdx = fx_tensor(&xd, NULL);
+    ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
+    float *got = fx_download(tdx);
+    fx_assert_close("max backward with infinities", got, want, nx, 0, 4e-7);
+    /* Window (0, 0) covers rows 0-1 and columns 0-1: all -inf, so x[0][0] gets its dy. */
+    ck_assert_float_eq(got[0], dy[0]);
+    free(got);
+    oclnn_tensor *ts[] = {tx, tdy, tdx};
+    fx_destroy(ts, 3);
+    free(xd64);
+    free(dyd);
+}
+END_TEST
+
 typedef struct gap_case {
     const char *name;
     int n, c, h, w, y4d;
@@ -429,6 +519,8 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, pool_forward_backward, 0, 3 * NCASES);
     tcase_add_test(tc, max_ties_and_padding);
     tcase_add_test(tc, max_backward_without_workspace);
+    tcase_add_loop_test(tc, large_backward, 0, 6);
+    tcase_add_test(tc, max_infinities);
     tcase_add_loop_test(tc, global_avg_pool, 0, (int)(sizeof gaps / sizeof gaps[0]));
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

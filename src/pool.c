@@ -182,6 +182,9 @@ oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *d
         s = check_shape(ctx, op, "y", y, &yd);
     if (s != OCLNN_SUCCESS)
         return s;
+    /* x read, y written */
+    const double xbytes = (double)oclnn_tensor_desc_count(&x->desc) * sizeof(float);
+    oclnn__profile_work(ctx, "pool2d", 0, xbytes + oclnn_tensor_desc_count(&yd) * sizeof(float));
     cl_ulong xo = x->offset, yo = y->offset;
     oclnn_arg args[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo)};
     pool_grid grid = {(size_t)yd.dims[3], (size_t)yd.dims[2], RUN, POOL_FWD_ROWS};
@@ -209,6 +212,11 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
         s = check_shape(ctx, op, "dx", dx, &x->desc);
     if (s != OCLNN_SUCCESS)
         return s;
+    /* dy read and dx written; max also reads x */
+    const double xbytes = (double)oclnn_tensor_desc_count(&x->desc) * sizeof(float);
+    oclnn__profile_work(ctx, "pool2d", 0,
+                        (desc->mode == OCLNN_POOL_MAX ? 2 : 1) * xbytes +
+                            oclnn_tensor_desc_count(&yd) * sizeof(float));
     cl_ulong xo = x->offset, dyo = dy->offset, dxo = dx->offset;
     const size_t w = (size_t)x->desc.dims[3], h = (size_t)x->desc.dims[2];
     /* The gathers (cl/pool.cl) take at most GATHER_Q windows per column; max also needs a byte
@@ -296,6 +304,7 @@ oclnn_status oclnn_global_avg_pool_forward(oclnn_context *ctx, const oclnn_tenso
         return s;
     cl_ulong xo = x->offset, yo = y->offset;
     int hw = x->desc.dims[2] * x->desc.dims[3], planes = x->desc.dims[0] * x->desc.dims[1];
+    oclnn__profile_work(ctx, "global_avg_pool", 0, (double)planes * (hw + 1) * sizeof(float));
     oclnn_arg args[] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem),
                         OCLNN_ARG(yo),     OCLNN_ARG(hw), OCLNN_ARG(planes)};
     size_t global = (size_t)planes, local = PLANE_LOCAL;
@@ -314,6 +323,7 @@ oclnn_status oclnn_global_avg_pool_backward(oclnn_context *ctx, const oclnn_tens
         return s;
     cl_ulong dyo = dy->offset, dxo = dx->offset;
     int hw = dx->desc.dims[2] * dx->desc.dims[3], planes = dx->desc.dims[0] * dx->desc.dims[1];
+    oclnn__profile_work(ctx, "global_avg_pool", 0, (double)planes * (hw + 1) * sizeof(float));
     oclnn_arg args[] = {OCLNN_ARG(dy->mem), OCLNN_ARG(dyo), OCLNN_ARG(dx->mem),
                         OCLNN_ARG(dxo),     OCLNN_ARG(hw),  OCLNN_ARG(planes)};
     size_t global[2] = {oclnn__div_up((size_t)hw, POOL_VEC), (size_t)planes};

@@ -286,6 +286,60 @@ START_TEST(synthetic_is_deterministic)
 }
 END_TEST
 
+/* Augmentation: every image becomes exactly one of its mirrored/shifted versions (black where
+ * the shift uncovers the border), the draws repeat for the same key and change with it, and
+ * over a batch both mirror choices and several shifts occur. */
+START_TEST(augment_mirrors_and_shifts)
+{
+    dataset d;
+    char err[256];
+    const int n = 64, h = 6, w = 7, plane = h * w;
+    ck_assert_int_eq(dataset_synthetic(n, 1, h, w, 3, &d, err, sizeof err), 0);
+    float *orig = malloc(sizeof(float) * n * plane), *a = malloc(sizeof(float) * n * plane);
+    float *b = malloc(sizeof(float) * n * plane);
+    int32_t *labels = malloc(sizeof(int32_t) * n);
+    dataset_batch(&d, NULL, 0, n, orig, labels);
+    memcpy(a, orig, sizeof(float) * n * plane);
+    memcpy(b, orig, sizeof(float) * n * plane);
+    dataset_augment(&d, a, n, 2, 9, 5);
+    dataset_augment(&d, b, n, 2, 9, 5);
+    ck_assert_int_eq(memcmp(a, b, sizeof(float) * n * plane), 0);
+    const float black = -d.mean[0] / d.std[0];
+    int flips = 0, shifts[25] = {0};
+    for (int i = 0; i < n; i++) {
+        int matches = 0;
+        for (int f = 0; f < 2; f++)
+            for (int dy = -2; dy <= 2; dy++)
+                for (int dx = -2; dx <= 2; dx++) {
+                    int same = 1;
+                    for (int r = 0; r < h && same; r++)
+                        for (int q = 0; q < w && same; q++) {
+                            const int sr = r - dy, sq = q - dx;
+                            const float want =
+                                sr >= 0 && sr < h && sq >= 0 && sq < w
+                                    ? orig[i * plane + sr * w + (f ? w - 1 - sq : sq)]
+                                    : black;
+                            same = a[i * plane + r * w + q] == want;
+                        }
+                    if (same)
+                        matches++, flips += f, shifts[(dy + 2) * 5 + dx + 2] = 1;
+                }
+        ck_assert_msg(matches >= 1, "image %d is no mirrored/shifted version of itself", i);
+    }
+    int kinds = 0;
+    for (int k = 0; k < 25; k++)
+        kinds += shifts[k];
+    ck_assert_int_gt(flips, 8);
+    ck_assert_int_lt(flips, n - 8);
+    ck_assert_int_gt(kinds, 10);
+    memcpy(b, orig, sizeof(float) * n * plane);
+    dataset_augment(&d, b, n, 2, 9, 6);
+    ck_assert_int_ne(memcmp(a, b, sizeof(float) * n * plane), 0);
+    free(orig), free(a), free(b), free(labels);
+    dataset_free(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -299,6 +353,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dir_finds_mnist_names);
     tcase_add_test(tc, cifar_good_and_bad);
     tcase_add_test(tc, synthetic_is_deterministic);
+    tcase_add_test(tc, augment_mirrors_and_shifts);
     suite_add_tcase(s, tc);
     return s;
 }

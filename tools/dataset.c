@@ -342,6 +342,36 @@ void dataset_batch(const dataset *d, const long *index, long first, int count, f
     }
 }
 
+void dataset_augment(const dataset *d, float *x, int count, int shift, uint64_t seed, long key)
+{
+    const int h = d->h, w = d->w;
+    const size_t plane = (size_t)h * w;
+    float *tmp = malloc(plane * sizeof *tmp);
+    if (!tmp)
+        return; /* augmentation is best effort: the batch stays as it is */
+    for (int i = 0; i < count; i++) {
+        uint64_t z = (seed + 1) * 0x9e3779b97f4a7c15ull ^
+                     (uint64_t)(key + 1) * 0xbf58476d1ce4e5b9ull ^
+                     (uint64_t)(i + 1) * 0x94d049bb133111ebull;
+        z ^= z >> 31, z *= 0xd6e8feb86659fd39ull, z ^= z >> 29;
+        const int flip = (int)(z & 1), span = 2 * shift + 1;
+        const int dy = (int)((z >> 8) % (uint64_t)span) - shift;
+        const int dx = (int)((z >> 24) % (uint64_t)span) - shift;
+        for (int c = 0; c < d->c; c++) {
+            float *img = x + ((size_t)i * d->c + c) * plane;
+            const float black = -d->mean[c] / d->std[c];
+            for (int r = 0; r < h; r++)
+                for (int q = 0; q < w; q++) {
+                    const int sr = r - dy, sq0 = q - dx, sq = flip ? w - 1 - sq0 : sq0;
+                    tmp[(size_t)r * w + q] =
+                        sr >= 0 && sr < h && sq0 >= 0 && sq0 < w ? img[(size_t)sr * w + sq] : black;
+                }
+            memcpy(img, tmp, plane * sizeof *tmp);
+        }
+    }
+    free(tmp);
+}
+
 void dataset_free(dataset *d)
 {
     if (!d)

@@ -46,6 +46,12 @@ int dataset_synthetic(long n, int c, int h, int w, uint64_t seed, dataset *out, 
 void dataset_batch(const dataset *d, const long *index, long first, int count, float *x,
                    int32_t *labels);
 
+/* Training-time augmentation of a batch written by dataset_batch, in place: each image is
+ * mirrored left-right with probability 1/2 and shifted by up to `shift` pixels each way, the
+ * uncovered border taking the value of a black pixel. The draws depend only on (seed, key, i):
+ * the same batch key (e.g. the step) gives the same images. */
+void dataset_augment(const dataset *d, float *x, int count, int shift, uint64_t seed, long key);
+
 void dataset_free(dataset *d);
 
 #endif

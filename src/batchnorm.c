@@ -15,9 +15,7 @@ typedef struct bn_shape {
     int n, c, hw;
 } bn_shape;
 
-static oclnn_status check_common(oclnn_context *ctx, const char *op,
-                                 const oclnn_batchnorm_desc *desc, const oclnn_tensor *x,
-                                 bn_shape *sh)
+static oclnn_status check_desc(oclnn_context *ctx, const char *op, const oclnn_batchnorm_desc *desc)
 {
     if (!ctx)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
@@ -26,7 +24,16 @@ static oclnn_status check_common(oclnn_context *ctx, const char *op,
     if (!(desc->eps > 0.0f) || !isfinite(desc->eps))
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: eps %g, must be finite and > 0", op,
                            (double)desc->eps);
-    oclnn_status s = oclnn__check_tensor(ctx, op, "x", x);
+    return OCLNN_SUCCESS;
+}
+
+static oclnn_status check_common(oclnn_context *ctx, const char *op,
+                                 const oclnn_batchnorm_desc *desc, const oclnn_tensor *x,
+                                 bn_shape *sh)
+{
+    oclnn_status s = check_desc(ctx, op, desc);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, "x", x);
     if (s != OCLNN_SUCCESS)
         return s;
     if (x->desc.ndim != 2 && x->desc.ndim != 4)
@@ -342,14 +349,9 @@ oclnn_status oclnn_batchnorm_fold_conv(oclnn_context *ctx, const oclnn_batchnorm
                                        oclnn_tensor *b_out)
 {
     static const char op[] = "batchnorm_fold_conv";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
-    if (!desc)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
-    if (!(desc->eps > 0.0f) || !isfinite(desc->eps))
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: eps %g, must be finite and > 0", op,
-                           (double)desc->eps);
-    oclnn_status s = oclnn__check_tensor(ctx, op, "w", w);
+    oclnn_status s = check_desc(ctx, op, desc);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, "w", w);
     if (s == OCLNN_SUCCESS && w->desc.ndim != 4)
         s = oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                         "%s: w has ndim %d, must be 4 ([k][c/groups][r][s])", op, w->desc.ndim);

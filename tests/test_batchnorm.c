@@ -500,6 +500,45 @@ START_TEST(fold_conv)
 }
 END_TEST
 
+START_TEST(fold_conv_bad_arguments)
+{
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc wd = oclnn_tensor_desc_4d(3, 2, 3, 3),
+                      wother = oclnn_tensor_desc_4d(3, 2, 1, 9);
+    oclnn_tensor_desc w2d = oclnn_tensor_desc_2d(3, 18);
+    float p[3] = {1, 1, 1}, *wv = fx_alloc(54);
+    oclnn_tensor *w = fx_tensor(&wd, wv), *wo = fx_tensor(&wd, NULL),
+                 *wbad = fx_tensor(&wother, NULL);
+    oclnn_tensor *wflat = fx_tensor(&w2d, wv), *t = vec_tensor(3, p), *bo = vec_tensor(3, NULL);
+    oclnn_tensor_desc d2 = oclnn_tensor_desc_1d(2);
+    oclnn_tensor *tshort = fx_tensor(&d2, p);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, NULL, w, NULL, t, t, t, t, wo, bo),
+                     OCLNN_INVALID_ARGUMENT, "batchnorm_fold_conv: desc is NULL");
+    bd.eps = 0;
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, w, NULL, t, t, t, t, wo, bo),
+                     OCLNN_INVALID_ARGUMENT, "eps 0, must be finite and > 0");
+    bd = oclnn_batchnorm_desc_default();
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, NULL, NULL, t, t, t, t, wo, bo),
+                     OCLNN_INVALID_ARGUMENT, "w is NULL");
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, wflat, NULL, t, t, t, t, wo, bo),
+                     OCLNN_INVALID_ARGUMENT, "w has ndim 2, must be 4");
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, w, NULL, t, t, t, t, wbad, bo),
+                     OCLNN_INVALID_ARGUMENT, "w_out [3][2][1][9] does not match");
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, w, NULL, t, t, t, tshort, wo, bo),
+                     OCLNN_INVALID_ARGUMENT, "running_var [2] has 2 elements, expected 3");
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, w, tshort, t, t, t, t, wo, bo),
+                     OCLNN_INVALID_ARGUMENT, "b [2] has 2 elements, expected 3");
+    fx_assert_status(oclnn_batchnorm_fold_conv(ctx, &bd, w, NULL, t, t, t, t, wo, NULL),
+                     OCLNN_INVALID_ARGUMENT, "b_out is NULL");
+    fx_assert_all_nan("w_out after rejected calls", wo);
+    fx_assert_all_nan("b_out after rejected calls", bo);
+    oclnn_tensor *all[] = {w, wo, wbad, wflat, t, bo, tshort};
+    fx_destroy(all, sizeof all / sizeof all[0]);
+    free(wv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("batchnorm");
@@ -512,6 +551,7 @@ static Suite *suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, bad_arguments);
     tcase_add_loop_test(tc, fold_conv, 0, sizeof fold_cases / sizeof fold_cases[0]);
+    tcase_add_test(tc, fold_conv_bad_arguments);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
  *   HAS_RES     adds the residual z (0)
  *   RES_BEFORE  the residual is added before the activation instead of after it (0)
  *   ACT         activation: 0 none, 1 relu, 2 gelu (erf), 3 gelu (tanh) (0)
+ *   LOCAL_TILE  which kernel the program holds (each is big to compile): 1 dw_local, 0 dw_rows (0)
  *   FILL_ONE    dw_local: 1 where local memory is ordinary cached memory (CPUs): work-item 0
  *               fills the whole tile, which keeps the loop the compiler wraps around the
  *               work-items scalar (the fill takes twice the convolution's time otherwise);
@@ -36,6 +37,9 @@
 #endif
 #ifndef ACT
 #define ACT 0
+#endif
+#ifndef LOCAL_TILE
+#define LOCAL_TILE 0
 #endif
 #ifndef FILL_ONE
 #define FILL_ONE 0
@@ -147,6 +151,7 @@ static inline __attribute__((always_inline)) void finish(VEC *acc, const __globa
     }
 }
 
+#if !LOCAL_TILE
 /* One work-item: RB output rows x VW output columns of one output plane. x is the zero-padded
  * copy (dw_pad) of the input planes, [.][ih_n][iw_n], so output (oh, ow) reads from row
  * oh * SH and column ow * SW on.
@@ -193,6 +198,7 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
     finish(acc, b + b_off, z + z_off, y + y_off, plane, oc, oh0, ow0, oh_n, ow_n, accum);
 }
 
+#else
 /* The same tiles as dw_rows from the unpadded input x ([.][h][w] planes): a work-group owns
  * `pp` planes x one band of `br` output rows (a multiple of RB); its tw_n * br / RB * pp
  * work-items (the local size) first copy the input rows the band reads, zero-padded by
@@ -254,3 +260,4 @@ __kernel void dw_local(const __global float *x, const ulong x_off, const __globa
 #undef GATHER
     finish(acc, b + b_off, z + z_off, y + y_off, plane, oc, oh0, ow0, oh_n, ow_n, accum);
 }
+#endif

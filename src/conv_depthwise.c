@@ -5,6 +5,7 @@
 #include "conv.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define CL_FILE "conv2d_depthwise.cl"
 #define CL_GRAD_FILE "conv2d_depthwise_grad.cl"
@@ -68,9 +69,10 @@ static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, in
     char opts[256];
     snprintf(opts, sizeof opts,
              "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
-             "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DFILL_ONE=%d",
+             "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d",
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
              rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
+             strcmp(name, "dw_local") == 0,
              ctx->info.local_mem_is_global && !oclnn__depthwise_fill_shared);
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }

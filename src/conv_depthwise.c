@@ -56,10 +56,14 @@ static int wgrad_rows(const oclnn_conv_geom *g)
     return rbw < 1 ? 1 : rbw > g->r ? g->r : rbw;
 }
 
-/* Output rows per dw_rows work-item for outputs of oh rows. */
+/* Output rows per tile work-item for outputs of oh rows: of RB_MAX - 1 and RB_MAX, the one that
+ * computes fewer rows past the last (7 for the 14 and 28 rows of ConvNeXt's planes). */
 static int rows_per_item(int oh)
 {
-    return oh < RB_MAX ? oh : RB_MAX;
+    if (oh <= RB_MAX)
+        return oh;
+    int a = RB_MAX - 1, b = RB_MAX;
+    return (oh + a - 1) / a * a < (oh + b - 1) / b * b ? a : b;
 }
 
 /* The tile kernel `name` (cl/conv2d_depthwise.cl) for outputs of ow columns and oh rows. */

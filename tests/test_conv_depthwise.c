@@ -47,7 +47,7 @@ static const dw_case cases[] = {
     {"ConvNeXt 32ch 14x14", 2, 32, 1, 14, 14, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
     {"ConvNeXt 64ch 7x7", 2, 64, 1, 7, 7, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
     {"ConvNeXt 128ch 4x4", 3, 128, 1, 4, 4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
-    /* The local tile of a whole plane would pass 32 KiB: bands of 40, 40 and 37 rows. */
+    /* The local tile of a whole plane would pass 32 KiB: bands of 42, 42 and 33 rows. */
     {"7x7 big plane in bands", 1, 2, 1, 117, 150, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
     /* Even one row block's tile passes 32 KiB: the padded copy instead. */
     {"3x3 wide row, no local tile", 1, 1, 1, 3, 3000, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},

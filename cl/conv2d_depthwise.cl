@@ -200,10 +200,11 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
 
 #else
 /* The same tiles as dw_rows from the unpadded input x ([.][h][w] planes): a work-group owns
- * `pp` planes x one band of `br` output rows (a multiple of RB); its tw_n * br / RB * pp
- * work-items (the local size) first copy the input rows the band reads, zero-padded by
- * (pad_t, pad_l) (negative pads crop), into `tile` (pp planes of th rows of tcols floats),
- * then compute from it. One input plane per output plane: backward data only for kg == 1. */
+ * `pp` planes x one band of `br` output rows (a multiple of RB); its ntw * br / RB * pp
+ * work-items (the local size; ntw tiles per output row) first copy the input rows the band
+ * reads, zero-padded by (pad_t, pad_l) (negative pads crop), into `tile` (pp planes of th rows
+ * of tcols floats), then compute from it. One input plane per output plane: backward data only
+ * for kg == 1. */
 __kernel void dw_local(const __global float *x, const ulong x_off, const __global float *w,
                        const ulong w_off, const __global float *b, const ulong b_off,
                        const __global float *z, const ulong z_off, __global float *y,

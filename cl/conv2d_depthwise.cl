@@ -1,7 +1,9 @@
 /* conv2d_depthwise.cl - depthwise convolution (groups == channels, channel multiplier kg) on
  * tiles: the forward with a fused epilogue, and backward data for stride 1. Each work-item owns
  * RB output rows of VW adjacent output columns, one vector each, so POCL turns every tap into one
- * vector FMA; weights stay in registers, input rows come from cache.
+ * vector FMA; weights stay in registers, input rows come from cache. dw_local reads its input
+ * through a zero-padded tile in local memory that its work-group fills; dw_rows reads a padded
+ * copy made beforehand (dw_pad), for tiles too big for local memory.
  * Defines (default), besides the geometry of conv2d_depthwise.h:
  *   RB          output rows per work-item (4)
  *   BWD         0: the forward (one input plane per output plane), 1: backward data for stride 1
@@ -10,6 +12,11 @@
  *   HAS_RES     adds the residual z (0)
  *   RES_BEFORE  the residual is added before the activation instead of after it (0)
  *   ACT         activation: 0 none, 1 relu, 2 gelu (erf), 3 gelu (tanh) (0)
+ *   LOCAL_TILE  which kernel the program holds (each is big to compile): 1 dw_local, 0 dw_rows (0)
+ *   FILL_ONE    dw_local: 1 where local memory is ordinary cached memory (CPUs): work-item 0
+ *               fills the whole tile, which keeps the loop the compiler wraps around the
+ *               work-items scalar (the fill takes twice the convolution's time otherwise);
+ *               0: the work-items fill rows in turn (0)
  */
 #include "conv2d_depthwise.h"
 
@@ -30,6 +37,12 @@
 #endif
 #ifndef ACT
 #define ACT 0
+#endif
+#ifndef LOCAL_TILE
+#define LOCAL_TILE 0
+#endif
+#ifndef FILL_ONE
+#define FILL_ONE 0
 #endif
 
 #if RB < 1
@@ -64,6 +77,81 @@ static inline __attribute__((always_inline)) VEC activate(VEC v)
 #endif
 }
 
+#if NIR <= 16
+#define ROW_UNROLL _Pragma("unroll")
+#else
+#define ROW_UNROLL
+#endif
+
+/* acc[j] += the taps of the RB output rows whose input rows start at row pointer xr (a
+ * zero-padded plane with rows of `stride` floats, column offset applied), for rows ir of the
+ * NIR this work-item reads with ihb + ir < nrows. Every output sums its taps in one order
+ * (kernel rows, then columns), whichever kernel and tile it comes from. */
+#define ACCUMULATE(xr, stride, ihb, nrows)                                                         \
+    do {                                                                                           \
+        ROW_UNROLL for (int ir = 0; ir < NIR; ir++)                                                \
+        {                                                                                          \
+            if ((ihb) + ir >= (nrows))                                                             \
+                continue;                                                                          \
+            VEC xv[S];                                                                             \
+            _Pragma("unroll") for (int s = 0; s < S; s++) xv[s] =                                  \
+                GATHER((xr) + (size_t)ir * (stride) + s * DW);                                     \
+            /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */           \
+            _Pragma("unroll") for (int j = 0; j < RB; j++)                                         \
+            {                                                                                      \
+                const int rr = ir - j * SH;                                                        \
+                if (rr >= 0 && rr % DH == 0 && rr / DH < R) {                                      \
+                    _Pragma("unroll") for (int s = 0; s < S; s++) acc[j] =                         \
+                        fma((VEC)wr[(rr / DH) * S + s], xv[s], acc[j]);                            \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* The R x S weights of output plane wo (flipped for backward data). */
+static inline __attribute__((always_inline)) void load_weights(const __global float *w, int wo,
+                                                               float *wr)
+{
+#pragma unroll
+    for (int t = 0; t < R * S; t++)
+        wr[t] = w[(size_t)wo * (R * S) + (BWD ? R * S - 1 - t : t)];
+}
+
+/* y = act(acc + b (+ z)) (+ z), then + y when accum is set, for output rows oh0.. of plane at
+ * column ow0 (HAS_* are 0 for backward). */
+static inline __attribute__((always_inline)) void finish(VEC *acc, const __global float *b,
+                                                         const __global float *z, __global float *y,
+                                                         int plane, int oc, int oh0, int ow0,
+                                                         int oh_n, int ow_n, int accum)
+{
+#if HAS_BIAS
+    const float bias = b[oc];
+#endif
+    const int valid = ow_n - ow0;
+#pragma unroll
+    for (int j = 0; j < RB; j++) {
+        const int oh = oh0 + j;
+        if (oh >= oh_n)
+            break;
+        const size_t o = ((size_t)plane * oh_n + oh) * ow_n + ow0;
+        VEC v = acc[j];
+#if HAS_BIAS
+        v += bias;
+#endif
+#if HAS_RES && RES_BEFORE
+        v += load_out(z + o, valid);
+#endif
+        v = activate(v);
+#if HAS_RES && !RES_BEFORE
+        v += load_out(z + o, valid);
+#endif
+        if (accum)
+            v += load_out(y + o, valid);
+        store_out(v, y + o, valid);
+    }
+}
+
+#if !LOCAL_TILE
 /* One work-item: RB output rows x VW output columns of one output plane. x is the zero-padded
  * copy (dw_pad) of the input planes, [.][ih_n][iw_n], so output (oh, ow) reads from row
  * oh * SH and column ow * SW on.
@@ -101,58 +189,76 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
         const int ic = oc / kg, wo = oc;
 #endif
         float wr[R * S];
-#pragma unroll
-        for (int t = 0; t < R * S; t++)
-            wr[t] = w[w_off + (size_t)wo * (R * S) + (BWD ? R * S - 1 - t : t)];
+        load_weights(w + w_off, wo, wr);
         const __global float *xp = x + x_off + (size_t)(n * cin + ic) * ih_n * iw_n;
-#if NIR <= 16
-#pragma unroll
-#endif
-        for (int ir = 0; ir < NIR; ir++) {
-            const int ih = ihb + ir;
-            if (ih >= ih_n)
-                continue;
-            const __global float *row = xp + (size_t)ih * iw_n + iwb;
-            VEC xv[S];
-#pragma unroll
-            for (int s = 0; s < S; s++)
-                xv[s] = gather(row + s * DW);
-                /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */
-#pragma unroll
-            for (int j = 0; j < RB; j++) {
-                const int rr = ir - j * SH;
-                if (rr >= 0 && rr % DH == 0 && rr / DH < R) {
-#pragma unroll
-                    for (int s = 0; s < S; s++)
-                        acc[j] = fma((VEC)wr[(rr / DH) * S + s], xv[s], acc[j]);
-                }
-            }
-        }
+#define GATHER gather
+        ACCUMULATE(xp + (size_t)ihb * iw_n + iwb, iw_n, ihb, ih_n);
+#undef GATHER
     }
-
-#if HAS_BIAS
-    const float bias = b[b_off + oc];
-#endif
-    const int valid = ow_n - ow0;
-#pragma unroll
-    for (int j = 0; j < RB; j++) {
-        const int oh = oh0 + j;
-        if (oh >= oh_n)
-            break;
-        const size_t o = ((size_t)plane * oh_n + oh) * ow_n + ow0;
-        VEC v = acc[j];
-#if HAS_BIAS
-        v += bias;
-#endif
-#if HAS_RES && RES_BEFORE
-        v += load_out(z + z_off + o, valid);
-#endif
-        v = activate(v);
-#if HAS_RES && !RES_BEFORE
-        v += load_out(z + z_off + o, valid);
-#endif
-        if (accum)
-            v += load_out(y + y_off + o, valid);
-        store_out(v, y + y_off + o, valid);
-    }
+    finish(acc, b + b_off, z + z_off, y + y_off, plane, oc, oh0, ow0, oh_n, ow_n, accum);
 }
+
+#else
+/* The same tiles as dw_rows from the unpadded input x ([.][h][w] planes): a work-group owns
+ * `pp` planes x one band of `br` output rows (a multiple of RB); its ntw * br / RB * pp
+ * work-items (the local size; ntw tiles per output row) first copy the input rows the band
+ * reads, zero-padded by (pad_t, pad_l) (negative pads crop), into `tile` (pp planes of th rows
+ * of tcols floats), then compute from it. One input plane per output plane: backward data only
+ * for kg == 1. */
+__kernel void dw_local(const __global float *x, const ulong x_off, const __global float *w,
+                       const ulong w_off, const __global float *b, const ulong b_off,
+                       const __global float *z, const ulong z_off, __global float *y,
+                       const ulong y_off, const int h, const int iw, const int oh_n, const int ow_n,
+                       const int pad_t, const int pad_l, const int nplanes, const int cin,
+                       const int cout, const int kg, const int accum, const int pp, const int br,
+                       const int th, const int tcols, __local float *tile)
+{
+    const int ntw = (ow_n + VW - 1) / VW, nbands = (oh_n + br - 1) / br;
+    const int lid = (int)get_local_id(0);
+    const int grp = (int)get_group_id(0);
+    const int band = grp % nbands, plane0 = grp / nbands * pp;
+    const int ih0 = band * br * SH - pad_t;
+
+    /* Fill: tile rows by vector copies between the zero margins. */
+#if FILL_ONE
+    for (int q = lid ? pp * th : 0; q < pp * th; q++) {
+#else
+    for (int q = lid; q < pp * th; q += (int)get_local_size(0)) {
+#endif
+        const int pl = plane0 + q / th, ih = ih0 + q % th;
+        __local float *d = tile + (size_t)q * tcols;
+        int lo = max(0, pad_l), hi = min(tcols, iw + pad_l);
+        if (pl >= nplanes || ih < 0 || ih >= h)
+            lo = hi = tcols;
+        const int n = pl / cout, ic = pl % cout / kg;
+        const __global float *s = x + x_off + ((size_t)(n * cin + ic) * h + ih) * iw - pad_l;
+        int j = 0;
+        for (; j < lo; j++)
+            d[j] = 0.0f;
+        for (; j + 16 <= hi; j += 16)
+            vstore16(vload16(0, s + j), 0, d + j);
+        for (; j < hi; j++)
+            d[j] = s[j];
+        for (; j < tcols; j++)
+            d[j] = 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    const int per_plane = ntw * (br / RB);
+    const int pi = lid / per_plane, tw = lid % ntw, rb = lid % per_plane / ntw;
+    const int plane = plane0 + pi, oh0 = band * br + rb * RB, ow0 = tw * VW;
+    if (plane >= nplanes || oh0 >= oh_n)
+        return;
+    const int oc = plane % cout;
+    VEC acc[RB];
+#pragma unroll
+    for (int j = 0; j < RB; j++)
+        acc[j] = 0.0f;
+    float wr[R * S];
+    load_weights(w + w_off, oc, wr);
+#define GATHER gather_local
+    ACCUMULATE(tile + ((size_t)pi * th + rb * RB * SH) * tcols + ow0 * SW, tcols, 0, th);
+#undef GATHER
+    finish(acc, b + b_off, z + z_off, y + y_off, plane, oc, oh0, ow0, oh_n, ow_n, accum);
+}
+#endif

@@ -52,6 +52,21 @@ static inline __attribute__((always_inline)) VEC gather(const __global float *p)
 #endif
 }
 
+/* gather from local memory. */
+static inline __attribute__((always_inline)) VEC gather_local(const __local float *p)
+{
+#if SW == 1
+    return VLOAD(0, p);
+#elif SW == 2
+    return (VEC)(VLOAD(0, p).even, VLOAD(0, p + VW).even);
+#else
+    float t[VW];
+    for (int l = 0; l < VW; l++)
+        t[l] = p[l * SW];
+    return VLOAD(0, t);
+#endif
+}
+
 /* The VW values p[0..] of an output row segment with `valid` columns; the rest read as zero. */
 static inline __attribute__((always_inline)) VEC load_out(const __global float *p, int valid)
 {

@@ -1,10 +1,11 @@
 /* conv_depthwise.c - depthwise convolution (groups == channels) on tiled vector kernels that read
- * a zero-padded copy of their input (cl/conv2d_depthwise*.cl): forward with a fused epilogue,
- * backward data (flipped-weight forward for stride 1, a gather otherwise) and a deterministic
- * two-stage backward weights. */
+ * a zero-padded input tile in local memory, or a padded copy of their input where it does not fit
+ * (cl/conv2d_depthwise*.cl): forward with a fused epilogue, backward data (flipped-weight forward
+ * for stride 1, a gather otherwise) and a deterministic two-stage backward weights. */
 #include "conv.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define CL_FILE "conv2d_depthwise.cl"
 #define CL_GRAD_FILE "conv2d_depthwise_grad.cl"
@@ -22,7 +23,18 @@
 /* Fewer stage-1 work-items than this leaves cores idle: split the batch further. */
 #define WGRAD_MIN_ITEMS 64
 
+/* Work-items per dw_local work-group: planes are grouped up to this many, bands hold at most
+ * LOCAL_TILE_MAX. */
+#define LOCAL_TILE_TARGET 32
+#define LOCAL_TILE_MAX 256
+
 size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
+/* The most bytes of one dw_local work-group's input tile (also bounded by the device's local
+ * memory): on CPUs it stays in the L1/L2 cache. Tests lower it, cap the row blocks per band and
+ * make the work-items share the tile's fill (as on GPUs) to reach every path on a CPU. */
+size_t oclnn__depthwise_tile_bytes = (size_t)32 << 10;
+int oclnn__depthwise_band_blocks = 1 << 30;
+int oclnn__depthwise_fill_shared = 0;
 
 /* Output columns per work-item (the vector width) for an output row of `ow` columns. */
 static int vec_width(int ow)
@@ -44,23 +56,29 @@ static int wgrad_rows(const oclnn_conv_geom *g)
     return rbw < 1 ? 1 : rbw > g->r ? g->r : rbw;
 }
 
-/* Output rows per dw_rows work-item for outputs of oh rows. */
+/* Output rows per tile work-item for outputs of oh rows: of RB_MAX - 1 and RB_MAX, the one that
+ * computes fewer rows past the last (7 for the 14 and 28 rows of ConvNeXt's planes). */
 static int rows_per_item(int oh)
 {
-    return oh < RB_MAX ? oh : RB_MAX;
+    if (oh <= RB_MAX)
+        return oh;
+    int a = RB_MAX - 1, b = RB_MAX;
+    return (oh + a - 1) / a * a < (oh + b - 1) / b * b ? a : b;
 }
 
-/* The tile kernel dw_rows (cl/conv2d_depthwise.cl) for outputs of ow columns and oh rows. */
+/* The tile kernel `name` (cl/conv2d_depthwise.cl) for outputs of ow columns and oh rows. */
 static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int oh, int ow,
-                                const epilogue *e, cl_kernel *k)
+                                const epilogue *e, const char *name, cl_kernel *k)
 {
     char opts[256];
     snprintf(opts, sizeof opts,
              "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
-             "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d",
+             "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d",
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
-             rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act);
-    return oclnn__kernel(ctx, CL_FILE, opts, "dw_rows", k);
+             rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
+             strcmp(name, "dw_local") == 0,
+             ctx->info.local_mem_is_global && !oclnn__depthwise_fill_shared);
+    return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 
 /* A kernel of cl/conv2d_depthwise_grad.cl; one program per geometry. */
@@ -81,18 +99,23 @@ typedef struct padded {
     int h, w, hp, wp, pad_t, pad_l, nplanes, nrows;
 } padded;
 
+/* The columns the tiles of an output row of ow columns read: the last tile of a row starts at
+ * (ntw - 1) * VW * SW, and a tap's vector spans 2 * VW columns at stride 2 (gather). */
+static int columns_read(const oclnn_conv_geom *g, int ow)
+{
+    int vw = vec_width(ow), sw = g->stride_w;
+    int tap_span = sw == 2 ? 2 * vw : (vw - 1) * sw + 1;
+    int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vw);
+    return (ntw - 1) * vw * sw + (g->s - 1) * g->dil_w + tap_span;
+}
+
 static padded pad_shape(const oclnn_conv_geom *g, int nplanes, int h, int w, int oh, int ow,
                         int pad_t, int pad_l)
 {
     padded p = {h, w, 0, 0, pad_t, pad_l, nplanes, 0};
     p.hp = (oh - 1) * g->stride_h + (g->r - 1) * g->dil_h + 1;
     p.wp = (ow - 1) * g->stride_w + (g->s - 1) * g->dil_w + 1;
-    /* A tap's vector spans TAP_SPAN columns (see the kernel file); the last tile of a row
-     * starts at (ntw - 1) * VW * SW. */
-    int vw = vec_width(ow), sw = g->stride_w;
-    int tap_span = sw == 2 ? 2 * vw : (vw - 1) * sw + 1;
-    int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vw);
-    int last = (ntw - 1) * vw * sw + (g->s - 1) * g->dil_w + tap_span;
+    int last = columns_read(g, ow);
     int slack = last > p.wp ? last - p.wp : 0;
     p.nrows = nplanes * p.hp + (int)oclnn__div_up((size_t)slack, (size_t)p.wp);
     return p;
@@ -135,18 +158,103 @@ static padded chunk_pad(const oclnn_conv_geom *g, const padded *p, int planes_pe
     return pad_shape(g, imgs * planes_per_image, p->h, p->w, oh, ow, p->pad_t, p->pad_l);
 }
 
-/* For each chunk of images: pads `in` into the workspace, then enqueues dw_rows for the output
- * planes of those images ([cout][oh_n][ow_n] per image). p is the padded shape of the batch. */
+/* How dw_local covers output planes of oh x ow: work-groups of `local` work-items own pp planes x
+ * one band of br output rows (nbands per plane) and fill a tile of th x tcols floats per plane.
+ * local 0: no band of one row block fits, dw_rows takes it. */
+typedef struct tiling {
+    int pp, br, nbands, th, tcols;
+    size_t local;
+} tiling;
+
+static tiling plan_tiles(const oclnn_context *ctx, const oclnn_conv_geom *g, int nplanes, int oh,
+                         int ow)
+{
+    tiling t = {0};
+    const int rb = rows_per_item(oh), nrb = (int)oclnn__div_up((size_t)oh, (size_t)rb);
+    const int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vec_width(ow));
+    size_t budget = oclnn__depthwise_tile_bytes < ctx->info.local_mem_bytes
+                        ? oclnn__depthwise_tile_bytes
+                        : (size_t)ctx->info.local_mem_bytes;
+    size_t max_local = ctx->info.max_work_group_size < LOCAL_TILE_MAX
+                           ? ctx->info.max_work_group_size
+                           : LOCAL_TILE_MAX;
+    budget /= sizeof(float);
+    t.tcols = columns_read(g, ow);
+    /* The most row blocks per band that fit, then bands of equal blocks. */
+    int k = nrb < oclnn__depthwise_band_blocks ? nrb : oclnn__depthwise_band_blocks;
+    for (; k > 0; k--) {
+        size_t th = (size_t)(k * rb - 1) * g->stride_h + (size_t)(g->r - 1) * g->dil_h + 1;
+        if (th * t.tcols <= budget && (size_t)k * ntw <= max_local)
+            break;
+    }
+    if (k == 0)
+        return t;
+    t.nbands = (int)oclnn__div_up((size_t)nrb, (size_t)k);
+    k = (int)oclnn__div_up((size_t)nrb, (size_t)t.nbands);
+    t.br = k * rb;
+    t.th = (k * rb - 1) * g->stride_h + (g->r - 1) * g->dil_h + 1;
+    /* Whole small planes: several per work-group, so each group has work enough. */
+    const size_t per_plane = (size_t)k * ntw, tile = (size_t)t.th * t.tcols;
+    t.pp = 1;
+    while (t.nbands == 1 && 2 * t.pp <= nplanes && 2 * t.pp * per_plane <= LOCAL_TILE_TARGET &&
+           2 * t.pp * tile <= budget)
+        t.pp *= 2;
+    t.local = t.pp * per_plane;
+    return t;
+}
+
+/* dw_local over the output planes of every image ([cout][oh_n][ow_n] per image) from `in`
+ * padded as p describes. */
+static oclnn_status local_tiles(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
+                                const tiling *t, const padded *p, const oclnn_tensor *in,
+                                const oclnn_tensor *w, const oclnn_tensor *b, const oclnn_tensor *z,
+                                oclnn_tensor *out, int oh_n, int ow_n, int cin, int cout, int accum)
+{
+    cl_kernel k;
+    oclnn_status s = rows_kernel(ctx, g, oh_n, ow_n, e, "dw_local", &k);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    /* Unused pointers still need a valid buffer argument. */
+    cl_mem bm = b ? b->mem : in->mem, zm = z ? z->mem : in->mem;
+    cl_ulong in_off = in->offset, w_off = w->offset, b_off = b ? b->offset : 0,
+             z_off = z ? z->offset : 0, out_off = out->offset;
+    int kg = g->kg, nplanes = g->n * cout, h = p->h, iw = p->w, pad_t = p->pad_t, pad_l = p->pad_l,
+        pp = t->pp, br = t->br, th = t->th, tcols = t->tcols;
+    oclnn_arg args[] = {
+        OCLNN_ARG(in->mem),  OCLNN_ARG(in_off),
+        OCLNN_ARG(w->mem),   OCLNN_ARG(w_off),
+        OCLNN_ARG(bm),       OCLNN_ARG(b_off),
+        OCLNN_ARG(zm),       OCLNN_ARG(z_off),
+        OCLNN_ARG(out->mem), OCLNN_ARG(out_off),
+        OCLNN_ARG(h),        OCLNN_ARG(iw),
+        OCLNN_ARG(oh_n),     OCLNN_ARG(ow_n),
+        OCLNN_ARG(pad_t),    OCLNN_ARG(pad_l),
+        OCLNN_ARG(nplanes),  OCLNN_ARG(cin),
+        OCLNN_ARG(cout),     OCLNN_ARG(kg),
+        OCLNN_ARG(accum),    OCLNN_ARG(pp),
+        OCLNN_ARG(br),       OCLNN_ARG(th),
+        OCLNN_ARG(tcols),    OCLNN_ARG_LOCAL((size_t)pp * th * tcols * sizeof(float))};
+    size_t global = oclnn__div_up((size_t)nplanes, (size_t)pp) * t->nbands * t->local;
+    return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &t->local);
+}
+
+/* Enqueues the tile kernel over the output planes of every image ([cout][oh_n][ow_n] per image):
+ * dw_local where its tile fits (and backward data has one dy plane per dx plane), else for each
+ * chunk of images pads `in` into the workspace, then dw_rows. p is the padded shape of the
+ * batch. */
 static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
                          const padded *p, const oclnn_tensor *in, const oclnn_tensor *w,
                          const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out, int oh_n,
                          int ow_n, int cin, int cout, int accum)
 {
+    const tiling t = plan_tiles(ctx, g, g->n * cout, oh_n, ow_n);
+    if (t.local && !(e->bwd && g->kg != 1))
+        return local_tiles(ctx, g, e, &t, p, in, w, b, z, out, oh_n, ow_n, cin, cout, accum);
     const int vw = vec_width(ow_n), rb = rows_per_item(oh_n);
     const int chunk = chunk_images(p, cin, g->n, 1);
     const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
     cl_kernel k;
-    oclnn_status s = rows_kernel(ctx, g, oh_n, ow_n, e, &k);
+    oclnn_status s = rows_kernel(ctx, g, oh_n, ow_n, e, "dw_rows", &k);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, pad_floats(&pc) * sizeof(float), OP, &ws);

@@ -11,35 +11,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Knobs of src/conv_depthwise.c that steer it onto its other paths. */
+extern size_t oclnn__depthwise_tile_bytes;
+extern int oclnn__depthwise_band_blocks;
+extern int oclnn__depthwise_fill_shared;
+
 typedef struct dw_case {
     const char *name;
     int n, c, kg, h, w, r, s, sh, sw, dh, dw, pt, pb, pl, pr;
+    /* The table tests run it again on path 1, 2 or both (3) of other_path. */
+    int other;
 } dw_case;
 
 static const dw_case cases[] = {
-    /* name                          n  c kg  h   w  r  s sh sw dh dw pt pb pl pr */
-    {"3x3 s1 p1", 2, 3, 1, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
-    {"5x5 s1 p2", 1, 4, 1, 13, 10, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},
-    {"7x7 s1 p3 wide", 2, 3, 1, 9, 37, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
-    {"3x3 s2 p1", 2, 3, 1, 15, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
-    {"7x7 s2 p3", 1, 2, 1, 19, 23, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},
-    {"3x3 s3 no pad", 2, 2, 1, 13, 20, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0},
-    {"3x3 s1x2", 1, 2, 1, 10, 29, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1},
-    {"3x3 dil2 p2", 2, 3, 1, 12, 13, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
-    {"5x5 dil2 s2 p4", 1, 2, 1, 17, 21, 5, 5, 2, 2, 2, 2, 4, 4, 4, 4},
-    {"3x3 asym pad 0,2,1,0", 2, 3, 1, 8, 14, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0},
-    {"3x3 pad 3 > kernel", 1, 2, 1, 5, 6, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3},
-    {"1x7 and 7x1 rows", 1, 2, 1, 6, 18, 1, 7, 1, 1, 1, 1, 0, 0, 3, 3},
-    {"7x1 column", 1, 2, 1, 18, 5, 7, 1, 1, 1, 1, 1, 3, 3, 0, 0},
-    {"multiplier 2 3x3", 2, 3, 2, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
-    {"multiplier 2 7x7 s2", 1, 2, 2, 15, 16, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},
-    {"C=1 7x7 batch 5", 5, 1, 1, 11, 13, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
-    {"H=W=1 3x3 p1", 1, 4, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
-    {"odd 5x3 on 7x9", 5, 3, 1, 7, 9, 5, 3, 1, 1, 1, 1, 2, 1, 0, 2},
-    {"ConvNeXt stage 1 scaled 12ch 28x28", 1, 12, 1, 28, 28, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
-    {"ConvNeXt 32ch 14x14", 2, 32, 1, 14, 14, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
-    {"ConvNeXt 64ch 7x7", 2, 64, 1, 7, 7, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
-    {"ConvNeXt 128ch 4x4", 3, 128, 1, 4, 4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
+    /* name                          n  c kg  h   w  r  s sh sw dh dw pt pb pl pr other */
+    {"3x3 s1 p1", 2, 3, 1, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},
+    {"5x5 s1 p2", 1, 4, 1, 13, 10, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2},
+    {"7x7 s1 p3 wide", 2, 3, 1, 9, 37, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    {"3x3 s2 p1", 2, 3, 1, 15, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2},
+    {"7x7 s2 p3", 1, 2, 1, 19, 23, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1},
+    {"3x3 s3 no pad", 2, 2, 1, 13, 20, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, 2},
+    {"3x3 s1x2", 1, 2, 1, 10, 29, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 0},
+    {"3x3 dil2 p2", 2, 3, 1, 12, 13, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+    {"5x5 dil2 s2 p4", 1, 2, 1, 17, 21, 5, 5, 2, 2, 2, 2, 4, 4, 4, 4, 2},
+    {"3x3 asym pad 0,2,1,0", 2, 3, 1, 8, 14, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 0},
+    {"3x3 pad 3 > kernel", 1, 2, 1, 5, 6, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    {"1x7 and 7x1 rows", 1, 2, 1, 6, 18, 1, 7, 1, 1, 1, 1, 0, 0, 3, 3, 2},
+    {"7x1 column", 1, 2, 1, 18, 5, 7, 1, 1, 1, 1, 1, 3, 3, 0, 0, 1},
+    {"multiplier 2 3x3", 2, 3, 2, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"multiplier 2 7x7 s2", 1, 2, 2, 15, 16, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 0},
+    {"C=1 7x7 batch 5", 5, 1, 1, 11, 13, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    {"H=W=1 3x3 p1", 1, 4, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+    {"odd 5x3 on 7x9", 5, 3, 1, 7, 9, 5, 3, 1, 1, 1, 1, 2, 1, 0, 2, 0},
+    {"ConvNeXt stage 1 scaled 12ch 28x28", 1, 12, 1, 28, 28, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 1},
+    {"ConvNeXt 32ch 14x14", 2, 32, 1, 14, 14, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    {"ConvNeXt 64ch 7x7", 2, 64, 1, 7, 7, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    {"ConvNeXt 128ch 4x4", 3, 128, 1, 4, 4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    /* The local tile of a whole plane would pass 32 KiB: bands of 42, 42 and 33 rows. */
+    {"7x7 big plane in bands", 1, 2, 1, 117, 150, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0},
+    /* Even one row block's tile passes 32 KiB: the padded copy instead. */
+    {"3x3 wide row, no local tile", 1, 1, 1, 3, 3000, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -155,16 +166,31 @@ static void expect_ok(oclnn_status s, const char *what)
     ck_assert_msg(s == OCLNN_SUCCESS, "%s: %s", what, oclnn_last_error(fx_ctx()));
 }
 
-/* The second run of each table test pads one image (or one block of images) at a time: the
- * result must be the same bits, as every output is summed in the same order. */
-static void small_chunks(int on)
+/* The table tests run again on other paths (dw_case.other); each output is summed in the same order
+ * on every path, so the results must be the same bits. Path 1: padded copies of one image (or one
+ * block of images) at a time, tiles in local memory of one row block per band, filled by all
+ * work-items (as on GPUs) when shared_fill is set (the forward only: the fill is the same code
+ * for both passes, and each setting compiles a program per shape). Path 2: padded copies only.
+ * Path 0: the defaults back. */
+static void other_path(int path, int shared_fill)
 {
-    static size_t saved;
-    if (on) {
-        saved = oclnn__depthwise_chunk_bytes;
+    static size_t saved_chunk, saved_tile;
+    static int saved_blocks, saved_fill;
+    if (path) {
+        saved_chunk = oclnn__depthwise_chunk_bytes;
+        saved_tile = oclnn__depthwise_tile_bytes;
+        saved_blocks = oclnn__depthwise_band_blocks;
+        saved_fill = oclnn__depthwise_fill_shared;
         oclnn__depthwise_chunk_bytes = 1;
+        oclnn__depthwise_band_blocks = 1;
+        oclnn__depthwise_fill_shared = shared_fill;
+        if (path == 2)
+            oclnn__depthwise_tile_bytes = 0;
     } else {
-        oclnn__depthwise_chunk_bytes = saved;
+        oclnn__depthwise_chunk_bytes = saved_chunk;
+        oclnn__depthwise_tile_bytes = saved_tile;
+        oclnn__depthwise_band_blocks = saved_blocks;
+        oclnn__depthwise_fill_shared = saved_fill;
     }
 }
 
@@ -187,23 +213,27 @@ START_TEST(forward_table)
     oclnn_context *ctx = fx_ctx();
     oclnn_tensor *x = tensor4(g.n, g.c, g.h, g.w, d.x), *w = tensor4(g.k, 1, g.r, g.s, d.w);
     oclnn_tensor *y = tensor4(g.n, g.k, g.oh, g.ow, NULL);
-    oclnn_tensor *y2 = tensor4(g.n, g.k, g.oh, g.ow, NULL);
     double *want = dalloc(d.ny), *abs_sum = dalloc(d.ny);
     ref_dw_forward(&g, d.xd, d.wd, NULL, NULL, OCLNN_ACT_NONE, 0, want, abs_sum);
     expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y),
               t->name);
     assert_matches(t->name, y, want, abs_sum, NULL, d.ny);
-    small_chunks(1);
-    expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y2),
-              t->name);
-    small_chunks(0);
-    assert_same_bits(t->name, y, y2, d.ny);
+    for (int path = 1; path <= 2; path++) {
+        if (!(t->other & path))
+            continue;
+        oclnn_tensor *y2 = tensor4(g.n, g.k, g.oh, g.ow, NULL);
+        other_path(path, 1);
+        expect_ok(oclnn__conv_depthwise_forward(ctx, &g, OCLNN_ACT_NONE, 0, x, w, NULL, NULL, y2),
+                  t->name);
+        other_path(0, 0);
+        assert_same_bits(t->name, y, y2, d.ny);
+        oclnn_tensor_destroy(y2);
+    }
     free(want);
     free(abs_sum);
     oclnn_tensor_destroy(x);
     oclnn_tensor_destroy(w);
     oclnn_tensor_destroy(y);
-    oclnn_tensor_destroy(y2);
     free_data(&d);
 }
 END_TEST
@@ -229,17 +259,21 @@ START_TEST(backward_data_table)
         want[i] += d.x[i];
     assert_matches(t->name, acc, want, abs_sum, d.x, d.nx);
 
-    oclnn_tensor *dx2 = tensor4(g.n, g.c, g.h, g.w, NULL);
-    small_chunks(1);
-    expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx2, 0.0f), t->name);
-    small_chunks(0);
-    assert_same_bits(t->name, dx, dx2, d.nx);
+    for (int path = 1; path <= 2; path++) {
+        if (!(t->other & path))
+            continue;
+        oclnn_tensor *dx2 = tensor4(g.n, g.c, g.h, g.w, NULL);
+        other_path(path, 0);
+        expect_ok(oclnn__conv_depthwise_backward_data(ctx, &g, dy, w, dx2, 0.0f), t->name);
+        other_path(0, 0);
+        assert_same_bits(t->name, dx, dx2, d.nx);
+        oclnn_tensor_destroy(dx2);
+    }
     free(want);
     free(abs_sum);
     oclnn_tensor_destroy(dy);
     oclnn_tensor_destroy(w);
     oclnn_tensor_destroy(dx);
-    oclnn_tensor_destroy(dx2);
     oclnn_tensor_destroy(acc);
     free_data(&d);
 }
@@ -274,9 +308,9 @@ START_TEST(backward_weights_table)
     assert_matches(t->name, db_acc, want_b, abs_b, d.b, (size_t)g.k);
 
     oclnn_tensor *dw2 = tensor4(g.k, 1, g.r, g.s, NULL);
-    small_chunks(1);
+    other_path(2, 0);
     expect_ok(oclnn__conv_depthwise_backward_weights(ctx, &g, x, dy, dw2, NULL, 0.0f), t->name);
-    small_chunks(0);
+    other_path(0, 0);
     assert_same_bits(t->name, dw, dw2, d.nw);
     free(want);
     free(abs_sum);
@@ -299,7 +333,7 @@ START_TEST(forward_epilogues)
 {
     const oclnn_activation act = (oclnn_activation)(_i % 4);
     const int has_bias = _i / 4 % 2, res = _i / 8; /* 0 none, 1 after, 2 before */
-    const dw_case t = {"epilogue", 2, 3, 2, 5, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    const dw_case t = {"epilogue", 2, 3, 2, 5, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0};
     oclnn_conv_geom g = geom(&t);
     data d = make_data(&g, 400);
     oclnn_context *ctx = fx_ctx();
@@ -346,9 +380,9 @@ END_TEST
 START_TEST(reference_backward_matches_finite_differences)
 {
     static const dw_case fd_cases[] = {
-        {"fd s1 p1", 2, 2, 1, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
-        {"fd s2 dil2 asym", 1, 2, 2, 9, 8, 3, 3, 2, 2, 2, 2, 2, 1, 0, 2},
-        {"fd 5x3 s1x2", 2, 1, 1, 7, 9, 5, 3, 1, 2, 1, 1, 2, 2, 1, 1},
+        {"fd s1 p1", 2, 2, 1, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+        {"fd s2 dil2 asym", 1, 2, 2, 9, 8, 3, 3, 2, 2, 2, 2, 2, 1, 0, 2, 0},
+        {"fd 5x3 s1x2", 2, 1, 1, 7, 9, 5, 3, 1, 2, 1, 1, 2, 2, 1, 1, 0},
     };
     const dw_case *t = &fd_cases[_i];
     oclnn_conv_geom g = geom(t);
@@ -406,7 +440,7 @@ END_TEST
 /* A workspace limit too small for the backward-weights partial sums is reported, not ignored. */
 START_TEST(backward_weights_workspace_limit)
 {
-    const dw_case t = {"limit", 2, 4, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    const dw_case t = {"limit", 2, 4, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0};
     oclnn_conv_geom g = geom(&t);
     oclnn_context *ctx = fx_ctx();
     size_t need = oclnn__conv_depthwise_workspace_size(&g, OCLNN_CONV_BACKWARD_WEIGHTS);

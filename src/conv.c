@@ -239,6 +239,13 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
     return is_1x1(g) ? OCLNN_CONV_GEMM_1X1 : OCLNN_CONV_IM2COL_GEMM;
 }
 
+/* Whether WINOGRAD (F(2x2,3x3)) applies: 3x3, stride 1, dilation 1, groups 1. */
+static bool winograd_applies(const oclnn_conv_geom *g)
+{
+    return g->r == 3 && g->s == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
+           g->dil_w == 1 && g->groups == 1;
+}
+
 /* The one place that picks an algorithm for AUTO, by shape, pass and device type.
  * - Depthwise (groups == c > 1): DEPTHWISE, on every device (per-channel GEMMs are degenerate).
  * - GPUs and accelerators: the GEMM-based algorithms (CLBlast is tuned for them; the direct
@@ -261,7 +268,11 @@ static oclnn_conv_algo gemm_algo(const oclnn_conv_geom *g)
  *     at batch 32 48-54 ms against IM2COL_GEMM's 70-125); the GEMM algorithms for 1x1
  *     kernels at any stride (ConvNeXt 96>384@56: 140 ms against DIRECT's 300-600 at batch 32,
  *     even at batch 1; ResNet 1x1 s2 projections 1.3-9x faster at batch 32, 3.5-12x at
- *     batch 1).
+ *     batch 1); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
+ *     at most 8x8 pixels and batches of >= 8, where DIRECT's work-items each stream the whole
+ *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
+ *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
+ *     measured level with DIRECT on the ResNet-18 3x3 layers: not picked.
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit. */
 static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                  oclnn_conv_pass pass)
@@ -273,6 +284,11 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         if (pass == OCLNN_CONV_FORWARD || (pass == OCLNN_CONV_BACKWARD_DATA && g->cg >= 16) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (g->r > 1 || g->s > 1)))
             a = OCLNN_CONV_DIRECT;
+        int chunk;
+        if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&
+            g->cg >= 256 && g->oh * g->ow <= 64 && g->n >= 8 &&
+            oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
+            a = OCLNN_CONV_WINOGRAD;
     }
     int chunk;
     if (a == OCLNN_CONV_IM2COL_GEMM &&

@@ -489,6 +489,31 @@ START_TEST(deterministic)
 }
 END_TEST
 
+/* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
+ * on (DIRECT below it, and for the other passes); GPUs take the GEMM algorithms. */
+START_TEST(auto_winograd_backward_weights)
+{
+    oclnn_context *ctx = fx_ctx();
+    oclnn_device_info info;
+    ck_assert_int_eq(oclnn_context_device_info(ctx, &info), OCLNN_SUCCESS);
+    oclnn_conv2d_desc desc = oclnn_conv2d_desc_default();
+    oclnn_conv2d_desc_set_pad(&desc, 1, 1);
+    oclnn_tensor_desc x8 = d4(8, 512, 7, 7), x4 = d4(4, 512, 7, 7), w = d4(512, 512, 3, 3);
+    oclnn_conv_algo a;
+    size_t ws;
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x8, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    const bool cpu = (info.type & CL_DEVICE_TYPE_CPU) != 0;
+    ck_assert_int_eq(a, cpu ? OCLNN_CONV_WINOGRAD : OCLNN_CONV_IM2COL_GEMM);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x4, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_IM2COL_GEMM);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x8, &w, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_IM2COL_GEMM);
+}
+END_TEST
+
 START_TEST(choose_and_shape)
 {
     oclnn_context *ctx = fx_ctx();
@@ -1095,6 +1120,7 @@ static Suite *conv_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
+    tcase_add_test(tc, auto_winograd_backward_weights);
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, chunked_batch);

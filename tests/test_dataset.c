@@ -335,6 +335,23 @@ START_TEST(augment_mirrors_and_shifts)
     memcpy(b, orig, sizeof(float) * n * plane);
     dataset_augment(&d, b, n, 2, 9, 6);
     ck_assert_int_ne(memcmp(a, b, sizeof(float) * n * plane), 0);
+    /* shift 0: each image is itself or its mirror, and both occur */
+    memcpy(b, orig, sizeof(float) * n * plane);
+    dataset_augment(&d, b, n, 0, 9, 5);
+    int mirrored = 0;
+    for (int i = 0; i < n; i++) {
+        int same = 1, mirror = 1;
+        for (int r = 0; r < h; r++)
+            for (int q = 0; q < w; q++) {
+                const float got = b[i * plane + r * w + q];
+                same &= got == orig[i * plane + r * w + q];
+                mirror &= got == orig[i * plane + r * w + w - 1 - q];
+            }
+        ck_assert_msg(same || mirror, "image %d with shift 0 is neither itself nor its mirror", i);
+        mirrored += !same;
+    }
+    ck_assert_int_gt(mirrored, 8);
+    ck_assert_int_lt(mirrored, n - 8);
     free(orig), free(a), free(b), free(labels);
     dataset_free(&d);
 }

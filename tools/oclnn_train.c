@@ -13,7 +13,7 @@
 
 typedef struct options {
     const char *model, *data, *save, *resume, *optimizer, *schedule;
-    int epochs, batch, synthetic, eval_only, augment;
+    int epochs, batch, synthetic, eval_only, augment, shift;
     long steps, limit;
     double lr;
     uint64_t seed;
@@ -36,8 +36,9 @@ static void usage(FILE *f)
             "  --save FILE         checkpoint after every epoch\n"
             "  --resume FILE       start from a checkpoint\n"
             "  --limit N           use the first N training images\n"
-            "  --augment           mirror training images at random and shift them by up to\n"
-            "                      2 pixels (deterministic from the seed and the step)\n"
+            "  --augment SHIFT     mirror training images at random and shift them by up to\n"
+            "                      SHIFT pixels each way (0: mirror only; deterministic from\n"
+            "                      the seed and the step)\n"
             "  --synthetic         random data of the right shape (no files needed)\n"
             "  --eval-only         only report the test accuracy\n"
             "Environment: OCLNN_DEVICE selects the device, OCLNN_PROFILE=1 prints a per-op time\n"
@@ -78,7 +79,7 @@ static int parse(int argc, char **argv, options *o)
                                           {"resume", required_argument, 0, 'r'},
                                           {"limit", required_argument, 0, 'L'},
                                           {"synthetic", no_argument, 0, 'y'},
-                                          {"augment", no_argument, 0, 'A'},
+                                          {"augment", required_argument, 0, 'A'},
                                           {"eval-only", no_argument, 0, 'E'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
@@ -92,7 +93,16 @@ static int parse(int argc, char **argv, options *o)
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
-        case 'A': o->augment = 1; break;
+        case 'A':
+            if (parse_long("--augment", optarg, 0, &v))
+                return -1;
+            if (v > 8) {
+                fprintf(stderr, "oclnn-train: --augment %ld: expected a shift of 0 to 8 pixels\n",
+                        v);
+                return -1;
+            }
+            o->augment = 1, o->shift = (int)v;
+            break;
         case 'd': o->data = optarg; break;
         case 'e':
             if (parse_long("--epochs", optarg, 1, &v))
@@ -339,7 +349,7 @@ int main(int argc, char **argv)
         for (long s = first; s < spe && step < stop; s++, step++, in_epoch++) {
             dataset_batch(&train, idx, s * batch, batch, x, y);
             if (o.augment)
-                dataset_augment(&train, x, batch, 2, o.seed, step);
+                dataset_augment(&train, x, batch, o.shift, o.seed, step);
             if (oclnn_net_train_step(net, x, y) != OCLNN_SUCCESS) {
                 fail_net(ctx, "train step");
                 goto done;

@@ -37,34 +37,23 @@
 #define VLOAD CAT(vload, VW)
 #define VSTORE CAT(vstore, VW)
 
-/* The VW input columns p[0], p[SW], ... as one vector. */
-static inline __attribute__((always_inline)) VEC gather(const __global float *p)
-{
+/* The VW input columns p[0], p[SW], ... as one vector, from global (gather) or local
+ * (gather_local) memory. */
 #if SW == 1
-    return VLOAD(0, p);
+#define GATHER_BODY return VLOAD(0, p);
 #elif SW == 2
-    return (VEC)(VLOAD(0, p).even, VLOAD(0, p + VW).even);
+#define GATHER_BODY return (VEC)(VLOAD(0, p).even, VLOAD(0, p + VW).even);
 #else
-    float t[VW];
-    for (int l = 0; l < VW; l++)
-        t[l] = p[l * SW];
+#define GATHER_BODY                                                                                \
+    float t[VW];                                                                                   \
+    for (int l = 0; l < VW; l++)                                                                   \
+        t[l] = p[l * SW];                                                                          \
     return VLOAD(0, t);
 #endif
-}
-
-/* gather from local memory. */
+static inline __attribute__((always_inline)) VEC gather(const __global float *p) { GATHER_BODY }
 static inline __attribute__((always_inline)) VEC gather_local(const __local float *p)
 {
-#if SW == 1
-    return VLOAD(0, p);
-#elif SW == 2
-    return (VEC)(VLOAD(0, p).even, VLOAD(0, p + VW).even);
-#else
-    float t[VW];
-    for (int l = 0; l < VW; l++)
-        t[l] = p[l * SW];
-    return VLOAD(0, t);
-#endif
+    GATHER_BODY
 }
 
 /* The VW values p[0..] of an output row segment with `valid` columns; the rest read as zero. */

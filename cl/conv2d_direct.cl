@@ -454,6 +454,37 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
     }
 }
 
+/* The block of a backward-weights work-item: KBW output channels from k0 x TS taps from s0 of
+ * input channel c and kernel row r, its accumulators zeroed, and kc[j] the offset of channel j's
+ * gradient plane of PLANE floats (past the group's end: its last channel, never stored). Needs
+ * q, job, sts and kbs. */
+#define WGT_BEGIN(PLANE)                                                                           \
+    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);                           \
+    const int kb = job % kbs, g = job / kbs;                                                       \
+    const int k0 = g * KG + kb * KBW;                                                              \
+    float16 acc[KBW][TS];                                                                          \
+    int kc[KBW];                                                                                   \
+    _Pragma("unroll") for (int j = 0; j < KBW; j++)                                                \
+    {                                                                                              \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = (float16)(0.0f);                \
+        kc[j] = min(k0 + j, g * KG + KG - 1) * (PLANE);                                            \
+    }
+
+/* Stores the block's sums at DST[k][c][r][s] (added to it with beta), skipping the channels past
+ * the group's and the taps past the kernel's width. */
+#define WGT_STORE(DST)                                                                             \
+    _Pragma("unroll") for (int j = 0; j < KBW; j++)                                                \
+    {                                                                                              \
+        _Pragma("unroll") for (int t = 0; t < TS; t++)                                             \
+        {                                                                                          \
+            if (kb * KBW + j >= KG || s0 + t >= S)                                                 \
+                continue;                                                                          \
+            __global float *d = (DST) + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;      \
+            const float sum = hsum16(acc[j][t]);                                                   \
+            *d = beta ? *d + sum : sum;                                                            \
+        }                                                                                          \
+    }
+
 #define WGT_VLOAD(p) vload16(0, p)
 #define WGT_TAIL(p) load16_tail(p, OW - ow0)
 
@@ -485,19 +516,7 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
     const int job = (int)get_global_id(1);
     if (q >= CG * R * sts || job >= G * kbs)
         return;
-    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
-    const int kb = job % kbs, g = job / kbs;
-    const int k0 = g * KG + kb * KBW;
-
-    float16 acc[KBW][TS];
-    int kc[KBW]; /* channel offsets in dy; past the group's end: its last channel (not stored) */
-#pragma unroll
-    for (int j = 0; j < KBW; j++) {
-#pragma unroll
-        for (int t = 0; t < TS; t++)
-            acc[j][t] = (float16)(0.0f);
-        kc[j] = min(k0 + j, g * KG + KG - 1) * OH * OW;
-    }
+    WGT_BEGIN(OH * OW)
     /* At stride 1, a full tile of 16 pixels whose taps all read inside the input row takes
      * plain loads: ow0 in [lo, hi]. */
     const int lo = PL - s0 * DW, hi = min(OW - 16, W - 16 + PL - (s0 + TS - 1) * DW);
@@ -517,17 +536,7 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
             }
         }
     }
-#pragma unroll
-    for (int j = 0; j < KBW; j++) {
-#pragma unroll
-        for (int t = 0; t < TS; t++) {
-            if (kb * KBW + j >= KG || s0 + t >= S)
-                continue; /* past the group's channels or the kernel's width */
-            const size_t o = dw_off + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
-            const float sum = hsum16(acc[j][t]);
-            dw[o] = beta ? dw[o] + sum : sum;
-        }
-    }
+    WGT_STORE(dw + dw_off)
 }
 
 /* Backward weights over flat padded copies, at any stride: xp, x padded and split into SH x SW
@@ -554,19 +563,7 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
     const int chunk = (int)get_global_id(2);
     if (q >= CG * R * sts || job >= G * kbs || chunk * NCH >= N)
         return;
-    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);
-    const int kb = job % kbs, g = job / kbs;
-    const int k0 = g * KG + kb * KBW;
-
-    float16 acc[KBW][TS];
-    int kc[KBW]; /* channel offsets in dyp; past the group's end: its last channel (not stored) */
-#pragma unroll
-    for (int j = 0; j < KBW; j++) {
-#pragma unroll
-        for (int t = 0; t < TS; t++)
-            acc[j][t] = (float16)(0.0f);
-        kc[j] = min(k0 + j, g * KG + KG - 1) * HPD * WP;
-    }
+    WGT_BEGIN(HPD * WP)
     const int rr = r * DH;
     int xo[TS]; /* where tap s0 + t starts in a channel's phases */
 #pragma unroll
@@ -592,18 +589,7 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
             }
         }
     }
-    __global float *o = out + out_off + (size_t)chunk * K * CG * R * S;
-#pragma unroll
-    for (int j = 0; j < KBW; j++) {
-#pragma unroll
-        for (int t = 0; t < TS; t++) {
-            if (kb * KBW + j >= KG || s0 + t >= S)
-                continue; /* past the group's channels or the kernel's width */
-            const size_t i = ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;
-            const float sum = hsum16(acc[j][t]);
-            o[i] = beta ? o[i] + sum : sum;
-        }
-    }
+    WGT_STORE(out + out_off + (size_t)chunk * K * CG * R * S)
 }
 
 /* dw[i] = beta * dw[i] + the sum over chunks z of part[z * count + i], in chunk order:

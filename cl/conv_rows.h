@@ -1,5 +1,5 @@
 /* conv_rows.h - reading 16 consecutive lanes of an image or gradient row, with zeros where
- * the lanes fall into padding, for the convolution kernels (conv2d_direct.cl, im2col.cl). */
+ * the lanes fall into padding, for the convolution kernels (conv2d_direct_*.cl, im2col.cl). */
 #ifndef OCLNN_CONV_ROWS_H
 #define OCLNN_CONV_ROWS_H
 

@@ -91,6 +91,8 @@ typedef struct oclnn_device_info {
     size_t max_work_group_size;
     int has_fp16;                 /* cl_khr_fp16 */
     int has_fp64;                 /* cl_khr_fp64 or a double fp config */
+    unsigned native_vector_width_float; /* floats per native vector: 8 for AVX2, 16 for
+                                         * AVX-512 on POCL; 1 on most GPUs */
 } oclnn_device_info;
 
 /* Lists every OpenCL device: fills up to `capacity` entries of `devices` (may be NULL when
@@ -550,6 +552,154 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
                                        long total, double *lr);
 
 /* ---------------------------------------------------------------------------------------------
+ * GEMM tuning. Every GEMM of the library runs through CLBlast with one parameter set per device
+ * (CLBlast keeps it per cl_device_id for the whole process: contexts on one device share it;
+ * the last context created or tuned sets it). At context creation the set comes from the tuning
+ * file <cache_dir>/tuning-<hash of platform, device, driver>.txt when it exists and is valid,
+ * else from built-in defaults per device type (measured CPU-style tiles for CPUs; CLBlast's own
+ * database for GPUs). A malformed file is ignored and the reason kept (oclnn_tune_info).
+ *
+ * The file is plain text: a "# oclnn tuning file v2" line (files of v1, GEMM lines only, are
+ * read too), "#" comment lines (device, measured GFLOP/s), then one line per CLBlast kernel:
+ * "Xgemm GEMMK=0 KREG=1 KWG=32 ...", "XgemmDirect ...", "GemmRoutine
+ * XGEMM_MIN_INDIRECT_SIZE=...", and the convolution entries ("conv2d ...", see Convolution
+ * tuning). Every parameter of a kernel must be given once; values are checked against CLBlast's
+ * constraints. A file with any malformed line is ignored as a whole. Each tuner rewrites the
+ * file with its own results and keeps the other's lines.
+ */
+typedef enum oclnn_tune_mode {
+    OCLNN_TUNE_OFF = 0,  /* do nothing: measure nothing, write nothing, *count 0 */
+    OCLNN_TUNE_FAST = 1, /* a short list of known-good candidates */
+    OCLNN_TUNE_FULL = 2, /* the short list, then random samples of the whole space */
+} oclnn_tune_mode;
+
+/* One shape class: row-major c[m][n] = op(a)[m][k] op(b)[k][n], `batch` GEMMs through the
+ * strided batched call when batch > 1. */
+typedef struct oclnn_gemm_shape {
+    char name[32];
+    int m, n, k;
+    int trans_a, trans_b;
+    int batch; /* >= 1 */
+} oclnn_gemm_shape;
+
+typedef struct oclnn_tune_desc {
+    oclnn_tune_mode mode;
+    /* Wall-clock budget in seconds (> 0). It is checked between candidates: one candidate per
+     * phase always runs, and compiling one costs seconds on CPUs. */
+    double budget_s;
+    const oclnn_gemm_shape *shapes; /* NULL: the built-in classes (oclnn_tune_gemm_shapes) */
+    size_t nshapes;
+    int write_file; /* non-zero: store the winner in the tuning file (not in OFF mode) */
+} oclnn_tune_desc;
+
+/* FAST, 120 seconds, built-in shapes, write the file. */
+OCLNN_API oclnn_tune_desc oclnn_tune_desc_default(void);
+
+/* The built-in shape classes: square 1024^3 and 2048^3, ResNet-18 convolutions as im2col GEMMs
+ * (forward, backward data, backward weights), a linear layer, a tiny first-layer conv and a
+ * strided batch. The array is static. */
+OCLNN_API oclnn_status oclnn_tune_gemm_shapes(const oclnn_gemm_shape **shapes, size_t *count);
+
+typedef struct oclnn_tune_result {
+    oclnn_gemm_shape shape;
+    double before_gflops; /* with the parameters in use when the call started */
+    double after_gflops;  /* with the winner */
+    int direct;           /* 1 when the winner runs this class with XgemmDirect */
+    size_t temp_bytes;    /* CLBlast's temporary buffer for one GEMM of the class with the
+                             winner (padded / transposed operand copies of the indirect path) */
+} oclnn_tune_result;
+
+/* Tunes the context's device: times candidates on every shape class (each result is checked
+ * against a host reference before it is timed; a candidate that fails the check is dropped),
+ * applies the winner to the device and, with write_file and a cache directory, writes the
+ * tuning file. Progress lines go to `progress` (may be NULL). Fills up to `capacity` results
+ * (one per shape class; results may be NULL when capacity is 0) and sets *count (may be NULL).
+ * Errors: OCLNN_INVALID_ARGUMENT (bad desc or shapes), OCLNN_IO_ERROR (file not written; the
+ * winner is still applied), OpenCL errors. */
+OCLNN_API oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc,
+                                       FILE *progress, oclnn_tune_result *results, size_t capacity,
+                                       size_t *count);
+
+/* Where the context's GEMM parameters came from: *source ("tuning file", "built-in defaults for
+ * this device type", "CLBlast's database", "tuned in this process"), *file (the tuning file path,
+ * "" when the cache directory is off) and *note (why an existing tuning file was ignored, "" when
+ * it was not). Strings owned by the context, valid until the next tuning call or destroy. Any
+ * pointer may be NULL. */
+OCLNN_API oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source,
+                                       const char **file, const char **note);
+
+/* ---------------------------------------------------------------------------------------------
+ * Convolution tuning. Each pass of a convolution runs with an algorithm and, for DIRECT, kernel
+ * parameters (channels and pixel vectors per work-item, work-group size, image chunks of
+ * backward weights) looked up in this order: the tuned entry for its exact shape, else for its
+ * shape class (kernel, stride, dilation, grouped or not, channels per group, output pixels and
+ * batch rounded down to powers of two, batches 1 / 2-7 / 8 on), else the defaults of the device
+ * type and vector width with AUTO's rules. Entries live in the same tuning file as the GEMM
+ * parameters, one line each:
+ *   "conv2d fwd n32.c64.h56.w56.k64.r3.s3.g1.st1x1.dl1x1.p1.1.1.1 ALGO=direct KB=6 PX=1 LX=8"
+ *   "conv2d bwd_weights class.r3.s3.dense.st1x1.dl1x1.cg64.kg64.px2048.n8 ALGO=direct KBW=4 TS=3"
+ * (passes fwd, bwd_data, bwd_weights; ALGO direct, im2col_gemm, gemm_1x1, depthwise or
+ * winograd; KB 1..16, PX 1..4 forward, KBW 1..16, TS 1..8, CHUNK in KiB for backward weights,
+ * LX the work-group size). A tuned algorithm is taken by AUTO only where it applies and its
+ * workspace fits the limit; a forced algorithm still runs with the tuned parameters.
+ */
+
+/* One convolution to tune. */
+typedef struct oclnn_conv_tune_shape {
+    char name[32];          /* for progress lines and results */
+    oclnn_tensor_desc x, w; /* x[n][c][h][w], w[k][c/groups][r][s] */
+    oclnn_conv2d_desc conv; /* the geometry; its algo, activation and residual are ignored */
+} oclnn_conv_tune_shape;
+
+typedef struct oclnn_conv_tune_desc {
+    oclnn_tune_mode mode; /* OFF: nothing; FAST: every algorithm that applies and short lists of
+                           * DIRECT's parameters; FULL: then random points of DIRECT's whole
+                           * space until the budget is spent */
+    double budget_s;      /* wall-clock seconds (> 0), shared out evenly over shapes x passes;
+                           * each pass always measures what runs now and one candidate */
+    unsigned passes;      /* bits 1 << oclnn_conv_pass; 0: all three */
+    const oclnn_conv_tune_shape *shapes; /* borrowed for the call */
+    size_t nshapes;
+    int write_file; /* non-zero: store the entries in the tuning file */
+} oclnn_conv_tune_desc;
+
+/* FAST, 120 seconds, all passes, no shapes, write the file. */
+OCLNN_API oclnn_conv_tune_desc oclnn_conv_tune_desc_default(void);
+
+typedef struct oclnn_conv_tune_result {
+    char name[32]; /* the shape's */
+    oclnn_conv_pass pass;
+    double before_ms; /* what ran when the call started (AUTO) */
+    double after_ms;  /* the winner */
+    oclnn_conv_algo before_algo, after_algo;
+    char params[96]; /* the winner as in the tuning file: "ALGO=direct KB=6 PX=1" */
+    int candidates;  /* candidates measured (each checked, then timed) */
+} oclnn_conv_tune_result;
+
+/* Tunes each pass of each shape on the context's device: every candidate runs on random data
+ * and its outputs are checked in double at 64 sampled positions (|got - want| <= 1e-5 *
+ * sum|terms| + 1e-6 * |want| + 1e-6) before it is timed; a candidate that fails the check,
+ * cannot be built or does not fit the workspace limit is dropped. The fastest becomes the entry
+ * of the shape and, from the largest shape of a class in the call, of its class; entries apply
+ * to the context at once and, with write_file and a cache directory, are written to the tuning
+ * file (its GEMM lines and other entries kept). Progress lines go to `progress` (may be NULL).
+ * Fills up to `capacity` results (one per shape and pass, in order) and sets *count (may be
+ * NULL). Errors: OCLNN_INVALID_ARGUMENT (bad desc or shape, naming it), OCLNN_OUT_OF_MEMORY
+ * (tensors of a shape), OCLNN_IO_ERROR (file not written; the entries still apply), OpenCL
+ * errors. */
+OCLNN_API oclnn_status oclnn_tune_conv2d(oclnn_context *ctx, const oclnn_conv_tune_desc *desc,
+                                         FILE *progress, oclnn_conv_tune_result *results,
+                                         size_t capacity, size_t *count);
+
+/* Describes what a pass of this convolution runs with on the context's device, for logs and
+ * benchmarks: "direct KB=6 PX=1 LX=8 (tuned: exact shape)", "winograd (tuned: shape class)",
+ * "direct KB=6 PX=1 LX=8 (defaults)". Validates like oclnn_conv2d_choose; buf gets at most
+ * size bytes, NUL-terminated. */
+OCLNN_API oclnn_status oclnn_conv2d_describe(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                             oclnn_conv_pass pass, const oclnn_tensor_desc *x,
+                                             const oclnn_tensor_desc *w, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------------
  * Networks: a small scheduler over the ops above (src/net/). Build a model layer by layer, then
  * compile it for an input shape and batch: the library allocates parameters, gradients,
  * optimizer state and activations once (with a memory plan: ReLU runs in place over its input
@@ -694,6 +844,14 @@ OCLNN_API oclnn_status oclnn_net_train_step(oclnn_net *net, const float *x, cons
  * `progress` (may be NULL). Parameters, statistics and the step count are unchanged. Call it
  * after compile (and load) so the first step does not pay for compilation. */
 OCLNN_API oclnn_status oclnn_net_warmup(oclnn_net *net, int threads, FILE *progress);
+/* Tunes every convolution of the compiled network at its batch with oclnn_tune_conv2d: identical
+ * layers once, all three passes for a training network, the forward for an inference-only one.
+ * desc's mode, budget and write_file are used, its shapes and passes ignored. Parameters,
+ * statistics and the step count are unchanged; call it after compile and before warm-up (the tuned
+ * kernels are the ones to build). */
+OCLNN_API oclnn_status oclnn_net_tune(oclnn_net *net, const oclnn_conv_tune_desc *desc,
+                                      FILE *progress, oclnn_conv_tune_result *results,
+                                      size_t capacity, size_t *count);
 /* Waits and reports the steps since the last read: the mean loss per step, the correct
  * predictions and the images seen (each may be NULL). */
 OCLNN_API oclnn_status oclnn_net_read_stats(oclnn_net *net, double *mean_loss, long *correct,
@@ -741,80 +899,6 @@ OCLNN_API oclnn_status oclnn_net_layer_info(const oclnn_net *net, int i, const c
  * unchanged. */
 OCLNN_API oclnn_status oclnn_net_save(oclnn_net *net, const char *path);
 OCLNN_API oclnn_status oclnn_net_load(oclnn_net *net, const char *path);
-
-/* ---------------------------------------------------------------------------------------------
- * GEMM tuning. Every GEMM of the library runs through CLBlast with one parameter set per device
- * (CLBlast keeps it per cl_device_id for the whole process: contexts on one device share it;
- * the last context created or tuned sets it). At context creation the set comes from the tuning
- * file <cache_dir>/tuning-<hash of platform, device, driver>.txt when it exists and is valid,
- * else from built-in defaults per device type (measured CPU-style tiles for CPUs; CLBlast's own
- * database for GPUs). A malformed file is ignored and the reason kept (oclnn_tune_info).
- *
- * The file is plain text: a "# oclnn tuning file v1" line, "#" comment lines (device, measured
- * GFLOP/s), then one line per CLBlast kernel: "Xgemm GEMMK=0 KREG=1 KWG=32 ...",
- * "XgemmDirect ...", "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=...". Every parameter of a kernel
- * must be given once; values are checked against CLBlast's constraints.
- */
-typedef enum oclnn_tune_mode {
-    OCLNN_TUNE_OFF = 0,  /* do nothing: measure nothing, write nothing, *count 0 */
-    OCLNN_TUNE_FAST = 1, /* a short list of known-good candidates */
-    OCLNN_TUNE_FULL = 2, /* the short list, then random samples of the whole space */
-} oclnn_tune_mode;
-
-/* One shape class: row-major c[m][n] = op(a)[m][k] op(b)[k][n], `batch` GEMMs through the
- * strided batched call when batch > 1. */
-typedef struct oclnn_gemm_shape {
-    char name[32];
-    int m, n, k;
-    int trans_a, trans_b;
-    int batch; /* >= 1 */
-} oclnn_gemm_shape;
-
-typedef struct oclnn_tune_desc {
-    oclnn_tune_mode mode;
-    /* Wall-clock budget in seconds (> 0). It is checked between candidates: one candidate per
-     * phase always runs, and compiling one costs seconds on CPUs. */
-    double budget_s;
-    const oclnn_gemm_shape *shapes; /* NULL: the built-in classes (oclnn_tune_gemm_shapes) */
-    size_t nshapes;
-    int write_file; /* non-zero: store the winner in the tuning file (not in OFF mode) */
-} oclnn_tune_desc;
-
-/* FAST, 120 seconds, built-in shapes, write the file. */
-OCLNN_API oclnn_tune_desc oclnn_tune_desc_default(void);
-
-/* The built-in shape classes: square 1024^3 and 2048^3, ResNet-18 convolutions as im2col GEMMs
- * (forward, backward data, backward weights), a linear layer, a tiny first-layer conv and a
- * strided batch. The array is static. */
-OCLNN_API oclnn_status oclnn_tune_gemm_shapes(const oclnn_gemm_shape **shapes, size_t *count);
-
-typedef struct oclnn_tune_result {
-    oclnn_gemm_shape shape;
-    double before_gflops; /* with the parameters in use when the call started */
-    double after_gflops;  /* with the winner */
-    int direct;           /* 1 when the winner runs this class with XgemmDirect */
-    size_t temp_bytes;    /* CLBlast's temporary buffer for one GEMM of the class with the
-                             winner (padded / transposed operand copies of the indirect path) */
-} oclnn_tune_result;
-
-/* Tunes the context's device: times candidates on every shape class (each result is checked
- * against a host reference before it is timed; a candidate that fails the check is dropped),
- * applies the winner to the device and, with write_file and a cache directory, writes the
- * tuning file. Progress lines go to `progress` (may be NULL). Fills up to `capacity` results
- * (one per shape class; results may be NULL when capacity is 0) and sets *count (may be NULL).
- * Errors: OCLNN_INVALID_ARGUMENT (bad desc or shapes), OCLNN_IO_ERROR (file not written; the
- * winner is still applied), OpenCL errors. */
-OCLNN_API oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc,
-                                       FILE *progress, oclnn_tune_result *results,
-                                       size_t capacity, size_t *count);
-
-/* Where the context's GEMM parameters came from: *source ("tuning file", "built-in defaults for
- * this device type", "CLBlast's database", "tuned in this process"), *file (the tuning file path,
- * "" when the cache directory is off) and *note (why an existing tuning file was ignored, "" when
- * it was not). Strings owned by the context, valid until the next tuning call or destroy. Any
- * pointer may be NULL. */
-OCLNN_API oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source,
-                                       const char **file, const char **note);
 
 #ifdef __cplusplus
 }

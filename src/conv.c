@@ -2,8 +2,10 @@
  * enqueued), output shape, the AUTO algorithm choice and the dispatch to one file per
  * algorithm. */
 #include "conv_algos.h"
+#include "tune.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #define OP_FWD "conv2d"
@@ -102,9 +104,10 @@ static oclnn_status check_size(const oclnn_context *ctx, const char *op, const c
 }
 
 /* Geometry of desc applied to x[n][c][h][w] and w[k][c/groups][r][s]. */
-static oclnn_status make_geom(const oclnn_context *ctx, const char *op, const oclnn_conv2d_desc *d,
-                              const oclnn_tensor_desc *x, const char *wname,
-                              const oclnn_tensor_desc *w, oclnn_conv_geom *g)
+oclnn_status oclnn__conv_make_geom(const oclnn_context *ctx, const char *op,
+                                   const oclnn_conv2d_desc *d, const oclnn_tensor_desc *x,
+                                   const char *wname, const oclnn_tensor_desc *w,
+                                   oclnn_conv_geom *g)
 {
     oclnn_status s = check_desc(ctx, op, d);
     if (s == OCLNN_SUCCESS)
@@ -188,36 +191,6 @@ static bool is_depthwise(const oclnn_conv_geom *g)
     return g->groups == g->c && g->groups > 1;
 }
 
-oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx)
-{
-    oclnn_conv_tuning t;
-    if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
-        /* POCL runs a work-group's items in a loop on one core: a few neighbouring tiles per
-         * group share their input rows in cache; the float16 blocks are the vectors. 16
-         * channels x 16 pixels (16 zmm accumulators) measured 1.5x faster than 8 x 16 and than
-         * 8 x 32 or 16 x 32 (which spill) on 3x3 layers. */
-        t.kb = 16;
-        t.px = 1;
-        t.kbw = 8, t.ts = 3, t.kbw_s1 = 16;
-        /* The flat forward (no bounds tests) is load-bound at 16 x 16: 8 channels x 32 pixels
-         * halves the weight broadcasts per FMA, 1.2-1.35x faster on the 14x14 and 7x7 ResNet
-         * layers, equal on 28x28 and 56x56. */
-        t.kb_flat = 8, t.px_flat = 2;
-        /* Backward weights sums over every image: chunks of images whose x and dy stay in the
-         * caches while every work-item passes over them, partial sums added after. */
-        t.wgrad_chunk = (size_t)2 << 20;
-        t.local[0] = 8, t.local[1] = 1, t.local[2] = 1;
-    } else {
-        t.kb = 4;
-        t.px = 1;
-        t.kbw = 4, t.ts = 1, t.kbw_s1 = 4;
-        t.kb_flat = t.kb, t.px_flat = t.px;
-        t.wgrad_chunk = (size_t)2 << 20;
-        t.local[0] = 32, t.local[1] = 2, t.local[2] = 1;
-    }
-    return t;
-}
-
 int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *o)
 {
     const int v[] = {g->n,     g->c,     g->h,        g->w,        g->k,     g->r,
@@ -244,6 +217,39 @@ static bool winograd_applies(const oclnn_conv_geom *g)
 {
     return g->r == 3 && g->s == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
            g->dil_w == 1 && g->groups == 1;
+}
+
+/* Whether algorithm a applies to g and its workspace for the pass fits the limit: a tuned
+ * algorithm (from a shape class, or a file written with another limit) may not. */
+static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass,
+                      oclnn_conv_algo a)
+{
+    int chunk;
+    size_t ws = 0;
+    switch (a) {
+    case OCLNN_CONV_DIRECT: ws = oclnn__conv_direct_workspace(ctx, g, pass); break;
+    case OCLNN_CONV_IM2COL_GEMM:
+        if (!cols_indexable(g))
+            return false;
+        ws = oclnn__conv_gemm_workspace(ctx, g, false, &chunk);
+        break;
+    case OCLNN_CONV_GEMM_1X1:
+        if (!is_1x1(g))
+            return false;
+        break;
+    case OCLNN_CONV_DEPTHWISE:
+        if (!is_depthwise(g))
+            return false;
+        ws = oclnn__conv_depthwise_workspace_size(g, pass);
+        break;
+    case OCLNN_CONV_WINOGRAD:
+        if (!winograd_applies(g))
+            return false;
+        ws = oclnn__conv_winograd_workspace(ctx, g, pass, &chunk);
+        break;
+    default: return false;
+    }
+    return ws <= ctx->workspace_limit;
 }
 
 /* The one place that picks an algorithm for AUTO, by shape, pass and device type.
@@ -273,10 +279,15 @@ static bool winograd_applies(const oclnn_conv_geom *g)
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
  *     measured level with DIRECT on the ResNet-18 3x3 layers: not picked.
- * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit. */
+ * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit.
+ * A tuned algorithm (oclnn_tune_conv2d, the tuning file) comes before these rules wherever it
+ * applies and fits. */
 static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                  oclnn_conv_pass pass)
 {
+    const oclnn_conv_algo tuned = oclnn__conv_tuning(ctx, g, pass).algo;
+    if (tuned != OCLNN_CONV_AUTO && algo_fits(ctx, g, pass, tuned))
+        return tuned;
     if (is_depthwise(g))
         return OCLNN_CONV_DEPTHWISE;
     oclnn_conv_algo a = gemm_algo(g);
@@ -384,7 +395,7 @@ oclnn_status oclnn_conv2d_output_shape(const oclnn_conv2d_desc *desc, const ocln
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, OP_FWD ": y is NULL");
     memset(y, 0, sizeof *y);
     oclnn_conv_geom g;
-    oclnn_status s = make_geom(NULL, OP_FWD, desc, x, "w", w, &g);
+    oclnn_status s = oclnn__conv_make_geom(NULL, OP_FWD, desc, x, "w", w, &g);
     if (s != OCLNN_SUCCESS)
         return s;
     *y = oclnn_tensor_desc_4d(g.n, g.k, g.oh, g.ow);
@@ -410,7 +421,7 @@ oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *de
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            OP_FWD ": pass %d is not an oclnn_conv_pass (0..2)", (int)pass);
     oclnn_conv_geom g;
-    oclnn_status s = make_geom(ctx, OP_FWD, desc, x, "w", w, &g);
+    oclnn_status s = oclnn__conv_make_geom(ctx, OP_FWD, desc, x, "w", w, &g);
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_conv_algo a;
@@ -420,6 +431,34 @@ oclnn_status oclnn_conv2d_choose(oclnn_context *ctx, const oclnn_conv2d_desc *de
         return s;
     *algo = a;
     *workspace_bytes = ws;
+    return OCLNN_SUCCESS;
+}
+
+oclnn_status oclnn_conv2d_describe(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                   oclnn_conv_pass pass, const oclnn_tensor_desc *x,
+                                   const oclnn_tensor_desc *w, char *buf, size_t size)
+{
+    if (buf && size)
+        buf[0] = '\0';
+    if (!buf || !size)
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, OP_FWD ": %s",
+                           buf ? "size is 0" : "buf is NULL");
+    oclnn_conv_algo a;
+    size_t ws;
+    oclnn_status s = oclnn_conv2d_choose(ctx, desc, pass, x, w, &a, &ws);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    oclnn_conv_geom g;
+    oclnn__conv_make_geom(ctx, OP_FWD, desc, x, "w", w, &g);
+    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx, &g, pass);
+    int v[OCLNN__CP_COUNT] = {0};
+    bool flat = true;
+    if (a == OCLNN_CONV_DIRECT)
+        flat = oclnn__conv_direct_params(ctx, &g, pass, v);
+    char params[128];
+    oclnn__conv_params_format(v, params, sizeof params);
+    snprintf(buf, size, "%s%s%s%s (%s)", oclnn__conv_algo_str(a), params[0] ? " " : "", params,
+             flat ? "" : " rows", t.source);
     return OCLNN_SUCCESS;
 }
 
@@ -494,7 +533,7 @@ oclnn_status oclnn_conv2d_forward(oclnn_context *ctx, const oclnn_conv2d_desc *d
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_conv_geom g;
-    s = make_geom(ctx, OP_FWD, desc, &x->desc, "w", &w->desc, &g);
+    s = oclnn__conv_make_geom(ctx, OP_FWD, desc, &x->desc, "w", &w->desc, &g);
     if (s == OCLNN_SUCCESS)
         s = check_shape(ctx, OP_FWD, "y", y, g.n, g.k, g.oh, g.ow);
     if (s == OCLNN_SUCCESS && b)
@@ -544,7 +583,7 @@ oclnn_status oclnn_conv2d_backward_data(oclnn_context *ctx, const oclnn_conv2d_d
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_conv_geom g;
-    s = make_geom(ctx, OP_BWD_DATA, desc, &dx->desc, "w", &w->desc, &g);
+    s = oclnn__conv_make_geom(ctx, OP_BWD_DATA, desc, &dx->desc, "w", &w->desc, &g);
     if (s == OCLNN_SUCCESS)
         s = check_shape(ctx, OP_BWD_DATA, "dy", dy, g.n, g.k, g.oh, g.ow);
     const oclnn_tensor *all[] = {dy, w, dx};
@@ -581,7 +620,7 @@ oclnn_status oclnn_conv2d_backward_weights(oclnn_context *ctx, const oclnn_conv2
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_conv_geom g;
-    s = make_geom(ctx, OP_BWD_WEIGHTS, desc, &x->desc, "dw", &dw->desc, &g);
+    s = oclnn__conv_make_geom(ctx, OP_BWD_WEIGHTS, desc, &x->desc, "dw", &dw->desc, &g);
     if (s == OCLNN_SUCCESS)
         s = check_shape(ctx, OP_BWD_WEIGHTS, "dy", dy, g.n, g.k, g.oh, g.ow);
     if (s == OCLNN_SUCCESS && db)

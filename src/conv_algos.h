@@ -6,10 +6,12 @@
 
 #include "conv.h"
 
-/* Launch shape of the convolution kernels for this device (chosen in one place, conv.c):
- * the register block of conv2d_direct.cl and the work-group size of every conv kernel. */
+/* What a pass of a convolution runs with on this device (conv_tuning.c): the algorithm AUTO
+ * takes when tuned, the register blocks of conv2d_direct_*.cl and the work-group size of every
+ * conv kernel. */
 typedef struct oclnn_conv_tuning {
-    int kb;      /* channels per work-item of conv2d_direct.cl (its -DKB) */
+    oclnn_conv_algo algo; /* tuned algorithm, or AUTO (conv.c's rules decide) */
+    int kb;      /* channels per work-item of conv2d_direct_fwd.cl and _bwd_data.cl (-DKB) */
     int px;      /* float16 pixel vectors per work-item of its forward (its -DPX) */
     int kbw, ts; /* channels x kernel taps per work-item of its backward weights */
     int kbw_s1;  /* channels per work-item of backward weights for kernels 1 wide (ts 1) */
@@ -17,18 +19,37 @@ typedef struct oclnn_conv_tuning {
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
     size_t local[3];    /* work-group size (2-D kernels use the first two) */
+    const char *source; /* "defaults", "tuned: exact shape", "tuned: shape class", ... */
 } oclnn_conv_tuning;
-oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx);
+/* The parameters of one pass of g: the tuner's candidate while it measures, else the context's
+ * tuned entry for g's exact shape, else for its shape class, else the device type's defaults. */
+oclnn_conv_tuning oclnn__conv_tuning(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                     oclnn_conv_pass pass);
+/* The device type's defaults alone: the work-group size of the helper kernels (im2col, the
+ * Winograd transforms), which are not tuned per shape. */
+oclnn_conv_tuning oclnn__conv_tuning_defaults(const oclnn_context *ctx);
+
+/* Validates desc with the shapes of x and w (named wname in messages, as op) and gives their
+ * geometry (conv.c). */
+oclnn_status oclnn__conv_make_geom(const oclnn_context *ctx, const char *op,
+                                   const oclnn_conv2d_desc *d, const oclnn_tensor_desc *x,
+                                   const char *wname, const oclnn_tensor_desc *w,
+                                   oclnn_conv_geom *g);
 
 /* The geometry as kernel arguments, in the order of the kernels' GEOM_ARGS. */
 int oclnn__conv_geom_args(const oclnn_conv_geom *g, int *out);
 
-/* Direct kernels (cl/conv2d_direct.cl): any descriptor. Forward and backward data pack the
+/* Direct kernels (cl/conv2d_direct_*.cl): any descriptor. Forward and backward data pack the
  * weights into the workspace, and the flat kernels add zero-padded copies of their inputs
  * (oclnn__conv_direct_workspace bytes; without the copies where they pass the workspace
  * limit). */
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass);
+/* DIRECT's parameters for the pass, v[OCLNN__CP_*] (tune.h; ALGO untouched, parameters the pass
+ * does not use 0), as the kernels it launches would run now; true when it takes the flat kernel
+ * over a zero-padded copy, false for the row kernel. */
+bool oclnn__conv_direct_params(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                               oclnn_conv_pass pass, int *v);
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,

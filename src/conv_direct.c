@@ -1,22 +1,34 @@
-/* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct.cl): forward with the fused
+/* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct_*.cl): forward with the fused
  * epilogue, backward data and backward weights for any descriptor (the workspace holds the
  * repacked weights and the zero-padded copies the flat kernels read). Also the bias gradient
  * every algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
+#include "tune.h"
 
 #include <limits.h>
 #include <stdio.h>
 
 #define MAX_ARGS 40
 
-/* The kernel `name` built with the blocks of t (the device's, adjusted per pass). */
-static oclnn_status direct_kernel(oclnn_context *ctx, const char *name, const oclnn_conv_tuning *t,
-                                  cl_kernel *k)
+/* The kernel `name` of the pass's file (cl/conv2d_direct_fwd.cl, _bwd_data.cl,
+ * _bwd_weights.cl), built with the blocks of t that file reads: a pass tuned to other blocks
+ * never rebuilds the others. */
+static oclnn_status direct_kernel(oclnn_context *ctx, oclnn_conv_pass pass, const char *name,
+                                  const oclnn_conv_tuning *t, cl_kernel *k)
 {
     char options[64];
-    snprintf(options, sizeof options, "-DKB=%d -DPX=%d -DKBW=%d -DTS=%d", t->kb, t->px, t->kbw,
-             t->ts);
-    return oclnn__kernel(ctx, "conv2d_direct.cl", options, name, k);
+    const char *file;
+    if (pass == OCLNN_CONV_FORWARD) {
+        file = "conv2d_direct_fwd.cl";
+        snprintf(options, sizeof options, "-DKB=%d -DPX=%d", t->kb, t->px);
+    } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
+        file = "conv2d_direct_bwd_data.cl";
+        snprintf(options, sizeof options, "-DKB=%d", t->kb);
+    } else {
+        file = "conv2d_direct_bwd_weights.cl";
+        snprintf(options, sizeof options, "-DKBW=%d -DTS=%d", t->kbw, t->ts);
+    }
+    return oclnn__kernel(ctx, file, options, name, k);
 }
 
 /* Appends the geometry to args[] (values stored in geo, which must outlive the launch). */
@@ -182,7 +194,7 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
  * channels (a second build, for that kernel only). */
 static oclnn_conv_tuning wgrad_tuning(const oclnn_context *ctx, const oclnn_conv_geom *g)
 {
-    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS);
     if (g->s == 1)
         t.kbw = t.kbw_s1, t.ts = 1;
     return t;
@@ -193,7 +205,7 @@ static oclnn_conv_tuning wgrad_tuning(const oclnn_context *ctx, const oclnn_conv
 static bool forward_plan(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_tuning *t,
                          size_t *bytes)
 {
-    *t = oclnn__conv_tuning(ctx);
+    *t = oclnn__conv_tuning(ctx, g, OCLNN_CONV_FORWARD);
     oclnn_conv_tuning f = *t;
     f.kb = t->kb_flat, f.px = t->px_flat;
     if (use_flat(ctx, &f, g, OCLNN_CONV_FORWARD, bytes)) {
@@ -206,12 +218,13 @@ static bool forward_plan(const oclnn_context *ctx, const oclnn_conv_geom *g, ocl
 size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                     oclnn_conv_pass pass)
 {
-    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    oclnn_conv_tuning t;
     size_t bytes = 0;
     wgrad_plan wp;
     if (pass == OCLNN_CONV_FORWARD) {
         forward_plan(ctx, g, &t, &bytes);
     } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
+        t = oclnn__conv_tuning(ctx, g, pass);
         use_flat(ctx, &t, g, pass, &bytes);
     } else {
         t = wgrad_tuning(ctx, g);
@@ -219,6 +232,33 @@ size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_g
         bytes = wp.bytes;
     }
     return bytes;
+}
+
+bool oclnn__conv_direct_params(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                               oclnn_conv_pass pass, int *v)
+{
+    oclnn_conv_tuning t;
+    size_t bytes;
+    wgrad_plan wp;
+    bool flat;
+    for (int i = 1; i < OCLNN__CP_COUNT; i++)
+        v[i] = 0;
+    if (pass == OCLNN_CONV_FORWARD) {
+        flat = forward_plan(ctx, g, &t, &bytes);
+        v[OCLNN__CP_KB] = t.kb, v[OCLNN__CP_PX] = t.px;
+    } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
+        t = oclnn__conv_tuning(ctx, g, pass);
+        flat = use_flat(ctx, &t, g, pass, &bytes);
+        v[OCLNN__CP_KB] = t.kb;
+    } else {
+        t = wgrad_tuning(ctx, g);
+        flat = use_flat_wgrad(ctx, &t, g, &wp);
+        v[OCLNN__CP_KBW] = t.kbw;
+        v[OCLNN__CP_TS] = g->s > 1 ? t.ts : 0; /* one tap at a time on kernels 1 wide */
+        v[OCLNN__CP_CHUNK] = (int)(t.wgrad_chunk >> 10);
+    }
+    v[OCLNN__CP_LX] = (int)t.local[0];
+    return flat;
 }
 
 /* Pads src (from element src_off) into ws from element dst_off: the copy f describes. */
@@ -239,13 +279,12 @@ static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad
 }
 
 /* The kernel that pads x for the flat kernels: dw_pad at stride 1, else
- * conv2d_direct_pad_phases (from the program of t). */
-static oclnn_status pad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g,
-                               const oclnn_conv_tuning *t, cl_kernel *k)
+ * conv2d_direct_pad_phases. */
+static oclnn_status pad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, cl_kernel *k)
 {
     if (g->stride_h == 1 && g->stride_w == 1)
         return oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", k);
-    return direct_kernel(ctx, "conv2d_direct_pad_phases", t, k);
+    return oclnn__kernel(ctx, "conv2d_direct_pad.cl", NULL, "conv2d_direct_pad_phases", k);
 }
 
 /* Pads x into ws from element ws_off as f describes, with kpad from pad_kernel. */
@@ -348,12 +387,13 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
     const char *name = fwd ? (flat ? "conv2d_direct_fwd_flat" : "conv2d_direct_fwd")
                            : (flat ? "conv2d_direct_bwd_data_flat" : "conv2d_direct_bwd_data");
     cl_kernel kpack;
-    oclnn_status s = direct_kernel(ctx, name, t, k);
+    oclnn_status s = direct_kernel(ctx, pass, name, t, k);
     if (s == OCLNN_SUCCESS)
-        s = direct_kernel(ctx, fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t",
+        s = direct_kernel(ctx, pass,
+                          fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t",
                           t, &kpack);
     if (s == OCLNN_SUCCESS && flat) /* x at any stride forward, dy backward */
-        s = fwd ? pad_kernel(ctx, g, t, kpad)
+        s = fwd ? pad_kernel(ctx, g, kpad)
                 : oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", kpad);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, ws_bytes, op, ws);
@@ -413,7 +453,7 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
                                               oclnn_tensor *dx, float beta)
 {
     const char *op = "conv2d_backward_data";
-    oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    oclnn_conv_tuning t = oclnn__conv_tuning(ctx, g, OCLNN_CONV_BACKWARD_DATA);
     cl_kernel k, kpad = NULL;
     cl_mem ws;
     size_t ws_bytes;
@@ -449,11 +489,11 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     const char *op = "conv2d_backward_weights";
     cl_kernel k, kpad, ksum = NULL;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, "conv2d_direct_bwd_weights_flat", t, &k);
+    oclnn_status s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_bwd_weights_flat", t, &k);
     if (s == OCLNN_SUCCESS)
-        s = pad_kernel(ctx, g, t, &kpad);
+        s = pad_kernel(ctx, g, &kpad);
     if (s == OCLNN_SUCCESS && p->nchunks > 1)
-        s = direct_kernel(ctx, "conv2d_direct_sum_chunks", t, &ksum);
+        s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_sum_chunks", t, &ksum);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, p->bytes, op, &ws);
     if (s != OCLNN_SUCCESS)
@@ -510,7 +550,7 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     if (use_flat_wgrad(ctx, &t, g, &p)) {
         s = flat_backward_weights(ctx, g, &t, &p, x, dy, dw, acc);
     } else {
-        s = direct_kernel(ctx, "conv2d_direct_bwd_weights", &t, &k);
+        s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_bwd_weights", &t, &k);
         if (s != OCLNN_SUCCESS)
             return s;
         int x_off = (int)x->offset, dy_off = (int)dy->offset, dw_off = (int)dw->offset;

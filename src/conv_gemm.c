@@ -57,7 +57,7 @@ static oclnn_status im2col(oclnn_context *ctx, const char *op, cl_kernel k,
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(ws_off);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         args[n++] = OCLNN_ARG(v[i]);
-    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning t = oclnn__conv_tuning_defaults(ctx);
     size_t global[3] = {oclnn__div_up((size_t)g->ow, 16), (size_t)g->oh, (size_t)nb * g->c};
     return oclnn__launch(ctx, op, k, args, n, 3, global, t.local);
 }
@@ -78,7 +78,7 @@ static oclnn_status col2im(oclnn_context *ctx, const char *op, cl_kernel k,
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         args[n++] = OCLNN_ARG(v[i]);
     args[n++] = OCLNN_ARG(acc);
-    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning t = oclnn__conv_tuning_defaults(ctx);
     size_t global[3] = {oclnn__div_up((size_t)g->w, 16), (size_t)g->h, (size_t)nb * g->c};
     return oclnn__launch(ctx, op, k, args, n, 3, global, t.local);
 }
@@ -97,7 +97,7 @@ static oclnn_status swap_planes(oclnn_context *ctx, const char *op, cl_kernel k,
                         OCLNN_ARG(A),     OCLNN_ARG(B),     OCLNN_ARG(P),   OCLNN_ARG(bm),
                         OCLNN_ARG(bo),    OCLNN_ARG(has_b), OCLNN_ARG(zm),  OCLNN_ARG(zo),
                         OCLNN_ARG(has_z), OCLNN_ARG(a),     OCLNN_ARG(rb)};
-    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning t = oclnn__conv_tuning_defaults(ctx);
     size_t global[3] = {oclnn__div_up((size_t)P, 16), (size_t)B, (size_t)A};
     return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 3, global, t.local);
 }
@@ -115,7 +115,7 @@ static oclnn_status epilogue(oclnn_context *ctx, cl_kernel k, const oclnn_conv_g
                         OCLNN_ARG(has_b),  OCLNN_ARG(zm),    OCLNN_ARG(z_off), OCLNN_ARG(has_z),
                         OCLNN_ARG(kk),     OCLNN_ARG(plane), OCLNN_ARG(nn),    OCLNN_ARG(a),
                         OCLNN_ARG(rb)};
-    const oclnn_conv_tuning t = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning t = oclnn__conv_tuning_defaults(ctx);
     size_t global[3] = {oclnn__div_up((size_t)plane, 16), (size_t)g->k, (size_t)g->n};
     return oclnn__launch(ctx, "conv2d", k, args, sizeof args / sizeof args[0], 3, global, t.local);
 }

@@ -97,7 +97,7 @@ static oclnn_status input_transform(oclnn_context *ctx, const char *op, const pl
     args[na++] = OCLNN_ARG(pl->ws), args[na++] = OCLNN_ARG(v_off);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         args[na++] = OCLNN_ARG(v[i]);
-    const oclnn_conv_tuning tu = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
     size_t global[2] = {oclnn__div_up((size_t)nb * p->th * p->tw, 16), (size_t)p->cin};
     return oclnn__launch(ctx, op, pl->input, args, na, 2, global, tu.local);
 }
@@ -115,7 +115,7 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
     if (s != OCLNN_SUCCESS)
         return s;
     const wino p = wino_of(g, pass);
-    const oclnn_conv_tuning tu = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
     {
         int w_off = (int)w->offset, o = p.cout, i = p.cin;
         oclnn_arg args[] = {OCLNN_ARG(w->mem), OCLNN_ARG(w_off), OCLNN_ARG(pl.ws),
@@ -188,7 +188,7 @@ oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const ocl
     plan pl;
     oclnn_status s = prepare(ctx, op, g, OCLNN_CONV_BACKWARD_WEIGHTS, &pl);
     const wino p = wino_of(g, OCLNN_CONV_BACKWARD_WEIGHTS);
-    const oclnn_conv_tuning tu = oclnn__conv_tuning(ctx);
+    const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
     const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
     const size_t out_image = (size_t)p.cout * p.hout * p.wout;
     for (int n0 = 0; n0 < p.n && s == OCLNN_SUCCESS; n0 += pl.chunk) {

@@ -52,6 +52,9 @@ void oclnn__device_query(cl_platform_id p, cl_device_id d, int pi, int di, oclnn
     clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof info->max_work_group_size,
                     &info->max_work_group_size, NULL);
+    cl_uint vw = 0;
+    clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL);
+    info->native_vector_width_float = vw;
     info->compute_units = cu;
     info->global_mem_bytes = gm;
     info->max_alloc_bytes = ma;

@@ -46,7 +46,7 @@ static oclnn_status clblast_fail(oclnn_context *ctx, const char *op, const char 
 
 oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
 {
-    oclnn__gemm_state *st = ctx->gemm_state;
+    oclnn__tune_state *st = ctx->tune_state;
     for (int k = 0; k < OCLNN__TK_COUNT; k++) {
         if (!p->set[k])
             continue;
@@ -68,10 +68,10 @@ oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
 
 oclnn_status oclnn__gemm_init(oclnn_context *ctx)
 {
-    oclnn__gemm_state *st = oclnn__alloc(ctx, sizeof *st, "context_create: gemm state");
+    oclnn__tune_state *st = oclnn__alloc(ctx, sizeof *st, "context_create: gemm state");
     if (!st)
         return OCLNN_OUT_OF_MEMORY;
-    ctx->gemm_state = st;
+    ctx->tune_state = st;
     oclnn__gemm_params defaults, p;
     oclnn__tune_defaults(&ctx->info, &defaults);
     p = defaults;
@@ -84,12 +84,15 @@ oclnn_status oclnn__gemm_init(oclnn_context *ctx)
     if (strcmp(ctx->cache_dir, "off") != 0) {
         oclnn__tune_file_path(ctx->cache_dir, &ctx->info, st->file, sizeof st->file);
         char why[1024];
-        oclnn_status r = oclnn__tune_file_read(st->file, &ctx->info, &p, why, sizeof why);
+        oclnn_status r =
+            oclnn__tune_file_read(st->file, &ctx->info, &p, &st->conv, why, sizeof why);
         if (r == OCLNN_SUCCESS) {
             from_file = true;
             snprintf(st->source, sizeof st->source, "tuning file");
         } else if (r == OCLNN_CORRUPT_DATA) {
             snprintf(st->note, sizeof st->note, "tuning file ignored: %s", why);
+        } else if (r == OCLNN_OUT_OF_MEMORY) {
+            return oclnn__fail(ctx, r, "context_create: out of host memory reading %s", st->file);
         }
     }
     oclnn_status s = oclnn__gemm_apply(ctx, &p);
@@ -97,6 +100,7 @@ oclnn_status oclnn__gemm_init(oclnn_context *ctx)
         /* A file CLBlast refuses (e.g. written for another CLBlast version) must not make the
          * context unusable: keep the reason and fall back to the defaults. */
         snprintf(st->note, sizeof st->note, "tuning file ignored: %.1300s", ctx->msg);
+        oclnn__conv_table_free(&st->conv);
         snprintf(st->source, sizeof st->source, "built-in defaults for this device type");
         oclnn__clear_error(ctx);
         s = oclnn__gemm_apply(ctx, &defaults);
@@ -106,13 +110,14 @@ oclnn_status oclnn__gemm_init(oclnn_context *ctx)
 
 void oclnn__gemm_release(oclnn_context *ctx)
 {
-    oclnn__gemm_state *st = ctx->gemm_state;
+    oclnn__tune_state *st = ctx->tune_state;
     if (!st)
         return;
     if (st->temp)
         clReleaseMemObject(st->temp);
+    oclnn__conv_table_free(&st->conv);
     free(st);
-    ctx->gemm_state = NULL;
+    ctx->tune_state = NULL;
 }
 
 oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source, const char **file,
@@ -120,7 +125,7 @@ oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source, cons
 {
     if (!ctx)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "tune_info: ctx is NULL");
-    const oclnn__gemm_state *st = ctx->gemm_state;
+    const oclnn__tune_state *st = ctx->tune_state;
     if (source)
         *source = st->source;
     if (file)
@@ -135,7 +140,7 @@ oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source, cons
  * data (im2col columns) in the workspace. Grows only when a larger size is needed. */
 static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, cl_mem *out)
 {
-    oclnn__gemm_state *st = ctx->gemm_state;
+    oclnn__tune_state *st = ctx->tune_state;
     if (bytes > st->temp_size || !st->temp) {
         cl_mem m;
         oclnn_status s = oclnn__buffer(ctx, bytes, CL_MEM_READ_WRITE, &m, op);
@@ -157,7 +162,7 @@ static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, 
  * row-major operands: then the plain row-major call copies nothing but padding. */
 static bool swap_operands(const oclnn_context *ctx)
 {
-    const oclnn__gemm_state *st = ctx->gemm_state;
+    const oclnn__tune_state *st = ctx->tune_state;
     return !(st->applied.set[OCLNN__TK_XGEMM] && st->applied.v[OCLNN__TK_XGEMM][0] == 1);
 }
 

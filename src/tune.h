@@ -33,15 +33,81 @@ typedef struct oclnn__gemm_params {
     size_t v[OCLNN__TK_COUNT][OCLNN__TUNE_MAX_PARAMS];
 } oclnn__gemm_params;
 
-/* What a context knows about its GEMM configuration (ctx->gemm_state). */
-typedef struct oclnn__gemm_state {
+/* ---- convolution tuning (conv_tuning.c; the tuner is tune_conv.c) ---- */
+/* The tunable parameters of a convolution pass, as data (oclnn__conv_params). */
+typedef enum oclnn__cp {
+    OCLNN__CP_ALGO = 0, /* oclnn_conv_algo */
+    OCLNN__CP_KB,       /* DIRECT: channels per work-item, forward and backward data */
+    OCLNN__CP_PX,       /* DIRECT: float16 pixel vectors per work-item, forward */
+    OCLNN__CP_KBW,      /* DIRECT: output channels per work-item, backward weights */
+    OCLNN__CP_TS,       /* DIRECT: kernel taps along a row per work-item, backward weights */
+    OCLNN__CP_LX,       /* DIRECT: work-group size along dimension 0 */
+    OCLNN__CP_CHUNK,    /* DIRECT: KiB of x and dy per chunk of images, backward weights */
+    OCLNN__CP_COUNT
+} oclnn__cp;
+
+typedef struct oclnn__conv_param {
+    const char *name; /* in the tuning file */
+    int passes;       /* bit (1 << oclnn_conv_pass) for each pass it applies to */
+    int min, max;     /* the range a tuning file may give */
+    int nvalues;      /* the values the tuner searches */
+    int values[8];
+} oclnn__conv_param;
+extern const oclnn__conv_param oclnn__conv_params[OCLNN__CP_COUNT];
+
+#define OCLNN__CONV_KEY_SIZE 112
+
+/* One tuned entry: the parameters of one pass for one exact shape or shape class. */
+typedef struct oclnn__conv_entry {
+    int pass;                       /* oclnn_conv_pass */
+    char key[OCLNN__CONV_KEY_SIZE]; /* oclnn__conv_key */
+    int v[OCLNN__CP_COUNT];         /* 0: not set (the default); ALGO is always set */
+} oclnn__conv_entry;
+
+typedef struct oclnn__conv_table {
+    oclnn__conv_entry *e;
+    size_t n, cap;
+} oclnn__conv_table;
+
+struct oclnn_conv_geom;
+/* The key of g: exact ("n32.c64.h56.w56.k64.r3.s3.g1.st1x1.dl1x1.p1.1.1.1") or its class
+ * ("class.r3.s3.dense.st1x1.dl1x1.cg64.kg64.px2048.n8": channels per group and output pixels
+ * rounded down to powers of two, batches 1, 2-7 and 8 on). */
+void oclnn__conv_key(const struct oclnn_conv_geom *g, bool exact, char *key, size_t size);
+const oclnn__conv_entry *oclnn__conv_table_find(const oclnn__conv_table *tab, int pass,
+                                                const char *key);
+/* Adds e, or replaces the entry of its pass and key. */
+oclnn_status oclnn__conv_table_put(oclnn_context *ctx, oclnn__conv_table *tab,
+                                   const oclnn__conv_entry *e);
+void oclnn__conv_table_free(oclnn__conv_table *tab);
+/* Parses what follows "conv2d " on a tuning file line: "PASS KEY NAME=value...". */
+bool oclnn__conv_entry_parse(char *rest, oclnn__conv_entry *e, char *why, size_t why_size);
+/* The device limits of an entry's values (work-group size). */
+bool oclnn__conv_entry_valid(const oclnn__conv_entry *e, const oclnn_device_info *info, char *why,
+                             size_t why_size);
+/* "ALGO=direct KB=6 PX=1 LX=8": the parameters set in v[OCLNN__CP_COUNT], in file order. */
+void oclnn__conv_params_format(const int *v, char *buf, size_t size);
+/* The tuning file line of e ("conv2d fwd KEY ALGO=direct KB=8 ..."), no newline. */
+void oclnn__conv_entry_format(const oclnn__conv_entry *e, char *line, size_t size);
+const char *oclnn__conv_algo_str(int algo); /* "direct" */
+const char *oclnn__conv_pass_str(int pass); /* "fwd" */
+
+/* What a context knows about its tuning (ctx->tune_state): the GEMM parameters CLBlast was
+ * given, the tuned convolution entries, and the tuning file. */
+typedef struct oclnn__tune_state {
     oclnn__gemm_params applied; /* what CLBlast was given for this device */
     char file[1200];            /* the tuning file path; "" when the cache directory is off */
     char source[96];            /* where `applied` came from, for oclnn-info */
     char note[1400];            /* why the tuning file was not used ("" when it was or absent) */
     cl_mem temp;                /* CLBlast's temporary buffer for the indirect path */
     size_t temp_size;
-} oclnn__gemm_state;
+    oclnn__conv_table conv;                 /* from the tuning file, or tuned in this process */
+    const oclnn__conv_entry *conv_override; /* the conv tuner's candidate while it measures */
+} oclnn__tune_state;
+
+/* Writes the broken rule to why and returns false. */
+bool oclnn__tune_why(char *why, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Checks one kernel's values against CLBlast's constraints and the device limits (work-group
  * size, local memory). On failure writes the broken rule to why. */
@@ -56,16 +122,20 @@ void oclnn__tune_defaults(const oclnn_device_info *info, oclnn__gemm_params *p);
 void oclnn__tune_file_path(const char *cache_dir, const oclnn_device_info *info, char *path,
                            size_t size);
 
-/* Reads a tuning file over p (entries it names replace p's). OCLNN_IO_ERROR when it does not
- * exist or cannot be read, OCLNN_CORRUPT_DATA when malformed (p unchanged); why says which line
- * and rule. */
+/* Reads a tuning file: GEMM parameters over p (kernels it names replace p's) and its conv2d
+ * entries into *conv (may be NULL: not read; the caller frees what it receives).
+ * OCLNN_IO_ERROR when it does not exist or cannot be read, OCLNN_CORRUPT_DATA when malformed (p
+ * and conv unchanged); why says which line and rule. OCLNN_OUT_OF_MEMORY as usual. */
 oclnn_status oclnn__tune_file_read(const char *path, const oclnn_device_info *info,
-                                   oclnn__gemm_params *p, char *why, size_t why_size);
+                                   oclnn__gemm_params *p, oclnn__conv_table *conv, char *why,
+                                   size_t why_size);
 
-/* Writes p (its set kernels) to path through a temporary file and a rename. `comment` lines
- * (may be NULL) are written after the header. */
+/* Writes the tuning file at path through a temporary file and a rename: the GEMM kernels set in
+ * p and the conv2d entries of conv (either may be NULL: the valid file's own are kept, none if
+ * there is none). `comment` lines (may be NULL) are written after the header. */
 oclnn_status oclnn__tune_file_write(oclnn_context *ctx, const char *path,
-                                    const oclnn__gemm_params *p, const char *comment);
+                                    const oclnn__gemm_params *p, const oclnn__conv_table *conv,
+                                    const char *comment);
 
 /* The bytes of the temporary buffer CLBlast's indirect path needs for this GEMM (arguments as
  * oclnn__sgemm), with the parameters applied now. */

@@ -1,13 +1,8 @@
 /* tune_params.c - CLBlast's GEMM kernels and their parameters as data: names, constraints (the
- * rules of CLBlast's xgemm / xgemm_direct kernels), built-in defaults per device type, and the
- * plain-text tuning file that stores measured winners per device and driver. */
+ * rules of CLBlast's xgemm / xgemm_direct kernels) and built-in defaults per device type. */
 #include "tune.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 const oclnn__tune_kernel oclnn__tune_kernels[OCLNN__TK_COUNT] = {
     [OCLNN__TK_XGEMM] = {"Xgemm",
@@ -60,8 +55,7 @@ static bool pow2_upto(size_t v, size_t max)
     return v >= 1 && v <= max && (v & (v - 1)) == 0;
 }
 
-static bool bad(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool bad(char *why, size_t size, const char *fmt, ...)
+bool oclnn__tune_why(char *why, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -73,8 +67,8 @@ static bool bad(char *why, size_t size, const char *fmt, ...)
 #define MULT(x, y, xs, ys)                                                                         \
     do {                                                                                           \
         if ((y) == 0 || (x) % (y) != 0)                                                            \
-            return bad(why, why_size, "%s %zu is not a multiple of %s %zu", xs, (size_t)(x), ys,   \
-                       (size_t)(y));                                                               \
+            return oclnn__tune_why(why, why_size, "%s %zu is not a multiple of %s %zu", xs,        \
+                                   (size_t)(x), ys, (size_t)(y));                                  \
     } while (0)
 
 static bool xgemm_valid(const size_t *v, const oclnn_device_info *info, char *why, size_t why_size)
@@ -83,11 +77,12 @@ static bool xgemm_valid(const size_t *v, const oclnn_device_info *info, char *wh
                  mwg = v[6], ndimb = v[7], ndimc = v[8], nwg = v[9], sa = v[10], sb = v[11],
                  strm = v[12], strn = v[13], vwm = v[14], vwn = v[15];
     if (gemmk > 1 || sa > 1 || sb > 1 || strm > 1 || strn > 1)
-        return bad(why, why_size, "GEMMK, SA, SB, STRM and STRN must be 0 or 1");
+        return oclnn__tune_why(why, why_size, "GEMMK, SA, SB, STRM and STRN must be 0 or 1");
     if (!pow2_upto(vwm, 16) || !pow2_upto(vwn, 16))
-        return bad(why, why_size, "VWM %zu and VWN %zu must be 1, 2, 4, 8 or 16", vwm, vwn);
+        return oclnn__tune_why(why, why_size, "VWM %zu and VWN %zu must be 1, 2, 4, 8 or 16", vwm,
+                               vwn);
     if (!kreg || !kwg || !kwi || !mdima || !mdimc || !mwg || !ndimb || !ndimc || !nwg)
-        return bad(why, why_size, "tile sizes must be positive");
+        return oclnn__tune_why(why, why_size, "tile sizes must be positive");
     MULT(kwg, kwi, "KWG", "KWI");
     MULT(mwg, mdimc * vwm, "MWG", "MDIMC*VWM");
     MULT(nwg, ndimc * vwn, "NWG", "NDIMC*VWN");
@@ -97,22 +92,24 @@ static bool xgemm_valid(const size_t *v, const oclnn_device_info *info, char *wh
     MULT(mdimc * ndimc, ndimb, "MDIMC*NDIMC", "NDIMB");
     if (gemmk == 0) {
         if (kreg != 1)
-            return bad(why, why_size, "KREG %zu must be 1 when GEMMK is 0", kreg);
+            return oclnn__tune_why(why, why_size, "KREG %zu must be 1 when GEMMK is 0", kreg);
         MULT(kwg, mdimc * ndimc / mdima, "KWG", "KDIMA (MDIMC*NDIMC/MDIMA)");
         MULT(kwg, mdimc * ndimc / ndimb, "KWG", "KDIMB (MDIMC*NDIMC/NDIMB)");
     } else {
         if (sa || sb || mdima != mdimc || ndimb != ndimc || kwg != 1 || kwi != 1)
-            return bad(why, why_size,
-                       "GEMMK 1 needs SA = SB = 0, MDIMA = MDIMC, NDIMB = NDIMC, KWG = KWI = 1");
+            return oclnn__tune_why(
+                why, why_size,
+                "GEMMK 1 needs SA = SB = 0, MDIMA = MDIMC, NDIMB = NDIMC, KWG = KWI = 1");
         MULT(kreg, vwn, "KREG", "VWN");
     }
     if (mdimc * ndimc > info->max_work_group_size)
-        return bad(why, why_size, "work-group MDIMC*NDIMC %zu exceeds the device maximum %zu",
-                   mdimc * ndimc, info->max_work_group_size);
+        return oclnn__tune_why(why, why_size,
+                               "work-group MDIMC*NDIMC %zu exceeds the device maximum %zu",
+                               mdimc * ndimc, info->max_work_group_size);
     const size_t local = 4 * (sa * kwg * mwg + sb * kwg * nwg);
     if (local > info->local_mem_bytes)
-        return bad(why, why_size, "local memory %zu bytes exceeds the device's %llu", local,
-                   (unsigned long long)info->local_mem_bytes);
+        return oclnn__tune_why(why, why_size, "local memory %zu bytes exceeds the device's %llu",
+                               local, (unsigned long long)info->local_mem_bytes);
     return true;
 }
 
@@ -121,11 +118,12 @@ static bool direct_valid(const size_t *v, const oclnn_device_info *info, char *w
     const size_t kwid = v[0], mdimad = v[1], mdimcd = v[2], ndimbd = v[3], ndimcd = v[4],
                  pada = v[5], padb = v[6], vwmd = v[7], vwnd = v[8], wgd = v[9];
     if (pada > 1 || padb > 1)
-        return bad(why, why_size, "PADA and PADB must be 0 or 1");
+        return oclnn__tune_why(why, why_size, "PADA and PADB must be 0 or 1");
     if (!pow2_upto(vwmd, 16) || !pow2_upto(vwnd, 16))
-        return bad(why, why_size, "VWMD %zu and VWND %zu must be 1, 2, 4, 8 or 16", vwmd, vwnd);
+        return oclnn__tune_why(why, why_size, "VWMD %zu and VWND %zu must be 1, 2, 4, 8 or 16",
+                               vwmd, vwnd);
     if (!kwid || !mdimad || !mdimcd || !ndimbd || !ndimcd || !wgd)
-        return bad(why, why_size, "tile sizes must be positive");
+        return oclnn__tune_why(why, why_size, "tile sizes must be positive");
     MULT(wgd, kwid, "WGD", "KWID");
     MULT(wgd, mdimcd * vwmd, "WGD", "MDIMCD*VWMD");
     MULT(wgd, ndimcd * vwnd, "WGD", "NDIMCD*VWND");
@@ -136,12 +134,13 @@ static bool direct_valid(const size_t *v, const oclnn_device_info *info, char *w
     MULT(wgd, mdimcd * ndimcd / mdimad, "WGD", "KDIMAD (MDIMCD*NDIMCD/MDIMAD)");
     MULT(wgd, mdimcd * ndimcd / ndimbd, "WGD", "KDIMBD (MDIMCD*NDIMCD/NDIMBD)");
     if (mdimcd * ndimcd > info->max_work_group_size)
-        return bad(why, why_size, "work-group MDIMCD*NDIMCD %zu exceeds the device maximum %zu",
-                   mdimcd * ndimcd, info->max_work_group_size);
+        return oclnn__tune_why(why, why_size,
+                               "work-group MDIMCD*NDIMCD %zu exceeds the device maximum %zu",
+                               mdimcd * ndimcd, info->max_work_group_size);
     const size_t local = 4 * (wgd * (wgd + pada) + wgd * (wgd + padb));
     if (local > info->local_mem_bytes)
-        return bad(why, why_size, "local memory %zu bytes exceeds the device's %llu", local,
-                   (unsigned long long)info->local_mem_bytes);
+        return oclnn__tune_why(why, why_size, "local memory %zu bytes exceeds the device's %llu",
+                               local, (unsigned long long)info->local_mem_bytes);
     return true;
 }
 
@@ -156,16 +155,16 @@ static bool helper_valid(oclnn__tk k, const size_t *v, const oclnn_device_info *
         bool flag = strcmp(name, "TRA_PAD") == 0 || strcmp(name, "TRA_SHUFFLE") == 0 ||
                     strcmp(name, "PADTRA_PAD") == 0;
         if (flag ? v[i] > 1 : !pow2_upto(v[i], 256))
-            return bad(why, why_size, "%s %zu must be %s", name, v[i],
-                       flag ? "0 or 1" : "a power of two up to 256");
+            return oclnn__tune_why(why, why_size, "%s %zu must be %s", name, v[i],
+                                   flag ? "0 or 1" : "a power of two up to 256");
     }
     size_t wg = k == OCLNN__TK_COPY        ? v[0] * v[1]
                 : k == OCLNN__TK_PAD       ? v[0] * v[1]
                 : k == OCLNN__TK_TRANSPOSE ? v[0] * v[0]
                                            : v[1] * v[1];
     if (wg > info->max_work_group_size)
-        return bad(why, why_size, "work-group of %zu exceeds the device maximum %zu", wg,
-                   info->max_work_group_size);
+        return oclnn__tune_why(why, why_size, "work-group of %zu exceeds the device maximum %zu",
+                               wg, info->max_work_group_size);
     return true;
 }
 
@@ -178,171 +177,9 @@ bool oclnn__tune_valid(oclnn__tk kernel, const size_t *v, const oclnn_device_inf
     case OCLNN__TK_ROUTINE:
         /* Its cube is compared with m*n*k in 64 bits. */
         if (v[0] < 1 || v[0] > 65536)
-            return bad(why, why_size, "XGEMM_MIN_INDIRECT_SIZE %zu must be in [1, 65536]", v[0]);
+            return oclnn__tune_why(why, why_size,
+                                   "XGEMM_MIN_INDIRECT_SIZE %zu must be in [1, 65536]", v[0]);
         return true;
     default: return helper_valid(kernel, v, info, why, why_size);
     }
-}
-
-void oclnn__tune_file_path(const char *cache_dir, const oclnn_device_info *info, char *path,
-                           size_t size)
-{
-    char key[1024];
-    snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%s", info->platform_name, info->platform_version,
-             info->vendor, info->name, info->driver_version, info->device_version);
-    snprintf(path, size, "%s/tuning-%016llx.txt", cache_dir,
-             (unsigned long long)oclnn__hash(key, strlen(key), 0));
-}
-
-#define TUNE_MAGIC "# oclnn tuning file v1"
-
-/* Parses "NAME=value" words of one kernel line into v; every parameter exactly once. */
-static bool parse_line(char *line, oclnn__tk *kernel, size_t *v, char *why, size_t why_size)
-{
-    char *save = NULL;
-    char *word = strtok_r(line, " \t", &save);
-    int k = -1;
-    for (int i = 0; i < OCLNN__TK_COUNT && word; i++)
-        if (strcmp(word, oclnn__tune_kernels[i].name) == 0)
-            k = i;
-    if (k < 0)
-        return bad(why, why_size, "unknown kernel \"%s\"", word ? word : "");
-    const oclnn__tune_kernel *tk = &oclnn__tune_kernels[k];
-    bool seen[OCLNN__TUNE_MAX_PARAMS] = {false};
-    while ((word = strtok_r(NULL, " \t", &save))) {
-        char *eq = strchr(word, '=');
-        if (!eq)
-            return bad(why, why_size, "\"%s\" is not NAME=value", word);
-        *eq = '\0';
-        size_t i = 0;
-        while (i < tk->nparams && strcmp(word, tk->params[i]) != 0)
-            i++;
-        if (i == tk->nparams)
-            return bad(why, why_size, "%s has no parameter %s", tk->name, word);
-        if (seen[i])
-            return bad(why, why_size, "%s given twice", word);
-        char *end;
-        errno = 0;
-        unsigned long long val = strtoull(eq + 1, &end, 10);
-        if (eq[1] < '0' || eq[1] > '9' || *end || errno || val > 1000000)
-            return bad(why, why_size, "%s=%s is not a number in [0, 1000000]", word, eq + 1);
-        seen[i] = true;
-        v[i] = (size_t)val;
-    }
-    for (size_t i = 0; i < tk->nparams; i++)
-        if (!seen[i])
-            return bad(why, why_size, "%s is missing %s", tk->name, tk->params[i]);
-    *kernel = (oclnn__tk)k;
-    return true;
-}
-
-oclnn_status oclnn__tune_file_read(const char *path, const oclnn_device_info *info,
-                                   oclnn__gemm_params *p, char *why, size_t why_size)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(why, why_size, "%s: %s", path, strerror(errno));
-        return OCLNN_IO_ERROR;
-    }
-    oclnn__gemm_params got;
-    memset(&got, 0, sizeof got);
-    char line[1024], msg[512];
-    int lineno = 0;
-    bool ok = true;
-    while (ok && fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            ok = bad(msg, sizeof msg, "line too long");
-            break;
-        }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
-            line[--len] = '\0';
-        if (lineno == 1) {
-            if (strcmp(line, TUNE_MAGIC) != 0)
-                ok = bad(msg, sizeof msg, "first line is not \"%s\"", TUNE_MAGIC);
-            continue;
-        }
-        if (len == 0 || line[0] == '#')
-            continue;
-        oclnn__tk k = OCLNN__TK_XGEMM;
-        size_t v[OCLNN__TUNE_MAX_PARAMS] = {0};
-        if (!parse_line(line, &k, v, msg, sizeof msg))
-            ok = false;
-        else if (got.set[k])
-            ok = bad(msg, sizeof msg, "%s given twice", oclnn__tune_kernels[k].name);
-        else if (!oclnn__tune_valid(k, v, info, msg, sizeof msg))
-            ok = false;
-        else {
-            got.set[k] = true;
-            memcpy(got.v[k], v, sizeof v);
-        }
-    }
-    bool read_error = ferror(f) != 0;
-    fclose(f);
-    if (ok && read_error)
-        ok = bad(msg, sizeof msg, "read error");
-    if (ok && lineno == 0)
-        ok = bad(msg, sizeof msg, "empty file");
-    if (!ok) {
-        snprintf(why, why_size, "%s line %d: %s", path, lineno, msg);
-        return OCLNN_CORRUPT_DATA;
-    }
-    for (int k = 0; k < OCLNN__TK_COUNT; k++)
-        if (got.set[k]) {
-            p->set[k] = true;
-            memcpy(p->v[k], got.v[k], sizeof got.v[k]);
-        }
-    return OCLNN_SUCCESS;
-}
-
-static void mkdir_p(const char *dir)
-{
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *s = tmp + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            mkdir(tmp, 0755);
-            *s = '/';
-        }
-    mkdir(tmp, 0755);
-}
-
-oclnn_status oclnn__tune_file_write(oclnn_context *ctx, const char *path,
-                                    const oclnn__gemm_params *p, const char *comment)
-{
-    char dir[1200], tmp[1300];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir_p(dir);
-    }
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return oclnn__fail(ctx, OCLNN_IO_ERROR, "tune: cannot write %s: %s", tmp, strerror(errno));
-    const oclnn_device_info *d = &ctx->info;
-    fprintf(f, "%s\n# device: %s\n# platform: %s (%s)\n# driver: %s\n", TUNE_MAGIC, d->name,
-            d->platform_name, d->platform_version, d->driver_version);
-    if (comment)
-        fputs(comment, f);
-    for (int k = 0; k < OCLNN__TK_COUNT; k++) {
-        if (!p->set[k])
-            continue;
-        const oclnn__tune_kernel *tk = &oclnn__tune_kernels[k];
-        fputs(tk->name, f);
-        for (size_t i = 0; i < tk->nparams; i++)
-            fprintf(f, " %s=%zu", tk->params[i], p->v[k][i]);
-        fputc('\n', f);
-    }
-    bool ok = fflush(f) == 0 && !ferror(f);
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return oclnn__fail(ctx, OCLNN_IO_ERROR, "tune: cannot write %s: %s", path, strerror(e));
-    }
-    return OCLNN_SUCCESS;
 }

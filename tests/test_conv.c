@@ -709,6 +709,21 @@ START_TEST(chunked_winograd)
 }
 END_TEST
 
+/* The bytes of DIRECT's packed weights for a pass that takes the row kernel (its description
+ * says " rows" and gives the block KB): `blocked` channels rounded up to KB, times `other`. */
+static size_t row_kernel_packed(oclnn_context *ctx, const oclnn_conv2d_desc *desc,
+                                oclnn_conv_pass pass, const oclnn_tensor_desc *xd,
+                                const oclnn_tensor_desc *wd, int blocked, int other)
+{
+    char how[160];
+    int kb = 0;
+    ck_assert_int_eq(oclnn_conv2d_describe(ctx, desc, pass, xd, wd, how, sizeof how),
+                     OCLNN_SUCCESS);
+    ck_assert_msg(sscanf(how, "direct KB=%d", &kb) == 1 && kb >= 1 && strstr(how, " rows ("),
+                  "pass %d: %s (expected the row kernel)", (int)pass, how);
+    return (size_t)(blocked + kb - 1) / kb * kb * other * sizeof(float);
+}
+
 /* DIRECT's forward (x in phases) and backward data pad their input into the workspace next to
  * the packed weights, and its backward weights pads x and dy; where those copies pass the limit
  * they take the row kernels instead (the workspace is the packed weights alone, or none) and
@@ -718,20 +733,23 @@ START_TEST(direct_without_padded_copy)
     oclnn_context *ctx = fx_ctx();
     const shape *sh = find_shape("LeNet conv2 32->64 3x3 p1 14x14");
     ref_conv p = ref_of(sh);
-    /* Packed weights 64 x 32 x 3 x 3 floats either way (both channel counts are whole blocks);
-     * the padded x (32 planes of 16 x 16) or dy (64 planes) adds at least 32 KiB. */
-    const size_t wbytes = (size_t)64 * 32 * 9 * sizeof(float);
-    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, wbytes + 16384), OCLNN_SUCCESS);
+    /* Packed weights 64 x 32 x 3 x 3 floats, the blocked channel count (64 output channels
+     * forward, 32 input channels backward) rounded up to the block: under 90 KiB for any block of
+     * at most 16; the padded x (32 planes of 16 x 16) or dy (64 planes) adds at least 32 KiB. */
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)64 * 32 * 9 * 4 + 16384),
+                     OCLNN_SUCCESS);
     oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
     oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
     oclnn_conv_algo a;
     size_t ws;
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
-                     OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, wbytes);
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
-                     OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, wbytes);
+    for (int pass = OCLNN_CONV_FORWARD; pass <= OCLNN_CONV_BACKWARD_DATA; pass++) {
+        const int blocked = pass == OCLNN_CONV_FORWARD ? 64 : 32, other = 96 - blocked;
+        const size_t packed = row_kernel_packed(ctx, &desc, (oclnn_conv_pass)pass, &xd, &wd,
+                                                blocked, other * 9);
+        ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, (oclnn_conv_pass)pass, &xd, &wd, &a, &ws),
+                         OCLNN_SUCCESS);
+        ck_assert_uint_eq(ws, packed);
+    }
     ck_assert_int_eq(
         oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &xd, &wd, &a, &ws),
         OCLNN_SUCCESS);
@@ -741,18 +759,20 @@ START_TEST(direct_without_padded_copy)
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
-    ck_assert_uint_gt(ws, wbytes + 32768);
-    /* A strided forward: packed weights 32 x 16 x 3 x 3 floats fit, its 4 phases of x (128
-     * planes of 8 x 8) do not; the row kernel's strided loads. */
+    ck_assert_uint_gt(ws, (size_t)64 * 32 * 9 * sizeof(float) + 32768);
+    /* A strided forward: packed weights 32 x 16 x 3 x 3 floats (up to 36 x 16 x 3 x 3 with the
+     * block rounding) fit, its 4 phases of x (128 planes of 8 x 8) do not; the row kernel's
+     * strided loads. */
     const shape *s2 = find_shape("ResNet-18 3x3 s2 16->32 14x14");
     const size_t w2 = (size_t)32 * 16 * 9 * sizeof(float);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, w2 + 4096), OCLNN_SUCCESS);
     ref_conv p2 = ref_of(s2);
     oclnn_tensor_desc xd2 = d4(p2.n, p2.c, p2.h, p2.w), wd2 = d4(p2.k, p2.c, p2.r, p2.s);
     oclnn_conv2d_desc desc2 = desc_of(s2, OCLNN_CONV_DIRECT);
+    const size_t packed2 = row_kernel_packed(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, 32, 16 * 9);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),
                      OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, w2);
+    ck_assert_uint_eq(ws, packed2);
     check_forward(s2, OCLNN_CONV_DIRECT, true, OCLNN_ACT_NONE, false, 0);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, (size_t)1 << 30), OCLNN_SUCCESS);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),

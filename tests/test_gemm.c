@@ -293,7 +293,7 @@ START_TEST(tuning_file_round_trip)
     ck_assert_int_eq(oclnn_tune_info(ctx, &source, NULL, &note), OCLNN_SUCCESS);
     ck_assert_str_eq(source, "tuning file");
     ck_assert_str_eq(note, "");
-    const oclnn__gemm_state *st = ctx->gemm_state;
+    const oclnn__tune_state *st = ctx->tune_state;
     ck_assert(st->applied.set[OCLNN__TK_XGEMM] && st->applied.set[OCLNN__TK_ROUTINE]);
     ck_assert_uint_eq(st->applied.v[OCLNN__TK_XGEMM][6], 32);  /* MWG */
     ck_assert_uint_eq(st->applied.v[OCLNN__TK_DIRECT][9], 16); /* WGD */
@@ -304,10 +304,11 @@ START_TEST(tuning_file_round_trip)
     /* Written by the library (the writer the tuner uses), read back identically. */
     oclnn__gemm_params p = st->applied;
     p.v[OCLNN__TK_ROUTINE][0] = 77;
-    ck_assert_int_eq(oclnn__tune_file_write(ctx, path, &p, "# a comment line\n"), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn__tune_file_write(ctx, path, &p, NULL, "# a comment line\n"),
+                     OCLNN_SUCCESS);
     oclnn_context_destroy(ctx);
     ctx = tune_ctx();
-    st = ctx->gemm_state;
+    st = ctx->tune_state;
     ck_assert_uint_eq(st->applied.v[OCLNN__TK_ROUTINE][0], 77);
     assert_params_equal(&st->applied, &p);
     oclnn_context_destroy(ctx);
@@ -341,7 +342,7 @@ START_TEST(malformed_tuning_file_is_ignored)
     ck_assert_int_eq(oclnn_tune_info(ctx, NULL, &file, NULL), OCLNN_SUCCESS);
     char path[1300];
     snprintf(path, sizeof path, "%s", file);
-    oclnn__gemm_params defaults = ((oclnn__gemm_state *)ctx->gemm_state)->applied;
+    oclnn__gemm_params defaults = ((oclnn__tune_state *)ctx->tune_state)->applied;
     oclnn_context_destroy(ctx);
     write_file(path, bad_files[_i].text);
     ctx = tune_ctx();
@@ -349,7 +350,7 @@ START_TEST(malformed_tuning_file_is_ignored)
     ck_assert_msg(strstr(note, "tuning file ignored") && strstr(note, bad_files[_i].why),
                   "note \"%s\" lacks \"%s\"", note, bad_files[_i].why);
     ck_assert_str_ne(source, "tuning file");
-    const oclnn__gemm_state *st = ctx->gemm_state;
+    const oclnn__tune_state *st = ctx->tune_state;
     assert_params_equal(&st->applied, &defaults);
     oclnn_context_destroy(ctx);
 }
@@ -414,13 +415,13 @@ START_TEST(tune_fast_tiny_budget)
     const char *source;
     ck_assert_int_eq(oclnn_tune_info(ctx, &source, NULL, NULL), OCLNN_SUCCESS);
     ck_assert_str_eq(source, "tuned in this process");
-    oclnn__gemm_params won = ((oclnn__gemm_state *)ctx->gemm_state)->applied;
+    oclnn__gemm_params won = ((oclnn__tune_state *)ctx->tune_state)->applied;
     oclnn_context_destroy(ctx);
     /* The next context reads the winner back. */
     ctx = tune_ctx();
     ck_assert_int_eq(oclnn_tune_info(ctx, &source, NULL, NULL), OCLNN_SUCCESS);
     ck_assert_str_eq(source, "tuning file");
-    assert_params_equal(&((oclnn__gemm_state *)ctx->gemm_state)->applied, &won);
+    assert_params_equal(&((oclnn__tune_state *)ctx->tune_state)->applied, &won);
     check_small_gemm(ctx);
     oclnn_context_destroy(ctx);
 }

@@ -1,42 +1,9 @@
 /* bench_conv.c - the convolution suite: named layers of ResNet-18, ConvNeXt-T and LeNet, each
  * pass (forward, backward data, backward weights) for AUTO and every algorithm that applies. */
 #include "bench.h"
+#include "conv_layers.h"
 
 #include <stdio.h>
-
-typedef struct conv_layer {
-    const char *name;
-    int c, h, w;     /* input channels and size */
-    int k, r, s;     /* output channels, kernel */
-    int stride, pad; /* both directions; dilation 1 */
-    int groups;
-} conv_layer;
-
-static const conv_layer conv_layers[] = {
-    /* ResNet-18 3x3 stride 1, one per stage */
-    {"r18.3x3.64@56", 64, 56, 56, 64, 3, 3, 1, 1, 1},
-    {"r18.3x3.128@28", 128, 28, 28, 128, 3, 3, 1, 1, 1},
-    {"r18.3x3.256@14", 256, 14, 14, 256, 3, 3, 1, 1, 1},
-    {"r18.3x3.512@7", 512, 7, 7, 512, 3, 3, 1, 1, 1},
-    /* ResNet-18 stage entries: 3x3 stride 2 and the 1x1 stride-2 projections */
-    {"r18.3x3s2.64>128@56", 64, 56, 56, 128, 3, 3, 2, 1, 1},
-    {"r18.3x3s2.128>256@28", 128, 28, 28, 256, 3, 3, 2, 1, 1},
-    {"r18.3x3s2.256>512@14", 256, 14, 14, 512, 3, 3, 2, 1, 1},
-    {"r18.1x1s2.64>128@56", 64, 56, 56, 128, 1, 1, 2, 0, 1},
-    {"r18.1x1s2.128>256@28", 128, 28, 28, 256, 1, 1, 2, 0, 1},
-    {"r18.1x1s2.256>512@14", 256, 14, 14, 512, 1, 1, 2, 0, 1},
-    /* ResNet-18 stem */
-    {"r18.stem7x7s2.3>64@224", 3, 224, 224, 64, 7, 7, 2, 3, 1},
-    /* ConvNeXt-T depthwise 7x7 (stages 1-3) and the stage-1 1x1 expansion */
-    {"cnx.dw7x7.96@56", 96, 56, 56, 96, 7, 7, 1, 3, 96},
-    {"cnx.dw7x7.192@28", 192, 28, 28, 192, 7, 7, 1, 3, 192},
-    {"cnx.dw7x7.384@14", 384, 14, 14, 384, 7, 7, 1, 3, 384},
-    {"cnx.1x1.96>384@56", 96, 56, 56, 384, 1, 1, 1, 0, 1},
-    /* LeNet on Fashion-MNIST */
-    {"lenet.3x3.1>32@28", 1, 28, 28, 32, 3, 3, 1, 1, 1},
-    {"lenet.3x3.32>64@14", 32, 14, 14, 64, 3, 3, 1, 1, 1},
-};
-enum { NLAYERS = sizeof conv_layers / sizeof conv_layers[0] };
 
 static const int default_batches[] = {1, 32};
 
@@ -124,29 +91,25 @@ void bench_conv(bench *b)
                        "chosen = what AUTO picks for that pass");
     b->done = 0;
     b->total = 0;
-    for (int i = 0; i < NLAYERS; i++)
+    for (int i = 0; i < CONV_NLAYERS; i++)
         if (bench_selected(b, conv_layers[i].name))
             b->total += nb * popcount(b->opt.passes) * popcount(algos_for(b, &conv_layers[i]));
 
-    for (int i = 0; i < NLAYERS; i++) {
+    for (int i = 0; i < CONV_NLAYERS; i++) {
         const conv_layer *l = &conv_layers[i];
         if (!bench_selected(b, l->name))
             continue;
-        /* Output size: stride and padding are the same in both directions, dilation 1. */
-        int oh = (l->h + 2 * l->pad - l->r) / l->stride + 1;
-        int ow = (l->w + 2 * l->pad - l->s) / l->stride + 1;
+        int oh, ow;
+        conv_layer_output(l, &oh, &ow);
         for (int bi = 0; bi < nb; bi++) {
             int n = batches[bi];
             if (b->opt.list) {
                 list_layer(b, l, n, oh, ow);
                 continue;
             }
-            conv_arg a = {.desc = oclnn_conv2d_desc_default()};
-            oclnn_conv2d_desc_set_pad(&a.desc, l->pad, l->pad);
-            a.desc.stride_h = a.desc.stride_w = l->stride;
-            a.desc.groups = l->groups;
-            oclnn_tensor_desc xd = oclnn_tensor_desc_4d(n, l->c, l->h, l->w);
-            oclnn_tensor_desc wd = oclnn_tensor_desc_4d(l->k, l->c / l->groups, l->r, l->s);
+            const oclnn_conv_tune_shape sh = conv_layer_shape(l, n);
+            conv_arg a = {.desc = sh.conv};
+            const oclnn_tensor_desc xd = sh.x, wd = sh.w;
             oclnn_tensor_desc yd = oclnn_tensor_desc_4d(n, l->k, oh, ow);
             if (bench_tensor(b, xd, -1, 1, &a.x) != OCLNN_SUCCESS ||
                 bench_tensor(b, wd, -0.1f, 0.1f, &a.w) != OCLNN_SUCCESS ||

@@ -51,6 +51,7 @@ int main(void)
         printf("     local memory    %.1f KiB%s\n", d->local_mem_bytes / 1024.0,
                d->local_mem_is_global ? " (emulated in global memory)" : "");
         printf("     max work-group  %zu\n", d->max_work_group_size);
+        printf("     float vector    %u (native width)\n", d->native_vector_width_float);
         printf("     fp16 / fp64     %s / %s\n", d->has_fp16 ? "yes" : "no",
                d->has_fp64 ? "yes" : "no");
     }

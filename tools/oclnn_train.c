@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 typedef struct options {
-    const char *model, *data, *save, *resume, *optimizer, *schedule;
+    const char *model, *data, *save, *resume, *optimizer, *schedule, *tune;
     int epochs, batch, synthetic, eval_only, augment, shift;
     long steps, limit;
     double lr;
@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "                      SHIFT pixels each way (0: mirror only; deterministic from\n"
             "                      the seed and the step)\n"
             "  --synthetic         random data of the right shape (no files needed)\n"
+            "  --tune fast|full    tune every convolution of the model at this batch first and\n"
+            "                      store the winners in the device's tuning file (oclnn-tune)\n"
             "  --eval-only         only report the test accuracy\n"
             "Environment: OCLNN_DEVICE selects the device, OCLNN_PROFILE=1 prints a per-op time\n"
             "breakdown at the end.\n");
@@ -81,6 +83,7 @@ static int parse(int argc, char **argv, options *o)
                                           {"synthetic", no_argument, 0, 'y'},
                                           {"augment", required_argument, 0, 'A'},
                                           {"eval-only", no_argument, 0, 'E'},
+                                          {"tune", required_argument, 0, 'T'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -142,6 +145,7 @@ static int parse(int argc, char **argv, options *o)
             break;
         case 'y': o->synthetic = 1; break;
         case 'E': o->eval_only = 1; break;
+        case 'T': o->tune = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -152,6 +156,10 @@ static int parse(int argc, char **argv, options *o)
     }
     if (o->optimizer && strcmp(o->optimizer, "sgd") && strcmp(o->optimizer, "adamw")) {
         fprintf(stderr, "oclnn-train: --optimizer %s: expected sgd or adamw\n", o->optimizer);
+        return -1;
+    }
+    if (o->tune && strcmp(o->tune, "fast") && strcmp(o->tune, "full")) {
+        fprintf(stderr, "oclnn-train: --tune %s: expected fast or full\n", o->tune);
         return -1;
     }
     if (o->schedule && strcmp(o->schedule, "cosine") && strcmp(o->schedule, "constant")) {
@@ -295,6 +303,26 @@ int main(int argc, char **argv)
     if (o.resume && oclnn_net_load(net, o.resume) != OCLNN_SUCCESS) {
         fail_net(ctx, "resume");
         goto done;
+    }
+    if (o.tune) {
+        oclnn_conv_tune_desc td = oclnn_conv_tune_desc_default();
+        td.mode = strcmp(o.tune, "full") == 0 ? OCLNN_TUNE_FULL : OCLNN_TUNE_FAST;
+        td.budget_s = td.mode == OCLNN_TUNE_FULL ? 1800 : 300;
+        double t_tune = now();
+        size_t tuned = 0;
+        printf("oclnn-train: tuning the convolutions (%s, at most %.0f s)\n", o.tune, td.budget_s);
+        fflush(stdout);
+        static oclnn_conv_tune_result res[256];
+        if (oclnn_net_tune(net, &td, stdout, res, 256, &tuned) != OCLNN_SUCCESS) {
+            fail_net(ctx, "tune");
+            goto done;
+        }
+        double before = 0, after = 0;
+        for (size_t i = 0; i < tuned; i++)
+            before += res[i].before_ms, after += res[i].after_ms;
+        printf("oclnn-train: tuned %zu distinct layer passes in %.1f s; their sum: %.1f ms -> "
+               "%.1f ms\n",
+               tuned, now() - t_tune, before, after);
     }
     /* Build every kernel program of a step in parallel before the first one. */
     double t_warm = now();

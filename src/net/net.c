@@ -1361,6 +1361,53 @@ oclnn_status oclnn_net_warmup(oclnn_net *net, int threads, FILE *progress)
     return s != OCLNN_SUCCESS ? s : e;
 }
 
+oclnn_status oclnn_net_tune(oclnn_net *net, const oclnn_conv_tune_desc *desc, FILE *progress,
+                            oclnn_conv_tune_result *results, size_t capacity, size_t *count)
+{
+    if (count)
+        *count = 0;
+    TRY(check_ready(net, "net_tune"));
+    if (!desc)
+        return oclnn__fail(net->ctx, OCLNN_INVALID_ARGUMENT, "net_tune: desc is NULL");
+    oclnn_conv_tune_shape *shapes =
+        oclnn__alloc(net->ctx, (size_t)net->nlayers * sizeof *shapes, "net_tune");
+    if (!shapes)
+        return OCLNN_OUT_OF_MEMORY;
+    size_t n = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const net_layer *l = &net->layers[i];
+        if (l->kind != NET_CONV)
+            continue;
+        oclnn_conv_tune_shape sh;
+        memset(&sh, 0, sizeof sh);
+        sh.x = in_desc(net, l->in);
+        sh.w = net->params[l->params[0]].desc;
+        sh.conv = l->conv.conv;
+        sh.conv.algo = OCLNN_CONV_AUTO;
+        sh.conv.activation = OCLNN_ACT_NONE;
+        sh.conv.residual_before_act = 0;
+        bool seen = false; /* identical layers (a stage's blocks) once */
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = memcmp(&shapes[j].x, &sh.x, sizeof sh.x) == 0 &&
+                   memcmp(&shapes[j].w, &sh.w, sizeof sh.w) == 0 &&
+                   memcmp(&shapes[j].conv, &sh.conv, sizeof sh.conv) == 0;
+        if (seen)
+            continue;
+        snprintf(sh.name, sizeof sh.name, "%.31s", l->name);
+        shapes[n++] = sh;
+    }
+    oclnn_status s = OCLNN_SUCCESS;
+    if (n) {
+        oclnn_conv_tune_desc d = *desc;
+        d.shapes = shapes;
+        d.nshapes = n;
+        d.passes = net->inference_only ? 1u << OCLNN_CONV_FORWARD : 0;
+        s = oclnn_tune_conv2d(net->ctx, &d, progress, results, capacity, count);
+    }
+    free(shapes);
+    return s;
+}
+
 oclnn_status oclnn_net_read_stats(oclnn_net *net, double *mean_loss, long *correct, long *images)
 {
     if (mean_loss)

@@ -1,5 +1,5 @@
-/* tune.c - the GEMM tuner: candidate CLBlast parameter sets (a short list plus a search space as
- * data), each checked against a host reference and timed on the device over shape classes; the
+/* tune_gemm.c - the GEMM tuner: candidate CLBlast parameter sets (a short list plus a search space
+ * as data), each checked against a host reference and timed on the device over shape classes; the
  * winner is applied and written to the tuning file. */
 #include "tune.h"
 
@@ -580,7 +580,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
     const oclnn_gemm_shape *shapes = desc->shapes ? desc->shapes : builtin_shapes;
     const size_t nshapes =
         desc->shapes ? desc->nshapes : sizeof builtin_shapes / sizeof builtin_shapes[0];
-    oclnn__gemm_state *gs = ctx->gemm_state;
+    oclnn__tune_state *gs = ctx->tune_state;
     tuner t = {ctx, out, NULL, 0, desc->mode == OCLNN_TUNE_FULL ? 5 : 3, now_s(), desc->budget_s};
     t.b = calloc(nshapes, sizeof *t.b);
     double *keep = calloc(nshapes, sizeof *keep);
@@ -710,7 +710,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
     if (st == OCLNN_SUCCESS) {
         snprintf(gs->source, sizeof gs->source, "tuned in this process");
         if (desc->write_file && gs->file[0]) {
-            st = oclnn__tune_file_write(ctx, gs->file, &win, comment);
+            st = oclnn__tune_file_write(ctx, gs->file, &win, NULL, comment);
             if (st == OCLNN_SUCCESS)
                 progress(&t, "wrote %s", gs->file);
         }

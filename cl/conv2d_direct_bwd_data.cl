@@ -1,0 +1,185 @@
+/* conv2d_direct_bwd_data.cl - DIRECT convolution backward data (conv2d_direct.h): a gather, no
+ * atomics; the weight packing, the row kernel and the flat kernel over a zero-padded copy of dy.
+ * Defines:
+ *   KB (default 8) input channels per work-item; 1..16. */
+#include "conv2d_direct.h"
+
+#ifndef KB
+#define KB 8
+#endif
+#if KB < 1 || KB > 16
+#error "KB must be in 1..16"
+#endif
+
+/* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
+ * (zero past the group's channels): the KB input channels of a tap are adjacent.
+ * Global: (KG * R * S, G * ceil(CG / KB)). */
+__kernel void conv2d_direct_pack_weights_t(__global const float *w, const int w_off,
+                                           __global float *wp, const int wp_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0); /* (kk * R + r) * S + s */
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1); /* g * cbs + cb */
+    const int krs = KG * R * S;
+    if (q >= krs || job >= G * cbs)
+        return;
+    const int cb = job % cbs, g = job / cbs;
+    const int rs = q % (R * S), kk = q / (R * S);
+    __global float *out = wp + wp_off + ((size_t)job * krs + q) * KB;
+    for (int j = 0; j < KB; j++) {
+        const int c = cb * KB + j;
+        out[j] = c < CG ? w[w_off + ((size_t)(g * KG + kk) * CG + c) * R * S + rs] : 0.0f;
+    }
+}
+
+/* The backward-data sum over kk, r, s into acc[KB], with LOAD the 16 gradient lanes. */
+#define BWD_TAPS(LOAD)                                                                             \
+    for (int kk = 0; kk < KG; kk++) {                                                              \
+        __global const float *dyk = dy + dy_off + ((size_t)n * K + g * KG + kk) * OH * OW;         \
+        for (int r = 0; r < R; r++) {                                                              \
+            const int t = ih + PT - r * DH;                                                        \
+            if (t < 0)                                                                             \
+                break; /* t only decreases with r */                                               \
+            const int oh = SH == 1 ? t : t / SH;                                                   \
+            if (oh * SH != t || oh >= OH)                                                          \
+                continue;                                                                          \
+            __global const float *dyrow = dyk + oh * OW;                                           \
+            __global const float *wq = wk + (kk * R + r) * S * KB;                                 \
+            for (int s = 0; s < S; s++) {                                                          \
+                const float16 dv = LOAD;                                                           \
+                _Pragma("unroll") for (int j = 0; j < KB; j++) acc[j] =                            \
+                    fma((float16)(wq[s * KB + j]), dv, acc[j]);                                    \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Backward data: dx = beta * dx + sum over the outputs each input pixel fed. A gather, each
+ * input pixel computed by one work-item: KB input channels x 16 pixels of one row; wp holds the
+ * weights packed by conv2d_direct_pack_weights_t.
+ * Global: (ceil(W / 16) * H, N * G * ceil(CG / KB)). */
+__kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
+                                     __global const float *wp, const int wp_off, __global float *dx,
+                                     const int dx_off, GEOM_ARGS, const int beta)
+{
+    const int iwt = (W + 15) / 16;
+    const int tile = (int)get_global_id(0);
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    if (tile >= iwt * H || job >= N * G * cbs)
+        return;
+    const int ih = tile / iwt, iw0 = (tile % iwt) * 16;
+    const int cb = job % cbs, g = (job / cbs) % G, n = job / (cbs * G);
+    const int c0 = cb * KB; /* first input channel within the group */
+
+    float16 acc[KB];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+        acc[j] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
+    /* At stride 1, tiles whose every tap reads inside the gradient row take plain loads. */
+    const int u0 = iw0 + PL; /* ow of lane 0 for s = 0 */
+    if (SW == 1 && u0 - (S - 1) * DW >= 0 && u0 + 16 <= OW) {
+        BWD_TAPS(vload16(0, dyrow + u0 - s * DW))
+    } else {
+        BWD_TAPS(strided_gather16(dyrow, u0 - s * DW, SW, OW))
+    }
+    const int npix = min(16, W - iw0);
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        if (c0 + j >= CG)
+            continue; /* past the group's channels */
+        const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih * W + iw0;
+        if (npix == 16) {
+            vstore16(beta ? vload16(0, dx + o) + acc[j] : acc[j], 0, dx + o);
+        } else {
+            float v[16];
+            vstore16(acc[j], 0, v);
+            for (int i = 0; i < npix; i++)
+                dx[o + i] = beta ? dx[o + i] + v[i] : v[i];
+        }
+    }
+}
+
+/* Backward data over dyp, dy zero-padded to planes of HP x WP shifted by (PU, PLD) rows and
+ * columns (dw_pad), one phase (A, B) of dx at a time: the input pixels ih = i*SH + A,
+ * iw = j*SW + B of an image (i < HA = ceil((H - A) / SH), j < WB = ceil((W - B) / SW)) are one
+ * flat run p = i * WP + j. Tap (r, s) reaches the phase when SH divides u = A + PT - r*DH and
+ * SW divides v = B + PL - s*DW, from gradient pixel (i + u / SH, j + v / SW): lane p reads
+ * dyp[p + (u / SH + PU) * WP + v / SW + PLD], plain vector loads; lanes past the phase's
+ * columns or run are dropped. At stride 1 the one phase is the whole of dx (a forward over dy
+ * with the taps reversed); a phase no tap reaches gets zeros.
+ * Global: (ceil(HA * WP / 16), N * G * ceil(CG / KB)). */
+__kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int dyp_off,
+                                          __global const float *wp, const int wp_off,
+                                          __global float *dx, const int dx_off, GEOM_ARGS,
+                                          const int HP, const int WP, const int PU, const int PLD,
+                                          const int A, const int B, const int beta)
+{
+    const int tile = (int)get_global_id(0);
+    const int cbs = (CG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    const int HA = (H - A + SH - 1) / SH, WB = (W - B + SW - 1) / SW;
+    const int run = HA * WP;
+    if (tile * 16 >= run || job >= N * G * cbs)
+        return;
+    const int p0 = tile * 16;
+    const int cb = job % cbs, g = (job / cbs) % G, n = job / (cbs * G);
+    const int c0 = cb * KB; /* first input channel within the group */
+
+    float16 acc[KB];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+        acc[j] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * cbs + cb) * KG * R * S * KB;
+    /* Taps outside (their divisibility tests and divisions once each), channels inside: long
+     * inner loops of loads and FMAs. */
+    const size_t plane = (size_t)HP * WP;
+    __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane + p0;
+    for (int r = 0; r < R; r++) {
+        const int u = A + PT - r * DH;
+        if (u % SH != 0)
+            continue;
+        for (int s = 0; s < S; s++) {
+            const int v = B + PL - s * DW;
+            if (v % SW != 0)
+                continue;
+            __global const float *d = dn + (u / SH + PU) * WP + v / SW + PLD;
+            __global const float *wq = wk + (r * S + s) * KB;
+            for (int kk = 0; kk < KG; kk++, d += plane, wq += R * S * KB) {
+                const float16 dv = vload16(0, d);
+#pragma unroll
+                for (int j = 0; j < KB; j++)
+                    acc[j] = fma((float16)(wq[j]), dv, acc[j]);
+            }
+        }
+    }
+    const int i0 = p0 / WP, j0 = p0 - i0 * WP; /* lane 0; lanes wrap every WP */
+    if (SW == 1 && j0 + 16 <= WB) { /* all in one input row (the usual case): vector stores */
+#pragma unroll
+        for (int j = 0; j < KB; j++) {
+            if (c0 + j >= CG)
+                continue; /* past the group's channels */
+            __global float *o = dx + dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W +
+                                (i0 * SH + A) * W + j0 + B;
+            vstore16(beta ? vload16(0, o) + acc[j] : acc[j], 0, o);
+        }
+        return;
+    }
+    int dst[16]; /* offset of each lane in an input plane, -1 for dropped lanes */
+    for (int l = 0, i = i0, jj = j0; l < 16; l++) {
+        dst[l] = (i < HA && jj < WB) ? (i * SH + A) * W + jj * SW + B : -1;
+        if (++jj == WP)
+            jj = 0, i++;
+    }
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        if (c0 + j >= CG)
+            continue; /* past the group's channels */
+        const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W;
+        float v[16];
+        vstore16(acc[j], 0, v);
+        for (int l = 0; l < 16; l++)
+            if (dst[l] >= 0)
+                dx[o + dst[l]] = beta ? dx[o + dst[l]] + v[l] : v[l];
+    }
+}

@@ -1,0 +1,178 @@
+/* conv2d_direct_bwd_weights.cl - DIRECT convolution backward weights (conv2d_direct.h): the row
+ * kernel, the flat kernel over zero-padded copies by chunks of images, and the deterministic sum
+ * of the chunks' partial sums.
+ * Defines:
+ *   KBW (default 8) output channels and TS (default 3) taps along a kernel row per work-item;
+ *       1..16 and 1..8. */
+#include "conv2d_direct.h"
+
+#ifndef KBW
+#define KBW 8
+#endif
+#ifndef TS
+#define TS 3
+#endif
+#if KBW < 1 || KBW > 16 || TS < 1 || TS > 8
+#error "KBW must be in 1..16 and TS in 1..8"
+#endif
+
+static inline float hsum16(float16 a)
+{
+    const float8 b = a.lo + a.hi;
+    const float4 c = b.lo + b.hi;
+    const float2 d = c.lo + c.hi;
+    return d.x + d.y;
+}
+
+/* The block of a backward-weights work-item: KBW output channels from k0 x TS taps from s0 of
+ * input channel c and kernel row r, its accumulators zeroed, and kc[j] the offset of channel j's
+ * gradient plane of PLANE floats (past the group's end: its last channel, never stored). Needs
+ * q, job, sts and kbs. */
+#define WGT_BEGIN(PLANE)                                                                           \
+    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);                           \
+    const int kb = job % kbs, g = job / kbs;                                                       \
+    const int k0 = g * KG + kb * KBW;                                                              \
+    float16 acc[KBW][TS];                                                                          \
+    int kc[KBW];                                                                                   \
+    _Pragma("unroll") for (int j = 0; j < KBW; j++)                                                \
+    {                                                                                              \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = (float16)(0.0f);                \
+        kc[j] = min(k0 + j, g * KG + KG - 1) * (PLANE);                                            \
+    }
+
+/* Stores the block's sums at DST[k][c][r][s] (added to it with beta), skipping the channels past
+ * the group's and the taps past the kernel's width. */
+#define WGT_STORE(DST)                                                                             \
+    _Pragma("unroll") for (int j = 0; j < KBW; j++)                                                \
+    {                                                                                              \
+        _Pragma("unroll") for (int t = 0; t < TS; t++)                                             \
+        {                                                                                          \
+            if (kb * KBW + j >= KG || s0 + t >= S)                                                 \
+                continue;                                                                          \
+            __global float *d = (DST) + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;      \
+            const float sum = hsum16(acc[j][t]);                                                   \
+            *d = beta ? *d + sum : sum;                                                            \
+        }                                                                                          \
+    }
+
+#define WGT_VLOAD(p) vload16(0, p)
+#define WGT_TAIL(p) load16_tail(p, OW - ow0)
+
+/* The backward-weights sum for one row of 16 output pixels: XLOAD(t) gives the input lanes of
+ * tap s0 + t, DYLOAD(p) the gradient lanes at p. */
+#define WGT_ROW(XLOAD, DYLOAD)                                                                     \
+    {                                                                                              \
+        float16 xv[TS];                                                                            \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) xv[t] = XLOAD;                              \
+        _Pragma("unroll") for (int j = 0; j < KBW; j++)                                            \
+        {                                                                                          \
+            const float16 dv = DYLOAD(dyn + kc[j] + oh * OW + ow0);                                \
+            _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = fma(dv, xv[t], acc[j][t]);  \
+        }                                                                                          \
+    }
+
+/* Backward weights: dw[k][c][r][s] = beta * dw + sum over n, oh, ow of dy * x. A work-item owns
+ * KBW output channels x TS consecutive taps s of one (c, r): each gradient vector serves the TS
+ * taps and each input vector the KBW channels. Rows of 16 pixels are summed in float16 lanes,
+ * reduced in a fixed order: deterministic. Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
+__kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off,
+                                        __global const float *dy, const int dy_off,
+                                        __global float *dw, const int dw_off, GEOM_ARGS,
+                                        const int beta)
+{
+    const int sts = (S + TS - 1) / TS;
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KBW - 1) / KBW;
+    const int job = (int)get_global_id(1);
+    if (q >= CG * R * sts || job >= G * kbs)
+        return;
+    WGT_BEGIN(OH * OW)
+    /* At stride 1, a full tile of 16 pixels whose taps all read inside the input row takes
+     * plain loads: ow0 in [lo, hi]. */
+    const int lo = PL - s0 * DW, hi = min(OW - 16, W - 16 + PL - (s0 + TS - 1) * DW);
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;
+        __global const float *dyn = dy + dy_off + (size_t)n * K * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const int ih = oh * SH - PT + r * DH;
+            if (ih < 0 || ih >= H)
+                continue;
+            __global const float *xrow = xc + ih * W;
+            for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+                if (SW == 1 && ow0 >= lo && ow0 <= hi)
+                    WGT_ROW(vload16(0, xrow + ow0 + (s0 + t) * DW - PL), WGT_VLOAD)
+                else
+                    WGT_ROW(load16(xrow, ow0 * SW - PL + (s0 + t) * DW, SW, W), WGT_TAIL)
+            }
+        }
+    }
+    WGT_STORE(dw + dw_off)
+}
+
+/* Backward weights over flat padded copies, at any stride: xp, x padded and split into SH x SW
+ * phases of HPX x WP as for the flat forward (conv2d_direct_pad_phases; at stride 1 one phase, by
+ * dw_pad), WP = OW + (S-1)*DW / SW, and dyp, dy in planes of HPD x WP with zeros in the columns
+ * ow >= OW and in the rows past OH. The output pixels of one image are one flat run
+ * p = oh * WP + ow, and tap (r, s) pairs dyp[p] with phase (r*DH % SH, s*DW % SW) of xp at
+ * p + (r*DH / SH) * WP + s*DW / SW: plain vector loads in whole tiles of 16 across rows; lanes
+ * outside the output meet zeros in dyp. Rows past each phase's last (HPX) take the reads of
+ * the last tile. The third dimension splits the images into chunks of NCH: chunk z sums images
+ * [z * NCH, z * NCH + NCH) into out + z * K*CG*R*S (the partial sums that
+ * conv2d_direct_sum_chunks adds; with one chunk, out is dw).
+ * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW), ceil(N / NCH)). */
+__kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int xp_off,
+                                             __global const float *dyp, const int dyp_off,
+                                             __global float *out, const int out_off, GEOM_ARGS,
+                                             const int HPX, const int HPD, const int WP,
+                                             const int NCH, const int beta)
+{
+    const int sts = (S + TS - 1) / TS;
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KBW - 1) / KBW;
+    const int job = (int)get_global_id(1);
+    const int chunk = (int)get_global_id(2);
+    if (q >= CG * R * sts || job >= G * kbs || chunk * NCH >= N)
+        return;
+    WGT_BEGIN(HPD * WP)
+    const int rr = r * DH;
+    int xo[TS]; /* where tap s0 + t starts in a channel's phases */
+#pragma unroll
+    for (int t = 0; t < TS; t++) {
+        const int ss = (s0 + t) * DW;
+        xo[t] = ((rr % SH) * SW + ss % SW) * HPX * WP + (rr / SH) * WP + ss / SW;
+    }
+    const int run = OH * WP;
+    for (int n = chunk * NCH; n < min(N, chunk * NCH + NCH); n++) {
+        __global const float *xc = xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HPX * WP;
+        __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * WP;
+        for (int p0 = 0; p0 < run; p0 += 16) {
+            float16 xv[TS];
+#pragma unroll
+            for (int t = 0; t < TS; t++)
+                xv[t] = vload16(0, xc + xo[t] + p0);
+#pragma unroll
+            for (int j = 0; j < KBW; j++) {
+                const float16 dv = vload16(0, dyn + kc[j] + p0);
+#pragma unroll
+                for (int t = 0; t < TS; t++)
+                    acc[j][t] = fma(dv, xv[t], acc[j][t]);
+            }
+        }
+    }
+    WGT_STORE(out + out_off + (size_t)chunk * K * CG * R * S)
+}
+
+/* dw[i] = beta * dw[i] + the sum over chunks z of part[z * count + i], in chunk order:
+ * deterministic. Global: (count). */
+__kernel void conv2d_direct_sum_chunks(__global const float *part, const int part_off,
+                                       const int count, const int nchunks, __global float *dw,
+                                       const int dw_off, const int beta)
+{
+    const int i = (int)get_global_id(0);
+    if (i >= count)
+        return;
+    float sum = 0.0f;
+    for (int z = 0; z < nchunks; z++)
+        sum += part[part_off + (size_t)z * count + i];
+    dw[dw_off + i] = beta ? dw[dw_off + i] + sum : sum;
+}

@@ -1,0 +1,213 @@
+/* conv2d_direct_fwd.cl - DIRECT convolution forward with the fused epilogue (conv2d_direct.h):
+ * the weight packing, the row kernel and the flat kernel over a zero-padded copy.
+ * Defines:
+ *   KB (default 8) output channels per work-item; 1..16.
+ *   PX (default 1) float16 pixel vectors per work-item along a row; 1..4. */
+#include "conv2d_direct.h"
+#include "conv_epilogue.h"
+
+#ifndef KB
+#define KB 8
+#endif
+#ifndef PX
+#define PX 1
+#endif
+#if KB < 1 || KB > 16
+#error "KB must be in 1..16"
+#endif
+#if PX < 1 || PX > 4
+#error "PX must be in 1..4"
+#endif
+
+/* Weights packed for the forward kernel: wp[g][kb][c][r][s][KB] = w[g*KG + kb*KB + j][c][r][s]
+ * (zero past the group's channels), so the KB weights a work-item needs at each tap are
+ * adjacent: one base address, broadcast loads at constant offsets.
+ * Global: (CG * R * S, G * ceil(KG / KB)). */
+__kernel void conv2d_direct_pack_weights(__global const float *w, const int w_off,
+                                         __global float *wp, const int wp_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1); /* g * kbs + kb */
+    const int crs = CG * R * S;
+    if (q >= crs || job >= G * kbs)
+        return;
+    const int kb = job % kbs, g = job / kbs;
+    __global float *out = wp + wp_off + ((size_t)job * crs + q) * KB;
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        const int kk = kb * KB + j;
+        out[j] = kk < KG ? w[w_off + (size_t)(g * KG + kk) * crs + q] : 0.0f;
+    }
+}
+
+/* The forward's sum over c, r, s into acc[KB][PX], with LOAD(v, s) the PX input vectors. */
+#define FWD_TAPS(LOAD)                                                                             \
+    for (int c = 0; c < CG; c++) {                                                                 \
+        __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;               \
+        for (int r = 0; r < R; r++) {                                                              \
+            const int ih = oh * SH - PT + r * DH;                                                  \
+            if (ih < 0 || ih >= H)                                                                 \
+                continue;                                                                          \
+            __global const float *xrow = xc + ih * W;                                              \
+            __global const float *wq = wk + (c * R + r) * S * KB;                                  \
+            for (int s = 0; s < S; s++) {                                                          \
+                float16 xv[PX];                                                                    \
+                _Pragma("unroll") for (int v = 0; v < PX; v++) xv[v] = LOAD;                       \
+                _Pragma("unroll") for (int j = 0; j < KB; j++)                                     \
+                {                                                                                  \
+                    const float16 wv = (float16)(wq[s * KB + j]);                                  \
+                    _Pragma("unroll") for (int v = 0; v < PX; v++) acc[j][v] =                     \
+                        fma(wv, xv[v], acc[j][v]);                                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Forward. A work-item owns KB output channels x 16*PX pixels of one output row; wp holds the
+ * weights packed by conv2d_direct_pack_weights.
+ * Global: (ceil(OW / (16 * PX)) * OH, N * G * ceil(KG / KB)). */
+__kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __global const float *wp,
+                                const int wp_off, __global const float *b, const int b_off,
+                                const int has_b, __global const float *z, const int z_off,
+                                const int has_z, __global float *y, const int y_off, GEOM_ARGS,
+                                const int act, const int res_before)
+{
+    const int owt = (OW + 16 * PX - 1) / (16 * PX);
+    const int tile = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    if (tile >= owt * OH || job >= N * G * kbs)
+        return;
+    const int oh = tile / owt, ow0 = (tile % owt) * 16 * PX;
+    const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
+    const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
+
+    float16 acc[KB][PX];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+#pragma unroll
+        for (int v = 0; v < PX; v++)
+            acc[j][v] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
+    const int iw0 = ow0 * SW - PL;
+    /* Tiles whose every tap lies inside the row at stride 1 (most of them) take plain vector
+     * loads: no bounds test in the inner loop. */
+    if (SW == 1 && iw0 >= 0 && iw0 + (S - 1) * DW + 16 * PX <= W) {
+        FWD_TAPS(vload16(0, xrow + iw0 + v * 16 + s * DW))
+    } else {
+        FWD_TAPS(load16(xrow, iw0 + v * 16 * SW + s * DW, SW, W))
+    }
+    const int npix = min(16 * PX, OW - ow0);
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        const int k = k0 + j;
+        if (kb * KB + j >= KG)
+            continue; /* past the group's channels */
+        const float bias = has_b ? b[b_off + k] : 0.0f;
+        const size_t o = ((size_t)n * K + k) * OH * OW + oh * OW + ow0;
+#pragma unroll
+        for (int q = 0; q < PX; q++)
+            if (npix > 16 * q)
+                conv_epilogue_store(y + y_off + o + 16 * q, npix - 16 * q, acc[j][q], bias,
+                                    z + z_off + o + 16 * q, has_z, act, res_before);
+    }
+}
+
+/* Forward over xp, the zero-padded copy of x split into SH x SW phases (conv2d_direct_pad_phases;
+ * at stride 1 one phase, written by dw_pad): phase (a, b) of a channel is the HP x WP plane
+ * xpad[i * SH + a][j * SW + b], HP = OH + (R-1)*DH / SH, WP = OW + (S-1)*DW / SW. The output
+ * pixels of one image are one flat run p = oh * WP + ow, and tap (r, s) of pixel p reads phase
+ * (r*DH % SH, s*DW % SW) at p + (r*DH / SH) * WP + s*DW / SW: contiguous across rows, whatever
+ * the stride. Every tile takes plain vector loads and never idles on a short row; lanes in the
+ * padding columns (ow >= OW) or past the run are computed and dropped.
+ * Global: (ceil(OH * WP / (16 * PX)), N * G * ceil(KG / KB)). */
+__kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
+                                     __global const float *wp, const int wp_off,
+                                     __global const float *b, const int b_off, const int has_b,
+                                     __global const float *z, const int z_off, const int has_z,
+                                     __global float *y, const int y_off, GEOM_ARGS, const int HP,
+                                     const int WP, const int act, const int res_before)
+{
+    const int tile = (int)get_global_id(0);
+    const int kbs = (KG + KB - 1) / KB;
+    const int job = (int)get_global_id(1);
+    const int run = OH * WP;
+    if (tile * 16 * PX >= run || job >= N * G * kbs)
+        return;
+    const int p0 = tile * 16 * PX;
+    const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
+    const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
+
+    float16 acc[KB][PX];
+#pragma unroll
+    for (int j = 0; j < KB; j++)
+#pragma unroll
+        for (int v = 0; v < PX; v++)
+            acc[j][v] = (float16)(0.0f);
+    __global const float *wk = wp + wp_off + (size_t)(g * kbs + kb) * CG * R * S * KB;
+    /* Taps outside, channels inside: the phase arithmetic (divisions by the run-time strides)
+     * runs once per tap, and the channel loop is loads and FMAs alone. */
+    const size_t xplane = (size_t)SH * SW * HP * WP;
+    __global const float *xn = xp + xp_off + ((size_t)n * C + g * CG) * xplane + p0;
+    for (int r = 0; r < R; r++) {
+        const int rr = r * DH; /* row phase rr % SH, shifted by rr / SH rows */
+        __global const float *xr = xn + ((rr % SH) * SW * HP + rr / SH) * WP;
+        for (int s = 0; s < S; s++) {
+            const int ss = s * DW;
+            __global const float *xs = xr + (ss % SW) * HP * WP + ss / SW;
+            __global const float *wq = wk + (r * S + s) * KB;
+            for (int c = 0; c < CG; c++, xs += xplane, wq += R * S * KB) {
+                float16 xv[PX];
+#pragma unroll
+                for (int v = 0; v < PX; v++)
+                    xv[v] = vload16(0, xs + v * 16);
+#pragma unroll
+                for (int j = 0; j < KB; j++) {
+                    const float16 wv = (float16)(wq[j]);
+#pragma unroll
+                    for (int v = 0; v < PX; v++)
+                        acc[j][v] = fma(wv, xv[v], acc[j][v]);
+                }
+            }
+        }
+    }
+    /* The tile's lanes p0 + i sit in output row oh0 from column ow0 on, wrapping every WP. */
+    const int oh0 = p0 / WP, ow0 = p0 - oh0 * WP;
+    if (ow0 + 16 * PX <= OW) { /* all in one output row (the usual case): vector stores */
+#pragma unroll
+        for (int j = 0; j < KB; j++) {
+            if (kb * KB + j >= KG)
+                continue; /* past the group's channels */
+            const float bias = has_b ? b[b_off + k0 + j] : 0.0f;
+            const size_t o = ((size_t)n * K + k0 + j) * OH * OW + oh0 * OW + ow0;
+#pragma unroll
+            for (int v = 0; v < PX; v++)
+                conv_epilogue_store(y + y_off + o + 16 * v, 16, acc[j][v], bias,
+                                    z + z_off + o + 16 * v, has_z, act, res_before);
+        }
+        return;
+    }
+    int dst[16 * PX]; /* offset of each lane in an output plane, -1 for dropped lanes */
+    for (int i = 0, oh = oh0, ow = ow0; i < 16 * PX; i++) {
+        dst[i] = (oh < OH && ow < OW) ? oh * OW + ow : -1;
+        if (++ow == WP)
+            ow = 0, oh++;
+    }
+#pragma unroll
+    for (int j = 0; j < KB; j++) {
+        if (kb * KB + j >= KG)
+            continue; /* past the group's channels */
+        const float bias = has_b ? b[b_off + k0 + j] : 0.0f;
+        const size_t o = ((size_t)n * K + k0 + j) * OH * OW;
+        float v[16 * PX], zs[16 * PX];
+        for (int i = 0; i < 16 * PX; i++)
+            zs[i] = has_z && dst[i] >= 0 ? z[z_off + o + dst[i]] : 0.0f;
+#pragma unroll
+        for (int q = 0; q < PX; q++)
+            vstore16(conv_epilogue16(acc[j][q], bias, vload16(q, zs), act, res_before), q, v);
+        for (int i = 0; i < 16 * PX; i++)
+            if (dst[i] >= 0)
+                y[y_off + o + dst[i]] = v[i];
+    }
+}

@@ -240,7 +240,7 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
     case OCLNN_CONV_DEPTHWISE:
         if (!is_depthwise(g))
             return false;
-        ws = oclnn__conv_depthwise_workspace_size(g, pass);
+        ws = oclnn__conv_depthwise_workspace_size(ctx, g, pass);
         break;
     case OCLNN_CONV_WINOGRAD:
         if (!winograd_applies(g))
@@ -333,7 +333,7 @@ static oclnn_status resolve_algo(oclnn_context *ctx, const char *op, const oclnn
                                "%s: algorithm DEPTHWISE needs groups == input channels > 1 "
                                "(groups %d, c %d)",
                                op, g->groups, g->c);
-        *ws = oclnn__conv_depthwise_workspace_size(g, pass);
+        *ws = oclnn__conv_depthwise_workspace_size(ctx, g, pass);
         return OCLNN_SUCCESS;
     case OCLNN_CONV_WINOGRAD: {
         /* F(2x2, 3x3): any padding make_geom accepts (0..2 per side for a 3x3 kernel), which

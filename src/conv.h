@@ -37,6 +37,7 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
  * copy is still in cache when read); tests lower it to exercise chunking. */
 extern size_t oclnn__depthwise_chunk_bytes;
 /* Workspace bytes a depthwise pass needs (backward weights keeps per-block partial sums). */
-size_t oclnn__conv_depthwise_workspace_size(const oclnn_conv_geom *g, oclnn_conv_pass pass);
+size_t oclnn__conv_depthwise_workspace_size(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                            oclnn_conv_pass pass);
 
 #endif

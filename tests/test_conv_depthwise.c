@@ -443,10 +443,10 @@ START_TEST(backward_weights_workspace_limit)
     const dw_case t = {"limit", 2, 4, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0};
     oclnn_conv_geom g = geom(&t);
     oclnn_context *ctx = fx_ctx();
-    size_t need = oclnn__conv_depthwise_workspace_size(&g, OCLNN_CONV_BACKWARD_WEIGHTS);
+    size_t need = oclnn__conv_depthwise_workspace_size(ctx, &g, OCLNN_CONV_BACKWARD_WEIGHTS);
     ck_assert_uint_ge(need, (size_t)g.k * (g.r * g.s + 1) * sizeof(float));
     /* The forward reads a zero-padded copy of x from the workspace. */
-    ck_assert_uint_ge(oclnn__conv_depthwise_workspace_size(&g, OCLNN_CONV_FORWARD),
+    ck_assert_uint_ge(oclnn__conv_depthwise_workspace_size(ctx, &g, OCLNN_CONV_FORWARD),
                       (size_t)g.n * g.c * (g.h + 2) * (g.w + 2) * sizeof(float));
     oclnn_tensor *x = tensor4(g.n, g.c, g.h, g.w, NULL), *dy = tensor4(g.n, g.k, g.oh, g.ow, NULL);
     oclnn_tensor *dw = tensor4(g.k, 1, g.r, g.s, NULL);

@@ -279,6 +279,17 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
  *     measured level with DIRECT on the ResNet-18 3x3 layers: not picked.
+ *   On AVX2 CPUs (native vector width 8; measured on POCL, 2-core Zen 3, batch 32 and the
+ *   models' batch 128 on 28x28 images): backward data DIRECT from 3 channels per group for
+ *   kernels wider than 1x1 (the stems' 3 input channels: 2.0-2.1x faster than IM2COL_GEMM), and
+ *   backward weights DIRECT for 1x1 stride-1 kernels too (ConvNeXt 96>384@56: 142 ms against
+ *   GEMM_1X1's 198 and IM2COL_GEMM's 232; its pointwise layers on 7x7 and 14x14 planes 3.4-3.8x
+ *   faster than GEMM_1X1's per-image GEMMs). The stride-2 projections stay with IM2COL_GEMM
+ *   although DIRECT measured 1.3-2x faster there: with it the ResNet three-step test's inference
+ *   logits (batch norm folded, running statistics of batches of 4) moved past their tolerance
+ *   (9.9e-4 against 5e-4; 3.1e-4 with IM2COL_GEMM) although DIRECT's backward weights are the
+ *   more accurate (4-6x smaller error against double on those shapes). Tuning picks DIRECT
+ *   there where it is faster.
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit.
  * A tuned algorithm (oclnn_tune_conv2d, the tuning file) comes before these rules wherever it
  * applies and fits. */
@@ -292,8 +303,14 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         return OCLNN_CONV_DEPTHWISE;
     oclnn_conv_algo a = gemm_algo(g);
     if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
-        if (pass == OCLNN_CONV_FORWARD || (pass == OCLNN_CONV_BACKWARD_DATA && g->cg >= 16) ||
-            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (g->r > 1 || g->s > 1)))
+        /* AVX2 and narrower: DIRECT's 6-channel blocks (conv_tuning.c) waste less on few
+         * channels and beat the GEMMs on 1x1 backward weights too. */
+        const bool narrow = ctx->info.native_vector_width_float < 16;
+        const bool wide_kernel = g->r > 1 || g->s > 1;
+        if (pass == OCLNN_CONV_FORWARD ||
+            (pass == OCLNN_CONV_BACKWARD_DATA &&
+             (g->cg >= 16 || (narrow && wide_kernel && g->cg >= 3))) ||
+            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (wide_kernel || (narrow && is_1x1(g)))))
             a = OCLNN_CONV_DIRECT;
         int chunk;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&

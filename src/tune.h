@@ -105,6 +105,17 @@ typedef struct oclnn__tune_state {
     const oclnn__conv_entry *conv_override; /* the conv tuner's candidate while it measures */
 } oclnn__tune_state;
 
+/* ---- what both tuners share (tune_measure.c) ---- */
+double oclnn__tune_now(void); /* seconds, monotonic */
+/* "tune   12.3s: " + the line (seconds since start) to out; nothing when out is NULL. */
+void oclnn__tune_progress(FILE *out, double start, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+uint64_t oclnn__tune_rand(uint64_t *state); /* xorshift64: deterministic data and samples */
+void oclnn__tune_fill(float *p, size_t n, uint64_t *state); /* uniform in [-1, 1) */
+/* The mode is OFF, FAST or FULL and the budget in (0, 1e6] seconds; messages name op. */
+oclnn_status oclnn__tune_check_mode(oclnn_context *ctx, const char *op, oclnn_tune_mode mode,
+                                    double budget_s);
+
 /* Writes the broken rule to why and returns false. */
 bool oclnn__tune_why(char *why, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

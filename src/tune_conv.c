@@ -8,7 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Short lists of DIRECT's parameters per pass, tried in FAST mode (then in FULL mode random
  * points of the whole space): the register blocks that fit 16 and 32 vector registers, then
@@ -49,43 +48,6 @@ typedef struct tuner {
     int reps;
     double start;
 } tuner;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void progress(tuner *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(tuner *t, const char *fmt, ...)
-{
-    if (!t->out)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(t->out, "tune %7.1fs: ", now_s() - t->start);
-    vfprintf(t->out, fmt, ap);
-    fputc('\n', t->out);
-    va_end(ap);
-    fflush(t->out);
-}
-
-/* A deterministic generator (xorshift64) for data, samples and points of the space. */
-static uint64_t next_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
-}
-
-static void fill(float *p, size_t n, uint64_t *state)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)((double)(next_rand(state) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
 
 /* ---- the reference at one output, in double; *abs receives the sum of |terms| ---- */
 
@@ -202,7 +164,7 @@ static void make_samples(const shape_run *sr, oclnn_conv_pass pass, samples *sp)
     const size_t count = out_count(g, pass);
     uint64_t state = 0x9e3779b97f4a7c15ull + (uint64_t)pass * 7919 + count;
     for (int i = 0; i < NSAMPLES; i++) {
-        size_t e = i == 0 ? 0 : i == 1 ? count - 1 : (size_t)(next_rand(&state) % count);
+        size_t e = i == 0 ? 0 : i == 1 ? count - 1 : (size_t)(oclnn__tune_rand(&state) % count);
         double abs;
         double want = pass == OCLNN_CONV_FORWARD         ? ref_fwd(g, sr, e, &abs)
                       : pass == OCLNN_CONV_BACKWARD_DATA ? ref_bwd_data(g, sr, e, &abs)
@@ -243,7 +205,7 @@ static oclnn_status measure(tuner *t, shape_run *sr, oclnn_conv_pass pass, const
     if (s == OCLNN_SUCCESS)
         s = run_pass(ctx, sr, pass);
     if (s == OCLNN_BUILD_FAILURE || s == OCLNN_OUT_OF_MEMORY || s == OCLNN_UNSUPPORTED) {
-        progress(t, "  %s: %s (dropped)", what, ctx->msg);
+        oclnn__tune_progress(t->out, t->start, "  %s: %s (dropped)", what, ctx->msg);
         oclnn__clear_error(ctx);
         return oclnn_context_finish(ctx);
     }
@@ -254,26 +216,26 @@ static oclnn_status measure(tuner *t, shape_run *sr, oclnn_conv_pass pass, const
     for (int i = 0; i < NSAMPLES; i++) {
         const double got = sr->out[sp->at[i]];
         if (!(fabs(got - sp->want[i]) <= sp->tol[i])) {
-            progress(t, "  %s: wrong result at output %zu: %g, expected %g (dropped)", what,
+            oclnn__tune_progress(t->out, t->start, "  %s: wrong result at output %zu: %g, expected %g (dropped)", what,
                      sp->at[i], got, sp->want[i]);
             return OCLNN_SUCCESS;
         }
     }
-    double t0 = now_s();
+    double t0 = oclnn__tune_now();
     s = run_pass(ctx, sr, pass);
     if (s == OCLNN_SUCCESS)
         s = oclnn_context_finish(ctx);
-    const double one = now_s() - t0;
+    const double one = oclnn__tune_now() - t0;
     int inner = (int)ceil(INNER_MS * 1e-3 / fmax(one, 1e-6));
     inner = inner < 1 ? 1 : inner > 100 ? 100 : inner;
     double min = one;
     for (int r = 0; r < t->reps && s == OCLNN_SUCCESS; r++) {
-        t0 = now_s();
+        t0 = oclnn__tune_now();
         for (int i = 0; i < inner && s == OCLNN_SUCCESS; i++)
             s = run_pass(ctx, sr, pass);
         if (s == OCLNN_SUCCESS)
             s = oclnn_context_finish(ctx);
-        const double dt = (now_s() - t0) / inner;
+        const double dt = (oclnn__tune_now() - t0) / inner;
         min = dt < min ? dt : min;
         if (best > 0 && dt > 3 * best * 1e-3)
             break;
@@ -333,7 +295,7 @@ static void random_point(oclnn__conv_entry *e, uint64_t *state)
     for (int i = 1; i < OCLNN__CP_COUNT; i++) {
         const oclnn__conv_param *p = &oclnn__conv_params[i];
         e->v[i] =
-            (p->passes & (1 << e->pass)) ? p->values[next_rand(state) % (uint64_t)p->nvalues] : 0;
+            (p->passes & (1 << e->pass)) ? p->values[oclnn__tune_rand(state) % (uint64_t)p->nvalues] : 0;
     }
 }
 
@@ -414,7 +376,7 @@ static oclnn_status tune_pass(tuner *t, shape_run *sr, oclnn_conv_pass pass, boo
         return oclnn__fail(ctx, OCLNN_OPENCL_ERROR,
                            "tune_conv2d: %s %s: what runs now fails the check", sr->sh->name,
                            oclnn__conv_pass_str(pass));
-    progress(t, "%s: %.3f ms", what, res->before_ms);
+    oclnn__tune_progress(t->out, t->start, "%s: %.3f ms", what, res->before_ms);
     double best = res->before_ms;
     *win = before;
 
@@ -429,7 +391,7 @@ static oclnn_status tune_pass(tuner *t, shape_run *sr, oclnn_conv_pass pass, boo
     oclnn__conv_entry e;
     /* FULL mode stops at the budget or after 4 * MAX_TRIED draws (repeats are skipped). */
     for (int i = 0; s == OCLNN_SUCCESS && ntried < MAX_TRIED && i < 4 * MAX_TRIED &&
-                    (res->candidates == 0 || now_s() <= deadline) &&
+                    (res->candidates == 0 || oclnn__tune_now() <= deadline) &&
                     candidate(pass, i, full, &best_direct, &state, &e);
          i++) {
         /* Does the algorithm apply and fit the workspace? */
@@ -463,7 +425,7 @@ static oclnn_status tune_pass(tuner *t, shape_run *sr, oclnn_conv_pass pass, boo
         if (s != OCLNN_SUCCESS || ms <= 0)
             continue;
         res->candidates++;
-        progress(t, "%s: %.3f ms%s", what, ms, ms < best ? " *" : "");
+        oclnn__tune_progress(t->out, t->start, "%s: %.3f ms%s", what, ms, ms < best ? " *" : "");
         if (ms < best) {
             best = ms;
             *win = e;
@@ -539,9 +501,9 @@ static oclnn_status shape_setup(oclnn_context *ctx, const oclnn_conv_tune_shape 
     if (!sr->hx || !sr->hw || !sr->hdy || !sr->out)
         return OCLNN_OUT_OF_MEMORY;
     uint64_t state = 0x853c49e6748fea9bull ^ (uint64_t)index;
-    fill(sr->hx, nx, &state);
-    fill(sr->hw, nw, &state);
-    fill(sr->hdy, ny, &state);
+    oclnn__tune_fill(sr->hx, nx, &state);
+    oclnn__tune_fill(sr->hw, nw, &state);
+    oclnn__tune_fill(sr->hdy, ny, &state);
     s = oclnn_tensor_create(ctx, &sh->x, &sr->x);
     if (s == OCLNN_SUCCESS)
         s = oclnn_tensor_create(ctx, &sh->w, &sr->w);
@@ -576,13 +538,9 @@ static oclnn_status check_desc(oclnn_context *ctx, const oclnn_conv_tune_desc *d
 {
     if (!d)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "tune_conv2d: desc is NULL");
-    if (d->mode != OCLNN_TUNE_OFF && d->mode != OCLNN_TUNE_FAST && d->mode != OCLNN_TUNE_FULL)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "tune_conv2d: mode %d is not OFF (0), FAST (1) or FULL (2)",
-                           (int)d->mode);
-    if (!(d->budget_s > 0) || d->budget_s > 1e6)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "tune_conv2d: budget_s %g must be in (0, 1e6] seconds", d->budget_s);
+    oclnn_status s = oclnn__tune_check_mode(ctx, "tune_conv2d", d->mode, d->budget_s);
+    if (s != OCLNN_SUCCESS)
+        return s;
     if (d->passes > 7)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "tune_conv2d: passes 0x%x has bits other than 1 << oclnn_conv_pass "
@@ -595,8 +553,8 @@ static oclnn_status check_desc(oclnn_context *ctx, const oclnn_conv_tune_desc *d
         char op[96];
         snprintf(op, sizeof op, "tune_conv2d: shape %zu (%.31s)", i, d->shapes[i].name);
         oclnn_conv_geom g;
-        oclnn_status s = oclnn__conv_make_geom(ctx, op, &d->shapes[i].conv, &d->shapes[i].x, "w",
-                                               &d->shapes[i].w, &g);
+        s = oclnn__conv_make_geom(ctx, op, &d->shapes[i].conv, &d->shapes[i].x, "w",
+                                  &d->shapes[i].w, &g);
         if (s != OCLNN_SUCCESS)
             return s;
     }
@@ -622,7 +580,7 @@ oclnn_status oclnn_tune_conv2d(oclnn_context *ctx, const oclnn_conv_tune_desc *d
     int npasses = 0;
     for (int p = 0; p < 3; p++)
         npasses += (passes >> p) & 1;
-    tuner t = {ctx, out, desc->mode == OCLNN_TUNE_FULL ? MAX_REPS : 3, now_s()};
+    tuner t = {ctx, out, desc->mode == OCLNN_TUNE_FULL ? MAX_REPS : 3, oclnn__tune_now()};
     oclnn__tune_state *st = ctx->tune_state;
     /* New entries are kept apart until the end, so every "before" is what ran at the start; a
      * class takes the winner of its largest shape (in FLOP) in the call. */
@@ -645,7 +603,7 @@ oclnn_status oclnn_tune_conv2d(oclnn_context *ctx, const oclnn_conv_tune_desc *d
             done++;
             if (s != OCLNN_SUCCESS)
                 break;
-            progress(&t, "%s %s: %.3f ms (%s) -> %.3f ms (%s), %d candidates", res.name,
+            oclnn__tune_progress(t.out, t.start, "%s %s: %.3f ms (%s) -> %.3f ms (%s), %d candidates", res.name,
                      oclnn__conv_pass_str(p), res.before_ms, oclnn__conv_algo_str(res.before_algo),
                      res.after_ms, res.params, res.candidates);
             if (nres < capacity)
@@ -684,7 +642,7 @@ oclnn_status oclnn_tune_conv2d(oclnn_context *ctx, const oclnn_conv_tune_desc *d
     if (s == OCLNN_SUCCESS && desc->write_file && st->file[0]) {
         s = oclnn__tune_file_write(ctx, st->file, NULL, &st->conv, NULL);
         if (s == OCLNN_SUCCESS)
-            progress(&t, "wrote %s", st->file);
+            oclnn__tune_progress(t.out, t.start, "wrote %s", st->file);
     }
     return s;
 }

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const oclnn_gemm_shape builtin_shapes[] = {
     /* name           m     n     k     ta tb batch */
@@ -129,16 +128,6 @@ static uint64_t space_size(const space_dim *dims, size_t ndims)
     return n;
 }
 
-/* A deterministic generator for random samples of the space (xorshift64). */
-static uint64_t next_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
-}
-
 /* ---- measurement --------------------------------------------------------------------------- */
 
 enum { NSAMPLES = 64 };
@@ -165,30 +154,9 @@ typedef struct tuner {
     double start, budget;
 } tuner;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double flops(const oclnn_gemm_shape *s)
 {
     return 2.0 * s->m * s->n * s->k * s->batch;
-}
-
-static void progress(tuner *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(tuner *t, const char *fmt, ...)
-{
-    if (!t->out)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(t->out, "tune %6.1fs: ", now_s() - t->start);
-    vfprintf(t->out, fmt, ap);
-    fputc('\n', t->out);
-    va_end(ap);
-    fflush(t->out);
 }
 
 static void bench_release(tuner *t)
@@ -204,12 +172,6 @@ static void bench_release(tuner *t)
         free(b->host_c);
     }
     free(t->b);
-}
-
-static void fill(float *p, size_t n, uint64_t *state)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)((double)(next_rand(state) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
 /* Operands with random values, and NSAMPLES reference entries of C computed in double. */
@@ -229,8 +191,8 @@ static oclnn_status bench_setup(tuner *t, bench *b)
     oclnn_status st = ha && hb && b->host_c ? OCLNN_SUCCESS : OCLNN_OUT_OF_MEMORY;
     uint64_t state = 0x9e3779b97f4a7c15ull ^ (m * 131 + n * 17 + k);
     if (st == OCLNN_SUCCESS) {
-        fill(ha, nb * m * k, &state);
-        fill(hb, nb * k * n, &state);
+        oclnn__tune_fill(ha, nb * m * k, &state);
+        oclnn__tune_fill(hb, nb * k * n, &state);
         st = oclnn__buffer(ctx, nb * m * k * sizeof(float), CL_MEM_READ_ONLY, &b->a, "tune");
     }
     if (st == OCLNN_SUCCESS)
@@ -248,7 +210,7 @@ static oclnn_status bench_setup(tuner *t, bench *b)
                                             nb * k * n * sizeof(float), hb, 0, NULL, NULL),
                        "tune: clEnqueueWriteBuffer");
     for (int i = 0; st == OCLNN_SUCCESS && i < NSAMPLES; i++) {
-        size_t e = (size_t)(next_rand(&state) % (nb * m * n));
+        size_t e = (size_t)(oclnn__tune_rand(&state) % (nb * m * n));
         size_t bi = e / (m * n), r = e % (m * n) / n, c = e % n;
         const float *pa = ha + bi * m * k, *pb = hb + bi * k * n;
         double sum = 0, abs = 0;
@@ -294,7 +256,7 @@ static oclnn_status measure(tuner *t, bench *b, double *secs, bool *hopeless)
                                 "tune: clEnqueueFillBuffer");
     if (st == OCLNN_SUCCESS)
         st = oclnn__cl(ctx, clFinish(ctx->queue), "tune: clFinish");
-    double t0 = now_s();
+    double t0 = oclnn__tune_now();
     if (st == OCLNN_SUCCESS)
         st = run_once(t, b);
     if (st == OCLNN_SUCCESS)
@@ -306,15 +268,15 @@ static oclnn_status measure(tuner *t, bench *b, double *secs, bool *hopeless)
         return st;
     /* The first run may include POCL's compile of a kernel for its work-group size: a slow one
      * is timed again before the candidate is given up. */
-    for (int again = 0; st == OCLNN_SUCCESS && b->best_s > 0 && now_s() - t0 > 2.0 + 20 * b->best_s;
+    for (int again = 0; st == OCLNN_SUCCESS && b->best_s > 0 && oclnn__tune_now() - t0 > 2.0 + 20 * b->best_s;
          again++) {
         if (again) {
-            progress(t, "  %s: %.2f s for one run, far slower than the best %.4f s (dropped)",
-                     b->sh.name, now_s() - t0, b->best_s);
+            oclnn__tune_progress(t->out, t->start, "  %s: %.2f s for one run, far slower than the best %.4f s (dropped)",
+                     b->sh.name, oclnn__tune_now() - t0, b->best_s);
             *hopeless = true;
             return OCLNN_SUCCESS;
         }
-        t0 = now_s();
+        t0 = oclnn__tune_now();
         st = run_once(t, b);
         if (st == OCLNN_SUCCESS)
             st = oclnn__cl(ctx, clFinish(ctx->queue), "tune: clFinish");
@@ -324,20 +286,20 @@ static oclnn_status measure(tuner *t, bench *b, double *secs, bool *hopeless)
     for (int i = 0; i < NSAMPLES; i++) {
         double got = b->host_c[b->samp[i]];
         if (!(fabs(got - b->want[i]) <= b->tol[i])) {
-            progress(t, "  %s: wrong result at element %zu: %g, expected %g (dropped)", b->sh.name,
+            oclnn__tune_progress(t->out, t->start, "  %s: wrong result at element %zu: %g, expected %g (dropped)", b->sh.name,
                      b->samp[i], got, b->want[i]);
             return OCLNN_SUCCESS;
         }
     }
     double best = INFINITY;
     for (int r = 0; r < t->reps; r++) {
-        t0 = now_s();
+        t0 = oclnn__tune_now();
         st = run_once(t, b);
         if (st == OCLNN_SUCCESS)
             st = oclnn__cl(ctx, clFinish(ctx->queue), "tune: clFinish");
         if (st != OCLNN_SUCCESS)
             return st;
-        double dt = now_s() - t0;
+        double dt = oclnn__tune_now() - t0;
         best = dt < best ? dt : best;
         if (b->best_s > 0 && dt > 3 * b->best_s)
             break;
@@ -409,7 +371,7 @@ static oclnn_status try_params(tuner *t, const oclnn__gemm_params *p, const bool
         if (use[i])
             st = measure(t, &t->b[i], &times[i], &hopeless);
         if (st == OCLNN_BUILD_FAILURE || st == OCLNN_OPENCL_ERROR) {
-            progress(t, "  %s: %s (dropped)", t->b[i].sh.name, t->ctx->msg);
+            oclnn__tune_progress(t->out, t->start, "  %s: %s (dropped)", t->b[i].sh.name, t->ctx->msg);
             oclnn__clear_error(t->ctx);
             st = oclnn__cl(t->ctx, clFinish(t->ctx->queue), "tune: clFinish");
             times[i] = 0;
@@ -438,7 +400,7 @@ static oclnn_status phase(tuner *t, oclnn__gemm_params *base, oclnn__tk k, const
     oclnn_status st = OCLNN_SUCCESS;
     int tried = 0;
     for (size_t c = 0; st == OCLNN_SUCCESS; c++) {
-        if (tried >= min_tries && now_s() > deadline)
+        if (tried >= min_tries && oclnn__tune_now() > deadline)
             break;
         if (c < nshort) {
             memcpy(cand.v[k], shortlist + c * tk->nparams, tk->nparams * sizeof(size_t));
@@ -450,7 +412,7 @@ static oclnn_status phase(tuner *t, oclnn__gemm_params *base, oclnn__tk k, const
             bool found = false;
             for (int attempt = 0; attempt < 1000 && !found; attempt++) {
                 uint64_t size = space_size(sp, tk->nparams);
-                space_point(sp, tk->nparams, next_rand(&state) % size, cand.v[k]);
+                space_point(sp, tk->nparams, oclnn__tune_rand(&state) % size, cand.v[k]);
                 char why[128];
                 found = oclnn__tune_valid(k, cand.v[k], &t->ctx->info, why, sizeof why);
             }
@@ -466,7 +428,7 @@ static oclnn_status phase(tuner *t, oclnn__gemm_params *base, oclnn__tk k, const
             break;
         tried++;
         double g = geomean(t, times, use);
-        progress(t, "%s %s: %.1f GFLOP/s (geometric mean)%s", tk->name,
+        oclnn__tune_progress(t->out, t->start, "%s %s: %.1f GFLOP/s (geometric mean)%s", tk->name,
                  param_str(k, cand.v[k], buf, sizeof buf), g, g > 0 && g > best ? " *" : "");
         if (g > 0 && g > best) {
             best = g;
@@ -533,12 +495,9 @@ static oclnn_status check_desc(oclnn_context *ctx, const oclnn_tune_desc *d)
 {
     if (!d)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "tune_gemm: desc is NULL");
-    if (d->mode != OCLNN_TUNE_OFF && d->mode != OCLNN_TUNE_FAST && d->mode != OCLNN_TUNE_FULL)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "tune_gemm: mode %d is not OFF (0), FAST (1) or FULL (2)", (int)d->mode);
-    if (!(d->budget_s > 0) || d->budget_s > 1e6)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "tune_gemm: budget_s %g must be in (0, 1e6] seconds", d->budget_s);
+    oclnn_status s = oclnn__tune_check_mode(ctx, "tune_gemm", d->mode, d->budget_s);
+    if (s != OCLNN_SUCCESS)
+        return s;
     if (!d->shapes && d->nshapes)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "tune_gemm: shapes is NULL but nshapes is %zu", d->nshapes);
@@ -581,7 +540,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
     const size_t nshapes =
         desc->shapes ? desc->nshapes : sizeof builtin_shapes / sizeof builtin_shapes[0];
     oclnn__tune_state *gs = ctx->tune_state;
-    tuner t = {ctx, out, NULL, 0, desc->mode == OCLNN_TUNE_FULL ? 5 : 3, now_s(), desc->budget_s};
+    tuner t = {ctx, out, NULL, 0, desc->mode == OCLNN_TUNE_FULL ? 5 : 3, oclnn__tune_now(), desc->budget_s};
     t.b = calloc(nshapes, sizeof *t.b);
     double *keep = calloc(nshapes, sizeof *keep);
     bool *use = calloc(nshapes, sizeof *use);
@@ -607,7 +566,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
         st = try_params(&t, &before, use, keep);
     for (size_t i = 0; i < nshapes; i++) {
         t.b[i].before_s = t.b[i].after_s = keep[i];
-        progress(&t, "before %-14s %5dx%5dx%5d%s%s x%d: %7.1f GFLOP/s", t.b[i].sh.name, t.b[i].sh.m,
+        oclnn__tune_progress(t.out, t.start, "before %-14s %5dx%5dx%5d%s%s x%d: %7.1f GFLOP/s", t.b[i].sh.name, t.b[i].sh.m,
                  t.b[i].sh.n, t.b[i].sh.k, t.b[i].sh.trans_a ? " At" : "",
                  t.b[i].sh.trans_b ? " Bt" : "", t.b[i].sh.batch, gflops_of(&t.b[i], keep[i]));
     }
@@ -634,10 +593,10 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
             memcpy(base.v[OCLNN__TK_DIRECT], short_direct[0], sizeof short_direct[0]);
         }
         const space_dim *xs[] = {xgemm_space, xgemm_space, xgemm_space, xgemm_k1_space};
-        const double budget_left = t.budget - (now_s() - t.start);
+        const double budget_left = t.budget - (oclnn__tune_now() - t.start);
         st = phase(&t, &base, OCLNN__TK_XGEMM, &short_xgemm[0][0],
                    sizeof short_xgemm / sizeof short_xgemm[0], xs, 4, full,
-                   now_s() + 0.6 * budget_left, 1, use, keep, NULL);
+                   oclnn__tune_now() + 0.6 * budget_left, 1, use, keep, NULL);
         for (size_t i = 0; i < nshapes; i++) {
             const bool direct = below_threshold(&t.b[i].sh, t_cur);
             t.b[i].time_x = direct ? 0 : keep[i];
@@ -663,7 +622,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
         }
         if (st == OCLNN_SUCCESS) {
             base.v[OCLNN__TK_ROUTINE][0] = pick_threshold(&t, t_cur);
-            progress(&t, "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=%zu", base.v[OCLNN__TK_ROUTINE][0]);
+            oclnn__tune_progress(t.out, t.start, "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=%zu", base.v[OCLNN__TK_ROUTINE][0]);
             win = base;
             /* After: the winner, measured again on everything. */
             for (size_t i = 0; i < nshapes; i++)
@@ -695,7 +654,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
             if (i < capacity)
                 results[i] = (oclnn_tune_result){b->sh, gflops_of(b, b->before_s),
                                                  gflops_of(b, b->after_s), direct, temp};
-            progress(&t, "after  %-14s %7.1f -> %7.1f GFLOP/s (%s)", b->sh.name,
+            oclnn__tune_progress(t.out, t.start, "after  %-14s %7.1f -> %7.1f GFLOP/s (%s)", b->sh.name,
                      gflops_of(b, b->before_s), gflops_of(b, b->after_s),
                      direct ? "direct" : "indirect");
             len += (size_t)snprintf(
@@ -712,7 +671,7 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
         if (desc->write_file && gs->file[0]) {
             st = oclnn__tune_file_write(ctx, gs->file, &win, NULL, comment);
             if (st == OCLNN_SUCCESS)
-                progress(&t, "wrote %s", gs->file);
+                oclnn__tune_progress(t.out, t.start, "wrote %s", gs->file);
         }
     }
     free(comment);

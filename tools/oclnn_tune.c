@@ -31,16 +31,33 @@ static int usage(void)
     return 2;
 }
 
-static int parse_mode(const char *m, oclnn_tune_mode *mode)
+/* The options both subcommands take, at argv[*i]: 1 when taken (*i past its value), 0 when it
+ * is not one of them, -1 when its value is bad. */
+typedef struct common_opts {
+    oclnn_tune_mode mode;
+    double budget_s;
+    int write_file, quiet;
+} common_opts;
+
+static int common_option(int argc, char **argv, int *i, common_opts *o)
 {
-    if (strcmp(m, "off") == 0)
-        *mode = OCLNN_TUNE_OFF;
-    else if (strcmp(m, "fast") == 0)
-        *mode = OCLNN_TUNE_FAST;
-    else if (strcmp(m, "full") == 0)
-        *mode = OCLNN_TUNE_FULL;
-    else
+    const char *a = argv[*i];
+    if (strcmp(a, "--no-write") == 0)
+        o->write_file = 0;
+    else if (strcmp(a, "--quiet") == 0)
+        o->quiet = 1;
+    else if (*i + 1 >= argc || (strcmp(a, "--mode") != 0 && strcmp(a, "--budget") != 0))
         return 0;
+    else if (strcmp(a, "--budget") == 0)
+        o->budget_s = atof(argv[++*i]);
+    else if (strcmp(argv[++*i], "off") == 0)
+        o->mode = OCLNN_TUNE_OFF;
+    else if (strcmp(argv[*i], "fast") == 0)
+        o->mode = OCLNN_TUNE_FAST;
+    else if (strcmp(argv[*i], "full") == 0)
+        o->mode = OCLNN_TUNE_FULL;
+    else
+        return -1;
     return 1;
 }
 
@@ -80,18 +97,13 @@ enum { MAX_RESULTS = 256 };
 static int tune_conv(int argc, char **argv)
 {
     oclnn_conv_tune_desc desc = oclnn_conv_tune_desc_default();
+    common_opts o = {desc.mode, desc.budget_s, desc.write_file, 0};
     const char *model = NULL, *filter = NULL;
-    int batch = 0, size = 28, layers = 0, quiet = 0;
+    int batch = 0, size = 28, layers = 0, taken;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
-            if (!parse_mode(argv[++i], &desc.mode))
+        if ((taken = common_option(argc, argv, &i, &o)) != 0) {
+            if (taken < 0)
                 return usage();
-        } else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
-            desc.budget_s = atof(argv[++i]);
-        } else if (strcmp(argv[i], "--no-write") == 0) {
-            desc.write_file = 0;
-        } else if (strcmp(argv[i], "--quiet") == 0) {
-            quiet = 1;
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
             model = argv[++i];
         } else if (strcmp(argv[i], "--layers") == 0) {
@@ -112,6 +124,8 @@ static int tune_conv(int argc, char **argv)
     }
     if ((model && layers) || (filter && !layers))
         return usage();
+    desc.mode = o.mode, desc.budget_s = o.budget_s, desc.write_file = o.write_file;
+    const int quiet = o.quiet;
     oclnn_context *ctx = NULL;
     if (oclnn_context_create(&ctx) != OCLNN_SUCCESS) {
         fprintf(stderr, "oclnn-tune: %s\n", oclnn_last_error(NULL));
@@ -171,21 +185,16 @@ int main(int argc, char **argv)
     static oclnn_gemm_shape shapes[MAX_SHAPES];
     size_t nshapes = 0;
     oclnn_tune_desc desc = oclnn_tune_desc_default();
-    int quiet = 0;
+    common_opts o = {desc.mode, desc.budget_s, desc.write_file, 0};
+    int taken;
     if (argc >= 2 && strcmp(argv[1], "conv") == 0)
         return tune_conv(argc, argv);
     if (argc < 2 || strcmp(argv[1], "gemm") != 0)
         return usage();
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
-            if (!parse_mode(argv[++i], &desc.mode))
+        if ((taken = common_option(argc, argv, &i, &o)) != 0) {
+            if (taken < 0)
                 return usage();
-        } else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
-            desc.budget_s = atof(argv[++i]);
-        } else if (strcmp(argv[i], "--no-write") == 0) {
-            desc.write_file = 0;
-        } else if (strcmp(argv[i], "--quiet") == 0) {
-            quiet = 1;
         } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc && nshapes < MAX_SHAPES) {
             if (!parse_shape(argv[++i], &shapes[nshapes++]))
                 return usage();
@@ -197,6 +206,8 @@ int main(int argc, char **argv)
         desc.shapes = shapes;
         desc.nshapes = nshapes;
     }
+    desc.mode = o.mode, desc.budget_s = o.budget_s, desc.write_file = o.write_file;
+    const int quiet = o.quiet;
     oclnn_context *ctx = NULL;
     if (oclnn_context_create(&ctx) != OCLNN_SUCCESS) {
         fprintf(stderr, "oclnn-tune: %s\n", oclnn_last_error(NULL));

@@ -7,13 +7,16 @@
  *          arg-max codes (POCL runs small work-items with a visible overhead).
  *          GATHER_ROWS (>= 1; default 16) - input rows per work-item in the backward gathers
  *          (their per-work-item set-up and integer divisions are amortised over them).
+ *          GATHER_Q (>= 1; default 4) - the most windows of a row the gathers take per input
+ *          column: ceil(kw / sw) must not exceed it.
  *          WIN_H, WIN_W, STRIDE_H, STRIDE_W (>= 0; default 0) - the window and strides as
  *          constants (0: from the kernel arguments, which must then match the nonzero ones).
  *          NT_STORES (0 or 1; default 0) - the backward gathers may write dx with clang's
  *          non-temporal stores (CPUs; the kernel argument nt chooses per call).
- * Window kernels handle blocks of FWD_ROWS x 8 outputs (forward), FWD_ROWS x 16 (arg-max codes),
- * ROWS x 8 inputs (one-pass backward) or GATHER_ROWS x 16 stride_w inputs (backward gathers);
- * every window holds at least one input position because each pad is smaller than the window. */
+ * Window kernels handle blocks of FWD_ROWS x 8 outputs (average forward), FWD_ROWS x 16 (max
+ * forward and arg-max codes), ROWS x 8 inputs (one-pass backward) or GATHER_ROWS x 16 stride_w
+ * inputs (backward gathers); every window holds at least one input position because each pad is
+ * smaller than the window. */
 #ifndef ROWS
 #define ROWS 4
 #endif
@@ -22,6 +25,9 @@
 #endif
 #ifndef GATHER_ROWS
 #define GATHER_ROWS 16
+#endif
+#ifndef GATHER_Q
+#define GATHER_Q 4
 #endif
 #if GATHER_ROWS < 1
 #error "GATHER_ROWS must be >= 1"
@@ -192,7 +198,6 @@ inline void store_lanes(float8 v, __global float *p, int n)
         }                                                                                          \
     }
 
-DEFINE_POOL_FORWARD(pool_max_forward, MODE_MAX)
 DEFINE_POOL_FORWARD(pool_avg_forward, MODE_AVG)
 DEFINE_POOL_FORWARD(pool_avg_exclude_pad_forward, MODE_AVG_EXCLUDE_PAD)
 
@@ -307,27 +312,40 @@ INLINE float16 load_cols16(__global const float *p, int sw)
     return GATHER16(float16, p, LANES16 * sw);
 }
 
-/* Max-pool backward, pass 1 (the host takes the two passes when the workspace holds a byte per
- * output and kh * kw <= 256): the arg-max of every window as its position in the window,
- * i * kw + j, found by the forward's scan (same tie and NaN rules; a window whose values are all
- * -inf keeps its first position inside the input), 16 windows of a row in vectors.
+/* The arg-max of every window as its position in the window, i * kw + j, found by the forward's
+ * scan (same tie and NaN rules; a window whose values are all -inf keeps its first position
+ * inside the input), 16 windows of a row in vectors: pass 1 of the max-pool backward when the
+ * forward kept nothing (the host takes the two passes when the workspace holds a byte per output
+ * and kh * kw <= 256), and, writing the maxima too, the training forward; the max forward is the
+ * same scan writing only the maxima.
  * Global: (ceil(ow / 16), ceil(oh / FWD_ROWS), planes). */
-__kernel void pool_max_codes(__global const float *x, const ulong x_off, __global uchar *code,
-                             const ulong code_off, POOL_ARGS)
-{
-    POOL_WINDOW
-    const int ox0 = (int)get_global_id(0) * 16, oy0 = (int)get_global_id(1) * FWD_ROWS;
-    const int p = (int)get_global_id(2);
-    if (ox0 >= ow || oy0 >= oh || p >= planes)
-        return;
-    __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);
-    __global uchar *cp = code + code_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;
-    const int w0 = ox0 * sw - pl;
-    const int16 c0 = LANES16 * sw + w0;
-    for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {
-        const int h0 = oy * sh - pt, is = max(0, -h0), ie = min(kh, h - h0);
-        float16 m = (float16)(-INFINITY);
-        int16 arg = max(c0, (int16)0) - c0 + is * kw;
+#define DEFINE_POOL_MAX_WINDOWS(NAME, OUT_ARGS, STORE)                                             \
+    __kernel void NAME(__global const float *x, const ulong x_off, OUT_ARGS POOL_ARGS)          \
+    {                                                                                              \
+        POOL_WINDOW                                                                                \
+        const int ox0 = (int)get_global_id(0) * 16, oy0 = (int)get_global_id(1) * FWD_ROWS;        \
+        const int p = (int)get_global_id(2);                                                       \
+        if (ox0 >= ow || oy0 >= oh || p >= planes)                                                 \
+            return;                                                                                \
+        __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
+        const ulong at = (ulong)p * (ulong)(oh * ow) + (ulong)ox0;                                 \
+        const int w0 = ox0 * sw - pl;                                                              \
+        const int16 c0 = LANES16 * sw + w0;                                                        \
+        for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {                                   \
+            const int h0 = oy * sh - pt, is = max(0, -h0), ie = min(kh, h - h0);                   \
+            float16 m = (float16)(-INFINITY);                                                      \
+            int16 arg = max(c0, (int16)0) - c0 + is * kw;                                          \
+            if (w0 >= 0 && w0 + 15 * sw + kw <= w) {                                               \
+                CODE_PASS(load_cols16(row + w0 + j, sw))                                           \
+            } else {                                                                               \
+                CODE_PASS(select((float16)(-INFINITY),                                             \
+                                 GATHER16(float16, row, clamp(c0 + j, (int16)0, (int16)(w - 1))),  \
+                                 c0 + j >= 0 && c0 + j < w))                                       \
+            }                                                                                      \
+            const int n = min(ow - ox0, 16);                                                       \
+            STORE                                                                                  \
+        }                                                                                          \
+    }
 /* One pass over the window positions; LOAD gives the 16 lanes' values at row `row`, offset j. */
 #define CODE_PASS(LOAD)                                                                            \
     UNROLL_WINDOW for (int i = 0; i < kh; i++)                                                     \
@@ -343,25 +361,28 @@ __kernel void pool_max_codes(__global const float *x, const ulong x_off, __globa
             }                                                                                      \
         }                                                                                          \
     }
-        if (w0 >= 0 && w0 + 15 * sw + kw <= w) {
-            CODE_PASS(load_cols16(row + w0 + j, sw))
-        } else {
-            CODE_PASS(select((float16)(-INFINITY),
-                             GATHER16(float16, row, clamp(c0 + j, (int16)0, (int16)(w - 1))),
-                             c0 + j >= 0 && c0 + j < w))
-        }
-#undef CODE_PASS
-        const uchar16 a = convert_uchar16(arg);
-        if (ow - ox0 >= 16) {
-            vstore16(a, 0, cp + oy * ow);
-        } else {
-            uchar t[16];
-            vstore16(a, 0, t);
-            for (int j = 0; j < ow - ox0; j++)
-                cp[oy * ow + j] = t[j];
-        }
+#define Y_ARGS __global float *y, const ulong y_off,
+#define CODES_ARGS __global uchar *code, const ulong code_off,
+#define STORE_MAXIMA                                                                               \
+    store_lanes(m.lo, y + y_off + at + oy * ow, n);                                                \
+    if (n > 8)                                                                                     \
+        store_lanes(m.hi, y + y_off + at + oy * ow + 8, n - 8);
+#define STORE_CODES                                                                                \
+    {                                                                                              \
+        __global uchar *cp = code + code_off + at + oy * ow;                                       \
+        const uchar16 a = convert_uchar16(arg);                                                    \
+        if (n == 16) {                                                                             \
+            vstore16(a, 0, cp);                                                                    \
+        } else {                                                                                   \
+            uchar t[16];                                                                           \
+            vstore16(a, 0, t);                                                                     \
+            for (int j = 0; j < n; j++)                                                            \
+                cp[j] = t[j];                                                                      \
+        }                                                                                          \
     }
-}
+DEFINE_POOL_MAX_WINDOWS(pool_max_codes, CODES_ARGS, STORE_CODES)
+DEFINE_POOL_MAX_WINDOWS(pool_max_forward_codes, Y_ARGS CODES_ARGS, STORE_MAXIMA STORE_CODES)
+DEFINE_POOL_MAX_WINDOWS(pool_max_forward_const, Y_ARGS, STORE_MAXIMA)
 
 /* Row r's dy (or arg-max codes) of the windows o + l for the 16 lanes l, for an edge block whose
  * lanes past the row are masked: one vector load where it stays inside the tensor (r is element
@@ -445,7 +466,6 @@ INLINE void store_pair(float16 a, float16 b, bool two, __global float *row, int 
  * windows all lie inside the input take them unmasked; edge blocks clamp their loads and mask
  * the lanes whose window does not exist. Stride 2 interleaves the two parities on store.
  * Global: (ceil(w / (16 sw)), ceil(h / GATHER_ROWS), planes). */
-#define GATHER_Q 4
 #define DEFINE_POOL_GATHER(NAME, MODE, CODE_ARGS)                                                  \
     __kernel void NAME(CODE_ARGS __global const float *dy, const ulong dy_off, __global float *dx, \
                        const ulong dx_off, const int nt, POOL_ARGS)                                \

@@ -200,7 +200,8 @@ OCLNN_API oclnn_status oclnn_profile_op_ms(oclnn_context *ctx, const char *op, d
 /* ---------------------------------------------------------------------------------------------
  * Tensors.
  */
-typedef enum oclnn_dtype { OCLNN_F32 = 0, OCLNN_I32 = 1 } oclnn_dtype;
+/* OCLNN_U8 holds bytes: the arg-max positions of max pooling (oclnn_pool2d_forward_argmax). */
+typedef enum oclnn_dtype { OCLNN_F32 = 0, OCLNN_I32 = 1, OCLNN_U8 = 2 } oclnn_dtype;
 
 /* Shape of a tensor. ndim is 1, 2 or 4; dims[] beyond ndim are ignored.
  *   4-D: x[n][c][h][w]   2-D: x[n][features]   1-D: x[n] (parameters, labels) */
@@ -248,7 +249,8 @@ OCLNN_API oclnn_status oclnn_tensor_download(oclnn_context *ctx, const oclnn_ten
 OCLNN_API oclnn_status oclnn_tensor_upload_labels(oclnn_context *ctx, oclnn_tensor *t,
                                                   const int32_t *labels, size_t count,
                                                   int num_classes, int blocking);
-/* Sets every element to value (f32 tensors) or (int32_t)value (i32 tensors). */
+/* Sets every element to value (f32 tensors), (int32_t)value (i32) or (uint8_t)value (u8: value
+ * must lie in 0..255). */
 OCLNN_API oclnn_status oclnn_tensor_fill(oclnn_context *ctx, oclnn_tensor *t, float value);
 
 /* ---------------------------------------------------------------------------------------------
@@ -360,6 +362,19 @@ OCLNN_API oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool
 OCLNN_API oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
                                              const oclnn_tensor *x, const oclnn_tensor *dy,
                                              oclnn_tensor *dx);
+/* Max pooling for training, as PyTorch keeps its indices: the forward also writes argmax, an
+ * OCLNN_U8 tensor of y's shape holding each window's arg-max as its position in the window,
+ * i * window_w + j (same tie and NaN rules), so the backward reads a byte per output instead of
+ * x. Needs mode OCLNN_POOL_MAX and window_h * window_w <= 256. */
+OCLNN_API oclnn_status oclnn_pool2d_forward_argmax(oclnn_context *ctx,
+                                                   const oclnn_pool2d_desc *desc,
+                                                   const oclnn_tensor *x, oclnn_tensor *y,
+                                                   oclnn_tensor *argmax);
+/* dx = dL/dx (overwritten, shaped like the forward's x) from dy and the forward's argmax. */
+OCLNN_API oclnn_status oclnn_pool2d_backward_argmax(oclnn_context *ctx,
+                                                    const oclnn_pool2d_desc *desc,
+                                                    const oclnn_tensor *argmax,
+                                                    const oclnn_tensor *dy, oclnn_tensor *dx);
 /* y[n][c] (2-D, or 4-D [n][c][1][1]) = mean over h,w of x[n][c][h][w]. */
 OCLNN_API oclnn_status oclnn_global_avg_pool_forward(oclnn_context *ctx, const oclnn_tensor *x,
                                                      oclnn_tensor *y);

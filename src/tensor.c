@@ -34,7 +34,7 @@ size_t oclnn_tensor_desc_count(const oclnn_tensor_desc *d)
 
 static size_t elem_size(oclnn_dtype t)
 {
-    return t == OCLNN_I32 ? sizeof(int32_t) : sizeof(float);
+    return t == OCLNN_U8 ? 1 : t == OCLNN_I32 ? sizeof(int32_t) : sizeof(float);
 }
 
 const char *oclnn__shape_str(const oclnn_tensor_desc *d, char *buf, size_t size)
@@ -58,9 +58,10 @@ static oclnn_status check_desc(const oclnn_context *ctx, const char *op, const o
 {
     if (!d)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
-    if (d->dtype != OCLNN_F32 && d->dtype != OCLNN_I32)
+    if (d->dtype != OCLNN_F32 && d->dtype != OCLNN_I32 && d->dtype != OCLNN_U8)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: dtype %d is not OCLNN_F32 (0) or OCLNN_I32 (1)", op, (int)d->dtype);
+                           "%s: dtype %d is not OCLNN_F32 (0), OCLNN_I32 (1) or OCLNN_U8 (2)", op,
+                           (int)d->dtype);
     if (d->ndim != 1 && d->ndim != 2 && d->ndim != 4)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: ndim %d must be 1, 2 or 4", op,
                            d->ndim);
@@ -312,9 +313,16 @@ oclnn_status oclnn_tensor_fill(oclnn_context *ctx, oclnn_tensor *t, float value)
     if (!t || t->ctx != ctx)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "tensor_fill: tensor is %s",
                            t ? "from another context" : "NULL");
+    if (t->desc.dtype == OCLNN_U8 && !(value >= 0.0f && value <= 255.0f))
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
+                           "tensor_fill: value %g does not fit a u8 tensor (0 to 255)",
+                           (double)value);
     size_t es = elem_size(t->desc.dtype);
     int32_t iv = (int32_t)value;
-    const void *pattern = t->desc.dtype == OCLNN_I32 ? (const void *)&iv : (const void *)&value;
+    uint8_t bv = t->desc.dtype == OCLNN_U8 ? (uint8_t)value : 0;
+    const void *pattern = t->desc.dtype == OCLNN_I32  ? (const void *)&iv
+                          : t->desc.dtype == OCLNN_U8 ? (const void *)&bv
+                                                      : (const void *)&value;
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
     oclnn_status s =
         oclnn__cl(ctx,

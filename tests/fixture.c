@@ -65,11 +65,11 @@ oclnn_tensor *fx_tensor(const oclnn_tensor_desc *d, const float *data)
     oclnn_status s = oclnn_tensor_create(c, d, &t);
     ck_assert_msg(s == OCLNN_SUCCESS, "tensor_create: %s", oclnn_last_error(c));
     size_t n = oclnn_tensor_desc_count(d);
-    if (d->dtype == OCLNN_I32) {
+    if (d->dtype != OCLNN_F32) {
         if (data)
             s = oclnn_tensor_upload(c, t, data, n, 1);
         else
-            s = oclnn_tensor_fill(c, t, -1);
+            s = oclnn_tensor_fill(c, t, d->dtype == OCLNN_U8 ? 255 : -1);
     } else if (data) {
         s = oclnn_tensor_upload(c, t, data, n, 1);
     } else {

@@ -22,7 +22,8 @@ float *fx_alloc(size_t n); /* calloc that fails the test on NULL */
 /* A new double copy of p[0..n) for the references; fails the test on allocation failure. */
 double *fx_widen(const float *p, size_t n);
 
-/* A device tensor holding host data (NULL data: NaN-filled). Fails the test on error. */
+/* A device tensor holding host data (the element type's bytes; NULL data: f32 NaN-filled, i32
+ * -1, u8 255). Fails the test on error. */
 oclnn_tensor *fx_tensor(const oclnn_tensor_desc *d, const float *data);
 /* Downloads t into a new host array of its element count. */
 float *fx_download(const oclnn_tensor *t);

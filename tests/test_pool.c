@@ -1,6 +1,7 @@
 /* test_pool.c - max/avg/avg-exclude-pad pooling forward and backward against the double reference
- * over a table of shapes, finite differences of the reference backward, max ties, global average
- * pooling (2-D and 4-D outputs) and every bad-argument rule. */
+ * over a table of shapes, finite differences of the reference backward, the max training pair
+ * (forward_argmax / backward_argmax: codes, y and dx), max ties, global average pooling (2-D and
+ * 4-D outputs) and every bad-argument rule. */
 #include "fixture.h"
 #include "ref_layers.h"
 
@@ -104,6 +105,73 @@ static double pool_loss(const double *x, void *p)
     return s;
 }
 
+/* Runs the training pair on x: pool2d_forward_argmax (into a fresh y and argmax, checked
+ * against the plain forward's y when want_y is given) then pool2d_backward_argmax into dx. */
+static void argmax_pair(const oclnn_pool2d_desc *d, const oclnn_tensor *x, const oclnn_tensor *dy,
+                        oclnn_tensor *dx, const double *want_y)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_tensor_desc xd = oclnn_tensor_get_desc(x), yd, ad;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(d, &xd, &yd), OCLNN_SUCCESS);
+    ad = yd;
+    ad.dtype = OCLNN_U8;
+    oclnn_tensor *ty = fx_tensor(&yd, NULL), *ta = fx_tensor(&ad, NULL);
+    oclnn_status s = oclnn_pool2d_forward_argmax(c, d, x, ty, ta);
+    ck_assert_msg(s == OCLNN_SUCCESS, "pool2d_forward_argmax: %s", oclnn_last_error(c));
+    if (want_y) {
+        float *got = fx_download(ty);
+        fx_assert_close("max forward_argmax y", got, want_y, oclnn_tensor_desc_count(&yd), 0, 0);
+        free(got);
+    }
+    s = oclnn_pool2d_backward_argmax(c, d, ta, dy, dx);
+    ck_assert_msg(s == OCLNN_SUCCESS, "pool2d_backward_argmax: %s", oclnn_last_error(c));
+    oclnn_tensor_destroy(ty);
+    oclnn_tensor_destroy(ta);
+}
+
+/* The arg-max codes of forward_argmax against a scan of x (distinct values): each window's
+ * position i * kw + j of its maximum. */
+static void check_codes(const oclnn_pool2d_desc *d, const pool_case *pc, const float *x,
+                        const oclnn_tensor *tx)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_tensor_desc xd = oclnn_tensor_get_desc(tx), yd, ad;
+    ck_assert_int_eq(oclnn_pool2d_output_shape(d, &xd, &yd), OCLNN_SUCCESS);
+    ad = yd;
+    ad.dtype = OCLNN_U8;
+    size_t ny = oclnn_tensor_desc_count(&yd);
+    oclnn_tensor *ty = fx_tensor(&yd, NULL), *ta = fx_tensor(&ad, NULL);
+    ck_assert_int_eq(oclnn_pool2d_forward_argmax(c, d, tx, ty, ta), OCLNN_SUCCESS);
+    uint8_t *code = malloc(ny);
+    ck_assert_ptr_nonnull(code);
+    ck_assert_int_eq(oclnn_tensor_download(c, ta, code, ny, 1), OCLNN_SUCCESS);
+    const int oh = yd.dims[2], ow = yd.dims[3];
+    for (int p = 0; p < pc->n * pc->c; p++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int best = -1;
+                float m = 0;
+                for (int i = 0; i < d->window_h; i++)
+                    for (int j = 0; j < d->window_w; j++) {
+                        int iy = oy * d->stride_h - d->pad_top + i;
+                        int ix = ox * d->stride_w - d->pad_left + j;
+                        if (iy < 0 || iy >= pc->h || ix < 0 || ix >= pc->w)
+                            continue;
+                        float v = x[((size_t)p * pc->h + iy) * pc->w + ix];
+                        if (best < 0 || v > m) {
+                            best = i * d->window_w + j;
+                            m = v;
+                        }
+                    }
+                size_t at = ((size_t)p * oh + oy) * ow + ox;
+                ck_assert_msg(code[at] == best, "%s: argmax of window (%d, %d, %d) is %d, want %d",
+                              pc->name, p, oy, ox, code[at], best);
+            }
+    free(code);
+    oclnn_tensor_destroy(ty);
+    oclnn_tensor_destroy(ta);
+}
+
 START_TEST(pool_forward_backward)
 {
     const pool_case *pc = &cases[_i % NCASES];
@@ -151,6 +219,29 @@ START_TEST(pool_forward_backward)
     snprintf(what, sizeof what, "%s backward, %s", mode_names[mode], pc->name);
     fx_assert_close_tol(what, got, dx, dxtol, nx);
     free(got);
+    if (mode == OCLNN_POOL_MAX && pc->kh * pc->kw <= 256) {
+        /* The training pair, every shape (5x5 s1: 5 windows per column, past the plain
+         * backward's gathers). */
+        check_codes(&d, pc, x, tx);
+        oclnn_tensor *tdx2 = fx_tensor(&xd, NULL);
+        argmax_pair(&d, tx, tdy, tdx2, y);
+        got = fx_download(tdx2);
+        snprintf(what, sizeof what, "max backward_argmax, %s", pc->name);
+        fx_assert_close_tol(what, got, dx, dxtol, nx);
+        free(got);
+        oclnn_tensor_destroy(tdx2);
+    } else if (mode == OCLNN_POOL_MAX) {
+        oclnn_tensor_desc ad = yd;
+        ad.dtype = OCLNN_U8;
+        oclnn_tensor *ta = fx_tensor(&ad, NULL), *ty2 = fx_tensor(&yd, NULL);
+        fx_assert_status(oclnn_pool2d_forward_argmax(c, &d, tx, ty2, ta), OCLNN_INVALID_ARGUMENT,
+                         "has more than 256 positions");
+        fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, ta, tdy, tdx), OCLNN_INVALID_ARGUMENT,
+                         "has more than 256 positions");
+        fx_assert_all_nan("y after a rejected forward_argmax", ty2);
+        oclnn_tensor_destroy(ta);
+        oclnn_tensor_destroy(ty2);
+    }
 
     /* The reference backward is the gradient of the reference forward (values are 0.01 apart,
      * far from ties at a step of 1e-4). */
@@ -207,6 +298,10 @@ START_TEST(max_ties_and_padding)
     ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
     got = fx_download(tdx);
     fx_assert_close("max backward with ties", got, want_dx, nx, 0, 4e-7);
+    free(got);
+    argmax_pair(&d, tx, tdy, tdx, want_y);
+    got = fx_download(tdx);
+    fx_assert_close("max backward_argmax with ties", got, want_dx, nx, 0, 4e-7);
     /* Plane 0, row 0: windows start at columns -1, 1, 3, so their first inside positions are
      * columns 0, 1 and 3; column 2 gets nothing. */
     ck_assert_float_eq(got[2], 0.0f);
@@ -232,6 +327,10 @@ START_TEST(max_ties_and_padding)
     ref_pool2d_backward(&d, 2, 5, 6, xd64, dyd, want_dx);
     ck_assert_double_eq(want_dx[30 + 2 * 6 + 3], dyd[ny / 2 + 4] + dyd[ny / 2 + 5]);
     fx_assert_close("max backward with a NaN", got, want_dx, nx, 0, 4e-7);
+    free(got);
+    argmax_pair(&d, tx, tdy, tdx, NULL);
+    got = fx_download(tdx);
+    fx_assert_close("max backward_argmax with a NaN", got, want_dx, nx, 0, 4e-7);
     free(got);
     oclnn_tensor_destroy(tx);
     oclnn_tensor_destroy(ty);
@@ -311,11 +410,20 @@ START_TEST(large_backward)
     oclnn_tensor *tx = fx_tensor(&xd, x), *tdy = fx_tensor(&yd, dy), *tdx = fx_tensor(&xd, NULL);
     ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
     float *got = fx_download(tdx);
-    char what[96];
+    char what[128];
     snprintf(what, sizeof what, "%s backward, 3x3 s2 p1 on %dx%dx%d", mode_names[mode], planes, h,
              w);
     fx_assert_close_tol(what, got, dx, dxtol, nx);
     free(got);
+    if (mode == OCLNN_POOL_MAX) {
+        oclnn_tensor *tdx2 = fx_tensor(&xd, NULL);
+        argmax_pair(&d, tx, tdy, tdx2, NULL);
+        got = fx_download(tdx2);
+        strcat(what, ", backward_argmax");
+        fx_assert_close_tol(what, got, dx, dxtol, nx);
+        free(got);
+        oclnn_tensor_destroy(tdx2);
+    }
     oclnn_tensor *ts[] = {tx, tdy, tdx};
     fx_destroy(ts, 3);
     free(x);
@@ -350,6 +458,10 @@ START_TEST(max_infinities)
     ck_assert_int_eq(oclnn_pool2d_backward(c, &d, tx, tdy, tdx), OCLNN_SUCCESS);
     float *got = fx_download(tdx);
     fx_assert_close("max backward with infinities", got, want, nx, 0, 4e-7);
+    free(got);
+    argmax_pair(&d, tx, tdy, tdx, NULL);
+    got = fx_download(tdx);
+    fx_assert_close("max backward_argmax with infinities", got, want, nx, 0, 4e-7);
     /* Window (0, 0) covers rows 0-1 and columns 0-1: all -inf, so x[0][0] gets its dy. */
     ck_assert_float_eq(got[0], dy[0]);
     free(got);
@@ -480,6 +592,41 @@ START_TEST(bad_arguments)
                      "dy [1][2][3][2] does not match");
     fx_assert_status(oclnn_pool2d_backward(c, &d, x, y, yw), OCLNN_INVALID_ARGUMENT,
                      "dx [1][2][3][2] does not match the expected [1][2][4][4]");
+    /* The training pair: a u8 argmax of y's shape, max mode, at most 256 window positions. */
+    oclnn_tensor_desc ad = yd, adw = wrong;
+    ad.dtype = OCLNN_U8;
+    adw.dtype = OCLNN_U8;
+    oclnn_tensor *am = fx_tensor(&ad, NULL), *amw = fx_tensor(&adw, NULL);
+    fx_assert_status(oclnn_pool2d_forward_argmax(c, &d, x, y, y), OCLNN_INVALID_ARGUMENT,
+                     "argmax has dtype 0, expected OCLNN_U8 (2)");
+    fx_assert_status(oclnn_pool2d_forward_argmax(c, &d, x, y, amw), OCLNN_INVALID_ARGUMENT,
+                     "argmax [1][2][3][2] does not match the expected [1][2][2][2]");
+    fx_assert_status(oclnn_pool2d_forward_argmax(c, &d, x, y, NULL), OCLNN_INVALID_ARGUMENT,
+                     "argmax is NULL");
+    fx_assert_status(oclnn_pool2d_forward_argmax(c, &d, x, yw, am), OCLNN_INVALID_ARGUMENT,
+                     "y [1][2][3][2] does not match");
+    ck_assert_int_eq(oclnn_pool2d_forward_argmax(NULL, &d, x, y, am), OCLNN_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(NULL), "pool2d_forward_argmax: ctx is NULL"));
+    b = d;
+    b.mode = OCLNN_POOL_AVG;
+    fx_assert_status(oclnn_pool2d_forward_argmax(c, &b, x, y, am), OCLNN_INVALID_ARGUMENT,
+                     "mode 1 must be OCLNN_POOL_MAX (0)");
+    fx_assert_status(oclnn_pool2d_backward_argmax(c, &b, am, y, dx), OCLNN_INVALID_ARGUMENT,
+                     "mode 1 must be OCLNN_POOL_MAX (0)");
+    fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, amw, y, dx), OCLNN_INVALID_ARGUMENT,
+                     "argmax [1][2][3][2] does not match");
+    fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, am, yw, dx), OCLNN_INVALID_ARGUMENT,
+                     "dy [1][2][3][2] does not match");
+    fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, am, y, x2), OCLNN_INVALID_ARGUMENT,
+                     "must be a 4-D f32");
+    fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, am, y, am), OCLNN_INVALID_ARGUMENT,
+                     "dx has dtype 2, expected OCLNN_F32");
+    uint8_t codes[8];
+    ck_assert_int_eq(oclnn_tensor_download(c, am, codes, 8, 1), OCLNN_SUCCESS);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(codes[i], 255); /* the fixture's fill: nothing wrote argmax */
+    oclnn_tensor_destroy(am);
+    oclnn_tensor_destroy(amw);
     assert_all_nan("y after rejected calls", y);
     assert_all_nan("dx after rejected calls", dx);
     /* output_shape reports through the thread's message (there is no context). */

@@ -1,5 +1,5 @@
 /* test_tensor.c - descriptors, create/wrap/view/destroy, blocking and non-blocking transfers,
- * labels, fill, and the size checks where a buffer meets a descriptor. */
+ * labels, fill, u8 tensors, and the size checks where a buffer meets a descriptor. */
 #include "fixture.h"
 
 #include <math.h>
@@ -145,6 +145,44 @@ START_TEST(labels_are_validated)
 }
 END_TEST
 
+/* u8 tensors (max pooling's arg-max): a byte per element through fill, upload, views and
+ * download; fill takes 0..255 only. */
+START_TEST(u8_tensors)
+{
+    oclnn_context *c = fx_ctx();
+    oclnn_tensor_desc d = oclnn_tensor_desc_4d(1, 2, 3, 5);
+    d.dtype = OCLNN_U8;
+    oclnn_tensor *t = NULL, *v = NULL;
+    ck_assert_int_eq(oclnn_tensor_create(c, &d, &t), OCLNN_SUCCESS);
+    uint8_t got[30], up[30];
+    ck_assert_int_eq(oclnn_tensor_fill(c, t, 200), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_download(c, t, got, 30, 1), OCLNN_SUCCESS);
+    for (int i = 0; i < 30; i++)
+        ck_assert_int_eq(got[i], 200);
+    fx_assert_status(oclnn_tensor_fill(c, t, 256), OCLNN_INVALID_ARGUMENT,
+                     "value 256 does not fit a u8 tensor (0 to 255)");
+    fx_assert_status(oclnn_tensor_fill(c, t, NAN), OCLNN_INVALID_ARGUMENT, "does not fit");
+    fx_assert_status(oclnn_tensor_fill(c, t, -1), OCLNN_INVALID_ARGUMENT, "does not fit");
+    for (int i = 0; i < 30; i++)
+        up[i] = (uint8_t)(7 * i + 3);
+    ck_assert_int_eq(oclnn_tensor_upload(c, t, up, 30, 1), OCLNN_SUCCESS);
+    oclnn_tensor_desc vd = oclnn_tensor_desc_1d(4);
+    vd.dtype = OCLNN_U8;
+    ck_assert_int_eq(oclnn_tensor_view(c, t, &vd, 26, &v), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_fill(c, v, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_download(c, t, got, 30, 1), OCLNN_SUCCESS);
+    for (int i = 0; i < 30; i++)
+        ck_assert_int_eq(got[i], i >= 26 ? 1 : up[i]);
+    vd.dims[0] = 5;
+    oclnn_tensor_destroy(v);
+    v = NULL;
+    fx_assert_status(oclnn_tensor_view(c, t, &vd, 26, &v), OCLNN_INVALID_ARGUMENT,
+                     "[5] at offset 26 does not fit in base [1][2][3][5] (30 elements)");
+    ck_assert_ptr_null(v);
+    oclnn_tensor_destroy(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tensor");
@@ -155,6 +193,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wrap_and_view_with_offsets);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, labels_are_validated);
+    tcase_add_test(tc, u8_tensors);
     suite_add_tcase(s, tc);
     return s;
 }

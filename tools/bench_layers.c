@@ -89,6 +89,7 @@ typedef struct layer_arg {
     oclnn_tensor *gamma, *beta, *rmean, *rvar, *smean, *sinv, *dgamma, *dbeta;
     oclnn_tensor *labels, *loss;
     oclnn_tensor *w, *b, *dw, *db;
+    oclnn_tensor *argmax; /* max pooling: the training forward's arg-max codes */
 } layer_arg;
 
 static oclnn_status layer_call(oclnn_context *ctx, void *p)
@@ -103,7 +104,9 @@ static oclnn_status layer_call(oclnn_context *ctx, void *p)
                    : oclnn_activation_backward(ctx, act, a->x, a->dy, a->dx);
     }
     case OP_ADD: return oclnn_add(ctx, 1.0f, a->x, 1.0f, a->z, a->y);
-    case OP_MAXPOOL:
+    case OP_MAXPOOL: /* backward as in training (and PyTorch): from the forward's arg-max */
+        return fwd ? oclnn_pool2d_forward(ctx, &a->pool, a->x, a->y)
+                   : oclnn_pool2d_backward_argmax(ctx, &a->pool, a->argmax, a->dy, a->dx);
     case OP_AVGPOOL:
         return fwd ? oclnn_pool2d_forward(ctx, &a->pool, a->x, a->y)
                    : oclnn_pool2d_backward(ctx, &a->pool, a->x, a->dy, a->dx);
@@ -164,11 +167,11 @@ static void shapes(const layer_entry *e, int n, oclnn_tensor_desc *x, oclnn_tens
 
 /* Bytes each pass must move at least (f32 = 4 bytes; E = elements of x, Ey of y, C channels,
  * P parameters): every input read once, every output written once. Kernels that read an input
- * twice (two-pass statistics, max-pool backward re-finding the arg-max) move more: the GB/s
- * figure is then "useful" bandwidth and its % of copy says how close to the minimum they come.
+ * twice (two-pass statistics) move more: the GB/s figure is then "useful" bandwidth and its % of
+ * copy says how close to the minimum they come.
  *   relu/gelu fwd  x, y                          2E        bwd  x, dy, dx            3E
  *   add            a, b, y                       3E
- *   pool fwd       x, y                          E + Ey    bwd max  x, dy, dx        2E + Ey
+ *   pool fwd       x, y                          E + Ey    bwd max  argmax, dy, dx   E + 1.25Ey
  *                                                          bwd avg  dy, dx           E + Ey
  *   global avg     x, y                          E + NC    bwd  dy, dx               E + NC
  *   batchnorm fwd  x, gamma, beta, running mean/var in+out, y, save mean/invstd   2E + 9C
@@ -191,7 +194,7 @@ static double pass_bytes(const layer_entry *e, int pass, const oclnn_tensor_desc
     case OP_RELU:
     case OP_GELU: v = fwd ? 2 * E : 3 * E; break;
     case OP_ADD: v = 3 * E; break;
-    case OP_MAXPOOL: v = fwd ? E + Ey : 2 * E + Ey; break;
+    case OP_MAXPOOL: v = fwd ? E + Ey : E + 1.25 * Ey; break;
     case OP_AVGPOOL: v = E + Ey; break;
     case OP_GAP: v = E + N * C; break;
     case OP_BATCHNORM: v = fwd ? 2 * E + 9 * C : 3 * E + 5 * C; break;
@@ -271,6 +274,14 @@ static oclnn_status make_tensors(bench *b, const layer_entry *e, const oclnn_ten
         T(y, *yd, 0, 0);
         T(dy, *yd, -1, 1);
         T(dx, *xd, 0, 0);
+        if (e->op == OP_MAXPOOL) { /* random bytes, then the codes of x */
+            oclnn_tensor_desc ad = *yd;
+            ad.dtype = OCLNN_U8;
+            T(argmax, ad, 0, 0);
+            s = oclnn_pool2d_forward_argmax(b->ctx, &a->pool, a->x, a->y, a->argmax);
+            if (s != OCLNN_SUCCESS)
+                return s;
+        }
         break;
     case OP_ADD:
         T(z, *xd, -2, 2);

@@ -59,6 +59,7 @@ static void release_compiled(oclnn_net *net)
         release_tensor(&l->save_mean);
         release_tensor(&l->save_invstd);
         release_tensor(&l->probs);
+        release_tensor(&l->argmax);
         release_tensor(&l->dy);
         for (int j = 0; j < 2; j++) {
             release_tensor(&l->dx[j]);
@@ -597,7 +598,7 @@ static oclnn_status new_tensor(oclnn_net *net, oclnn_tensor_desc d, oclnn_tensor
 {
     TRY(oclnn_tensor_create(net->ctx, &d, out));
     if (bytes)
-        *bytes += oclnn_tensor_desc_count(&d) * 4;
+        *bytes += oclnn_tensor_desc_count(&d) * (d.dtype == OCLNN_U8 ? 1 : 4);
     return OCLNN_SUCCESS;
 }
 
@@ -641,6 +642,14 @@ static oclnn_status plan_activations(oclnn_net *net)
             s = new_tensor(net, l->out, &net->acts[net->nacts], &net->mem.activations);
             if (s == OCLNN_SUCCESS)
                 s = view(net, net->acts[net->nacts++], l->out, 0, &l->y);
+        }
+        /* Training max pooling keeps a byte per output for its backward (which then reads no
+         * x), as PyTorch keeps its indices. */
+        if (s == OCLNN_SUCCESS && l->kind == NET_POOL && l->pool.mode == OCLNN_POOL_MAX &&
+            (long)l->pool.window_h * l->pool.window_w <= 256 && !net->inference_only) {
+            oclnn_tensor_desc ad = l->out;
+            ad.dtype = OCLNN_U8;
+            s = new_tensor(net, ad, &l->argmax, &net->mem.activations);
         }
         if (s == OCLNN_SUCCESS && (l->kind == NET_BATCHNORM || l->kind == NET_LAYERNORM)) {
             int n, c, h, w;
@@ -1049,7 +1058,12 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
                                         l->y));
             break;
         case NET_ACTIVATION: TRY(oclnn_activation_forward(ctx, l->act, x, l->y)); break;
-        case NET_POOL: TRY(oclnn_pool2d_forward(ctx, &l->pool, x, l->y)); break;
+        case NET_POOL:
+            if (training && l->argmax)
+                TRY(oclnn_pool2d_forward_argmax(ctx, &l->pool, x, l->y, l->argmax));
+            else
+                TRY(oclnn_pool2d_forward(ctx, &l->pool, x, l->y));
+            break;
         case NET_GLOBAL_AVG_POOL: TRY(oclnn_global_avg_pool_forward(ctx, x, l->y)); break;
         case NET_FLATTEN: break;
         case NET_LINEAR: TRY(oclnn_linear_forward(ctx, x, p0, p1, l->y)); break;
@@ -1174,7 +1188,11 @@ static oclnn_status backward(oclnn_net *net)
             break;
         case NET_POOL:
             if (want_dx) {
-                TRY(oclnn_pool2d_backward(ctx, &l->pool, x, dy, grad_target(net, l, 0)));
+                if (l->argmax)
+                    TRY(oclnn_pool2d_backward_argmax(ctx, &l->pool, l->argmax, dy,
+                                                     grad_target(net, l, 0)));
+                else
+                    TRY(oclnn_pool2d_backward(ctx, &l->pool, x, dy, grad_target(net, l, 0)));
                 TRY(accumulate(net, l, 0));
             }
             break;

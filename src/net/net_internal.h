@@ -60,6 +60,7 @@ typedef struct net_layer {
     oclnn_tensor *y; /* forward output (may share the input's buffer) */
     oclnn_tensor *save_mean, *save_invstd;
     oclnn_tensor *probs;
+    oclnn_tensor *argmax; /* max pooling in training: the forward's arg-max codes (u8) */
     oclnn_tensor *dy;     /* gradient of the output, in the gnode's slab */
     oclnn_tensor *dx[2];  /* gradient of each input, shaped like that input */
     oclnn_tensor *tmp[2]; /* the accumulation scratch, shaped like each input */

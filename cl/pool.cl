@@ -13,10 +13,9 @@
  *          constants (0: from the kernel arguments, which must then match the nonzero ones).
  *          NT_STORES (0 or 1; default 0) - the backward gathers may write dx with clang's
  *          non-temporal stores (CPUs; the kernel argument nt chooses per call).
- * Window kernels handle blocks of FWD_ROWS x 8 outputs (average forward), FWD_ROWS x 16 (max
- * forward and arg-max codes), ROWS x 8 inputs (one-pass backward) or GATHER_ROWS x 16 stride_w
- * inputs (backward gathers); every window holds at least one input position because each pad is
- * smaller than the window. */
+ * Window kernels handle blocks of FWD_ROWS x 16 outputs (forward and arg-max codes), ROWS x 8
+ * inputs (one-pass backward) or GATHER_ROWS x 16 stride_w inputs (backward gathers); every window
+ * holds at least one input position because each pad is smaller than the window. */
 #ifndef ROWS
 #define ROWS 4
 #endif
@@ -100,20 +99,19 @@ inline float8 gather_cols(__global const float *r, int8 c, int w)
     return (float8)(r[c.s0], r[c.s1], r[c.s2], r[c.s3], r[c.s4], r[c.s5], r[c.s6], r[c.s7]);
 }
 
-/* The 8 windows (oy, ox0 + lane), in vectors: the maximum with its arg-max position when `track`
- * (MODE_MAX), or the average. Window positions are visited in row-major order and a value
- * replaces the maximum only when strictly greater, so ties go to the first position; a NaN always
- * replaces it (NaNs propagate as in PyTorch, whose rule this is). Positions outside the input
- * are skipped: max reads them as -inf, which never replaces anything, sum as 0. Lanes past the
- * output row compute harmless values from clamped loads. */
-inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geom g, int mode,
-                       bool track, int8 *arg_row, int8 *arg_col)
+/* The maxima of the 8 windows (oy, ox0 + lane), in vectors, with their arg-max positions (the
+ * one-pass backward). Window positions are visited in row-major order and a value replaces the
+ * maximum only when strictly greater, so ties go to the first position; a NaN always replaces it
+ * (NaNs propagate as in PyTorch, whose rule this is). Positions outside the input are skipped
+ * (read as -inf, which never replaces anything). Lanes past the output row compute harmless
+ * values from clamped loads. */
+inline void windows8_argmax(__global const float *xp, int oy, int ox0, const pool_geom g,
+                            int8 *arg_row, int8 *arg_col)
 {
     const int h0 = oy * g.sh - g.pt, w0 = ox0 * g.sw - g.pl;
     const int is = max(0, -h0), ie = min(g.kh, g.h - h0);
     const int8 c0 = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * g.sw + w0;
-    const float fill = mode == MODE_MAX ? -INFINITY : 0.0f;
-    float8 r = (float8)fill;
+    float8 r = (float8)(-INFINITY);
     int8 ar = (int8)(h0 + is), ac = max(c0, (int8)0);
 /* One pass over the window positions; LOAD gives the 8 lanes' values at row `row`, offset j. */
 #define WINDOW_PASS(LOAD)                                                                          \
@@ -121,34 +119,21 @@ inline float8 windows8(__global const float *xp, int oy, int ox0, const pool_geo
         __global const float *row = xp + (h0 + i) * g.w;                                           \
         for (int j = 0; j < g.kw; j++) {                                                           \
             const float8 v = LOAD;                                                                 \
-            if (mode == MODE_MAX) {                                                                \
-                const int8 upd = isgreater(v, r) | isnan(v);                                       \
-                r = select(r, v, upd);                                                             \
-                if (track) {                                                                       \
-                    ar = select(ar, (int8)(h0 + i), upd);                                          \
-                    ac = select(ac, c0 + j, upd);                                                  \
-                }                                                                                  \
-            } else {                                                                               \
-                r += v;                                                                            \
-            }                                                                                      \
+            const int8 upd = isgreater(v, r) | isnan(v);                                           \
+            r = select(r, v, upd);                                                                 \
+            ar = select(ar, (int8)(h0 + i), upd);                                                  \
+            ac = select(ac, c0 + j, upd);                                                          \
         }                                                                                          \
     }
     if (w0 >= 0 && w0 + 7 * g.sw + g.kw <= g.w) {
         WINDOW_PASS(load_cols(row + w0 + j, g.sw))
     } else {
         WINDOW_PASS(
-            select((float8)fill, gather_cols(row, c0 + j, g.w), c0 + j >= 0 && c0 + j < g.w))
+            select((float8)(-INFINITY), gather_cols(row, c0 + j, g.w), c0 + j >= 0 && c0 + j < g.w))
     }
 #undef WINDOW_PASS
     *arg_row = ar;
     *arg_col = ac;
-    if (mode == MODE_AVG)
-        return r / (float8)(g.kh * g.kw);
-    if (mode == MODE_AVG_EXCLUDE_PAD) {
-        const int8 cols = min(c0 + g.kw, (int8)g.w) - max(c0, (int8)0);
-        return r / convert_float8(cols * (ie - is));
-    }
-    return r;
 }
 
 #define POOL_ARGS                                                                                  \
@@ -176,30 +161,6 @@ inline void store_lanes(float8 v, __global float *p, int n)
     for (int j = 0; j < n; j++)
         p[j] = t[j];
 }
-
-/* Each work-item computes runs of 8 outputs in FWD_ROWS consecutive rows.
- * Global: (ceil(ow / 8), ceil(oh / FWD_ROWS), planes). */
-#define DEFINE_POOL_FORWARD(NAME, MODE)                                                            \
-    __kernel void NAME(__global const float *x, const ulong x_off, __global float *y,              \
-                       const ulong y_off, POOL_ARGS)                                               \
-    {                                                                                              \
-        POOL_WINDOW                                                                                \
-        const int ox0 = (int)get_global_id(0) * 8, oy0 = (int)get_global_id(1) * FWD_ROWS;         \
-        const int p = (int)get_global_id(2);                                                       \
-        if (ox0 >= ow || oy0 >= oh || p >= planes)                                                 \
-            return;                                                                                \
-        const pool_geom g = POOL_GEOM;                                                             \
-        __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
-        __global float *yp = y + y_off + (ulong)p * (ulong)(oh * ow) + (ulong)ox0;                 \
-        for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {                                   \
-            int8 ar, ac;                                                                           \
-            const float8 r = windows8(xp, oy, ox0, g, MODE, false, &ar, &ac);                      \
-            store_lanes(r, yp + oy * ow, ow - ox0);                                                \
-        }                                                                                          \
-    }
-
-DEFINE_POOL_FORWARD(pool_avg_forward, MODE_AVG)
-DEFINE_POOL_FORWARD(pool_avg_exclude_pad_forward, MODE_AVG_EXCLUDE_PAD)
 
 /* The output rows (or columns) whose windows contain input row i: [lo, hi]. */
 inline int first_window(int i, int pad, int k, int s)
@@ -275,7 +236,7 @@ inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
                                        wl < nwin);                                                 \
                 if (MODE == MODE_MAX) {                                                            \
                     int8 ar, ac;                                                                   \
-                    windows8(xp, oy, oxa, g, MODE, true, &ar, &ac);                                \
+                    windows8_argmax(xp, oy, oxa, g, &ar, &ac);                                     \
                     const int8 rr = ar - iy0;                                                      \
                     FOR_LANES(ROUTE_MAX)                                                           \
                 } else {                                                                           \
@@ -312,15 +273,19 @@ INLINE float16 load_cols16(__global const float *p, int sw)
     return GATHER16(float16, p, LANES16 * sw);
 }
 
-/* The arg-max of every window as its position in the window, i * kw + j, found by the forward's
- * scan (same tie and NaN rules; a window whose values are all -inf keeps its first position
- * inside the input), 16 windows of a row in vectors: pass 1 of the max-pool backward when the
- * forward kept nothing (the host takes the two passes when the workspace holds a byte per output
- * and kh * kw <= 256), and, writing the maxima too, the training forward; the max forward is the
- * same scan writing only the maxima.
+/* The forward kernels and the arg-max codes: 16 windows of a row in vectors, FWD_ROWS rows per
+ * work-item, over a window of constants (WIN_*, STRIDE_*: one program per pooling shape).
+ * Window positions are visited in row-major order. Max: a value replaces the maximum only when
+ * strictly greater, so ties go to the first position; a NaN always replaces it (NaNs propagate
+ * as in PyTorch, whose rule this is); positions outside the input are skipped, and the arg-max
+ * is the position in the window, i * kw + j (a window whose values are all -inf keeps its first
+ * position inside the input). Average: the sum over kh * kw, or over the positions inside the
+ * input (exclude-pad). The codes alone are pass 1 of the max-pool backward when the forward kept
+ * nothing (the host takes the two passes when the workspace holds a byte per output and
+ * kh * kw <= 256); with the maxima, the training forward.
  * Global: (ceil(ow / 16), ceil(oh / FWD_ROWS), planes). */
-#define DEFINE_POOL_MAX_WINDOWS(NAME, OUT_ARGS, STORE)                                             \
-    __kernel void NAME(__global const float *x, const ulong x_off, OUT_ARGS POOL_ARGS)          \
+#define DEFINE_POOL_WINDOWS16(NAME, MODE, OUT_ARGS, STORE)                                         \
+    __kernel void NAME(__global const float *x, const ulong x_off, OUT_ARGS POOL_ARGS)             \
     {                                                                                              \
         POOL_WINDOW                                                                                \
         const int ox0 = (int)get_global_id(0) * 16, oy0 = (int)get_global_id(1) * FWD_ROWS;        \
@@ -331,23 +296,29 @@ INLINE float16 load_cols16(__global const float *p, int sw)
         const ulong at = (ulong)p * (ulong)(oh * ow) + (ulong)ox0;                                 \
         const int w0 = ox0 * sw - pl;                                                              \
         const int16 c0 = LANES16 * sw + w0;                                                        \
+        const float fill = MODE == MODE_MAX ? -INFINITY : 0.0f;                                    \
         for (int oy = oy0; oy < min(oy0 + FWD_ROWS, oh); oy++) {                                   \
             const int h0 = oy * sh - pt, is = max(0, -h0), ie = min(kh, h - h0);                   \
-            float16 m = (float16)(-INFINITY);                                                      \
+            float16 m = (float16)fill;                                                             \
             int16 arg = max(c0, (int16)0) - c0 + is * kw;                                          \
             if (w0 >= 0 && w0 + 15 * sw + kw <= w) {                                               \
-                CODE_PASS(load_cols16(row + w0 + j, sw))                                           \
+                WINDOW16_PASS(MODE, load_cols16(row + w0 + j, sw))                                 \
             } else {                                                                               \
-                CODE_PASS(select((float16)(-INFINITY),                                             \
-                                 GATHER16(float16, row, clamp(c0 + j, (int16)0, (int16)(w - 1))),  \
-                                 c0 + j >= 0 && c0 + j < w))                                       \
+                WINDOW16_PASS(MODE, select((float16)fill,                                          \
+                                           GATHER16(float16, row,                                  \
+                                                    clamp(c0 + j, (int16)0, (int16)(w - 1))),      \
+                                           c0 + j >= 0 && c0 + j < w))                             \
             }                                                                                      \
+            if (MODE == MODE_AVG)                                                                  \
+                m = m / (float16)(kh * kw);                                                        \
+            if (MODE == MODE_AVG_EXCLUDE_PAD)                                                      \
+                m = m / convert_float16((min(c0 + kw, (int16)w) - max(c0, (int16)0)) * (ie - is)); \
             const int n = min(ow - ox0, 16);                                                       \
             STORE                                                                                  \
         }                                                                                          \
     }
 /* One pass over the window positions; LOAD gives the 16 lanes' values at row `row`, offset j. */
-#define CODE_PASS(LOAD)                                                                            \
+#define WINDOW16_PASS(MODE, LOAD)                                                                  \
     UNROLL_WINDOW for (int i = 0; i < kh; i++)                                                     \
     {                                                                                              \
         __global const float *row = xp + (h0 + i) * w;                                             \
@@ -355,15 +326,19 @@ INLINE float16 load_cols16(__global const float *p, int sw)
             UNROLL_WINDOW for (int j = 0; j < kw; j++)                                             \
             {                                                                                      \
                 const float16 v = LOAD;                                                            \
-                const int16 upd = isgreater(v, m) | isnan(v);                                      \
-                m = select(m, v, upd);                                                             \
-                arg = select(arg, (int16)(i * kw + j), upd);                                       \
+                if (MODE == MODE_MAX) {                                                            \
+                    const int16 upd = isgreater(v, m) | isnan(v);                                  \
+                    m = select(m, v, upd);                                                         \
+                    arg = select(arg, (int16)(i * kw + j), upd);                                   \
+                } else {                                                                           \
+                    m += v;                                                                        \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
 #define Y_ARGS __global float *y, const ulong y_off,
 #define CODES_ARGS __global uchar *code, const ulong code_off,
-#define STORE_MAXIMA                                                                               \
+#define STORE_Y                                                                                    \
     store_lanes(m.lo, y + y_off + at + oy * ow, n);                                                \
     if (n > 8)                                                                                     \
         store_lanes(m.hi, y + y_off + at + oy * ow + 8, n - 8);
@@ -380,9 +355,11 @@ INLINE float16 load_cols16(__global const float *p, int sw)
                 cp[j] = t[j];                                                                      \
         }                                                                                          \
     }
-DEFINE_POOL_MAX_WINDOWS(pool_max_codes, CODES_ARGS, STORE_CODES)
-DEFINE_POOL_MAX_WINDOWS(pool_max_forward_codes, Y_ARGS CODES_ARGS, STORE_MAXIMA STORE_CODES)
-DEFINE_POOL_MAX_WINDOWS(pool_max_forward_const, Y_ARGS, STORE_MAXIMA)
+DEFINE_POOL_WINDOWS16(pool_max_forward, MODE_MAX, Y_ARGS, STORE_Y)
+DEFINE_POOL_WINDOWS16(pool_avg_forward, MODE_AVG, Y_ARGS, STORE_Y)
+DEFINE_POOL_WINDOWS16(pool_avg_exclude_pad_forward, MODE_AVG_EXCLUDE_PAD, Y_ARGS, STORE_Y)
+DEFINE_POOL_WINDOWS16(pool_max_codes, MODE_MAX, CODES_ARGS, STORE_CODES)
+DEFINE_POOL_WINDOWS16(pool_max_forward_codes, MODE_MAX, Y_ARGS CODES_ARGS, STORE_Y STORE_CODES)
 
 /* Row r's dy (or arg-max codes) of the windows o + l for the 16 lanes l, for an edge block whose
  * lanes past the row are masked: one vector load where it stays inside the tensor (r is element

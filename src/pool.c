@@ -1,6 +1,6 @@
 /* pool.c - 2-D max/average pooling and global average pooling, NCHW (cl/pool.cl). Backward
  * passes are gathers over the windows containing each input element (max: of the arg-max codes
- * found by a first pass): deterministic, no atomics. */
+ * the training forward kept, or that a first pass finds): deterministic, no atomics. */
 #include "internal.h"
 
 #define POOL_ROWS 4
@@ -11,13 +11,12 @@
 #define STR(x) STR_(x)
 #define POOL_ROW_OPTS " -DFWD_ROWS=" STR(POOL_FWD_ROWS) " -DGATHER_ROWS=" STR(POOL_GATHER_ROWS)
 #define POOL_OPTS "-DVEC=" STR(POOL_VEC) " -DROWS=" STR(POOL_ROWS) POOL_ROW_OPTS
-/* Window kernels: each work-item handles runs of 8 columns in POOL_FWD_ROWS output rows
- * (average forward) or POOL_ROWS input rows (one-pass backward), 16 columns in POOL_FWD_ROWS
- * output rows (max forward, arg-max codes) or 16 strides of columns in POOL_GATHER_ROWS input
- * rows (backward gathers);
- * fixed local size of 8 x 8 work-items. */
+/* Window kernels: each work-item handles runs of 16 columns in POOL_FWD_ROWS output rows
+ * (forward, arg-max codes), 8 columns in POOL_ROWS input rows (one-pass backward) or 16 strides
+ * of columns in POOL_GATHER_ROWS input rows (backward gathers); fixed local size of 8 x 8
+ * work-items. */
 #define RUN 8
-#define GATHER_RUN 16 /* the max-window kernels and the gathers: 16 columns per work-item */
+#define GATHER_RUN 16 /* forward, arg-max and gather kernels: 16 columns per work-item */
 #define GATHER_Q 4    /* as in cl/pool.cl */
 static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
@@ -125,7 +124,8 @@ static oclnn_status check_shape(oclnn_context *ctx, const char *op, const char *
 
 static const char *pool_kernel(oclnn_pool_mode mode, bool backward)
 {
-    static const char *const fwd[] = {NULL, "pool_avg_forward", "pool_avg_exclude_pad_forward"};
+    static const char *const fwd[] = {"pool_max_forward", "pool_avg_forward",
+                                      "pool_avg_exclude_pad_forward"};
     static const char *const bwd[] = {"pool_max_backward", "pool_avg_backward",
                                       "pool_avg_exclude_pad_backward"};
     return backward ? bwd[mode] : fwd[mode];
@@ -188,13 +188,14 @@ static cl_int nt_stores(const oclnn_context *ctx, const oclnn_tensor_desc *xd)
            oclnn_tensor_desc_count(xd) * sizeof(float) >= NT_MIN_BYTES;
 }
 
-/* Grids of the gathers (over the inputs) and of the arg-max kernels (over the outputs). */
+/* Grids of the gathers (over the inputs) and of the forward and arg-max kernels (over the
+ * outputs). */
 static pool_grid gather_grid(const oclnn_pool2d_desc *d, const oclnn_tensor_desc *xd)
 {
     return (pool_grid){(size_t)xd->dims[3], (size_t)xd->dims[2],
                        GATHER_RUN * (size_t)d->stride_w, POOL_GATHER_ROWS};
 }
-static pool_grid codes_grid(const oclnn_tensor_desc *yd)
+static pool_grid window_grid(const oclnn_tensor_desc *yd)
 {
     return (pool_grid){(size_t)yd->dims[3], (size_t)yd->dims[2], GATHER_RUN, POOL_FWD_ROWS};
 }
@@ -234,17 +235,10 @@ oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *d
     oclnn__profile_work(ctx, "pool2d", 0, xbytes + oclnn_tensor_desc_count(&yd) * sizeof(float));
     cl_ulong xo = x->offset, yo = y->offset;
     oclnn_arg args[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo)};
-    if (desc->mode == OCLNN_POOL_MAX) {
-        /* The arg-max kernels' scan without the codes: 16 windows in vectors over a window of
-         * constants, 1.3x the generic kernel's speed on ResNet's 3x3 s2 (POCL, AVX-512). */
-        char opts[192];
-        shape_opts(ctx, desc, opts, sizeof opts);
-        return launch_pool(ctx, desc, opts, "pool_max_forward_const", &x->desc, &yd,
-                           codes_grid(&yd), args, 4);
-    }
-    pool_grid grid = {(size_t)yd.dims[3], (size_t)yd.dims[2], RUN, POOL_FWD_ROWS};
-    return launch_pool(ctx, desc, POOL_OPTS, pool_kernel(desc->mode, false), &x->desc, &yd, grid,
-                       args, 4);
+    char opts[192];
+    shape_opts(ctx, desc, opts, sizeof opts);
+    return launch_pool(ctx, desc, opts, pool_kernel(desc->mode, false), &x->desc, &yd,
+                       window_grid(&yd), args, 4);
 }
 
 oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
@@ -305,7 +299,7 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
         return s;
     cl_ulong zero = 0;
     oclnn_arg cargs[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(ws), OCLNN_ARG(zero)};
-    s = launch_pool(ctx, desc, opts, "pool_max_codes", &x->desc, &yd, codes_grid(&yd), cargs, 4);
+    s = launch_pool(ctx, desc, opts, "pool_max_codes", &x->desc, &yd, window_grid(&yd), cargs, 4);
     if (s != OCLNN_SUCCESS)
         return s;
     return max_gather(ctx, desc, opts, ws, 0, dy, dx, &yd);
@@ -366,7 +360,7 @@ oclnn_status oclnn_pool2d_forward_argmax(oclnn_context *ctx, const oclnn_pool2d_
     cl_ulong xo = x->offset, yo = y->offset, ao = argmax->offset;
     oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),           OCLNN_ARG(y->mem),
                               OCLNN_ARG(yo),     OCLNN_ARG(argmax->mem), OCLNN_ARG(ao)};
-    return launch_pool(ctx, desc, opts, "pool_max_forward_codes", &x->desc, &yd, codes_grid(&yd),
+    return launch_pool(ctx, desc, opts, "pool_max_forward_codes", &x->desc, &yd, window_grid(&yd),
                        args, 6);
 }
 

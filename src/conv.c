@@ -271,18 +271,21 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *   backward weights: DIRECT for kernels wider than 1x1 at any stride (its flat kernel over
  *     chunks of images: 2.7-4.2x faster than IM2COL_GEMM on the stride-1 14x14 and 7x7 ResNet
  *     layers at batch 32, 1.4x slower on 512@7 at batch 1; on the stride-2 ResNet 3x3 layers
- *     at batch 32 48-54 ms against IM2COL_GEMM's 70-125); the GEMM algorithms for 1x1
- *     kernels at any stride (ConvNeXt 96>384@56: 140 ms against DIRECT's 300-600 at batch 32,
- *     even at batch 1; ResNet 1x1 s2 projections 1.3-9x faster at batch 32, 3.5-12x at
- *     batch 1); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
+ *     at batch 32 48-54 ms against IM2COL_GEMM's 70-125); DIRECT for 1x1 stride-1 kernels
+ *     too (after its flat backward-weights kernel: ConvNeXt 96>384@56 at batch 32 level with
+ *     GEMM_1X1, 125 ms against 118, on a 2-core Intel AVX-512 CPU; the ConvNeXt training step
+ *     on 28x28 images, whose pointwise layers on 7x7 and 14x14 planes ran as 128 tiny GEMMs
+ *     each, 229 -> 359 images/s); IM2COL_GEMM for the 1x1 stride-2 projections (1.3-9x faster
+ *     at batch 32, 3.5-12x at batch 1, measured on Zen 5 before the flat kernel; see below for
+ *     AVX2); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
  *     at most 8x8 pixels and batches of >= 8, where DIRECT's work-items each stream the whole
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
  *     measured level with DIRECT on the ResNet-18 3x3 layers: not picked.
  *   On AVX2 CPUs (native vector width 8; measured on POCL, 2-core Zen 3, batch 32 and the
  *   models' batch 128 on 28x28 images): backward data DIRECT from 3 channels per group for
- *   kernels wider than 1x1 (the stems' 3 input channels: 2.0-2.1x faster than IM2COL_GEMM), and
- *   backward weights DIRECT for 1x1 stride-1 kernels too (ConvNeXt 96>384@56: 142 ms against
+ *   kernels wider than 1x1 (the stems' 3 input channels: 2.0-2.1x faster than IM2COL_GEMM); its
+ *   1x1 backward weights measured as on AVX-512 (ConvNeXt 96>384@56: DIRECT 142 ms against
  *   GEMM_1X1's 198 and IM2COL_GEMM's 232; its pointwise layers on 7x7 and 14x14 planes 3.4-3.8x
  *   faster than GEMM_1X1's per-image GEMMs). The stride-2 projections stay with IM2COL_GEMM
  *   although DIRECT measured 1.3-2x faster there: with it the ResNet three-step test's inference
@@ -304,13 +307,13 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
     oclnn_conv_algo a = gemm_algo(g);
     if (ctx->info.type & CL_DEVICE_TYPE_CPU) {
         /* AVX2 and narrower: DIRECT's 6-channel blocks (conv_tuning.c) waste less on few
-         * channels and beat the GEMMs on 1x1 backward weights too. */
+         * channels. */
         const bool narrow = ctx->info.native_vector_width_float < 16;
         const bool wide_kernel = g->r > 1 || g->s > 1;
         if (pass == OCLNN_CONV_FORWARD ||
             (pass == OCLNN_CONV_BACKWARD_DATA &&
              (g->cg >= 16 || (narrow && wide_kernel && g->cg >= 3))) ||
-            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (wide_kernel || (narrow && is_1x1(g)))))
+            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (wide_kernel || is_1x1(g))))
             a = OCLNN_CONV_DIRECT;
         int chunk;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&

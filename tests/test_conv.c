@@ -60,7 +60,8 @@ static const shape shapes[] = {
     {"ConvNeXt-T stem 4x4 s4 3->16", 2, 3, 32, 32, 16, 4, 4, 0, 0, 0, 0, 4, 4, 1, 1, 1},
     {"ConvNeXt-T downsample 2x2 s2", 1, 16, 16, 16, 32, 2, 2, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     {"ConvNeXt-T 1x1 expand 16->64", 2, 16, 8, 8, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
-    /* Enough channels for DIRECT's flat backward weights (>= 64 FLOP per copied float):
+    /* Enough channels for DIRECT's flat backward weights (>= 64 FLOP per copied float, 16 for
+     * 1x1 kernels):
      * asymmetric pads, dilation, a kernel width that leaves 1 of 3 taps in the last block;
      * groups on a 7-wide image; 1x1 on an odd row (one tap per work-item). */
     {"flat asym pad 5x4 dilation 2x1", 1, 16, 9, 11, 16, 5, 4, 3, 1, 2, 0, 1, 1, 2, 1, 1},

@@ -31,14 +31,15 @@ oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
     return (oclnn_pool2d_desc){OCLNN_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0};
 }
 
-/* Validates desc against the input shape x and computes the output shape. */
+/* Validates desc against the input shape x (named xname in messages: x, or dx for the backward
+ * from the arg-max) and computes the output shape. */
 static oclnn_status pool_shape(const oclnn_context *ctx, const char *op, const oclnn_pool2d_desc *d,
-                               const oclnn_tensor_desc *x, oclnn_tensor_desc *y)
+                               const char *xname, const oclnn_tensor_desc *x, oclnn_tensor_desc *y)
 {
     if (!d)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: desc is NULL", op);
     if (!x)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: x is NULL", op);
+        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: %s is NULL", op, xname);
     if (d->mode != OCLNN_POOL_MAX && d->mode != OCLNN_POOL_AVG &&
         d->mode != OCLNN_POOL_AVG_EXCLUDE_PAD)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "%s: mode %d is not an oclnn_pool_mode", op,
@@ -74,9 +75,10 @@ static oclnn_status pool_shape(const oclnn_context *ctx, const char *op, const o
     char shape[64];
     if (x->dtype != OCLNN_F32 || x->ndim != 4 || oclnn_tensor_desc_count(x) == 0)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: x %s (ndim %d, dtype %d) must be a 4-D f32 [n][c][h][w] shape "
+                           "%s: %s %s (ndim %d, dtype %d) must be a 4-D f32 [n][c][h][w] shape "
                            "with every dimension >= 1",
-                           op, oclnn__shape_str(x, shape, sizeof shape), x->ndim, (int)x->dtype);
+                           op, xname, oclnn__shape_str(x, shape, sizeof shape), x->ndim,
+                           (int)x->dtype);
     long ph = (long)x->dims[2] + d->pad_top + d->pad_bottom;
     long pw = (long)x->dims[3] + d->pad_left + d->pad_right;
     if (d->window_h > ph)
@@ -98,7 +100,7 @@ oclnn_status oclnn_pool2d_output_shape(const oclnn_pool2d_desc *desc, const ocln
     if (!y)
         return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "pool2d_output_shape: y is NULL");
     *y = (oclnn_tensor_desc){OCLNN_F32, 0, {0, 0, 0, 0}};
-    return pool_shape(NULL, "pool2d_output_shape", desc, x, y);
+    return pool_shape(NULL, "pool2d_output_shape", desc, "x", x, y);
 }
 
 static bool same_shape(const oclnn_tensor_desc *a, const oclnn_tensor_desc *b)
@@ -166,9 +168,9 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
     return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
 }
 
-/* The options of the arg-max and gather kernels, built for the window and strides as constants
- * (their loops then unroll): one program per pooling shape. GATHER_Q covers the windows of a row
- * that reach an input column (the plain backward takes the gathers only where 4 do). */
+/* The options of the forward, arg-max and gather kernels, built for the window and strides as
+ * constants (their loops then unroll): one program per pooling shape. GATHER_Q covers the windows
+ * of a row that reach an input column (the plain backward takes the gathers only where 4 do). */
 static void shape_opts(const oclnn_context *ctx, const oclnn_pool2d_desc *d, char *opts,
                        size_t size)
 {
@@ -192,8 +194,8 @@ static cl_int nt_stores(const oclnn_context *ctx, const oclnn_tensor_desc *xd)
  * outputs). */
 static pool_grid gather_grid(const oclnn_pool2d_desc *d, const oclnn_tensor_desc *xd)
 {
-    return (pool_grid){(size_t)xd->dims[3], (size_t)xd->dims[2],
-                       GATHER_RUN * (size_t)d->stride_w, POOL_GATHER_ROWS};
+    return (pool_grid){(size_t)xd->dims[3], (size_t)xd->dims[2], GATHER_RUN * (size_t)d->stride_w,
+                       POOL_GATHER_ROWS};
 }
 static pool_grid window_grid(const oclnn_tensor_desc *yd)
 {
@@ -207,8 +209,8 @@ static oclnn_status max_gather(oclnn_context *ctx, const oclnn_pool2d_desc *d, c
 {
     cl_ulong co = code_off, dyo = dy->offset, dxo = dx->offset;
     cl_int nt = nt_stores(ctx, &dx->desc);
-    oclnn_arg args[7 + 11] = {OCLNN_ARG(code),   OCLNN_ARG(co),  OCLNN_ARG(dy->mem),
-                              OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo),
+    oclnn_arg args[7 + 11] = {OCLNN_ARG(code), OCLNN_ARG(co),      OCLNN_ARG(dy->mem),
+                              OCLNN_ARG(dyo),  OCLNN_ARG(dx->mem), OCLNN_ARG(dxo),
                               OCLNN_ARG(nt)};
     return launch_pool(ctx, d, opts, "pool_max_gather", &dx->desc, yd, gather_grid(d, &dx->desc),
                        args, 7);
@@ -225,7 +227,7 @@ oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *d
         s = oclnn__check_tensor(ctx, op, "y", y);
     oclnn_tensor_desc yd;
     if (s == OCLNN_SUCCESS)
-        s = pool_shape(ctx, op, desc, &x->desc, &yd);
+        s = pool_shape(ctx, op, desc, "x", &x->desc, &yd);
     if (s == OCLNN_SUCCESS)
         s = check_shape(ctx, op, "y", y, &yd);
     if (s != OCLNN_SUCCESS)
@@ -254,7 +256,7 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
         s = oclnn__check_tensor(ctx, op, "dx", dx);
     oclnn_tensor_desc yd;
     if (s == OCLNN_SUCCESS)
-        s = pool_shape(ctx, op, desc, &x->desc, &yd);
+        s = pool_shape(ctx, op, desc, "x", &x->desc, &yd);
     if (s == OCLNN_SUCCESS)
         s = check_shape(ctx, op, "dy", dy, &yd);
     if (s == OCLNN_SUCCESS)
@@ -311,9 +313,10 @@ static oclnn_status check_argmax(oclnn_context *ctx, const char *op, const oclnn
                                  const oclnn_tensor *argmax, const oclnn_tensor_desc *yd)
 {
     if (d->mode != OCLNN_POOL_MAX)
-        return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
-                           "%s: mode %d must be OCLNN_POOL_MAX (0): only max pooling has an arg-max",
-                           op, (int)d->mode);
+        return oclnn__fail(
+            ctx, OCLNN_INVALID_ARGUMENT,
+            "%s: mode %d must be OCLNN_POOL_MAX (0): only max pooling has an arg-max", op,
+            (int)d->mode);
     if ((long)d->window_h * d->window_w > 256)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "%s: window %dx%d has more than 256 positions, which a byte of argmax "
@@ -331,34 +334,44 @@ static oclnn_status check_argmax(oclnn_context *ctx, const char *op, const oclnn
     return check_shape(ctx, op, "argmax", argmax, yd);
 }
 
+/* The checks of the arg-max pair: in (x or dx) and out (y or dy, of the shape pooling in gives:
+ * *yd) f32 tensors of ctx, argmax as check_argmax wants. Both move in, out and a byte per
+ * output, which the profile records. */
+static oclnn_status argmax_pair(oclnn_context *ctx, const char *op, const oclnn_pool2d_desc *desc,
+                                const char *in_name, const oclnn_tensor *in, const char *out_name,
+                                const oclnn_tensor *out, const oclnn_tensor *argmax,
+                                oclnn_tensor_desc *yd)
+{
+    if (!ctx)
+        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
+    oclnn_status s = oclnn__check_tensor(ctx, op, in_name, in);
+    if (s == OCLNN_SUCCESS)
+        s = oclnn__check_tensor(ctx, op, out_name, out);
+    if (s == OCLNN_SUCCESS)
+        s = pool_shape(ctx, op, desc, in_name, &in->desc, yd);
+    if (s == OCLNN_SUCCESS)
+        s = check_shape(ctx, op, out_name, out, yd);
+    if (s == OCLNN_SUCCESS)
+        s = check_argmax(ctx, op, desc, argmax, yd);
+    if (s == OCLNN_SUCCESS)
+        oclnn__profile_work(ctx, "pool2d", 0,
+                            (double)oclnn_tensor_desc_count(&in->desc) * sizeof(float) +
+                                (double)oclnn_tensor_desc_count(yd) * (sizeof(float) + 1));
+    return s;
+}
+
 oclnn_status oclnn_pool2d_forward_argmax(oclnn_context *ctx, const oclnn_pool2d_desc *desc,
                                          const oclnn_tensor *x, oclnn_tensor *y,
                                          oclnn_tensor *argmax)
 {
-    const char *op = "pool2d_forward_argmax";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
-    oclnn_status s = oclnn__check_tensor(ctx, op, "x", x);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__check_tensor(ctx, op, "y", y);
     oclnn_tensor_desc yd;
-    if (s == OCLNN_SUCCESS)
-        s = pool_shape(ctx, op, desc, &x->desc, &yd);
-    if (s == OCLNN_SUCCESS)
-        s = check_shape(ctx, op, "y", y, &yd);
-    if (s == OCLNN_SUCCESS)
-        s = check_argmax(ctx, op, desc, argmax, &yd);
+    oclnn_status s = argmax_pair(ctx, "pool2d_forward_argmax", desc, "x", x, "y", y, argmax, &yd);
     if (s != OCLNN_SUCCESS)
         return s;
-    /* x read, y and a byte per output written */
-    const double ycount = (double)oclnn_tensor_desc_count(&yd);
-    oclnn__profile_work(ctx, "pool2d", 0,
-                        (double)oclnn_tensor_desc_count(&x->desc) * sizeof(float) +
-                            ycount * (sizeof(float) + 1));
     char opts[192];
     shape_opts(ctx, desc, opts, sizeof opts);
     cl_ulong xo = x->offset, yo = y->offset, ao = argmax->offset;
-    oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),           OCLNN_ARG(y->mem),
+    oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),          OCLNN_ARG(y->mem),
                               OCLNN_ARG(yo),     OCLNN_ARG(argmax->mem), OCLNN_ARG(ao)};
     return launch_pool(ctx, desc, opts, "pool_max_forward_codes", &x->desc, &yd, window_grid(&yd),
                        args, 6);
@@ -368,26 +381,11 @@ oclnn_status oclnn_pool2d_backward_argmax(oclnn_context *ctx, const oclnn_pool2d
                                           const oclnn_tensor *argmax, const oclnn_tensor *dy,
                                           oclnn_tensor *dx)
 {
-    const char *op = "pool2d_backward_argmax";
-    if (!ctx)
-        return oclnn__fail(NULL, OCLNN_INVALID_ARGUMENT, "%s: ctx is NULL", op);
-    oclnn_status s = oclnn__check_tensor(ctx, op, "dy", dy);
-    if (s == OCLNN_SUCCESS)
-        s = oclnn__check_tensor(ctx, op, "dx", dx);
     oclnn_tensor_desc yd;
-    if (s == OCLNN_SUCCESS)
-        s = pool_shape(ctx, op, desc, &dx->desc, &yd);
-    if (s == OCLNN_SUCCESS)
-        s = check_shape(ctx, op, "dy", dy, &yd);
-    if (s == OCLNN_SUCCESS)
-        s = check_argmax(ctx, op, desc, argmax, &yd);
+    oclnn_status s =
+        argmax_pair(ctx, "pool2d_backward_argmax", desc, "dx", dx, "dy", dy, argmax, &yd);
     if (s != OCLNN_SUCCESS)
         return s;
-    /* dy and a byte per output read, dx written */
-    const double ycount = (double)oclnn_tensor_desc_count(&yd);
-    oclnn__profile_work(ctx, "pool2d", 0,
-                        (double)oclnn_tensor_desc_count(&dx->desc) * sizeof(float) +
-                            ycount * (sizeof(float) + 1));
     char opts[192];
     shape_opts(ctx, desc, opts, sizeof opts);
     return max_gather(ctx, desc, opts, argmax->mem, argmax->offset, dy, dx, &yd);

@@ -618,7 +618,7 @@ START_TEST(bad_arguments)
     fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, am, yw, dx), OCLNN_INVALID_ARGUMENT,
                      "dy [1][2][3][2] does not match");
     fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, am, y, x2), OCLNN_INVALID_ARGUMENT,
-                     "must be a 4-D f32");
+                     "dx [2][16] (ndim 2, dtype 0) must be a 4-D f32");
     fx_assert_status(oclnn_pool2d_backward_argmax(c, &d, am, y, am), OCLNN_INVALID_ARGUMENT,
                      "dx has dtype 2, expected OCLNN_F32");
     uint8_t codes[8];

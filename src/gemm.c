@@ -258,15 +258,36 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
     return OCLNN_SUCCESS;
 }
 
+/* Whether CLBlast's strided-batched GEMM would take its indirect path for an m x n x k GEMM,
+ * where an operand shared by every batch (stride 0) comes out wrong: with the transposed weights
+ * of GEMM_1X1's backward data every image but the first was garbage (CLBlast 1.5.3, POCL; the
+ * direct path is right). The path is indirect from m n k >= XGEMM_MIN_INDIRECT_SIZE^3, known
+ * where the library applied its own parameters; otherwise assume it. */
+static bool shared_operand_wrong(const oclnn_context *ctx, size_t m, size_t n, size_t k)
+{
+    const oclnn__tune_state *st = ctx->tune_state;
+    if (!st->applied.set[OCLNN__TK_ROUTINE])
+        return true;
+    const double t = (double)st->applied.v[OCLNN__TK_ROUTINE][0];
+    return (double)m * (double)n * (double)k >= t * t * t;
+}
+
 oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                                   size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                   size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb,
                                   size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc,
                                   size_t c_stride, size_t batch)
 {
-    if (batch == 1)
-        return oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
-                            beta, c, c_off, ldc);
+    if (batch == 1 || (shared_operand_wrong(ctx, m, n, k) && (a_stride == 0 || b_stride == 0))) {
+        for (size_t i = 0; i < batch; i++) {
+            oclnn_status st = oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a,
+                                           a_off + i * a_stride, lda, b, b_off + i * b_stride, ldb,
+                                           beta, c, c_off + i * c_stride, ldc);
+            if (st != OCLNN_SUCCESS)
+                return st;
+        }
+        return OCLNN_SUCCESS;
+    }
     /* Same layout choice as oclnn__sgemm. CLBlast's C API allocates this routine's temporary
      * buffer itself (there is no WithTempBuffer variant). */
     gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);

@@ -343,6 +343,24 @@ START_TEST(wgrad_chunks)
 }
 END_TEST
 
+/* GEMM_1X1 on GEMMs large enough for CLBlast's indirect path (m n k >= 128^3: padded copies of
+ * the operands), which the batched call of every image took with the weights' stride 0; the
+ * second is a shape whose backward data AUTO gives GEMM_1X1 (12 channels per group). */
+static const shape large_1x1_shapes[] = {
+    {"1x1 64->64 28x28, batch 3", 3, 64, 28, 28, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+    {"1x1 12->256 48x48, batch 2", 2, 12, 48, 48, 256, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+};
+
+START_TEST(large_gemm_1x1)
+{
+    const shape *sh = &large_1x1_shapes[_i];
+    check_forward(sh, OCLNN_CONV_GEMM_1X1, true, OCLNN_ACT_NONE, false, 0);
+    check_backward(sh, OCLNN_CONV_GEMM_1X1, 0.0f);
+    check_backward(sh, OCLNN_CONV_GEMM_1X1, 1.0f);
+    check_backward(sh, OCLNN_CONV_AUTO, 0.0f);
+}
+END_TEST
+
 /* Fused epilogue: bias or not, each activation, residual after and before the activation. */
 static const char *epilogue_shapes[] = {"odd non-square 9x23", "groups 2",
                                         "ResNet-18 1x1 s2 projection"};
@@ -1127,6 +1145,8 @@ static Suite *conv_suite(void)
                         (int)(sizeof accumulate_shapes / sizeof accumulate_shapes[0]));
     tcase_add_loop_test(tc, reference_finite_differences, 0, 3);
     tcase_add_loop_test(tc, wgrad_chunks, 0, (int)(sizeof chunk_shapes / sizeof chunk_shapes[0]));
+    tcase_add_loop_test(tc, large_gemm_1x1, 0,
+                        (int)(sizeof large_1x1_shapes / sizeof large_1x1_shapes[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("epilogue");
     tcase_set_timeout(tc, 600);

@@ -189,6 +189,13 @@ oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans
 oclnn_status oclnn__gemm_init(oclnn_context *ctx);
 void oclnn__gemm_release(oclnn_context *ctx);
 
+/* ---- pooling (pool.c) ---- */
+/* Whether every window position of max pooling with d's window fits a byte of arg-max code. */
+static inline bool oclnn__pool_codes_fit(const oclnn_pool2d_desc *d)
+{
+    return (long)d->window_h * d->window_w <= 256;
+}
+
 /* ---- utilities ---- */
 static inline size_t oclnn__round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 static inline size_t oclnn__div_up(size_t x, size_t m) { return (x + m - 1) / m; }

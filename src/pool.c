@@ -276,8 +276,7 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
     bool gather = desc->window_w <= GATHER_Q * desc->stride_w;
     size_t code_bytes = oclnn_tensor_desc_count(&yd);
     if (desc->mode == OCLNN_POOL_MAX)
-        gather = gather && (long)desc->window_h * desc->window_w <= 256 &&
-                 code_bytes <= ctx->workspace_limit;
+        gather = gather && oclnn__pool_codes_fit(desc) && code_bytes <= ctx->workspace_limit;
     if (!gather) {
         oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),      OCLNN_ARG(dy->mem),
                                   OCLNN_ARG(dyo),    OCLNN_ARG(dx->mem), OCLNN_ARG(dxo)};
@@ -317,7 +316,7 @@ static oclnn_status check_argmax(oclnn_context *ctx, const char *op, const oclnn
             ctx, OCLNN_INVALID_ARGUMENT,
             "%s: mode %d must be OCLNN_POOL_MAX (0): only max pooling has an arg-max", op,
             (int)d->mode);
-    if ((long)d->window_h * d->window_w > 256)
+    if (!oclnn__pool_codes_fit(d))
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "%s: window %dx%d has more than 256 positions, which a byte of argmax "
                            "cannot name",

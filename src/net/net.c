@@ -646,7 +646,7 @@ static oclnn_status plan_activations(oclnn_net *net)
         /* Training max pooling keeps a byte per output for its backward (which then reads no
          * x), as PyTorch keeps its indices. */
         if (s == OCLNN_SUCCESS && l->kind == NET_POOL && l->pool.mode == OCLNN_POOL_MAX &&
-            (long)l->pool.window_h * l->pool.window_w <= 256 && !net->inference_only) {
+            oclnn__pool_codes_fit(&l->pool) && !net->inference_only) {
             oclnn_tensor_desc ad = l->out;
             ad.dtype = OCLNN_U8;
             s = new_tensor(net, ad, &l->argmax, &net->mem.activations);

@@ -164,6 +164,8 @@ oclnn_status oclnn__check_tensor(oclnn_context *ctx, const char *op, const char 
                                  const oclnn_tensor *t);
 /* NCHW view of a descriptor: 4-D as is; 2-D [n][f] as [n][f][1][1]; 1-D [n] as [n][1][1][1]. */
 void oclnn__nchw(const oclnn_tensor_desc *d, int *n, int *c, int *h, int *w);
+/* Bytes of one element of a dtype. */
+size_t oclnn__dtype_size(oclnn_dtype t);
 /* "[2][3][4][5]" for messages. */
 const char *oclnn__shape_str(const oclnn_tensor_desc *d, char *buf, size_t size);
 /* Checks a tensor has exactly `count` elements; message names op, name, shape and expected. */

@@ -32,7 +32,7 @@ size_t oclnn_tensor_desc_count(const oclnn_tensor_desc *d)
     return n;
 }
 
-static size_t elem_size(oclnn_dtype t)
+size_t oclnn__dtype_size(oclnn_dtype t)
 {
     return t == OCLNN_U8 ? 1 : t == OCLNN_I32 ? sizeof(int32_t) : sizeof(float);
 }
@@ -104,7 +104,7 @@ oclnn_status oclnn_tensor_create(oclnn_context *ctx, const oclnn_tensor_desc *de
     if (s != OCLNN_SUCCESS)
         return s;
     cl_mem mem;
-    s = oclnn__buffer(ctx, oclnn_tensor_desc_count(desc) * elem_size(desc->dtype),
+    s = oclnn__buffer(ctx, oclnn_tensor_desc_count(desc) * oclnn__dtype_size(desc->dtype),
                       CL_MEM_READ_WRITE, &mem, "tensor_create");
     if (s != OCLNN_SUCCESS)
         return s;
@@ -132,7 +132,7 @@ static oclnn_status wrap(oclnn_context *ctx, const oclnn_tensor_desc *desc, cl_m
     cl_int err = clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
     if (err != CL_SUCCESS)
         return oclnn__cl(ctx, err, "clGetMemObjectInfo(CL_MEM_SIZE)");
-    size_t need = (offset + oclnn_tensor_desc_count(desc)) * elem_size(desc->dtype);
+    size_t need = (offset + oclnn_tensor_desc_count(desc)) * oclnn__dtype_size(desc->dtype);
     if (offset > SIZE_MAX / 8 || need > bytes) {
         char shape[64];
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
@@ -257,7 +257,7 @@ static oclnn_status transfer(oclnn_context *ctx, const char *op, const oclnn_ten
     oclnn_status s = check_transfer(ctx, op, t, host, count);
     if (s != OCLNN_SUCCESS)
         return s;
-    size_t es = elem_size(t->desc.dtype), off = t->offset * es, bytes = count * es;
+    size_t es = oclnn__dtype_size(t->desc.dtype), off = t->offset * es, bytes = count * es;
     cl_bool block = blocking ? CL_TRUE : CL_FALSE;
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
     /* host travels as const so one helper serves both ways; download passed it writable. */
@@ -317,7 +317,7 @@ oclnn_status oclnn_tensor_fill(oclnn_context *ctx, oclnn_tensor *t, float value)
         return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT,
                            "tensor_fill: value %g does not fit a u8 tensor (0 to 255)",
                            (double)value);
-    size_t es = elem_size(t->desc.dtype);
+    size_t es = oclnn__dtype_size(t->desc.dtype);
     int32_t iv = (int32_t)value;
     uint8_t bv = t->desc.dtype == OCLNN_U8 ? (uint8_t)value : 0;
     const void *pattern = t->desc.dtype == OCLNN_I32  ? (const void *)&iv

@@ -598,7 +598,7 @@ static oclnn_status new_tensor(oclnn_net *net, oclnn_tensor_desc d, oclnn_tensor
 {
     TRY(oclnn_tensor_create(net->ctx, &d, out));
     if (bytes)
-        *bytes += oclnn_tensor_desc_count(&d) * (d.dtype == OCLNN_U8 ? 1 : 4);
+        *bytes += oclnn_tensor_desc_count(&d) * oclnn__dtype_size(d.dtype);
     return OCLNN_SUCCESS;
 }
 

@@ -14,11 +14,13 @@
  *   ACT         activation: 0 none, 1 relu, 2 gelu (erf), 3 gelu (tanh) (0)
  *   LOCAL_TILE  which kernel the program holds (each is big to compile): 1 dw_local, 0 dw_rows (0)
  *   FILL_ONE    dw_local: 1 where local memory is ordinary cached memory (CPUs): work-item 0
- *               fills the whole tile, which keeps the loop the compiler wraps around the
- *               work-items scalar (the fill takes twice the convolution's time otherwise);
- *               0: the work-items fill rows in turn (0)
+ *               zeroes the whole tile in vectors and copies the rows inside x, which keeps the
+ *               loop the compiler wraps around the work-items scalar (the fill takes twice the
+ *               convolution's time otherwise); 0: the work-items fill rows in turn (0)
+ *   WVEC        1: weights held as broadcast vectors (CPUs), 0: as floats (0)
  */
 #include "conv2d_depthwise.h"
+#include "pad_row.h"
 
 #ifndef RB
 #define RB 4
@@ -43,6 +45,19 @@
 #endif
 #ifndef FILL_ONE
 #define FILL_ONE 0
+#endif
+#ifndef WVEC
+#define WVEC 0
+#endif
+
+/* The type a weight is held in: VEC broadcast once, then read by the FMAs as a memory operand
+ * (CPUs: a scalar in a register would be broadcast again for every FMA, on the shuffle port
+ * that AVX-512's second FMA unit shares: 1.0-1.45x slower on ConvNeXt's 7x7 layers), or float
+ * (GPUs, where 49 vectors per work-item would not fit the registers). */
+#if WVEC
+#define WTYPE VEC
+#else
+#define WTYPE float
 #endif
 
 #if RB < 1
@@ -110,7 +125,7 @@ static inline __attribute__((always_inline)) VEC activate(VEC v)
 
 /* The R x S weights of output plane wo (flipped for backward data). */
 static inline __attribute__((always_inline)) void load_weights(const __global float *w, int wo,
-                                                               float *wr)
+                                                               WTYPE *wr)
 {
 #pragma unroll
     for (int t = 0; t < R * S; t++)
@@ -188,7 +203,7 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
     {
         const int ic = oc / kg, wo = oc;
 #endif
-        float wr[R * S];
+        WTYPE wr[R * S];
         load_weights(w + w_off, wo, wr);
         const __global float *xp = x + x_off + (size_t)(n * cin + ic) * ih_n * iw_n;
 #define GATHER gather
@@ -219,29 +234,38 @@ __kernel void dw_local(const __global float *x, const ulong x_off, const __globa
     const int band = grp % nbands, plane0 = grp / nbands * pp;
     const int ih0 = band * br * SH - pad_t;
 
-    /* Fill: tile rows by vector copies between the zero margins. */
+    /* Fill, plane by plane (the divisions of a flat row index would cost more than the copy). */
+    const int lo = max(0, pad_l), hi = min(tcols, iw + pad_l);
+    const int r_lo = clamp(-ih0, 0, th), r_hi = clamp(h - ih0, r_lo, th);
 #if FILL_ONE
-    for (int q = lid ? pp * th : 0; q < pp * th; q++) {
-#else
-    for (int q = lid; q < pp * th; q += (int)get_local_size(0)) {
-#endif
-        const int pl = plane0 + q / th, ih = ih0 + q % th;
-        __local float *d = tile + (size_t)q * tcols;
-        int lo = max(0, pad_l), hi = min(tcols, iw + pad_l);
-        if (pl >= nplanes || ih < 0 || ih >= h)
-            lo = hi = tcols;
-        const int n = pl / cout, ic = pl % cout / kg;
-        const __global float *s = x + x_off + ((size_t)(n * cin + ic) * h + ih) * iw - pad_l;
+    /* Work-item 0: zero the tile in vectors, then copy the rows inside x between the margins. */
+    if (lid == 0) {
+        const int nt = pp * th * tcols;
         int j = 0;
-        for (; j < lo; j++)
-            d[j] = 0.0f;
-        for (; j + 16 <= hi; j += 16)
-            vstore16(vload16(0, s + j), 0, d + j);
-        for (; j < hi; j++)
-            d[j] = s[j];
-        for (; j < tcols; j++)
-            d[j] = 0.0f;
+        for (; j + 16 <= nt; j += 16)
+            vstore16((float16)0.0f, 0, tile + j);
+        for (; j < nt; j++)
+            tile[j] = 0.0f;
+        for (int pi = 0; pi < pp && plane0 + pi < nplanes; pi++) {
+            const int pl = plane0 + pi, n = pl / cout, ic = pl % cout / kg;
+            const __global float *s = x + x_off + ((size_t)(n * cin + ic) * h + ih0) * iw - pad_l;
+            for (int r = r_lo; r < r_hi; r++)
+                copy_row_local(tile + ((size_t)pi * th + r) * tcols + lo, s + (size_t)r * iw + lo,
+                               hi - lo);
+        }
     }
+#else
+    /* The work-items fill the rows of each plane in turn. */
+    for (int pi = 0; pi < pp; pi++) {
+        const int pl = plane0 + pi, n = pl / cout, ic = pl % cout / kg;
+        const __global float *s = x + x_off + ((size_t)(n * cin + ic) * h + ih0) * iw - pad_l;
+        for (int r = lid; r < th; r += (int)get_local_size(0)) {
+            const bool in = pl < nplanes && r >= r_lo && r < r_hi;
+            pad_row_local(tile + ((size_t)pi * th + r) * tcols, s + (size_t)r * iw,
+                          in ? lo : tcols, in ? hi : tcols, tcols);
+        }
+    }
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
     const int per_plane = ntw * (br / RB);
@@ -254,7 +278,7 @@ __kernel void dw_local(const __global float *x, const ulong x_off, const __globa
 #pragma unroll
     for (int j = 0; j < RB; j++)
         acc[j] = 0.0f;
-    float wr[R * S];
+    WTYPE wr[R * S];
     load_weights(w + w_off, oc, wr);
 #define GATHER gather_local
     ACCUMULATE(tile + ((size_t)pi * th + rb * RB * SH) * tcols + ow0 * SW, tcols, 0, th);

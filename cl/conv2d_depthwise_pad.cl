@@ -1,5 +1,6 @@
 /* conv2d_depthwise_pad.cl - the zero-padded copies of input planes that the depthwise tile
  * kernels read without bounds checks. No defines. */
+#include "pad_row.h"
 
 /* The zero-padded copy the tile kernels read without bounds checks:
  * dst[i][j] = src[p][i - pad_t][j - pad_l] for the rows i of nplanes planes of hp rows, zero
@@ -14,17 +15,7 @@ __kernel void dw_pad(const __global float *src, const ulong src_off, __global fl
         return;
     const int p = fr / hp, ih = fr % hp - pad_t;
     __global float *d = dst + dst_off + (size_t)fr * wp;
-    int lo = max(0, pad_l), hi = min(wp, w + pad_l);
-    if (p >= nplanes || ih < 0 || ih >= h)
-        lo = hi = wp;
+    const bool in = p < nplanes && ih >= 0 && ih < h;
     const __global float *s = src + src_off + ((size_t)p * h + ih) * w - pad_l;
-    int j = 0;
-    for (; j < lo; j++)
-        d[j] = 0.0f;
-    for (; j + 16 <= hi; j += 16)
-        vstore16(vload16(0, s + j), 0, d + j);
-    for (; j < hi; j++)
-        d[j] = s[j];
-    for (; j < wp; j++)
-        d[j] = 0.0f;
+    pad_row_global(d, s, in ? max(0, pad_l) : wp, in ? min(wp, w + pad_l) : wp, wp);
 }

@@ -74,14 +74,16 @@ static int rows_per_item(int oh)
 static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int oh, int ow,
                                 const epilogue *e, const char *name, cl_kernel *k)
 {
-    char opts[256];
+    char opts[288];
     snprintf(opts, sizeof opts,
              "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
-             "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d",
+             "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d "
+             "-DWVEC=%d",
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
              rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
              strcmp(name, "dw_local") == 0,
-             ctx->info.local_mem_is_global && !oclnn__depthwise_fill_shared);
+             ctx->info.local_mem_is_global && !oclnn__depthwise_fill_shared,
+             (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0);
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 

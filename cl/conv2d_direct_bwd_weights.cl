@@ -109,16 +109,33 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
     WGT_STORE(dw + dw_off)
 }
 
+/* acc += the products of the tile of 16 lanes from p0 of the flat run: LOAD(p) reads the 16
+ * floats at p. */
+#define FLAT_TILE(p0, LOAD)                                                                        \
+    {                                                                                              \
+        float16 xv[TS];                                                                            \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) xv[t] = LOAD(xc + xo[t] + (p0));            \
+        _Pragma("unroll") for (int j = 0; j < KBW; j++)                                            \
+        {                                                                                          \
+            const float16 dv = LOAD(dyn + kc[j] + (p0));                                           \
+            _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = fma(dv, xv[t], acc[j][t]);  \
+        }                                                                                          \
+    }
+#define FLAT_WHOLE(p) vload16(0, p)
+#define FLAT_IN_RUN(p) select((float16)(0.0f), vload16(0, p), in_run)
+
 /* Backward weights over flat padded copies, at any stride: xp, x padded and split into SH x SW
  * phases of HPX x WP as for the flat forward (conv2d_direct_pad_phases; at stride 1 one phase, by
- * dw_pad), WP = OW + (S-1)*DW / SW, and dyp, dy in planes of HPD x WP with zeros in the columns
- * ow >= OW and in the rows past OH. The output pixels of one image are one flat run
+ * dw_pad), WP = OW + (S-1)*DW / SW, HPX = OH + (R-1)*DH / SH, and dyp, dy in planes of HPD = OH
+ * rows of WP with zeros in the columns ow >= OW. The output pixels of one image are one flat run
  * p = oh * WP + ow, and tap (r, s) pairs dyp[p] with phase (r*DH % SH, s*DW % SW) of xp at
  * p + (r*DH / SH) * WP + s*DW / SW: plain vector loads in whole tiles of 16 across rows; lanes
- * outside the output meet zeros in dyp. Rows past each phase's last (HPX) take the reads of
- * the last tile. The third dimension splits the images into chunks of NCH: chunk z sums images
- * [z * NCH, z * NCH + NCH) into out + z * K*CG*R*S (the partial sums that
- * conv2d_direct_sum_chunks adds; with one chunk, out is dw).
+ * in the padding columns meet zeros in dyp, and those of the last tile past the run (read from
+ * the next plane, or zero rows after the last) are zeroed: the planes need no zero rows of
+ * their own, so at stride 1 without pads (and with WP == OW for dy) the copies keep the
+ * source's order and move as one block. The third dimension splits the images into chunks of
+ * NCH: chunk z sums images [z * NCH, z * NCH + NCH) into out + z * K*CG*R*S (the partial sums
+ * that conv2d_direct_sum_chunks adds; with one chunk, out is dw).
  * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW), ceil(N / NCH)). */
 __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int xp_off,
                                              __global const float *dyp, const int dyp_off,
@@ -141,23 +158,16 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
         const int ss = (s0 + t) * DW;
         xo[t] = ((rr % SH) * SW + ss % SW) * HPX * WP + (rr / SH) * WP + ss / SW;
     }
-    const int run = OH * WP;
+    const int run = OH * WP, whole = run / 16 * 16;
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const int16 in_run = lane < run - whole;
     for (int n = chunk * NCH; n < min(N, chunk * NCH + NCH); n++) {
         __global const float *xc = xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HPX * WP;
         __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * WP;
-        for (int p0 = 0; p0 < run; p0 += 16) {
-            float16 xv[TS];
-#pragma unroll
-            for (int t = 0; t < TS; t++)
-                xv[t] = vload16(0, xc + xo[t] + p0);
-#pragma unroll
-            for (int j = 0; j < KBW; j++) {
-                const float16 dv = vload16(0, dyn + kc[j] + p0);
-#pragma unroll
-                for (int t = 0; t < TS; t++)
-                    acc[j][t] = fma(dv, xv[t], acc[j][t]);
-            }
-        }
+        for (int p0 = 0; p0 < whole; p0 += 16)
+            FLAT_TILE(p0, FLAT_WHOLE)
+        if (whole < run) /* the last tile: lanes past the run read the next plane, zeroed */
+            FLAT_TILE(whole, FLAT_IN_RUN)
     }
     WGT_STORE(out + out_off + (size_t)chunk * K * CG * R * S)
 }

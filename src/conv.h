@@ -17,6 +17,18 @@ typedef struct oclnn_conv_geom {
     int dil_h, dil_w;
 } oclnn_conv_geom;
 
+/* A zero-padded copy of nplanes planes of h x w floats (conv_pad.c, cl/conv2d_depthwise_pad.cl):
+ * planes of hp rows of wp floats holding the source shifted by (pad_t, pad_l) (negative pads
+ * crop), then zero rows up to nrows rows in all (what the last tiles read past the last plane). */
+typedef struct oclnn_plane_pad {
+    int h, w, hp, wp, pad_t, pad_l, nplanes, nrows;
+} oclnn_plane_pad;
+
+/* Enqueues the copy p describes from src (from element src_off) into dst (from element
+ * dst_off). */
+oclnn_status oclnn__pad_planes(oclnn_context *ctx, const char *op, const oclnn_plane_pad *p,
+                               cl_mem src, size_t src_off, cl_mem dst, size_t dst_off);
+
 /* Depthwise (groups == c, kg = channel multiplier): conv_depthwise.c, cl/conv2d_depthwise.cl.
  * Forward applies bias (may be NULL), activation and residual z (may be NULL) in the kernel. */
 oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_geom *g,

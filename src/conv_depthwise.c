@@ -9,7 +9,6 @@
 
 #define CL_FILE "conv2d_depthwise.cl"
 #define CL_GRAD_FILE "conv2d_depthwise_grad.cl"
-#define CL_PAD_FILE "conv2d_depthwise_pad.cl"
 #define OP "conv2d"
 /* Fixed local sizes: POCL compiles every (kernel, local size) pair once. */
 #define LOCAL_ROWS 16
@@ -99,11 +98,9 @@ static oclnn_status grad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, co
 }
 
 /* The zero-padded copy of input planes [nplanes][h][w] that a tile kernel reads without bounds
- * checks: rows of wp columns, hp rows per plane, shifted by (pad_t, pad_l) (negative pads crop),
- * then zero rows for the reads of the last tiles past the last row. */
-typedef struct padded {
-    int h, w, hp, wp, pad_t, pad_l, nplanes, nrows;
-} padded;
+ * checks: rows of wp columns, hp rows per plane, then zero rows for the reads of the last tiles
+ * past the last row. */
+typedef oclnn_plane_pad padded;
 
 /* The columns the tiles of an output row of ow columns read: the last tile of a row starts at
  * (ntw - 1) * VW * SW, and a tap's vector spans 2 * VW columns at stride 2 (gather). */
@@ -130,21 +127,6 @@ static padded pad_shape(const oclnn_conv_geom *g, int nplanes, int h, int w, int
 static size_t pad_floats(const padded *p)
 {
     return (size_t)p->nrows * p->wp;
-}
-
-static oclnn_status pad(oclnn_context *ctx, const padded *p, cl_mem src, cl_ulong src_off,
-                        cl_mem dst, cl_ulong dst_off)
-{
-    cl_kernel k;
-    oclnn_status s = oclnn__kernel(ctx, CL_PAD_FILE, NULL, "dw_pad", &k);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(src_off),    OCLNN_ARG(dst),
-                        OCLNN_ARG(dst_off),  OCLNN_ARG(p->h),       OCLNN_ARG(p->w),
-                        OCLNN_ARG(p->hp),    OCLNN_ARG(p->wp),      OCLNN_ARG(p->pad_t),
-                        OCLNN_ARG(p->pad_l), OCLNN_ARG(p->nplanes), OCLNN_ARG(p->nrows)};
-    size_t global = (size_t)p->nrows, local = LOCAL_FLAT;
-    return oclnn__launch(ctx, OP, k, args, sizeof args / sizeof args[0], 1, &global, &local);
 }
 
 /* Images per chunk: the padded copy of a chunk (about oclnn__depthwise_chunk_bytes) is still in
@@ -268,7 +250,7 @@ static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epi
     for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
         const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
         const padded pi = chunk_pad(g, p, cin, imgs, oh_n, ow_n);
-        s = pad(ctx, &pi, in->mem, in->offset + (size_t)i0 * in_image, ws, 0);
+        s = oclnn__pad_planes(ctx, OP, &pi, in->mem, in->offset + (size_t)i0 * in_image, ws, 0);
         if (s != OCLNN_SUCCESS)
             break;
         /* Unused pointers still need a valid buffer argument. */
@@ -440,9 +422,10 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
     for (int i0 = 0; s == OCLNN_SUCCESS && i0 < g->n; i0 += chunk) {
         const int imgs = g->n - i0 < chunk ? g->n - i0 : chunk;
         const padded pi = chunk_pad(g, &p, g->c, imgs, g->oh, g->ow), pd = dy_pad(g, imgs);
-        s = pad(ctx, &pi, x->mem, x->offset + (size_t)i0 * x_image, ws, xp_off);
+        s = oclnn__pad_planes(ctx, OP, &pi, x->mem, x->offset + (size_t)i0 * x_image, ws, xp_off);
         if (s == OCLNN_SUCCESS)
-            s = pad(ctx, &pd, dy->mem, dy->offset + (size_t)i0 * dy_image, ws, dp_off);
+            s = oclnn__pad_planes(ctx, OP, &pd, dy->mem, dy->offset + (size_t)i0 * dy_image, ws,
+                                  dp_off);
         if (s != OCLNN_SUCCESS)
             break;
         int kg = g->kg, blk0 = i0 / npb, nb = (int)oclnn__div_up((size_t)imgs, (size_t)npb);

@@ -42,13 +42,11 @@ static size_t add_geom(oclnn_arg *args, size_t n, const oclnn_conv_geom *g, int 
 
 /* The zero-padded copy that the flat kernels read: forward, x with the forward's pads, split
  * into stride_h x stride_w phases of hp x wp (conv2d_direct_pad_phases; at stride 1 one phase, by
- * dw_pad); backward data, dy shifted by (pad_t, pad_l) into planes of hp x wp so that the taps of
- * every phase of dx read inside them (bwd_data_pad), by dw_pad. nplanes planes of src_h x src_w,
- * shifted by (pad_t, pad_l), then zero rows for the reads of the last tiles past the last plane
- * (16*px lanes, shifted by the widest tap). */
-typedef struct flat_pad {
-    int src_h, src_w, hp, wp, pad_t, pad_l, nplanes, nrows;
-} flat_pad;
+ * oclnn__pad_planes); backward data, dy shifted by (pad_t, pad_l) into planes of hp x wp so that
+ * the taps of every phase of dx read inside them (bwd_data_pad), by oclnn__pad_planes. nplanes
+ * planes of h x w, shifted by (pad_t, pad_l), then zero rows for the reads of the last tiles past
+ * the last plane (16*px lanes, shifted by the widest tap). */
+typedef oclnn_plane_pad flat_pad;
 
 /* The rows (or columns) of dy the phases of dx reach in backward data, along one axis of input
  * size `in`, output size `out`, stride, pad, dilation and kernel size `taps`: phase a's tap t
@@ -78,13 +76,13 @@ static flat_pad flat_shape(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
     long long planes;
     size_t reach;                     /* floats the last tile reads past the last plane */
     if (pass == OCLNN_CONV_FORWARD) { /* stride_h x stride_w phases per channel */
-        f.src_h = g->h, f.src_w = g->w, f.pad_t = g->pad_t, f.pad_l = g->pad_l;
+        f.h = g->h, f.w = g->w, f.pad_t = g->pad_t, f.pad_l = g->pad_l;
         f.hp = g->oh + ekh / g->stride_h, f.wp = g->ow + ekw / g->stride_w;
         planes = (long long)g->n * g->c * g->stride_h * g->stride_w;
         reach = 16 * (size_t)t->px + (size_t)(ekw / g->stride_w);
     } else {
         int rr, rc;
-        f.src_h = g->oh, f.src_w = g->ow;
+        f.h = g->oh, f.w = g->ow;
         bwd_data_axis(g->h, g->oh, g->stride_h, g->pad_t, g->dil_h, g->r, &f.pad_t, &f.hp, &rr);
         bwd_data_axis(g->w, g->ow, g->stride_w, g->pad_l, g->dil_w, g->s, &f.pad_l, &f.wp, &rc);
         planes = (long long)g->n * g->k, reach = 16 + (size_t)rc;
@@ -182,17 +180,16 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
     if (flop_per_float < (g->r * g->s == 1 ? 16 : 64))
         return false;
     const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
-    const int wp = g->ow + ekw / g->stride_w;
+    const int wp = g->ow + ekw / g->stride_w, hpx = g->oh + ekh / g->stride_h;
     const int reach = (g->s + t->ts - 2) * g->dil_w / g->stride_w; /* widest tap's column */
     const int extra = (int)oclnn__div_up(16 + (size_t)reach, (size_t)wp);
-    const int hpx = g->oh + ekh / g->stride_h + extra;
-    const long long xrows = (long long)g->n * g->c * g->stride_h * g->stride_w * hpx;
-    const long long dyrows = (long long)g->n * g->k * (g->oh + extra);
+    const long long xrows = (long long)g->n * g->c * g->stride_h * g->stride_w * hpx + extra;
+    const long long dyrows = (long long)g->n * g->k * g->oh + extra;
     const long long floats = (xrows + dyrows) * wp;
     if (floats > INT_MAX || (size_t)floats * sizeof(float) > ctx->workspace_limit)
         return false;
     p->fx = (flat_pad){g->h, g->w, hpx, wp, g->pad_t, g->pad_l, g->n * g->c, (int)xrows};
-    p->fdy = (flat_pad){g->oh, g->ow, g->oh + extra, wp, 0, 0, g->n * g->k, (int)dyrows};
+    p->fdy = (flat_pad){g->oh, g->ow, g->oh, wp, 0, 0, g->n * g->k, (int)dyrows};
     p->bytes = (size_t)floats * sizeof(float);
     wgrad_chunks(ctx, t, g, p);
     return true;
@@ -269,23 +266,6 @@ bool oclnn__conv_direct_params(const oclnn_context *ctx, const oclnn_conv_geom *
     return flat;
 }
 
-/* Pads src (from element src_off) into ws from element dst_off: the copy f describes. */
-static oclnn_status flat_copy(oclnn_context *ctx, const char *op, const flat_pad *f, cl_mem src,
-                              size_t src_off, cl_mem ws, size_t ws_off)
-{
-    cl_kernel k;
-    oclnn_status s = oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", &k);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    cl_ulong so = src_off, dst_off = ws_off;
-    oclnn_arg args[] = {OCLNN_ARG(src),      OCLNN_ARG(so),         OCLNN_ARG(ws),
-                        OCLNN_ARG(dst_off),  OCLNN_ARG(f->src_h),   OCLNN_ARG(f->src_w),
-                        OCLNN_ARG(f->hp),    OCLNN_ARG(f->wp),      OCLNN_ARG(f->pad_t),
-                        OCLNN_ARG(f->pad_l), OCLNN_ARG(f->nplanes), OCLNN_ARG(f->nrows)};
-    size_t global = (size_t)f->nrows, local = 64;
-    return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 1, &global, &local);
-}
-
 /* The kernel that pads x for the flat kernels: dw_pad at stride 1, else
  * conv2d_direct_pad_phases. */
 static oclnn_status pad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, cl_kernel *k)
@@ -301,7 +281,7 @@ static oclnn_status pad_x(oclnn_context *ctx, const char *op, const oclnn_conv_g
                           int ws_off)
 {
     if (g->stride_h == 1 && g->stride_w == 1)
-        return flat_copy(ctx, op, f, x->mem, x->offset, ws, (size_t)ws_off);
+        return oclnn__pad_planes(ctx, op, f, x->mem, x->offset, ws, (size_t)ws_off);
     int geo[24], x_off = (int)x->offset, hp = f->hp, wp = f->wp, nrows = f->nrows;
     oclnn_arg args[MAX_ARGS];
     size_t n = 0;
@@ -356,8 +336,8 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
     const oclnn_conv_pass pass = OCLNN_CONV_BACKWARD_DATA;
     const flat_pad f = flat_shape(t, g, pass);
     const int dyp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
-    oclnn_status s =
-        flat_copy(ctx, "conv2d_backward_data", &f, dy->mem, dy->offset, ws, (size_t)dyp_off);
+    oclnn_status s = oclnn__pad_planes(ctx, "conv2d_backward_data", &f, dy->mem, dy->offset, ws,
+                                       (size_t)dyp_off);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0, dx_off = (int)dx->offset, hp = f.hp, wp = f.wp;
@@ -509,7 +489,7 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     const int dyp_off = p->fx.nrows * p->fx.wp;
     s = pad_x(ctx, op, g, kpad, &p->fx, x, ws, 0);
     if (s == OCLNN_SUCCESS)
-        s = flat_copy(ctx, op, &p->fdy, dy->mem, dy->offset, ws, (size_t)dyp_off);
+        s = oclnn__pad_planes(ctx, op, &p->fdy, dy->mem, dy->offset, ws, (size_t)dyp_off);
     if (s != OCLNN_SUCCESS)
         return s;
     /* One chunk writes dw; more write their partial sums into the workspace. */

@@ -579,11 +579,11 @@ START_TEST(choose_and_shape)
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
     /* A forced algorithm is reported as is. DIRECT's backward weights with enough
-     * work per copied float needs the flat copies of x (16 planes of 8 + 2 + 2 rows of 12: oh,
-     * the kernel extent, zero rows for 16 lanes + 4 columns of taps) and dy (32 planes of 8 + 2
-     * rows of 12); at stride 2 down x is split into 2 phases of 4 + 1 + 2 rows (oh, the kernel
-     * extent in the phase, zero rows) and dy takes 4 + 2 rows; with one channel per group it
-     * takes the row kernel and no workspace. */
+     * work per copied float needs the flat copies of x (16 planes of 8 + 2 rows of 12: oh and
+     * the kernel extent) and dy (32 planes of 8 rows of 12), each followed by 2 zero rows for
+     * the reads of the last tile past the last plane (16 lanes + 4 columns of taps); at stride
+     * 2 down x is split into 2 phases of 4 + 1 rows (oh, the kernel extent in the phase) and dy
+     * takes 4 rows; with one channel per group it takes the row kernel and no workspace. */
     desc.algo = OCLNN_CONV_DIRECT;
     oclnn_conv2d_desc dense = desc;
     oclnn_tensor_desc wd = d4(16, 8, 3, 3);
@@ -592,12 +592,12 @@ START_TEST(choose_and_shape)
         oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
         OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
-    ck_assert_uint_eq(ws, (16 * 12 + 32 * 10) * 12 * sizeof(float));
+    ck_assert_uint_eq(ws, (16 * 10 + 2 + 32 * 8 + 2) * 12 * sizeof(float));
     dense.stride_h = 2;
     ck_assert_int_eq(
         oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
         OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, (16 * 2 * 7 + 32 * 6) * 12 * sizeof(float));
+    ck_assert_uint_eq(ws, (16 * 2 * 5 + 2 + 32 * 4 + 2) * 12 * sizeof(float));
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);

@@ -261,8 +261,10 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *   faster of the two:
  *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
  *     faster than GEMM_1X1 on 1x1);
- *   backward data: DIRECT with >= 16 channels per group (its 16-channel blocks waste work
- *     otherwise: the stem's 3 input channels, 2.5x slower), else the GEMM algorithms. Measured
+ *   backward data: DIRECT with >= 16 channels per group, and for kernels wider than 1x1 with
+ *     fewer, in blocks of them rounded up to 4 (conv_tuning.c; on a 2-core Intel AVX-512 CPU at
+ *     batch 32, the ResNet-18 stem's 3 channels 2.3-3x faster than IM2COL_GEMM, LeNet's one
+ *     channel level, 3-4x faster at batch 1), else the GEMM algorithms. Measured
  *     at batch 32 and 1 after the flat stride-1 kernels: 1.7x faster than IM2COL_GEMM on 512@7
  *     at batch 32 (1.3x slower at batch 1), 10x faster than GEMM_1X1 on the ConvNeXt 1x1
  *     96>384@56 at batch 32 (1.4x slower at batch 1); with the flat kernel by phases of dx at
@@ -312,7 +314,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         const bool wide_kernel = g->r > 1 || g->s > 1;
         if (pass == OCLNN_CONV_FORWARD ||
             (pass == OCLNN_CONV_BACKWARD_DATA &&
-             (g->cg >= 16 || (narrow && wide_kernel && g->cg >= 3))) ||
+             (g->cg >= 16 || (wide_kernel && (!narrow || g->cg >= 3)))) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (wide_kernel || is_1x1(g))))
             a = OCLNN_CONV_DIRECT;
         int chunk;

@@ -612,27 +612,32 @@ START_TEST(choose_and_shape)
 END_TEST
 
 /* When the columns of one image pass the workspace limit, AUTO falls back to DIRECT and a
- * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. (Backward data of a shape with
- * 2 channels per group picks IM2COL_GEMM on every device when it fits.) */
+ * forced IM2COL_GEMM fails with OUT_OF_MEMORY, writing nothing. (Backward data of a 1x1
+ * stride-2 layer with 2 channels per group picks IM2COL_GEMM on every device when it fits.) */
 START_TEST(workspace_limit)
 {
     oclnn_context *ctx = fx_ctx();
     const shape *sh = find_shape("wide row 3x37 (tiles + tail)");
     ref_conv p = ref_of(sh);
     oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
-    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_AUTO);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_AUTO), s2 = oclnn_conv2d_desc_default();
+    oclnn_tensor_desc w1 = d4(p.k, p.c, 1, 1);
+    s2.stride_h = s2.stride_w = 2;
     oclnn_conv_algo a;
     size_t ws;
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &s2, OCLNN_CONV_BACKWARD_DATA, &xd, &w1, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_IM2COL_GEMM);
+    /* 256 bytes: the packed weights of DIRECT (at most 16 x 3 floats) fit, one image's columns
+     * (2 x 2 x 19 floats) do not. */
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 256), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &s2, OCLNN_CONV_BACKWARD_DATA, &xd, &w1, &a, &ws),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
+    ck_assert_uint_le(ws, 256);
     /* 4 KiB: the packed weights of DIRECT (at most 16 x 2 x 3 x 3 floats) fit, one image's
      * columns (2 x 3 x 3 x 3 x 37 floats) do not. */
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 4096), OCLNN_SUCCESS);
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
-                     OCLNN_SUCCESS);
-    ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
-    ck_assert_uint_le(ws, 4096);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);

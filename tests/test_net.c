@@ -251,10 +251,18 @@ START_TEST(loss_matches_reference_over_three_steps)
     for (size_t i = 0; i < n; i++)
         big = fmax(big, fabs(q[i]));
     fx_assert_close("parameters after 3 steps", p, q, n, 1e-4 * big + 1e-6, 0);
+    /* inference with the running statistics the steps left (resnet: batch norm folded into the
+     * convolutions before it), against the reference's inference from the same parameters and
+     * statistics, the device's (checked above): the logits within 1e-5 of the largest reference
+     * logit (measured: at most 6e-7 of it). From the reference's own, the logits would also
+     * carry the steps' rounding differences amplified through batch norm with the statistics of
+     * batches of 4 (variances of a few samples per channel: 2e-4 of the largest logit after a
+     * change of rounding in one layer's gradient), which measures that conditioning, not the
+     * inference. */
+    for (size_t i = 0; i < n; i++)
+        *ref_net_param(r, i, NULL) = p[i];
     free(p);
     free(q);
-    /* inference with the running statistics the steps left (resnet: batch norm folded into the
-     * convolutions before it): the logits within 1e-4 of the largest reference logit */
     const int classes = 10;
     float *logits = fx_alloc((size_t)b * classes);
     ck_assert_int_eq(oclnn_net_infer(net, x, y, b, logits, NULL), OCLNN_SUCCESS);
@@ -262,7 +270,7 @@ START_TEST(loss_matches_reference_over_three_steps)
     double top = 0;
     for (int i = 0; i < b * classes; i++)
         top = fmax(top, fabs(want[i]));
-    fx_assert_close("inference logits after 3 steps", logits, want, (size_t)b * classes, 1e-4 * top,
+    fx_assert_close("inference logits after 3 steps", logits, want, (size_t)b * classes, 1e-5 * top,
                     0);
     free(logits);
     free(x);

@@ -277,9 +277,11 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     too (after its flat backward-weights kernel: ConvNeXt 96>384@56 at batch 32 level with
  *     GEMM_1X1, 125 ms against 118, on a 2-core Intel AVX-512 CPU; the ConvNeXt training step
  *     on 28x28 images, whose pointwise layers on 7x7 and 14x14 planes ran as 128 tiny GEMMs
- *     each, 229 -> 359 images/s); IM2COL_GEMM for the 1x1 stride-2 projections (1.3-9x faster
- *     at batch 32, 3.5-12x at batch 1, measured on Zen 5 before the flat kernel; see below for
- *     AVX2); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
+ *     each, 229 -> 359 images/s); for the 1x1 stride-2 projections DIRECT where they have at
+ *     least 4096 output pixels in all, else IM2COL_GEMM (Intel AVX-512, batch 32: DIRECT 1.27-
+ *     1.34x faster on 64>128@56 and 128>256@28, 0.76-0.84x on 256>512@14 (1,568 pixels), and
+ *     0.51-0.9x at batch 1; on Zen 5 before the flat kernel IM2COL_GEMM was 1.3-9x faster at
+ *     batch 32); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
  *     at most 8x8 pixels and batches of >= 8, where DIRECT's work-items each stream the whole
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
@@ -289,12 +291,8 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *   kernels wider than 1x1 (the stems' 3 input channels: 2.0-2.1x faster than IM2COL_GEMM); its
  *   1x1 backward weights measured as on AVX-512 (ConvNeXt 96>384@56: DIRECT 142 ms against
  *   GEMM_1X1's 198 and IM2COL_GEMM's 232; its pointwise layers on 7x7 and 14x14 planes 3.4-3.8x
- *   faster than GEMM_1X1's per-image GEMMs). The stride-2 projections stay with IM2COL_GEMM
- *   although DIRECT measured 1.3-2x faster there: with it the ResNet three-step test's inference
- *   logits (batch norm folded, running statistics of batches of 4) moved past their tolerance
- *   (9.9e-4 against 5e-4; 3.1e-4 with IM2COL_GEMM) although DIRECT's backward weights are the
- *   more accurate (4-6x smaller error against double on those shapes). Tuning picks DIRECT
- *   there where it is faster.
+ *   faster than GEMM_1X1's per-image GEMMs; DIRECT measured 1.3-2x faster on the stride-2
+ *   projections too, which take the AVX-512 rule).
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit.
  * A tuned algorithm (oclnn_tune_conv2d, the tuning file) comes before these rules wherever it
  * applies and fits. */
@@ -315,7 +313,8 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         if (pass == OCLNN_CONV_FORWARD ||
             (pass == OCLNN_CONV_BACKWARD_DATA &&
              (g->cg >= 16 || (wide_kernel && (!narrow || g->cg >= 3)))) ||
-            (pass == OCLNN_CONV_BACKWARD_WEIGHTS && (wide_kernel || is_1x1(g))))
+            (pass == OCLNN_CONV_BACKWARD_WEIGHTS &&
+             (wide_kernel || is_1x1(g) || (long long)g->n * g->oh * g->ow >= 4096)))
             a = OCLNN_CONV_DIRECT;
         int chunk;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&

@@ -169,15 +169,10 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
      * too few FLOP per float they cost more than the bounds tests of the row kernel. Measured
      * on POCL (2-core Intel AVX-512, batch 32 and ConvNeXt's training batch of 128): on
      * ConvNeXt's 32<->128 pointwise layers (51 FLOP per float) the row kernel took a quarter of
-     * the training step (302-356 -> 452-475 images/s with the flat one), so 1x1 kernels go flat
-     * from 16. Wider kernels keep 64: LeNet's and the test ResNet's one-channel 3x3 stems (17)
-     * measured faster flat too (0.56-0.67 ms against 0.74-1.21 at batch 32), but test_net's
-     * ResNet inference check (batch norm folded with running statistics of batches of 4)
-     * amplifies the changed rounding of the stem's gradient past its tolerance, as it did for
-     * the stride-2 projections (conv.c): that check needs a tolerance derived from its own
-     * conditioning before these layers move. */
+     * the training step (302-356 -> 452-475 images/s with the flat one), and LeNet's one-channel
+     * 3x3 stem (17) ran 0.55-0.68 ms flat against 0.88-0.93 (level at batch 1): flat from 16. */
     const double flop_per_float = 2.0 * g->kg * g->cg * g->r * g->s / (g->kg + g->cg);
-    if (flop_per_float < (g->r * g->s == 1 ? 16 : 64))
+    if (flop_per_float < 16)
         return false;
     const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
     const int wp = g->ow + ekw / g->stride_w, hpx = g->oh + ekh / g->stride_h;

@@ -30,10 +30,11 @@
 size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
 /* The most bytes of one dw_local work-group's input tile (also bounded by the device's local
  * memory): on CPUs it stays in the L1/L2 cache. Tests lower it, cap the row blocks per band and
- * make the work-items share the tile's fill (as on GPUs) to reach every path on a CPU. */
+ * build the tile kernels as for a GPU (the work-items share the tile's fill, the weights are
+ * floats) to reach every path on a CPU. */
 size_t oclnn__depthwise_tile_bytes = (size_t)32 << 10;
 int oclnn__depthwise_band_blocks = 1 << 30;
-int oclnn__depthwise_fill_shared = 0;
+int oclnn__depthwise_as_gpu = 0;
 
 /* Output columns per work-item (the vector width) for an output row of `ow` columns. */
 static int vec_width(int ow)
@@ -81,8 +82,8 @@ static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, in
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
              rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
              strcmp(name, "dw_local") == 0,
-             ctx->info.local_mem_is_global && !oclnn__depthwise_fill_shared,
-             (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0);
+             ctx->info.local_mem_is_global && !oclnn__depthwise_as_gpu,
+             (ctx->info.type & CL_DEVICE_TYPE_CPU) && !oclnn__depthwise_as_gpu);
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 

@@ -14,7 +14,7 @@
 /* Knobs of src/conv_depthwise.c that steer it onto its other paths. */
 extern size_t oclnn__depthwise_tile_bytes;
 extern int oclnn__depthwise_band_blocks;
-extern int oclnn__depthwise_fill_shared;
+extern int oclnn__depthwise_as_gpu;
 
 typedef struct dw_case {
     const char *name;
@@ -168,29 +168,30 @@ static void expect_ok(oclnn_status s, const char *what)
 
 /* The table tests run again on other paths (dw_case.other); each output is summed in the same order
  * on every path, so the results must be the same bits. Path 1: padded copies of one image (or one
- * block of images) at a time, tiles in local memory of one row block per band, filled by all
- * work-items (as on GPUs) when shared_fill is set (the forward only: the fill is the same code
- * for both passes, and each setting compiles a program per shape). Path 2: padded copies only.
+ * block of images) at a time, tiles in local memory of one row block per band, and the tile
+ * kernels built as for a GPU (filled by all work-items, weights held as floats) when as_gpu is
+ * set (the forward only: fill and sums are the same code for both passes, and each setting
+ * compiles a program per shape). Path 2: padded copies only.
  * Path 0: the defaults back. */
-static void other_path(int path, int shared_fill)
+static void other_path(int path, int as_gpu)
 {
     static size_t saved_chunk, saved_tile;
-    static int saved_blocks, saved_fill;
+    static int saved_blocks, saved_gpu;
     if (path) {
         saved_chunk = oclnn__depthwise_chunk_bytes;
         saved_tile = oclnn__depthwise_tile_bytes;
         saved_blocks = oclnn__depthwise_band_blocks;
-        saved_fill = oclnn__depthwise_fill_shared;
+        saved_gpu = oclnn__depthwise_as_gpu;
         oclnn__depthwise_chunk_bytes = 1;
         oclnn__depthwise_band_blocks = 1;
-        oclnn__depthwise_fill_shared = shared_fill;
+        oclnn__depthwise_as_gpu = as_gpu;
         if (path == 2)
             oclnn__depthwise_tile_bytes = 0;
     } else {
         oclnn__depthwise_chunk_bytes = saved_chunk;
         oclnn__depthwise_tile_bytes = saved_tile;
         oclnn__depthwise_band_blocks = saved_blocks;
-        oclnn__depthwise_fill_shared = saved_fill;
+        oclnn__depthwise_as_gpu = saved_gpu;
     }
 }
 

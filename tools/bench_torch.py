@@ -64,6 +64,9 @@ def parse_args():
                        help="torch.set_num_threads (default: all cores)")
         s.add_argument("--repeat", type=positive_int, default=5,
                        help="timed repetitions per measurement, both sides (default 5)")
+        s.add_argument("--min", action="store_true",
+                       help="the fastest repetition on both sides instead of the median (steadier "
+                            "on a machine whose neighbours steal the cores now and then)")
         s.add_argument("--filter", help="only entries whose name contains this")
         s.add_argument("--pass", dest="passes", default="all",
                        help="fwd, bwd_data, bwd_weights, bwd or all (comma-separated)")
@@ -144,9 +147,9 @@ def blas_library(torch):
     return text
 
 
-def time_ms(fn, repeat):
-    """Median ms per call: two untimed calls, then `repeat` repetitions of enough back-to-back
-    calls to last MIN_REP_S."""
+def time_ms(fn, repeat, fastest=False):
+    """Median (or fastest) ms per call: two untimed calls, then `repeat` repetitions of enough
+    back-to-back calls to last MIN_REP_S."""
     fn()
     fn()
     t0 = time.perf_counter()
@@ -159,7 +162,7 @@ def time_ms(fn, repeat):
         for _ in range(inner):
             fn()
         times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times) * 1e3
+    return (min(times) if fastest else statistics.median(times)) * 1e3
 
 
 # ---- the suites in PyTorch: one function per entry "op", returning {pass: callable} ----------
@@ -331,7 +334,7 @@ def compare(args):
     if not (os.path.isfile(args.oclnn) and os.access(args.oclnn, os.X_OK)):
         fail(f"oclnn-bench not found at {args.oclnn}: build it (ninja -C build) or pass "
              "--oclnn PATH")
-    common = ["--repeat", str(args.repeat)]
+    common = ["--repeat", str(args.repeat)] + (["--min"] if args.min else [])
     if args.cmd != "gemm":
         common += ["--batch", args.batch]
     if args.filter:
@@ -352,8 +355,9 @@ def compare(args):
           f"{alloc_note()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"torch.mm/linear BLAS: {blas_library(torch)}")
     load_warning(args.threads)
-    print(f"torch ms = median of {args.repeat} repetitions after two untimed calls (forward "
-          "under no_grad; backward passes alone)", flush=True)
+    stat = "fastest" if args.min else "median"
+    print(f"torch ms = {stat} of {args.repeat} repetitions after two untimed calls (forward "
+          f"under no_grad; backward passes alone); oclnn ms likewise", flush=True)
     builders = {"conv": torch_conv, "gemm": torch_gemm, "layers": torch_layer}
     torch_ms = {}
     for e in entries:
@@ -369,7 +373,8 @@ def compare(args):
                 print(f"\r\033[K[torch] {e['name']} b{e.get('batch')} {pname}", end="",
                       file=sys.stderr, flush=True)
             variants = fn if isinstance(fn, dict) else {"": fn}
-            best = min((time_ms(f, args.repeat), label) for label, f in variants.items())
+            best = min((time_ms(f, args.repeat, args.min), label)
+                       for label, f in variants.items())
             torch_ms[(e["name"], e.get("batch"), pname)] = best
         del fns
     if sys.stderr.isatty():

@@ -182,8 +182,10 @@ OCLNN_API oclnn_status oclnn_self_check(oclnn_context *ctx, double *max_abs_err)
 
 /* ---------------------------------------------------------------------------------------------
  * Profiling. With OCLNN_PROFILE=1 in the environment at context creation (or after
- * oclnn_profile_enable), every kernel the library enqueues is timed with OpenCL events. The
- * report groups time by op ("conv2d", "batchnorm") and by kernel. With OCLNN_TRACE=file.json
+ * oclnn_profile_enable), every kernel the library enqueues is timed with OpenCL events; a CLBlast
+ * GEMM (several kernels, one event) from a marker queued before the call to the end of its last
+ * kernel, so it includes CLBlast's host work where the queue ran dry meanwhile. The report
+ * groups time by op ("conv2d", "batchnorm") and by kernel. With OCLNN_TRACE=file.json
  * the same events are also written as a Chrome trace-event file (chrome://tracing, Perfetto),
  * flushed at oclnn_profile_reset and completed at oclnn_context_destroy.
  */

@@ -237,13 +237,15 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
     oclnn_status st = call_temp_bytes(ctx, op, &g, c_off, ldc, &temp_bytes);
     if (st != OCLNN_SUCCESS)
         return st;
-    cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
+    cl_event ev, *evp = oclnn__event_slot(ctx, &ev), mark = oclnn__profile_mark(ctx);
     CLBlastStatusCode s;
     if (temp_bytes > 0) {
         cl_mem temp;
         st = gemm_temp(ctx, op, temp_bytes, &temp);
-        if (st != OCLNN_SUCCESS)
+        if (st != OCLNN_SUCCESS) {
+            oclnn__profile_span(ctx, op, "", mark, NULL);
             return st;
+        }
         s = CLBlastSgemmWithTempBuffer(g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off,
                                        g.lda, g.b, g.b_off, g.ldb, beta, c, c_off, ldc, &ctx->queue,
                                        evp, temp);
@@ -251,10 +253,11 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
         s = CLBlastSgemm(g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off, g.lda, g.b,
                          g.b_off, g.ldb, beta, c, c_off, ldc, &ctx->queue, evp);
     }
-    if (s != CLBlastSuccess)
+    if (s != CLBlastSuccess) {
+        oclnn__profile_span(ctx, op, "", mark, NULL);
         return clblast_fail(ctx, op, "CLBlastSgemm", s);
-    if (evp)
-        oclnn__profile_event(ctx, op, "clblast_sgemm", ev);
+    }
+    oclnn__profile_span(ctx, op, "clblast_sgemm", mark, evp ? ev : NULL);
     return OCLNN_SUCCESS;
 }
 
@@ -292,15 +295,16 @@ oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans
      * buffer itself (there is no WithTempBuffer variant). */
     gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
     const bool swap = g.layout == CLBlastLayoutColMajor;
-    cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
+    cl_event ev, *evp = oclnn__event_slot(ctx, &ev), mark = oclnn__profile_mark(ctx);
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
         g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off, g.lda, swap ? b_stride : a_stride,
         g.b, g.b_off, g.ldb, swap ? a_stride : b_stride, beta, c, c_off, ldc, c_stride, batch,
         &ctx->queue, evp);
-    if (s != CLBlastSuccess)
+    if (s != CLBlastSuccess) {
+        oclnn__profile_span(ctx, op, "", mark, NULL);
         return clblast_fail(ctx, op, "CLBlastSgemmStridedBatched", s);
-    if (evp)
-        oclnn__profile_event(ctx, op, "clblast_sgemm_batched", ev);
+    }
+    oclnn__profile_span(ctx, op, "clblast_sgemm_batched", mark, evp ? ev : NULL);
     return OCLNN_SUCCESS;
 }
 

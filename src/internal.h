@@ -33,6 +33,8 @@ typedef struct oclnn_profile_record {
     const char *op;     /* static string */
     char kernel[64];
     cl_event event;
+    cl_event begin; /* NULL, or a marker queued before a library call of several commands whose
+                     * last one is `event`: the record spans from the marker's end */
 } oclnn_profile_record;
 
 /* The work an op's calls asked for, for the rates in oclnn_profile_print. */
@@ -138,6 +140,13 @@ oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, cons
                            size_t nargs, cl_uint dims, const size_t *global, const size_t *local);
 /* Records an event from an enqueue the caller made itself (CLBlast calls); takes ownership. */
 void oclnn__profile_event(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev);
+/* A marker for oclnn__profile_span, queued where profiling is on (else NULL). */
+cl_event oclnn__profile_mark(oclnn_context *ctx);
+/* Records the commands a library call queued after the marker begin (may be NULL), up to ev,
+ * the event it returned for its last command (CLBlast returns one event for the several kernels
+ * of an indirect GEMM). */
+void oclnn__profile_span(oclnn_context *ctx, const char *op, const char *kernel, cl_event begin,
+                         cl_event ev);
 /* While profiling, counts one call of op and the work it asked for: flops (2 per multiply-add;
  * 0 for memory-bound ops) and the bytes it must move at least. oclnn_profile_print divides them
  * by the op's kernel time. */

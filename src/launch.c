@@ -4,13 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void record(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev)
+static void record(oclnn_context *ctx, const char *op, const char *kernel, cl_event begin,
+                   cl_event ev)
 {
     if (ctx->nrecords == ctx->records_cap) {
         size_t cap = ctx->records_cap ? ctx->records_cap * 2 : 256;
         oclnn_profile_record *r = realloc(ctx->records, cap * sizeof *r);
         if (!r) { /* profiling is best effort: drop the record rather than fail the op */
             clReleaseEvent(ev);
+            if (begin)
+                clReleaseEvent(begin);
             return;
         }
         ctx->records = r;
@@ -20,12 +23,31 @@ static void record(oclnn_context *ctx, const char *op, const char *kernel, cl_ev
     r->op = op;
     snprintf(r->kernel, sizeof r->kernel, "%s", kernel);
     r->event = ev;
+    r->begin = begin;
 }
 
 void oclnn__profile_event(oclnn_context *ctx, const char *op, const char *kernel, cl_event ev)
 {
     if (ev)
-        record(ctx, op, kernel, ev);
+        record(ctx, op, kernel, NULL, ev);
+}
+
+cl_event oclnn__profile_mark(oclnn_context *ctx)
+{
+    cl_event m = NULL;
+    if (ctx->profile && !ctx->warmup &&
+        clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &m) != CL_SUCCESS)
+        m = NULL;
+    return m;
+}
+
+void oclnn__profile_span(oclnn_context *ctx, const char *op, const char *kernel, cl_event begin,
+                         cl_event ev)
+{
+    if (ev)
+        record(ctx, op, kernel, begin, ev);
+    else if (begin)
+        clReleaseEvent(begin);
 }
 
 void oclnn__profile_work(oclnn_context *ctx, const char *op, double flops, double bytes)
@@ -77,7 +99,7 @@ oclnn_status oclnn__launch(oclnn_context *ctx, const char *op, cl_kernel k, cons
         char name[64] = "?";
         clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
         name[sizeof name - 1] = '\0';
-        record(ctx, op, name, ev);
+        record(ctx, op, name, NULL, ev);
     }
     return OCLNN_SUCCESS;
 }
@@ -103,10 +125,21 @@ static bool event_times(cl_event ev, cl_ulong *t0, cl_ulong *t1)
            *t1 >= *t0;
 }
 
-static double event_ms(cl_event ev)
+/* A record's start and end: a span's start is its marker's end (the queue is in order). */
+static bool record_times(const oclnn_profile_record *r, cl_ulong *t0, cl_ulong *t1)
+{
+    cl_ulong b0, b1;
+    if (!event_times(r->event, t0, t1))
+        return false;
+    if (r->begin && event_times(r->begin, &b0, &b1) && b1 <= *t1)
+        *t0 = b1;
+    return true;
+}
+
+static double record_ms(const oclnn_profile_record *r)
 {
     cl_ulong t0, t1;
-    return event_times(ev, &t0, &t1) ? (double)(t1 - t0) * 1e-6 : 0.0;
+    return record_times(r, &t0, &t1) ? (double)(t1 - t0) * 1e-6 : 0.0;
 }
 
 /* OCLNN_TRACE=file.json: every recorded command becomes a Chrome trace event ("X": complete
@@ -139,7 +172,7 @@ void oclnn__profile_flush(oclnn_context *ctx)
     for (size_t i = 0; i < ctx->nrecords; i++) {
         const oclnn_profile_record *r = &ctx->records[i];
         cl_ulong t0, t1;
-        if (ctx->trace && event_times(r->event, &t0, &t1)) {
+        if (ctx->trace && record_times(r, &t0, &t1)) {
             if (ctx->trace_events == 0)
                 ctx->trace_t0 = t0;
             double ts = t0 >= ctx->trace_t0 ? (double)(t0 - ctx->trace_t0) * 1e-3 : 0.0;
@@ -150,6 +183,8 @@ void oclnn__profile_flush(oclnn_context *ctx)
                     (double)(t1 - t0) * 1e-3, r->op);
         }
         clReleaseEvent(r->event);
+        if (r->begin)
+            clReleaseEvent(r->begin);
     }
     ctx->nrecords = 0;
     ctx->nwork = 0;
@@ -173,7 +208,7 @@ oclnn_status oclnn_profile_op_ms(oclnn_context *ctx, const char *op, double *ms)
         return s;
     for (size_t i = 0; i < ctx->nrecords; i++)
         if (strcmp(ctx->records[i].op, op) == 0)
-            *ms += event_ms(ctx->records[i].event);
+            *ms += record_ms(&ctx->records[i]);
     return OCLNN_SUCCESS;
 }
 
@@ -205,7 +240,7 @@ oclnn_status oclnn_profile_print(oclnn_context *ctx, FILE *out)
     double total = 0;
     for (size_t i = 0; i < ctx->nrecords; i++) {
         const oclnn_profile_record *r = &ctx->records[i];
-        double ms = event_ms(r->event);
+        double ms = record_ms(r);
         total += ms;
         size_t j = 0;
         while (j < nrows &&

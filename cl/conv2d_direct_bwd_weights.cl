@@ -2,8 +2,10 @@
  * kernel, the flat kernel over zero-padded copies by chunks of images, and the deterministic sum
  * of the chunks' partial sums.
  * Defines:
- *   KBW (default 8) output channels and TS (default 3) taps along a kernel row per work-item;
- *       1..16 and 1..8. */
+ *   KBW (default 8) output channels and TS (default 3) slots per work-item; 1..16 and 1..8.
+ *   TC  (default 0) 0: the slots are TS taps along a kernel row of one input channel; 1 (kernels
+ *       1 wide): TS input channels at the one tap, so each gradient vector serves TS channels
+ *       instead of one (a 1x1 kernel has no taps to share it). */
 #include "conv2d_direct.h"
 
 #ifndef KBW
@@ -12,9 +14,23 @@
 #ifndef TS
 #define TS 3
 #endif
+#ifndef TC
+#define TC 0
+#endif
 #if KBW < 1 || KBW > 16 || TS < 1 || TS > 8
 #error "KBW must be in 1..16 and TS in 1..8"
 #endif
+
+/* Slot t's input channel past the work-item's first, and tap past its first. */
+#if TC
+#define SLOT_CH(t) (t)
+#define SLOT_TAP(t) 0
+#else
+#define SLOT_CH(t) 0
+#define SLOT_TAP(t) (t)
+#endif
+/* Work-items along the first dimension (channel, kernel row and tap blocks). */
+#define WGT_ITEMS (TC ? (CG + TS - 1) / TS * R : CG * R * ((S + TS - 1) / TS))
 
 static inline float hsum16(float16 a)
 {
@@ -24,12 +40,14 @@ static inline float hsum16(float16 a)
     return d.x + d.y;
 }
 
-/* The block of a backward-weights work-item: KBW output channels from k0 x TS taps from s0 of
- * input channel c and kernel row r, its accumulators zeroed, and kc[j] the offset of channel j's
- * gradient plane of PLANE floats (past the group's end: its last channel, never stored). Needs
- * q, job, sts and kbs. */
-#define WGT_BEGIN(PLANE)                                                                           \
-    const int s0 = (q % sts) * TS, r = (q / sts) % R, c = q / (R * sts);                           \
+/* The block of a backward-weights work-item: KBW output channels from k0 x TS slots (taps from
+ * s0 of input channel c, or input channels from c) of kernel row r, its accumulators zeroed,
+ * kc[j] the offset of output channel j's gradient plane of PLANE floats and xc[t] that of slot
+ * t's input channel past channel c's in planes of XPLANE floats (past the group's end: its last
+ * channel, never stored). Needs q, job, sts and kbs. */
+#define WGT_BEGIN(PLANE, XPLANE)                                                                   \
+    const int s0 = TC ? 0 : (q % sts) * TS, r = TC ? q % R : (q / sts) % R;                        \
+    const int c = TC ? q / R * TS : q / (R * sts);                                                 \
     const int kb = job % kbs, g = job / kbs;                                                       \
     const int k0 = g * KG + kb * KBW;                                                              \
     float16 acc[KBW][TS];                                                                          \
@@ -38,6 +56,11 @@ static inline float hsum16(float16 a)
     {                                                                                              \
         _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = (float16)(0.0f);                \
         kc[j] = min(k0 + j, g * KG + KG - 1) * (PLANE);                                            \
+    }                                                                                              \
+    int xch[TS];                                                                                   \
+    _Pragma("unroll") for (int t = 0; t < TS; t++)                                                 \
+    {                                                                                              \
+        xch[t] = (min(c + SLOT_CH(t), CG - 1) - c) * (XPLANE);                                     \
     }
 
 /* Stores the block's sums at DST[k][c][r][s] (added to it with beta), skipping the channels past
@@ -47,9 +70,10 @@ static inline float hsum16(float16 a)
     {                                                                                              \
         _Pragma("unroll") for (int t = 0; t < TS; t++)                                             \
         {                                                                                          \
-            if (kb * KBW + j >= KG || s0 + t >= S)                                                 \
+            if (kb * KBW + j >= KG || c + SLOT_CH(t) >= CG || s0 + SLOT_TAP(t) >= S)               \
                 continue;                                                                          \
-            __global float *d = (DST) + ((size_t)(k0 + j) * CG + c) * R * S + r * S + s0 + t;      \
+            __global float *d = (DST) + ((size_t)(k0 + j) * CG + c + SLOT_CH(t)) * R * S + r * S + \
+                                s0 + SLOT_TAP(t);                                                  \
             const float sum = hsum16(acc[j][t]);                                                   \
             *d = beta ? *d + sum : sum;                                                            \
         }                                                                                          \
@@ -72,9 +96,10 @@ static inline float hsum16(float16 a)
     }
 
 /* Backward weights: dw[k][c][r][s] = beta * dw + sum over n, oh, ow of dy * x. A work-item owns
- * KBW output channels x TS consecutive taps s of one (c, r): each gradient vector serves the TS
- * taps and each input vector the KBW channels. Rows of 16 pixels are summed in float16 lanes,
- * reduced in a fixed order: deterministic. Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW)). */
+ * KBW output channels x TS consecutive taps s of one (c, r) (TC: TS consecutive channels c at
+ * (r, 0)): each gradient vector serves the TS slots and each input vector the KBW channels.
+ * Rows of 16 pixels are summed in float16 lanes, reduced in a fixed order: deterministic.
+ * Global: (WGT_ITEMS, G * ceil(KG / KBW)). */
 __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off,
                                         __global const float *dy, const int dy_off,
                                         __global float *dw, const int dw_off, GEOM_ARGS,
@@ -84,12 +109,12 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
     const int q = (int)get_global_id(0);
     const int kbs = (KG + KBW - 1) / KBW;
     const int job = (int)get_global_id(1);
-    if (q >= CG * R * sts || job >= G * kbs)
+    if (q >= WGT_ITEMS || job >= G * kbs)
         return;
-    WGT_BEGIN(OH * OW)
+    WGT_BEGIN(OH * OW, H * W)
     /* At stride 1, a full tile of 16 pixels whose taps all read inside the input row takes
      * plain loads: ow0 in [lo, hi]. */
-    const int lo = PL - s0 * DW, hi = min(OW - 16, W - 16 + PL - (s0 + TS - 1) * DW);
+    const int lo = PL - s0 * DW, hi = min(OW - 16, W - 16 + PL - (s0 + SLOT_TAP(TS - 1)) * DW);
     for (int n = 0; n < N; n++) {
         __global const float *xc = x + x_off + ((size_t)n * C + g * CG + c) * H * W;
         __global const float *dyn = dy + dy_off + (size_t)n * K * OH * OW;
@@ -100,9 +125,11 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
             __global const float *xrow = xc + ih * W;
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
                 if (SW == 1 && ow0 >= lo && ow0 <= hi)
-                    WGT_ROW(vload16(0, xrow + ow0 + (s0 + t) * DW - PL), WGT_VLOAD)
+                    WGT_ROW(vload16(0, xrow + xch[t] + ow0 + (s0 + SLOT_TAP(t)) * DW - PL),
+                            WGT_VLOAD)
                 else
-                    WGT_ROW(load16(xrow, ow0 * SW - PL + (s0 + t) * DW, SW, W), WGT_TAIL)
+                    WGT_ROW(load16(xrow + xch[t], ow0 * SW - PL + (s0 + SLOT_TAP(t)) * DW, SW, W),
+                            WGT_TAIL)
             }
         }
     }
@@ -136,7 +163,7 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
  * source's order and move as one block. The third dimension splits the images into chunks of
  * NCH: chunk z sums images [z * NCH, z * NCH + NCH) into out + z * K*CG*R*S (the partial sums
  * that conv2d_direct_sum_chunks adds; with one chunk, out is dw).
- * Global: (CG * R * ceil(S / TS), G * ceil(KG / KBW), ceil(N / NCH)). */
+ * Global: (WGT_ITEMS, G * ceil(KG / KBW), ceil(N / NCH)). */
 __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int xp_off,
                                              __global const float *dyp, const int dyp_off,
                                              __global float *out, const int out_off, GEOM_ARGS,
@@ -148,15 +175,15 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
     const int kbs = (KG + KBW - 1) / KBW;
     const int job = (int)get_global_id(1);
     const int chunk = (int)get_global_id(2);
-    if (q >= CG * R * sts || job >= G * kbs || chunk * NCH >= N)
+    if (q >= WGT_ITEMS || job >= G * kbs || chunk * NCH >= N)
         return;
-    WGT_BEGIN(HPD * WP)
+    WGT_BEGIN(HPD * WP, SH * SW * HPX * WP)
     const int rr = r * DH;
-    int xo[TS]; /* where tap s0 + t starts in a channel's phases */
+    int xo[TS]; /* where slot t's tap starts in its channel's phases, from channel c's */
 #pragma unroll
     for (int t = 0; t < TS; t++) {
-        const int ss = (s0 + t) * DW;
-        xo[t] = ((rr % SH) * SW + ss % SW) * HPX * WP + (rr / SH) * WP + ss / SW;
+        const int ss = (s0 + SLOT_TAP(t)) * DW;
+        xo[t] = xch[t] + ((rr % SH) * SW + ss % SW) * HPX * WP + (rr / SH) * WP + ss / SW;
     }
     const int run = OH * WP, whole = run / 16 * 16;
     const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);

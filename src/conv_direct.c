@@ -26,7 +26,7 @@ static oclnn_status direct_kernel(oclnn_context *ctx, oclnn_conv_pass pass, cons
         snprintf(options, sizeof options, "-DKB=%d", t->kb);
     } else {
         file = "conv2d_direct_bwd_weights.cl";
-        snprintf(options, sizeof options, "-DKBW=%d -DTS=%d", t->kbw, t->ts);
+        snprintf(options, sizeof options, "-DKBW=%d -DTS=%d -DTC=%d", t->kbw, t->ts, t->tc);
     }
     return oclnn__kernel(ctx, file, options, name, k);
 }
@@ -176,7 +176,8 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
         return false;
     const int ekh = (g->r - 1) * g->dil_h, ekw = (g->s - 1) * g->dil_w;
     const int wp = g->ow + ekw / g->stride_w, hpx = g->oh + ekh / g->stride_h;
-    const int reach = (g->s + t->ts - 2) * g->dil_w / g->stride_w; /* widest tap's column */
+    /* the widest tap's column */
+    const int reach = t->tc ? 0 : (g->s + t->ts - 2) * g->dil_w / g->stride_w;
     const int extra = (int)oclnn__div_up(16 + (size_t)reach, (size_t)wp);
     const long long xrows = (long long)g->n * g->c * g->stride_h * g->stride_w * hpx + extra;
     const long long dyrows = (long long)g->n * g->k * g->oh + extra;
@@ -190,14 +191,22 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
     return true;
 }
 
-/* The tuning of the backward-weights kernel: kernels 1 wide take one tap at a time with more
- * channels (a second build, for that kernel only). */
+/* The tuning of the backward-weights kernel: kernels 1 wide have one tap, and their work-items
+ * take ts input channels instead (a second build, for that kernel only). */
 static oclnn_conv_tuning wgrad_tuning(const oclnn_context *ctx, const oclnn_conv_geom *g)
 {
     oclnn_conv_tuning t = oclnn__conv_tuning(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS);
     if (g->s == 1)
-        t.kbw = t.kbw_s1, t.ts = 1;
+        t.kbw = t.kbw_s1, t.ts = t.ts_s1, t.tc = 1;
     return t;
+}
+
+/* Backward-weights work-items along the first dimension (channel, kernel row and tap blocks). */
+static size_t wgrad_items(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
+{
+    if (t->tc)
+        return oclnn__div_up((size_t)g->cg, (size_t)t->ts) * g->r;
+    return (size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t->ts);
 }
 
 /* The forward's blocks and path: the flat kernel with its own blocks where it applies, else the
@@ -501,7 +510,7 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(hpx), args[n++] = OCLNN_ARG(hpd), args[n++] = OCLNN_ARG(wp);
     args[n++] = OCLNN_ARG(nch), args[n++] = OCLNN_ARG(beta);
-    size_t global[3] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t->ts),
+    size_t global[3] = {wgrad_items(t, g),
                         (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t->kbw),
                         (size_t)p->nchunks};
     size_t local[3] = {t->local[0], t->local[1], 1};
@@ -545,7 +554,7 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
         args[n++] = OCLNN_ARG(dw->mem), args[n++] = OCLNN_ARG(dw_off);
         n = add_geom(args, n, g, geo);
         args[n++] = OCLNN_ARG(acc);
-        size_t global[2] = {(size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t.ts),
+        size_t global[2] = {wgrad_items(&t, g),
                             (size_t)g->groups * oclnn__div_up((size_t)g->kg, (size_t)t.kbw)};
         s = oclnn__launch(ctx, "conv2d_backward_weights", k, args, n, 2, global, t.local);
     }

@@ -278,10 +278,11 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     GEMM_1X1, 125 ms against 118, on a 2-core Intel AVX-512 CPU; the ConvNeXt training step
  *     on 28x28 images, whose pointwise layers on 7x7 and 14x14 planes ran as 128 tiny GEMMs
  *     each, 229 -> 359 images/s); for the 1x1 stride-2 projections DIRECT where they have at
- *     least 4096 output pixels in all, else IM2COL_GEMM (Intel AVX-512, batch 32: DIRECT 1.27-
- *     1.34x faster on 64>128@56 and 128>256@28, 0.76-0.84x on 256>512@14 (1,568 pixels), and
- *     0.51-0.9x at batch 1; on Zen 5 before the flat kernel IM2COL_GEMM was 1.3-9x faster at
- *     batch 32); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
+ *     least 128 output pixels in all, else IM2COL_GEMM (Intel AVX-512, with 6 input channels
+ *     per work-item: at batch 32 2x faster on 64>128@56 and 128>256@28, level to 1.2x on
+ *     256>512@14; at batch 1 1.1-1.4x faster on the first two (784 and 196 pixels), 0.55-0.6x on
+ *     256>512@14 (49); on Zen 5 before the flat kernel IM2COL_GEMM was 1.3-9x faster at batch
+ *     32); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
  *     at most 8x8 pixels and batches of >= 8, where DIRECT's work-items each stream the whole
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
@@ -314,7 +315,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             (pass == OCLNN_CONV_BACKWARD_DATA &&
              (g->cg >= 16 || (wide_kernel && (!narrow || g->cg >= 3)))) ||
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS &&
-             (wide_kernel || is_1x1(g) || (long long)g->n * g->oh * g->ow >= 4096)))
+             (wide_kernel || is_1x1(g) || (long long)g->n * g->oh * g->ow >= 128)))
             a = OCLNN_CONV_DIRECT;
         int chunk;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&

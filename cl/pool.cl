@@ -273,6 +273,18 @@ INLINE float16 load_cols16(__global const float *p, int sw)
     return GATHER16(float16, p, LANES16 * sw);
 }
 
+/* The columns of an edge block (load_cols16's lanes, some outside the row [0, w) and masked by
+ * the caller): the same vector loads spilling into the neighbouring rows wherever they stay
+ * inside the tensor (p is its element e of `total`), so only the tensor's first and last rows
+ * gather, lane by lane with columns c clamped into the row r. */
+INLINE float16 edge_cols16(__global const float *p, long e, long total, int sw,
+                           __global const float *r, int16 c, int w)
+{
+    if (sw <= 2 && e >= 0 && e + 15 * sw < total)
+        return load_cols16(p, sw);
+    return GATHER16(float16, r, clamp(c, (int16)0, (int16)(w - 1)));
+}
+
 /* The forward kernels and the arg-max codes: 16 windows of a row in vectors, FWD_ROWS rows per
  * work-item, over a window of constants (WIN_*, STRIDE_*: one program per pooling shape).
  * Window positions are visited in row-major order. Max: a value replaces the maximum only when
@@ -293,6 +305,7 @@ INLINE float16 load_cols16(__global const float *p, int sw)
         if (ox0 >= ow || oy0 >= oh || p >= planes)                                                 \
             return;                                                                                \
         __global const float *xp = x + x_off + (ulong)p * (ulong)(h * w);                          \
+        const long at_x = (long)p * (h * w), total = (long)planes * (h * w);                       \
         const ulong at = (ulong)p * (ulong)(oh * ow) + (ulong)ox0;                                 \
         const int w0 = ox0 * sw - pl;                                                              \
         const int16 c0 = LANES16 * sw + w0;                                                        \
@@ -305,8 +318,8 @@ INLINE float16 load_cols16(__global const float *p, int sw)
                 WINDOW16_PASS(MODE, load_cols16(row + w0 + j, sw))                                 \
             } else {                                                                               \
                 WINDOW16_PASS(MODE, select((float16)fill,                                          \
-                                           GATHER16(float16, row,                                  \
-                                                    clamp(c0 + j, (int16)0, (int16)(w - 1))),      \
+                                           edge_cols16(row + w0 + j, at_x + (h0 + i) * w + w0 + j, \
+                                                       total, sw, row, c0 + j, w),                 \
                                            c0 + j >= 0 && c0 + j < w))                             \
             }                                                                                      \
             if (MODE == MODE_AVG)                                                                  \

@@ -33,61 +33,59 @@
 /* Beyond |x| = 20 both GELU forms are exactly x or -0 in f32 and their slopes 1 or 0: the
  * formulas run on x clamped to this range so that +-inf give those limits instead of inf * 0. */
 #define GELU_XMAX 20.0f
-/* erf(z) = z P(z^2) for |z| < ERF_SPLIT (fdlibm's first interval): P of degree 6 fitted by
- * Chebyshev least squares against mpmath on z^2 in [0, ERF_SPLIT^2]; relative error 6e-8 with
- * these f32 coefficients. */
-#define ERF_SPLIT 0.84375f
-#define ERF_P0 1.128379225730896f
-#define ERF_P1 -0.37612637877464294f
-#define ERF_P2 0.1128375232219696f
-#define ERF_P3 -0.026862792670726776f
-#define ERF_P4 0.005210185889154673f
-#define ERF_P5 -0.0008255934808403254f
-#define ERF_P6 8.893431368051097e-05f
-/* erfc(z) = t exp(-z^2) exp(C(t)), t = 1 / (1 + z/2), for z >= ERF_SPLIT: the form of Numerical
- * Recipes' erfcc (Press et al., 2nd ed., section 6.2), with C of degree 8 refitted (Chebyshev
- * least squares against mpmath on t in [0, 1 / (1 + ERF_SPLIT / 2)]): relative error 1.8e-8
- * in exact arithmetic, 6e-8 with these f32 coefficients. */
-#define ERFC_C0 -1.265512145233172f
-#define ERFC_C1 1.0000053608835375f
-#define ERFC_C2 0.37476458018687575f
-#define ERFC_C3 0.08735798793138162f
-#define ERFC_C4 -0.12044462483918589f
-#define ERFC_C5 0.021297344992376212f
-#define ERFC_C6 -0.5443384448815795f
-#define ERFC_C7 0.699098329779267f
-#define ERFC_C8 -0.2533608021238151f
+/* erfc(z) = t D(v) exp(-z^2) with t = 1 / (1 + z/2) and v = 1 - t = t z/2 for z >= 0 (the form
+ * of Numerical Recipes' erfcc, Press et al., 2nd ed., section 6.2, with exp(C(t)) taken out of
+ * the exponent): D runs smoothly from 1 at v = 0 (z = 0) to 1 / (2 sqrt(pi)) at v = 1 (z = inf),
+ * so one polynomial of degree 10 covers every z. It is evaluated at v, which keeps the relative
+ * precision of z where t rounds near 1 (at t, that rounding was amplified 2.3x). Fitted by
+ * Chebyshev least squares against mpmath in relative error on v in [0, 1], coefficients rounded
+ * to f32 one at a time from the lowest with the rest refitted (tools/fit_erfc.py): t D(v) within
+ * 2.4 ulp of erfc(z) exp(z^2) for z <= 1 and 3.2 ulp for z <= 6, evaluated in f32.
+ * exp(-z^2) = exp(-x^2 / 2) is phi(x) sqrt(2 pi), which the gradient needs too: one exp serves
+ * both. */
+#define ERFC_D0 1.0f
+#define ERFC_D1 -1.2567592859268188f
+#define ERFC_D2 0.48653295636177063f
+#define ERFC_D3 0.21080245077610016f
+#define ERFC_D4 -0.09104020893573761f
+#define ERFC_D5 -0.13431097567081451f
+#define ERFC_D6 0.12264036387205124f
+#define ERFC_D7 -0.22565105557441711f
+#define ERFC_D8 0.3233776092529297f
+#define ERFC_D9 -0.19657288491725922f
+#define ERFC_D10 0.04307582601904869f
 
 /* The activation formulas once for each type T (float and floatV; IT the matching int type).
  * POCL's built-in erfc costs 10x a vector exp; these are plain vector arithmetic. GELU is written
  * with erfc and 1/(1+exp) so that its negative tail keeps full relative precision (1 + erf(x)
  * cancels). */
 #define DEFINE_ACT(T, S, IT)                                                                       \
-    /* Phi(x) = erfc(-x / sqrt 2) / 2 for |x| <= GELU_XMAX. x^2 = hi + lo exactly (fma): the       \
-     * tail's exp(-x^2 / 2 + C) is taken as exp2_f(-hi / 2, C - lo / 2) so that it keeps its       \
-     * relative precision where x^2 / 2 is large. */                                               \
-    inline T gelu_cdf##S(T x, T hi, T lo)                                                          \
+    /* Phi(x) = erfc(-x / sqrt 2) / 2 for |x| <= GELU_XMAX from e = exp(-x^2 / 2): 1 - erfc(z) / 2 \
+     * for x >= 0, erfc(-z) / 2 (full relative precision in the tail) below. */                    \
+    inline T gelu_cdf##S(T x, T e)                                                                 \
     {                                                                                              \
-        const T z = x * (T)SQRT1_2, az = fabs(z), s = z * z;                                       \
-        T p = fma(s, (T)ERF_P6, (T)ERF_P5);                                                        \
-        p = fma(p, s, (T)ERF_P4);                                                                  \
-        p = fma(p, s, (T)ERF_P3);                                                                  \
-        p = fma(p, s, (T)ERF_P2);                                                                  \
-        p = fma(p, s, (T)ERF_P1);                                                                  \
-        p = fma(p, s, (T)ERF_P0);                                                                  \
-        const T small = fma((T)0.5f * z, p, (T)0.5f);                                              \
-        const T t = (T)1.0f / fma(az, (T)0.5f, (T)1.0f);                                           \
-        T c = fma(t, (T)ERFC_C8, (T)ERFC_C7);                                                      \
-        c = fma(c, t, (T)ERFC_C6);                                                                 \
-        c = fma(c, t, (T)ERFC_C5);                                                                 \
-        c = fma(c, t, (T)ERFC_C4);                                                                 \
-        c = fma(c, t, (T)ERFC_C3);                                                                 \
-        c = fma(c, t, (T)ERFC_C2);                                                                 \
-        c = fma(c, t, (T)ERFC_C1);                                                                 \
-        c = fma(c, t, (T)ERFC_C0);                                                                 \
-        const T half_erfc = (T)0.5f * t * exp2_f##S((T)(-0.5f) * hi, fma((T)(-0.5f), lo, c));      \
-        const T large = x < (T)0.0f ? half_erfc : (T)1.0f - half_erfc;                             \
-        return az < (T)ERF_SPLIT ? small : large;                                                  \
+        const T half_z = fabs(x) * (T)(0.5f * SQRT1_2), t = (T)1.0f / (half_z + (T)1.0f);         \
+        const T v = half_z * t;                                                                    \
+        T d = fma(v, (T)ERFC_D10, (T)ERFC_D9);                                                     \
+        d = fma(d, v, (T)ERFC_D8);                                                                 \
+        d = fma(d, v, (T)ERFC_D7);                                                                 \
+        d = fma(d, v, (T)ERFC_D6);                                                                 \
+        d = fma(d, v, (T)ERFC_D5);                                                                 \
+        d = fma(d, v, (T)ERFC_D4);                                                                 \
+        d = fma(d, v, (T)ERFC_D3);                                                                 \
+        d = fma(d, v, (T)ERFC_D2);                                                                 \
+        d = fma(d, v, (T)ERFC_D1);                                                                 \
+        d = fma(d, v, (T)ERFC_D0);                                                                 \
+        const T half_erfc = (T)0.5f * t * d * e;                                                   \
+        return x < (T)0.0f ? half_erfc : (T)1.0f - half_erfc;                                      \
+    }                                                                                              \
+    /* exp(-x^2 / 2) with x^2 = hi + lo exactly (fma): exp(-hi / 2) (1 - lo / 2), the second       \
+     * factor exp(-lo / 2) to far below an ulp (|lo| <= ulp(hi) / 2), so that the tail keeps its   \
+     * relative precision where x^2 / 2 is large. */                                               \
+    inline T gelu_gauss##S(T x)                                                                    \
+    {                                                                                              \
+        const T hi = x * x, lo = fma(x, x, -hi);                                                   \
+        return exp_f##S((T)(-0.5f) * hi) * fma((T)(-0.5f), lo, (T)1.0f);                           \
     }                                                                                              \
     /* x clamped to +-GELU_XMAX; a NaN stays NaN. */                                               \
     inline T gelu_clamp##S(T x)                                                                    \
@@ -105,15 +103,14 @@
     /* x Phi(x); below -GELU_XMAX Phi is 0 and the clamped x keeps -inf from making NaN */         \
     inline T gelu_f##S(T x)                                                                        \
     {                                                                                              \
-        const T xc = gelu_clamp##S(x), hi = xc * xc;                                               \
-        return (x > (T)0.0f ? x : xc) * gelu_cdf##S(xc, hi, fma(xc, xc, -hi));                     \
+        const T xc = gelu_clamp##S(x);                                                             \
+        return (x > (T)0.0f ? x : xc) * gelu_cdf##S(xc, gelu_gauss##S(xc));                        \
     }                                                                                              \
+    /* Phi(x) + x phi(x) */                                                                        \
     inline T gelu_b##S(T x, T dy)                                                                  \
     {                                                                                              \
-        const T xc = gelu_clamp##S(x), hi = xc * xc, lo = fma(xc, xc, -hi);                        \
-        /* exp(-lo / 2) = 1 - lo / 2 to far below an ulp (|lo| <= ulp(hi) / 2) */                  \
-        const T e = exp_f##S((T)(-0.5f) * hi), g = fma(e, (T)(-0.5f) * lo, e);                     \
-        return dy * fma(xc, g * (T)INV_SQRT_2PI, gelu_cdf##S(xc, hi, lo));                         \
+        const T xc = gelu_clamp##S(x), e = gelu_gauss##S(xc);                                      \
+        return dy * fma(xc, e * (T)INV_SQRT_2PI, gelu_cdf##S(xc, e));                              \
     }                                                                                              \
     /* 0.5x(1 + tanh(u)) = x * s with s = 1 / (1 + exp(-2u)); exp overflows to inf for x below     \
      * about -10, giving s = 0 */                                                                  \

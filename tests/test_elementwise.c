@@ -235,17 +235,18 @@ END_TEST
 START_TEST(gelu_inf_nan)
 {
     oclnn_context *c = fx_ctx();
-    /* 17 elements: the vector (8 or 16 wide) and the scalar tail see every value */
+    /* 65 elements: the vector path (up to 4 x 16 per work-item) and the scalar tail see them */
+    enum { N = 65 };
     const float v[4] = {-INFINITY, INFINITY, NAN, -1e4f}, yv[4] = {0, INFINITY, NAN, 0},
                 gv[4] = {0, 1, NAN, 0};
-    float x[17], yw[17], gw[17], ones[17];
-    for (int i = 0; i < 17; i++) {
-        x[i] = i == 16 ? 1e4f : v[i % 4];
-        yw[i] = i == 16 ? 1e4f : yv[i % 4];
-        gw[i] = i == 16 ? 1 : gv[i % 4];
+    float x[N], yw[N], gw[N], ones[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = i == N - 1 ? 1e4f : v[i % 4];
+        yw[i] = i == N - 1 ? 1e4f : yv[i % 4];
+        gw[i] = i == N - 1 ? 1 : gv[i % 4];
         ones[i] = 1;
     }
-    oclnn_tensor_desc d = oclnn_tensor_desc_1d(17);
+    oclnn_tensor_desc d = oclnn_tensor_desc_1d(N);
     oclnn_tensor *tx = fx_tensor(&d, x), *t1 = fx_tensor(&d, ones), *ty = fx_tensor(&d, NULL);
     for (int ai = 2; ai < 4; ai++) {
         for (int grad = 0; grad < 2; grad++) {
@@ -255,7 +256,7 @@ START_TEST(gelu_inf_nan)
                 ck_assert_int_eq(oclnn_activation_forward(c, acts[ai], tx, ty), OCLNN_SUCCESS);
             float *y = fx_download(ty);
             const float *w = grad ? gw : yw;
-            for (int i = 0; i < 17; i++)
+            for (int i = 0; i < N; i++)
                 ck_assert_msg(isnan(w[i]) ? isnan(y[i]) : y[i] == w[i], "%s %s(%g) = %g, want %g",
                               act_names[ai], grad ? "gradient" : "forward", x[i], y[i], w[i]);
             free(y);

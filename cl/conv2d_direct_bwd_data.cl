@@ -89,14 +89,7 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
         if (c0 + j >= CG)
             continue; /* past the group's channels */
         const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih * W + iw0;
-        if (npix == 16) {
-            vstore16(beta ? vload16(0, dx + o) + acc[j] : acc[j], 0, dx + o);
-        } else {
-            float v[16];
-            vstore16(acc[j], 0, v);
-            for (int i = 0; i < npix; i++)
-                dx[o + i] = beta ? dx[o + i] + v[i] : v[i];
-        }
+        store16_part(beta ? load16_tail(dx + o, npix) + acc[j] : acc[j], dx + o, npix);
     }
 }
 

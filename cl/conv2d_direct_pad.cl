@@ -28,16 +28,11 @@ __kernel void conv2d_direct_pad_phases(__global const float *x, const int x_off,
     const int y = i * SH + phase / SW - PT, b = phase % SW - PL;
     __global float *d = xp + xp_off + (size_t)fr * WP;
     const bool row_in = q < N * C && y >= 0 && y < H;
-    __global const float *src = x + x_off + ((size_t)q * H + y) * W;
+    const long at = ((long)q * H + y) * W;
+    __global const float *src = x + x_off + at;
     for (int j = 0; j < WP; j += 16) {
-        const float16 v = row_in ? load16(src, j * SW + b, SW, W) : (float16)(0.0f);
-        if (j + 16 <= WP) {
-            vstore16(v, 0, d + j);
-        } else {
-            float t[16];
-            vstore16(v, 0, t);
-            for (int i = 0; i < WP - j; i++)
-                d[j + i] = t[i];
-        }
+        const float16 v =
+            row_in ? load16_in(src, at, (long)N * C * H * W, j * SW + b, SW, W) : (float16)(0.0f);
+        store16_part(v, d + j, WP - j);
     }
 }

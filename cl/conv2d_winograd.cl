@@ -12,19 +12,6 @@
 #include "conv_epilogue.h"
 #include "conv_rows.h"
 
-/* Stores the first len (up to 16) lanes of v at dst. */
-static inline void store16_len(__global float *dst, int len, float16 v)
-{
-    if (len >= 16) {
-        vstore16(v, 0, dst);
-        return;
-    }
-    float t[16];
-    vstore16(v, 0, t);
-    for (int i = 0; i < len; i++)
-        dst[i] = t[i];
-}
-
 /* U[o][e][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
  * (flip 1: the filter of backward data, whose output channels are w's input channels). A
  * work-item transforms 16 consecutive input channels i0.. (POCL pays for every work-group: one
@@ -62,7 +49,7 @@ __kernel void winograd_filter(__global const float *w, const int w_off, __global
     }
     __global float *dst = U + (size_t)o * 16 * IN + i0;
     for (int e = 0; e < 16; e++)
-        store16_len(dst + (size_t)e * IN, len, vload16(0, res[e]));
+        store16_part(vload16(0, res[e]), dst + (size_t)e * IN, len);
 }
 
 /* The tile coordinates after (nl, th, tw) in the order of t. */
@@ -119,7 +106,7 @@ __kernel void winograd_input(__global const float *x, const int x_off, __global 
     }
     __global float *dst = V + v_off + (size_t)c * T + t0;
     for (int e = 0; e < 16; e++)
-        store16_len(dst + (size_t)e * C * T, len, vload16(0, res[e]));
+        store16_part(vload16(0, res[e]), dst + (size_t)e * C * T, len);
 }
 
 /* y[n][k][2th + a][2tw + b] = epilogue((A^T m A)[a][b]) of the tile m = M[.][k][t], for the
@@ -218,10 +205,10 @@ __kernel void winograd_grad_output(__global const float *dy, const int dy_off, _
     __global float *dst = dM + m_off + (size_t)k * T + t0;
     const size_t plane = (size_t)K * T;
     for (int i = 0; i < 4; i++) {
-        store16_len(dst + (4 * i + 0) * plane, len, r[i][0]);
-        store16_len(dst + (4 * i + 1) * plane, len, r[i][0] + r[i][1]);
-        store16_len(dst + (4 * i + 2) * plane, len, r[i][0] - r[i][1]);
-        store16_len(dst + (4 * i + 3) * plane, len, -r[i][1]);
+        store16_part(r[i][0], dst + (4 * i + 0) * plane, len);
+        store16_part(r[i][0] + r[i][1], dst + (4 * i + 1) * plane, len);
+        store16_part(r[i][0] - r[i][1], dst + (4 * i + 2) * plane, len);
+        store16_part(-r[i][1], dst + (4 * i + 3) * plane, len);
     }
 }
 

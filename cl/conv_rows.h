@@ -46,6 +46,55 @@ static inline float16 strided_gather16(__global const float *row, int u0, int sw
     return vload16(0, v);
 }
 
+/* load16 for a row that starts at element `at` of a tensor of `total` elements: for steps 1
+ * and 2 the same vector loads wherever they stay inside the tensor, spilling into the
+ * neighbouring rows, with the lanes outside [0, len) zeroed (at a row's edges load16 goes lane by
+ * lane, and the rows of small planes are all edge). */
+static inline float16 load16_in(__global const float *row, long at, long total, int iw0, int step,
+                                int len)
+{
+    if ((step == 1 || step == 2) && at + iw0 >= 0 && at + iw0 + 16 * step <= total) {
+        const float16 a = vload16(0, row + iw0);
+        const float16 v = step == 1 ? a : (float16)(a.even, vload16(0, row + iw0 + 16).even);
+        const int16 c = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) * step + iw0;
+        return select((float16)(0.0f), v, c >= 0 && c < len);
+    }
+    return load16(row, iw0, step, len);
+}
+
+/* The first n (any n; all 16 from n = 16 on) lanes of v stored at p, in 16, 8, 4, 2 and 1 float
+ * pieces: through a private array they would go one by one. */
+static inline void store16_part(float16 v, __global float *p, int n)
+{
+    if (n >= 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    float8 h = v.lo;
+    if (n >= 8) {
+        vstore8(h, 0, p);
+        h = v.hi;
+        p += 8;
+        n -= 8;
+    }
+    float4 f = h.lo;
+    if (n >= 4) {
+        vstore4(f, 0, p);
+        f = h.hi;
+        p += 4;
+        n -= 4;
+    }
+    float2 t = f.lo;
+    if (n >= 2) {
+        vstore2(t, 0, p);
+        t = f.hi;
+        p += 2;
+        n -= 2;
+    }
+    if (n >= 1)
+        p[0] = t.x;
+}
+
 /* 16 values row[i], zero for i >= len (len may be below 16 at the end of a row). */
 static inline float16 load16_tail(__global const float *row, int len)
 {

@@ -35,15 +35,9 @@ __kernel void im2col(__global const float *x, const int x_off, __global float *c
                                   ow0;
             float16 v = (float16)(0.0f);
             if (ih >= 0 && ih < H)
-                v = load16(xc + ih * W, ow0 * SW - PL + s * DW, SW, W);
-            if (n == 16) {
-                vstore16(v, 0, out);
-            } else {
-                float t[16];
-                vstore16(v, 0, t);
-                for (int i = 0; i < n; i++)
-                    out[i] = t[i];
-            }
+                v = load16_in(xc + ih * W, ((long)nc * H + ih) * W, (long)NB * C * H * W,
+                              ow0 * SW - PL + s * DW, SW, W);
+            store16_part(v, out, n);
         }
     }
 }
@@ -76,12 +70,5 @@ __kernel void col2im(__global const float *cols, const int cols_off, __global fl
     }
     __global float *out = dx + dx_off + ((size_t)nc * H + ih) * W + iw0;
     const int n = min(16, W - iw0);
-    if (n == 16) {
-        vstore16(beta ? vload16(0, out) + acc : acc, 0, out);
-    } else {
-        float t[16];
-        vstore16(acc, 0, t);
-        for (int i = 0; i < n; i++)
-            out[i] = beta ? out[i] + t[i] : t[i];
-    }
+    store16_part(beta ? load16_tail(out, n) + acc : acc, out, n);
 }

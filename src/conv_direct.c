@@ -293,7 +293,7 @@ static oclnn_status pad_x(oclnn_context *ctx, const char *op, const oclnn_conv_g
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(ws_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp), args[n++] = OCLNN_ARG(nrows);
-    size_t global = (size_t)nrows, local = 64;
+    size_t global = oclnn__div_up((size_t)nrows, (size_t)hp), local = 64;
     return oclnn__launch(ctx, op, kpad, args, n, 1, &global, &local);
 }
 

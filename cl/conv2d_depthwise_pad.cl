@@ -1,23 +1,33 @@
-/* conv2d_depthwise_pad.cl - the zero-padded copies of input planes that the depthwise tile
- * kernels read without bounds checks. No defines. */
-#include "pad_row.h"
+/* conv2d_depthwise_pad.cl - the zero-padded copies of input planes that the depthwise tile and
+ * the flat DIRECT kernels read without bounds checks. No defines. */
+#include "conv_rows.h"
 
 /* The zero-padded copy the tile kernels read without bounds checks:
  * dst[i][j] = src[p][i - pad_t][j - pad_l] for the rows i of nplanes planes of hp rows, zero
  * outside src (negative pads crop), and zero for the rows past them up to nrows (the slack that
- * the last tiles read). One work-item per dst row. */
+ * the last tiles read). One work-item per plane's run of hp rows (the last cut at nrows), which
+ * divides once; rows go in 16-float vectors, read with their pads (load16_in) and stored in
+ * pieces: a work-item per row, with its divisions and the pads' scalar stores, cost more than
+ * copying the 7-28 floats of a small plane's row. */
 __kernel void dw_pad(const __global float *src, const ulong src_off, __global float *dst,
                      const ulong dst_off, const int h, const int w, const int hp, const int wp,
                      const int pad_t, const int pad_l, const int nplanes, const int nrows)
 {
-    const int fr = (int)get_global_id(0);
-    if (fr >= nrows)
+    const int p = (int)get_global_id(0), fr0 = p * hp;
+    if (fr0 >= nrows)
         return;
-    const int p = fr / hp, ih = fr % hp - pad_t;
-    __global float *d = dst + dst_off + (size_t)fr * wp;
-    const bool in = p < nplanes && ih >= 0 && ih < h;
-    const __global float *s = src + src_off + ((size_t)p * h + ih) * w - pad_l;
-    pad_row_global(d, s, in ? max(0, pad_l) : wp, in ? min(wp, w + pad_l) : wp, wp);
+    const int rows = min(hp, nrows - fr0);
+    const long total = (long)nplanes * h * w;
+    for (int i = 0; i < rows; i++) {
+        const int ih = i - pad_t;
+        __global float *d = dst + dst_off + (size_t)(fr0 + i) * wp;
+        const bool in = p < nplanes && ih >= 0 && ih < h;
+        const long at = ((long)p * h + ih) * w;
+        const __global float *s = src + src_off + at;
+        for (int j = 0; j < wp; j += 16)
+            store16_part(in ? load16_in(s, at, total, j - pad_l, 1, w) : (float16)(0.0f), d + j,
+                         wp - j);
+    }
 }
 
 /* The same copy where it is the source followed by zeros (no pads, rows of w floats, hp == h):

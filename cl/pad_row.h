@@ -1,8 +1,8 @@
-/* pad_row.h - one row of a zero-padded copy: d[0..n) = s[j] for lo <= j < hi, zero elsewhere,
- * for __global (pad_row_global) and __local (pad_row_local) destinations, and the copy alone
- * (copy_row_global, copy_row_local). The source part goes
- * in 16, 8, 4 and 2 float vectors: the planes of small layers have rows of 7-28 floats, which a
- * scalar tail would copy one by one. Needs 0 <= lo <= hi <= n. No defines. */
+/* pad_row.h - one row of a zero-padded tile in local memory: d[0..n) = s[j] for lo <= j < hi,
+ * zero elsewhere (pad_row_local), and the copy alone (copy_row_local), for the depthwise tile
+ * kernel (dw_local). The source part goes in 16, 8, 4 and 2 float vectors: the planes of small
+ * layers have rows of 7-28 floats, which a scalar tail would copy one by one. Needs
+ * 0 <= lo <= hi <= n. No defines. */
 #define DEFINE_PAD_ROW(name, copy, AS)                                                             \
     /* d[0..n) = s[0..n) */                                                                        \
     static inline __attribute__((always_inline)) void copy(AS float *d, const __global float *s,  \
@@ -35,5 +35,4 @@
         for (int j = hi; j < n; j++)                                                               \
             d[j] = 0.0f;                                                                           \
     }
-DEFINE_PAD_ROW(pad_row_global, copy_row_global, __global)
 DEFINE_PAD_ROW(pad_row_local, copy_row_local, __local)

@@ -31,6 +31,6 @@ oclnn_status oclnn__pad_planes(oclnn_context *ctx, const char *op, const oclnn_p
                         OCLNN_ARG(dso),      OCLNN_ARG(p->h),       OCLNN_ARG(p->w),
                         OCLNN_ARG(p->hp),    OCLNN_ARG(p->wp),      OCLNN_ARG(p->pad_t),
                         OCLNN_ARG(p->pad_l), OCLNN_ARG(p->nplanes), OCLNN_ARG(p->nrows)};
-    size_t global = (size_t)p->nrows, local = LOCAL;
+    size_t global = oclnn__div_up((size_t)p->nrows, (size_t)p->hp), local = LOCAL;
     return oclnn__launch(ctx, op, k, args, sizeof args / sizeof args[0], 1, &global, &local);
 }

@@ -149,17 +149,30 @@ inline void windows8_argmax(__global const float *xp, int oy, int ox0, const poo
         h, w, oh, ow, kh, kw, sh, sw, pt, pl                                                       \
     }
 
-/* Stores the first n (<= 8) lanes of v at p. */
+/* Stores the first n (<= 8) lanes of v at p, in 8, 4, 2 and 1 float pieces (through a private
+ * array they would go one by one). */
 inline void store_lanes(float8 v, __global float *p, int n)
 {
     if (n >= 8) {
         vstore8(v, 0, p);
         return;
     }
-    float t[8];
-    vstore8(v, 0, t);
-    for (int j = 0; j < n; j++)
-        p[j] = t[j];
+    float4 f = v.lo;
+    if (n >= 4) {
+        vstore4(f, 0, p);
+        f = v.hi;
+        p += 4;
+        n -= 4;
+    }
+    float2 t = f.lo;
+    if (n >= 2) {
+        vstore2(t, 0, p);
+        t = f.hi;
+        p += 2;
+        n -= 2;
+    }
+    if (n >= 1)
+        p[0] = t.x;
 }
 
 /* The output rows (or columns) whose windows contain input row i: [lo, hi]. */

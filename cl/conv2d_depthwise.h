@@ -31,6 +31,8 @@
 #error "VW must be 4, 8 or 16"
 #endif
 
+#include "vec_part.h"
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define VEC CAT(float, VW)
@@ -56,96 +58,16 @@ static inline __attribute__((always_inline)) VEC gather_local(const __local floa
     GATHER_BODY
 }
 
-/* The first `valid` (< the vector's width) of v stored to p, or read from p with zeros in the
- * other lanes, in vector pieces: through a private array they would go lane by lane, and the
- * planes of 7, 14, 28 and 56 columns end in such partial tiles. */
-static inline __attribute__((always_inline)) void store4_part(float4 v, __global float *p,
-                                                              int valid)
-{
-    if (valid >= 2) {
-        vstore2(v.lo, 0, p);
-        if (valid == 3)
-            p[2] = v.z;
-    } else if (valid == 1) {
-        p[0] = v.x;
-    }
-}
-
-static inline __attribute__((always_inline)) void store8_part(float8 v, __global float *p,
-                                                              int valid)
-{
-    if (valid >= 4) {
-        vstore4(v.lo, 0, p);
-        store4_part(v.hi, p + 4, valid - 4);
-    } else {
-        store4_part(v.lo, p, valid);
-    }
-}
-
-static inline __attribute__((always_inline)) float4 load4_part(const __global float *p, int valid)
-{
-    float4 v = 0.0f;
-    if (valid >= 2) {
-        v.lo = vload2(0, p);
-        if (valid == 3)
-            v.z = p[2];
-    } else if (valid == 1) {
-        v.x = p[0];
-    }
-    return v;
-}
-
-static inline __attribute__((always_inline)) float8 load8_part(const __global float *p, int valid)
-{
-    float8 v = 0.0f;
-    if (valid >= 4) {
-        v.lo = vload4(0, p);
-        v.hi = load4_part(p + 4, valid - 4);
-    } else {
-        v.lo = load4_part(p, valid);
-    }
-    return v;
-}
-
-/* The VW values p[0..] of an output row segment with `valid` columns; the rest read as zero. */
+/* The VW values p[0..] of an output row segment with `valid` columns (the rest read as zero),
+ * and the segment's store. */
 static inline __attribute__((always_inline)) VEC load_out(const __global float *p, int valid)
 {
-    if (valid >= VW)
-        return VLOAD(0, p);
-#if VW == 16
-    float16 v = 0.0f;
-    if (valid >= 8) {
-        v.lo = vload8(0, p);
-        v.hi = load8_part(p + 8, valid - 8);
-    } else {
-        v.lo = load8_part(p, valid);
-    }
-    return v;
-#elif VW == 8
-    return load8_part(p, valid);
-#else
-    return load4_part(p, valid);
-#endif
+    return CAT(CAT(load, VW), _part)(p, valid);
 }
 
 static inline __attribute__((always_inline)) void store_out(VEC v, __global float *p, int valid)
 {
-    if (valid >= VW) {
-        VSTORE(v, 0, p);
-        return;
-    }
-#if VW == 16
-    if (valid >= 8) {
-        vstore8(v.lo, 0, p);
-        store8_part(v.hi, p + 8, valid - 8);
-    } else {
-        store8_part(v.lo, p, valid);
-    }
-#elif VW == 8
-    store8_part(v, p, valid);
-#else
-    store4_part(v, p, valid);
-#endif
+    CAT(CAT(store, VW), _part)(v, p, valid);
 }
 
 static inline __attribute__((always_inline)) float hsum(VEC v)

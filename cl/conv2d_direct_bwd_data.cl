@@ -89,7 +89,7 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
         if (c0 + j >= CG)
             continue; /* past the group's channels */
         const size_t o = dx_off + ((size_t)n * C + g * CG + c0 + j) * H * W + ih * W + iw0;
-        store16_part(beta ? load16_tail(dx + o, npix) + acc[j] : acc[j], dx + o, npix);
+        store16_part(beta ? load16_part(dx + o, npix) + acc[j] : acc[j], dx + o, npix);
     }
 }
 

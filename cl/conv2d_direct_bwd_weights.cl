@@ -80,7 +80,7 @@ static inline float hsum16(float16 a)
     }
 
 #define WGT_VLOAD(p) vload16(0, p)
-#define WGT_TAIL(p) load16_tail(p, OW - ow0)
+#define WGT_TAIL(p) load16_part(p, OW - ow0)
 
 /* The backward-weights sum for one row of 16 output pixels: XLOAD(t) gives the input lanes of
  * tap s0 + t, DYLOAD(p) the gradient lanes at p. */

@@ -130,10 +130,10 @@ __kernel void winograd_output(__global const float *M, const ulong m_off, __glob
     /* A^T m: rows m0 + m1 + m2 and m1 - m2 - m3 of each column; then the same on the rows. */
     float16 s[2][4];
     for (int j = 0; j < 4; j++) {
-        const float16 m0 = load16_tail(src + (size_t)(0 + j) * K * T, len);
-        const float16 m1 = load16_tail(src + (size_t)(4 + j) * K * T, len);
-        const float16 m2 = load16_tail(src + (size_t)(8 + j) * K * T, len);
-        const float16 m3 = load16_tail(src + (size_t)(12 + j) * K * T, len);
+        const float16 m0 = load16_part(src + (size_t)(0 + j) * K * T, len);
+        const float16 m1 = load16_part(src + (size_t)(4 + j) * K * T, len);
+        const float16 m2 = load16_part(src + (size_t)(8 + j) * K * T, len);
+        const float16 m3 = load16_part(src + (size_t)(12 + j) * K * T, len);
         s[0][j] = m0 + m1 + m2;
         s[1][j] = m1 - m2 - m3;
     }
@@ -225,7 +225,7 @@ __kernel void winograd_grad_filter(__global const float *dU, __global float *dw,
     __global const float *src = dU + (size_t)k * 16 * C + c0;
     float16 u[16];
     for (int e = 0; e < 16; e++)
-        u[e] = load16_tail(src + (size_t)e * C, len);
+        u[e] = load16_part(src + (size_t)e * C, len);
     /* dU G on each row (columns 0, 1, 2), then G^T on the columns. */
     float16 h[4][3];
     for (int i = 0; i < 4; i++) {

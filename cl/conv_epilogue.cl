@@ -18,7 +18,7 @@ __kernel void conv_epilogue_inplace(__global float *y, const int y_off, __global
     const float bias = has_b ? b[b_off + k] : 0.0f;
     __global float *dst = y + y_off + ((size_t)n * K + k) * plane + p0;
     const int len = plane - p0;
-    conv_epilogue_store(dst, len, load16_tail(dst, len), bias,
+    conv_epilogue_store(dst, len, load16_part(dst, len), bias,
                         z + z_off + ((size_t)n * K + k) * plane + p0, has_z, act, res_before);
 }
 
@@ -49,7 +49,7 @@ __kernel void conv_swap_planes(__global const float *in, const int in_off, __glo
         return;
     }
     const float bias = has_b ? b[b_off + a] : 0.0f;
-    conv_epilogue_store(out + out_off + o, end, load16_tail(src, end), bias, z + z_off + o, has_z,
+    conv_epilogue_store(out + out_off + o, end, load16_part(src, end), bias, z + z_off + o, has_z,
                         act, res_before);
 }
 

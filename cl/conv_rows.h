@@ -3,6 +3,8 @@
 #ifndef OCLNN_CONV_ROWS_H
 #define OCLNN_CONV_ROWS_H
 
+#include "vec_part.h"
+
 /* 16 values row[iw0 + i * step], zero where the index leaves [0, len). */
 static inline float16 load16(__global const float *row, int iw0, int step, int len)
 {
@@ -60,50 +62,6 @@ static inline float16 load16_in(__global const float *row, long at, long total, 
         return select((float16)(0.0f), v, c >= 0 && c < len);
     }
     return load16(row, iw0, step, len);
-}
-
-/* The first n (any n; all 16 from n = 16 on) lanes of v stored at p, in 16, 8, 4, 2 and 1 float
- * pieces: through a private array they would go one by one. */
-static inline void store16_part(float16 v, __global float *p, int n)
-{
-    if (n >= 16) {
-        vstore16(v, 0, p);
-        return;
-    }
-    float8 h = v.lo;
-    if (n >= 8) {
-        vstore8(h, 0, p);
-        h = v.hi;
-        p += 8;
-        n -= 8;
-    }
-    float4 f = h.lo;
-    if (n >= 4) {
-        vstore4(f, 0, p);
-        f = h.hi;
-        p += 4;
-        n -= 4;
-    }
-    float2 t = f.lo;
-    if (n >= 2) {
-        vstore2(t, 0, p);
-        t = f.hi;
-        p += 2;
-        n -= 2;
-    }
-    if (n >= 1)
-        p[0] = t.x;
-}
-
-/* 16 values row[i], zero for i >= len (len may be below 16 at the end of a row). */
-static inline float16 load16_tail(__global const float *row, int len)
-{
-    if (len >= 16)
-        return vload16(0, row);
-    float v[16];
-    for (int i = 0; i < 16; i++)
-        v[i] = i < len ? row[i] : 0.0f;
-    return vload16(0, v);
 }
 
 #endif

@@ -70,5 +70,5 @@ __kernel void col2im(__global const float *cols, const int cols_off, __global fl
     }
     __global float *out = dx + dx_off + ((size_t)nc * H + ih) * W + iw0;
     const int n = min(16, W - iw0);
-    store16_part(beta ? load16_tail(out, n) + acc : acc, out, n);
+    store16_part(beta ? load16_part(out, n) + acc : acc, out, n);
 }

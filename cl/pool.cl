@@ -62,6 +62,7 @@
 #error "NT_STORES must be 0 or 1"
 #endif
 #include "vec.h"
+#include "vec_part.h"
 
 /* Helpers of the vector kernels: inlined whatever the compiler's cost model says (POCL builds
  * with -Dinline= and otherwise calls them, passing 64-byte vectors through the stack). */
@@ -148,32 +149,6 @@ inline void windows8_argmax(__global const float *xp, int oy, int ox0, const poo
     {                                                                                              \
         h, w, oh, ow, kh, kw, sh, sw, pt, pl                                                       \
     }
-
-/* Stores the first n (<= 8) lanes of v at p, in 8, 4, 2 and 1 float pieces (through a private
- * array they would go one by one). */
-inline void store_lanes(float8 v, __global float *p, int n)
-{
-    if (n >= 8) {
-        vstore8(v, 0, p);
-        return;
-    }
-    float4 f = v.lo;
-    if (n >= 4) {
-        vstore4(f, 0, p);
-        f = v.hi;
-        p += 4;
-        n -= 4;
-    }
-    float2 t = f.lo;
-    if (n >= 2) {
-        vstore2(t, 0, p);
-        t = f.hi;
-        p += 2;
-        n -= 2;
-    }
-    if (n >= 1)
-        p[0] = t.x;
-}
 
 /* The output rows (or columns) whose windows contain input row i: [lo, hi]. */
 inline int first_window(int i, int pad, int k, int s)
@@ -262,7 +237,7 @@ inline float8 window_divisor8(int h0, int8 w0, const pool_geom g, int mode)
         __global float *dxp = dx + dx_off + (ulong)p * (ulong)(h * w) + (ulong)(iy0 * w + ix0);    \
         for (int r = 0; r < ROWS; r++)                                                             \
             if (iy0 + r < h)                                                                       \
-                store_lanes(acc[r], dxp + r * w, w - ix0);                                         \
+                store8_part(acc[r], dxp + r * w, w - ix0);                                         \
     }
 
 DEFINE_POOL_BACKWARD(pool_max_backward, MODE_MAX)
@@ -364,10 +339,7 @@ INLINE float16 edge_cols16(__global const float *p, long e, long total, int sw,
     }
 #define Y_ARGS __global float *y, const ulong y_off,
 #define CODES_ARGS __global uchar *code, const ulong code_off,
-#define STORE_Y                                                                                    \
-    store_lanes(m.lo, y + y_off + at + oy * ow, n);                                                \
-    if (n > 8)                                                                                     \
-        store_lanes(m.hi, y + y_off + at + oy * ow + 8, n - 8);
+#define STORE_Y store16_part(m, y + y_off + at + oy * ow, n);
 #define STORE_CODES                                                                                \
     {                                                                                              \
         __global uchar *cp = code + code_off + at + oy * ow;                                       \
@@ -431,19 +403,13 @@ INLINE void store_strided(float16 v, __global float *row, int c, int sw, int w)
  * fence can be afforded per work-item. */
 INLINE void store_lanes16(float16 v, __global float *p, int n, int nt)
 {
-    if (n >= 16) {
 #if NT_STORES
-        if (nt && ((ulong)p & 63) == 0) {
-            __builtin_nontemporal_store(v, (__global float16 *)p);
-            return;
-        }
-#endif
-        vstore16(v, 0, p);
-    } else {
-        store_lanes(v.lo, p, n);
-        if (n > 8)
-            store_lanes(v.hi, p + 8, n - 8);
+    if (n >= 16 && nt && ((ulong)p & 63) == 0) {
+        __builtin_nontemporal_store(v, (__global float16 *)p);
+        return;
     }
+#endif
+    store16_part(v, p, n);
 }
 
 /* Stores a (columns c + l sw) and, when `two`, b (columns c + l sw + 1) into row (width w):

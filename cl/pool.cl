@@ -264,7 +264,8 @@ INLINE float16 load_cols16(__global const float *p, int sw)
 /* The columns of an edge block (load_cols16's lanes, some outside the row [0, w) and masked by
  * the caller): the same vector loads spilling into the neighbouring rows wherever they stay
  * inside the tensor (p is its element e of `total`), so only the tensor's first and last rows
- * gather, lane by lane with columns c clamped into the row r. */
+ * gather, lane by lane with columns c clamped into the row r. (conv_rows.h's load16_in, which
+ * zeroes the lanes outside the row itself, measured 1.07-1.36x slower here.) */
 INLINE float16 edge_cols16(__global const float *p, long e, long total, int sw,
                            __global const float *r, int16 c, int w)
 {

@@ -64,19 +64,19 @@
      * for x >= 0, erfc(-z) / 2 (full relative precision in the tail) below. */                    \
     inline T gelu_cdf##S(T x, T e)                                                                 \
     {                                                                                              \
-        const T half_z = fabs(x) * (T)(0.5f * SQRT1_2), t = (T)1.0f / (half_z + (T)1.0f);         \
+        const T half_z = fabs(x) * (T)(0.5f * SQRT1_2), t = (T)1.0f / (half_z + (T)1.0f);          \
         const T v = half_z * t;                                                                    \
-        T d = fma(v, (T)(0.5f * ERFC_D10), (T)(0.5f * ERFC_D9));                                                     \
-        d = fma(d, v, (T)(0.5f * ERFC_D8));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D7));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D6));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D5));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D4));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D3));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D2));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D1));                                                                 \
-        d = fma(d, v, (T)(0.5f * ERFC_D0));                                                                 \
-        const T half_erfc = t * d * e; /* d: D(v) / 2, the halving exact */                       \
+        T d = fma(v, (T)(0.5f * ERFC_D10), (T)(0.5f * ERFC_D9));                                   \
+        d = fma(d, v, (T)(0.5f * ERFC_D8));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D7));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D6));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D5));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D4));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D3));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D2));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D1));                                                        \
+        d = fma(d, v, (T)(0.5f * ERFC_D0));                                                        \
+        const T half_erfc = t * d * e; /* d: D(v) / 2, the halving exact */                        \
         return x < (T)0.0f ? half_erfc : (T)1.0f - half_erfc;                                      \
     }                                                                                              \
     /* exp(-x^2 / 2) with x^2 = hi + lo exactly (fma): exp(-hi / 2) (1 - lo / 2), the second       \
@@ -87,7 +87,7 @@
         const T hi = x * x, lo = fma(x, x, -hi);                                                   \
         return exp_f##S((T)(-0.5f) * hi) * fma((T)(-0.5f), lo, (T)1.0f);                           \
     }                                                                                              \
-    /* x clamped to +-GELU_XMAX; a NaN stays NaN: each compare is false for it (one max or min    \
+    /* x clamped to +-GELU_XMAX; a NaN stays NaN: each compare is false for it (one max or min     \
      * instruction each on x86, where OpenCL's clamp also orders NaNs). */                         \
     inline T gelu_clamp##S(T x)                                                                    \
     {                                                                                              \
@@ -102,12 +102,12 @@
     {                                                                                              \
         return x > (T)0.0f ? dy : (T)0.0f;                                                         \
     }                                                                                              \
-    /* x Phi(x); below -GELU_XMAX Phi is 0 and the clamped x keeps -inf from making NaN (above    \
-     * GELU_XMAX Phi is 1 and x itself is taken: the larger of x and xc) */                       \
+    /* x Phi(x); below -GELU_XMAX Phi is 0 and the clamped x keeps -inf from making NaN (above     \
+     * GELU_XMAX Phi is 1 and x itself is taken: the larger of x and xc) */                        \
     inline T gelu_f##S(T x)                                                                        \
     {                                                                                              \
         const T xc = gelu_clamp##S(x);                                                             \
-        return (x > xc ? x : xc) * gelu_cdf##S(xc, gelu_gauss##S(xc));                            \
+        return (x > xc ? x : xc) * gelu_cdf##S(xc, gelu_gauss##S(xc));                             \
     }                                                                                              \
     /* Phi(x) + x phi(x) */                                                                        \
     inline T gelu_b##S(T x, T dy)                                                                  \

@@ -11,12 +11,12 @@
  * conv kernel. */
 typedef struct oclnn_conv_tuning {
     oclnn_conv_algo algo; /* tuned algorithm, or AUTO (conv.c's rules decide) */
-    int kb;      /* channels per work-item of conv2d_direct_fwd.cl and _bwd_data.cl (-DKB) */
-    int px;      /* float16 pixel vectors per work-item of its forward (its -DPX) */
-    int kbw, ts; /* channels x kernel taps per work-item of its backward weights */
+    int kb;            /* channels per work-item of conv2d_direct_fwd.cl and _bwd_data.cl (-DKB) */
+    int px;            /* float16 pixel vectors per work-item of its forward (its -DPX) */
+    int kbw, ts;       /* channels x kernel taps per work-item of its backward weights */
     int kbw_s1, ts_s1; /* kbw and ts for kernels 1 wide, where ts counts input channels */
     int tc;            /* 1: ts counts input channels (kernels 1 wide; the kernels' -DTC) */
-    int kb_flat; /* kb and px of the forward over a padded copy (fwd_flat) */
+    int kb_flat;       /* kb and px of the forward over a padded copy (fwd_flat) */
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
     size_t local[3];    /* work-group size (2-D kernels use the first two) */

@@ -221,7 +221,10 @@ OCLNN_API size_t oclnn_tensor_desc_count(const oclnn_tensor_desc *desc);
 
 typedef struct oclnn_tensor oclnn_tensor;
 
-/* Allocates a device buffer for desc. Contents are undefined until written. */
+/* Allocates a device buffer for desc. Contents are undefined until written. On a CPU device a
+ * buffer of 2 MiB or more is host memory the library allocates 2 MiB-aligned and advises into
+ * transparent huge pages (Linux), passed to the driver with CL_MEM_USE_HOST_PTR; mapping it
+ * (oclnn_tensor_get_mem) therefore maps that memory in place. */
 OCLNN_API oclnn_status oclnn_tensor_create(oclnn_context *ctx, const oclnn_tensor_desc *desc,
                                            oclnn_tensor **out);
 /* Wraps an existing buffer: the tensor starts `offset` elements into `mem`. The library retains

@@ -41,13 +41,16 @@ oclnn_status oclnn_tune_gemm_shapes(const oclnn_gemm_shape **shapes, size_t *cou
 /* Known-good sets first (FAST tries only these). Xgemm order: GEMMK KREG KWG KWI MDIMA MDIMC MWG
  * NDIMB NDIMC NWG SA SB STRM STRN VWM VWN. */
 static const size_t short_xgemm[][16] = {
+    /* Work-groups of items side by side in N sharing a panel of A (POCL runs them one after the
+     * other, so the panel stays in the cache): 8 items of 32x8, 3 items of 48x8. */
+    {0, 1, 32, 8, 1, 1, 32, 1, 8, 64, 0, 0, 0, 0, 16, 8},
+    {0, 1, 16, 8, 3, 1, 48, 3, 3, 24, 0, 0, 0, 0, 16, 8},
+    {0, 1, 32, 8, 1, 1, 32, 1, 4, 32, 0, 0, 0, 0, 16, 8},
     /* One work-item per work-group computing a 16x16 tile: 16 float16 accumulators fit the
      * 32 AVX-512 registers; POCL runs work-groups of one item without a work-item loop. */
     {0, 1, 32, 8, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 4},
     {1, 8, 1, 1, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 8},
     {0, 1, 32, 8, 1, 1, 16, 1, 1, 24, 0, 0, 0, 0, 16, 8},
-    {1, 4, 1, 1, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 4},
-    {0, 1, 16, 4, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 16},
     {0, 1, 32, 2, 8, 8, 64, 8, 8, 128, 0, 0, 0, 0, 8, 16},
 };
 /* XgemmDirect order: KWID MDIMAD MDIMCD NDIMBD NDIMCD PADA PADB VWMD VWND WGD. */
@@ -67,22 +70,22 @@ typedef struct space_dim {
 } space_dim;
 
 static const space_dim xgemm_space[16] = {
-    {1, {0}, -1},                 /* GEMMK */
-    {1, {1}, -1},                 /* KREG */
-    {3, {16, 32, 64}, -1},        /* KWG */
-    {2, {2, 8}, -1},              /* KWI */
-    {1, {0}, 5},                  /* MDIMA = MDIMC */
-    {4, {1, 2, 4, 8}, -1},        /* MDIMC */
-    {4, {16, 32, 64, 128}, -1},   /* MWG */
-    {1, {0}, 8},                  /* NDIMB = NDIMC */
-    {4, {1, 2, 4, 8}, -1},        /* NDIMC */
-    {5, {8, 16, 24, 32, 64}, -1}, /* NWG */
-    {1, {0}, -1},                 /* SA */
-    {1, {0}, -1},                 /* SB */
-    {2, {0, 1}, -1},              /* STRM */
-    {2, {0, 1}, -1},              /* STRN */
-    {3, {4, 8, 16}, -1},          /* VWM */
-    {4, {2, 4, 8, 16}, -1},       /* VWN */
+    {1, {0}, -1},                      /* GEMMK */
+    {1, {1}, -1},                      /* KREG */
+    {3, {16, 32, 64}, -1},             /* KWG */
+    {2, {2, 8}, -1},                   /* KWI */
+    {1, {0}, 5},                       /* MDIMA = MDIMC */
+    {4, {1, 2, 4, 8}, -1},             /* MDIMC */
+    {5, {16, 32, 48, 64, 128}, -1},    /* MWG */
+    {1, {0}, 8},                       /* NDIMB = NDIMC */
+    {5, {1, 2, 4, 8, 16}, -1},         /* NDIMC */
+    {6, {8, 16, 24, 32, 64, 128}, -1}, /* NWG */
+    {1, {0}, -1},                      /* SA */
+    {1, {0}, -1},                      /* SB */
+    {2, {0, 1}, -1},                   /* STRM */
+    {2, {0, 1}, -1},                   /* STRN */
+    {3, {4, 8, 16}, -1},               /* VWM */
+    {4, {2, 4, 8, 16}, -1},            /* VWN */
 };
 /* GEMMK=1 is CLBlast's 2-D register tiling kernel (KREG values of k per register load). */
 static const space_dim xgemm_k1_space[16] = {
@@ -268,11 +271,14 @@ static oclnn_status measure(tuner *t, bench *b, double *secs, bool *hopeless)
         return st;
     /* The first run may include POCL's compile of a kernel for its work-group size: a slow one
      * is timed again before the candidate is given up. */
-    for (int again = 0; st == OCLNN_SUCCESS && b->best_s > 0 && oclnn__tune_now() - t0 > 2.0 + 20 * b->best_s;
+    for (int again = 0;
+         st == OCLNN_SUCCESS && b->best_s > 0 && oclnn__tune_now() - t0 > 2.0 + 20 * b->best_s;
          again++) {
         if (again) {
-            oclnn__tune_progress(t->out, t->start, "  %s: %.2f s for one run, far slower than the best %.4f s (dropped)",
-                     b->sh.name, oclnn__tune_now() - t0, b->best_s);
+            oclnn__tune_progress(
+                t->out, t->start,
+                "  %s: %.2f s for one run, far slower than the best %.4f s (dropped)", b->sh.name,
+                oclnn__tune_now() - t0, b->best_s);
             *hopeless = true;
             return OCLNN_SUCCESS;
         }
@@ -286,8 +292,9 @@ static oclnn_status measure(tuner *t, bench *b, double *secs, bool *hopeless)
     for (int i = 0; i < NSAMPLES; i++) {
         double got = b->host_c[b->samp[i]];
         if (!(fabs(got - b->want[i]) <= b->tol[i])) {
-            oclnn__tune_progress(t->out, t->start, "  %s: wrong result at element %zu: %g, expected %g (dropped)", b->sh.name,
-                     b->samp[i], got, b->want[i]);
+            oclnn__tune_progress(t->out, t->start,
+                                 "  %s: wrong result at element %zu: %g, expected %g (dropped)",
+                                 b->sh.name, b->samp[i], got, b->want[i]);
             return OCLNN_SUCCESS;
         }
     }
@@ -371,7 +378,8 @@ static oclnn_status try_params(tuner *t, const oclnn__gemm_params *p, const bool
         if (use[i])
             st = measure(t, &t->b[i], &times[i], &hopeless);
         if (st == OCLNN_BUILD_FAILURE || st == OCLNN_OPENCL_ERROR) {
-            oclnn__tune_progress(t->out, t->start, "  %s: %s (dropped)", t->b[i].sh.name, t->ctx->msg);
+            oclnn__tune_progress(t->out, t->start, "  %s: %s (dropped)", t->b[i].sh.name,
+                                 t->ctx->msg);
             oclnn__clear_error(t->ctx);
             st = oclnn__cl(t->ctx, clFinish(t->ctx->queue), "tune: clFinish");
             times[i] = 0;
@@ -429,7 +437,8 @@ static oclnn_status phase(tuner *t, oclnn__gemm_params *base, oclnn__tk k, const
         tried++;
         double g = geomean(t, times, use);
         oclnn__tune_progress(t->out, t->start, "%s %s: %.1f GFLOP/s (geometric mean)%s", tk->name,
-                 param_str(k, cand.v[k], buf, sizeof buf), g, g > 0 && g > best ? " *" : "");
+                             param_str(k, cand.v[k], buf, sizeof buf), g,
+                             g > 0 && g > best ? " *" : "");
         if (g > 0 && g > best) {
             best = g;
             if (accepted)
@@ -540,7 +549,9 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
     const size_t nshapes =
         desc->shapes ? desc->nshapes : sizeof builtin_shapes / sizeof builtin_shapes[0];
     oclnn__tune_state *gs = ctx->tune_state;
-    tuner t = {ctx, out, NULL, 0, desc->mode == OCLNN_TUNE_FULL ? 5 : 3, oclnn__tune_now(), desc->budget_s};
+    tuner t = {
+        ctx,           out, NULL, 0, desc->mode == OCLNN_TUNE_FULL ? 5 : 3, oclnn__tune_now(),
+        desc->budget_s};
     t.b = calloc(nshapes, sizeof *t.b);
     double *keep = calloc(nshapes, sizeof *keep);
     bool *use = calloc(nshapes, sizeof *use);
@@ -566,9 +577,10 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
         st = try_params(&t, &before, use, keep);
     for (size_t i = 0; i < nshapes; i++) {
         t.b[i].before_s = t.b[i].after_s = keep[i];
-        oclnn__tune_progress(t.out, t.start, "before %-14s %5dx%5dx%5d%s%s x%d: %7.1f GFLOP/s", t.b[i].sh.name, t.b[i].sh.m,
-                 t.b[i].sh.n, t.b[i].sh.k, t.b[i].sh.trans_a ? " At" : "",
-                 t.b[i].sh.trans_b ? " Bt" : "", t.b[i].sh.batch, gflops_of(&t.b[i], keep[i]));
+        oclnn__tune_progress(t.out, t.start, "before %-14s %5dx%5dx%5d%s%s x%d: %7.1f GFLOP/s",
+                             t.b[i].sh.name, t.b[i].sh.m, t.b[i].sh.n, t.b[i].sh.k,
+                             t.b[i].sh.trans_a ? " At" : "", t.b[i].sh.trans_b ? " Bt" : "",
+                             t.b[i].sh.batch, gflops_of(&t.b[i], keep[i]));
     }
     oclnn__gemm_params win = before;
     if (st == OCLNN_SUCCESS) {
@@ -622,7 +634,8 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
         }
         if (st == OCLNN_SUCCESS) {
             base.v[OCLNN__TK_ROUTINE][0] = pick_threshold(&t, t_cur);
-            oclnn__tune_progress(t.out, t.start, "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=%zu", base.v[OCLNN__TK_ROUTINE][0]);
+            oclnn__tune_progress(t.out, t.start, "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=%zu",
+                                 base.v[OCLNN__TK_ROUTINE][0]);
             win = base;
             /* After: the winner, measured again on everything. */
             for (size_t i = 0; i < nshapes; i++)
@@ -654,9 +667,9 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
             if (i < capacity)
                 results[i] = (oclnn_tune_result){b->sh, gflops_of(b, b->before_s),
                                                  gflops_of(b, b->after_s), direct, temp};
-            oclnn__tune_progress(t.out, t.start, "after  %-14s %7.1f -> %7.1f GFLOP/s (%s)", b->sh.name,
-                     gflops_of(b, b->before_s), gflops_of(b, b->after_s),
-                     direct ? "direct" : "indirect");
+            oclnn__tune_progress(t.out, t.start, "after  %-14s %7.1f -> %7.1f GFLOP/s (%s)",
+                                 b->sh.name, gflops_of(b, b->before_s), gflops_of(b, b->after_s),
+                                 direct ? "direct" : "indirect");
             len += (size_t)snprintf(
                 comment + len, csize - len, "# %s %dx%dx%d%s%s x%d: %.1f -> %.1f GFLOP/s (%s)\n",
                 b->sh.name, b->sh.m, b->sh.n, b->sh.k, b->sh.trans_a ? " At" : "",

@@ -20,19 +20,24 @@ const oclnn__tune_kernel oclnn__tune_kernels[OCLNN__TK_COUNT] = {
     [OCLNN__TK_PADTRANSPOSE] = {"Padtranspose", 3, {"PADTRA_PAD", "PADTRA_TILE", "PADTRA_WPT"}},
 };
 
-/* Built-in CPU parameters, measured on POCL 3.1 (2-core AVX-512 Xeon, 2 MiB-page buffers; the
- * figures are in the README). Xgemm: work-groups of 8 work-items side by side in N, each
- * computing a 32x8 tile (16 float16 accumulators of the 32 AVX-512 registers), and no local
- * memory (POCL's is ordinary memory). POCL runs a work-group's items one after the other, so
- * the 8 share the 32-column panel of A from the cache while each reads its own 8 columns of B;
- * the earlier one-item 16x16 groups read every panel of A once per 16 columns of C. Across the
- * library's GEMM shape classes this set measured 1.05-2.1x the 16x16 one in the same run
- * (1024^3: 112 against 89 GFLOP/s; ResNet's 64x3136x576: 239 against 114). The direct
- * kernel's set is CLBlast-style 8x8 work-groups: small work-groups with local memory were far
- * slower still (POCL keeps each work-item's registers in memory across barriers). */
-static const size_t cpu_xgemm[16] = {
+/* Built-in CPU parameters, measured on POCL 3.1. Xgemm, no local memory in either set (POCL's
+ * is ordinary memory):
+ * - AVX-512 (2-core Xeon, 2 MiB-page buffers; figures in the README): work-groups of 8
+ *   work-items side by side in N, each computing a 32x8 tile (16 float16 accumulators of the
+ *   32 registers). POCL runs a work-group's items one after the other, so the 8 share the
+ *   32-column panel of A from the cache while each reads its own 8 columns of B; one-item 16x16
+ *   groups read every panel of A once per 16 columns of C. Across the library's GEMM shape
+ *   classes this set measured 1.05-2.1x the 16x16 one in the same run (1024^3: 112 against 89
+ *   GFLOP/s; ResNet's 64x3136x576: 239 against 114).
+ * - Other CPUs: one work-item per work-group computing a 16x16 tile (on 2-core Zen 5 it beat
+ *   CLBlast's GPU-style default by 2-10x; on AVX2 six AVX2-shaped tiles measured 0.5-1.0x of
+ *   it); the grouped set has not run on AVX2.
+ * The direct kernel's set is CLBlast-style 8x8 work-groups: small work-groups with local memory
+ * were far slower still (POCL keeps each work-item's registers in memory across barriers). */
+static const size_t cpu_xgemm_avx512[16] = {
     /* GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN */
     0, 1, 32, 8, 1, 1, 32, 1, 8, 64, 0, 0, 0, 0, 16, 8};
+static const size_t cpu_xgemm[16] = {0, 1, 32, 8, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 4};
 static const size_t cpu_direct[10] = {
     /* KWID MDIMAD MDIMCD NDIMBD NDIMCD PADA PADB VWMD VWND WGD */
     2, 8, 8, 8, 8, 0, 0, 4, 4, 32};
@@ -48,7 +53,8 @@ void oclnn__tune_defaults(const oclnn_device_info *info, oclnn__gemm_params *p)
     if (!(info->type & CL_DEVICE_TYPE_CPU))
         return;
     p->set[OCLNN__TK_XGEMM] = p->set[OCLNN__TK_DIRECT] = p->set[OCLNN__TK_ROUTINE] = true;
-    memcpy(p->v[OCLNN__TK_XGEMM], cpu_xgemm, sizeof cpu_xgemm);
+    memcpy(p->v[OCLNN__TK_XGEMM],
+           info->native_vector_width_float >= 16 ? cpu_xgemm_avx512 : cpu_xgemm, sizeof cpu_xgemm);
     memcpy(p->v[OCLNN__TK_DIRECT], cpu_direct, sizeof cpu_direct);
     memcpy(p->v[OCLNN__TK_ROUTINE], cpu_routine, sizeof cpu_routine);
 }

@@ -260,7 +260,7 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *   the CLBlast parameters of gemm.c), taking the rule never more than 1.5x slower than the
  *   faster of the two:
  *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
- *     faster than GEMM_1X1 on 1x1);
+ *     faster than GEMM_1X1 on 1x1), but see the pointwise reductions below;
  *   backward data: DIRECT with >= 16 channels per group, and for kernels wider than 1x1 with
  *     fewer, in blocks of them rounded up to 4 (conv_tuning.c; on a 2-core Intel AVX-512 CPU at
  *     batch 32, the ResNet-18 stem's 3 channels 2.3-3x faster than IM2COL_GEMM, LeNet's one
@@ -287,6 +287,13 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
  *     measured level with DIRECT on the ResNet-18 3x3 layers: not picked.
+ *   Pointwise reductions on AVX-512: GEMM_1X1 for a 1x1 stride-1 pass that sums over at least
+ *     4x the channels it writes (the forward of 4c>c, the backward data of c>4c) on planes of
+ *     at least 28x28, one CLBlast GEMM per image (after the grouped 32x8 CLBlast parameters of
+ *     tune_params.c; Intel, alternating in one process, batch 32: ConvNeXt 384>96@56 forward
+ *     59 ms against DIRECT's 83, 768>192@28 45 against 67, backward data of 96>384@56 57
+ *     against 91 and of 192>768@28 37 against 59; batch 1 on 56x56 1.6-1.9x; DIRECT kept the
+ *     14x14 ones (1.15-1.7x faster), the 2x reductions on 28x28 (1.5x) and the widening passes);
  *   On AVX2 CPUs (native vector width 8; measured on POCL, 2-core Zen 3, batch 32 and the
  *   models' batch 128 on 28x28 images): backward data DIRECT from 3 channels per group for
  *   kernels wider than 1x1 (the stems' 3 input channels: 2.0-2.1x faster than IM2COL_GEMM); its
@@ -317,6 +324,10 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS &&
              (wide_kernel || is_1x1(g) || (long long)g->n * g->oh * g->ow >= 128)))
             a = OCLNN_CONV_DIRECT;
+        if (!narrow && is_1x1(g) && g->groups == 1 && (long long)g->oh * g->ow >= 784 &&
+            ((pass == OCLNN_CONV_FORWARD && g->cg >= 4 * g->kg) ||
+             (pass == OCLNN_CONV_BACKWARD_DATA && g->kg >= 4 * g->cg)))
+            a = OCLNN_CONV_GEMM_1X1;
         int chunk;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&
             g->cg >= 256 && g->oh * g->ow <= 64 && g->n >= 8 &&

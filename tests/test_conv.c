@@ -533,6 +533,43 @@ START_TEST(auto_winograd_backward_weights)
 }
 END_TEST
 
+/* AUTO for pointwise passes that sum over 4x the channels they write: GEMM_1X1 on planes of
+ * 28x28 or more on AVX-512 CPUs (and GPUs, which take the GEMM algorithms everywhere); DIRECT on
+ * AVX2 CPUs, on smaller planes and for 2x reductions. */
+START_TEST(auto_gemm_1x1_reductions)
+{
+    oclnn_context *ctx = fx_ctx();
+    oclnn_device_info info;
+    ck_assert_int_eq(oclnn_context_device_info(ctx, &info), OCLNN_SUCCESS);
+    const bool cpu = (info.type & CL_DEVICE_TYPE_CPU) != 0;
+    const oclnn_conv_algo big =
+        !cpu || info.native_vector_width_float >= 16 ? OCLNN_CONV_GEMM_1X1 : OCLNN_CONV_DIRECT;
+    const oclnn_conv_algo small = cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_GEMM_1X1;
+    oclnn_conv2d_desc desc = oclnn_conv2d_desc_default();
+    const struct {
+        int c, k, hw;
+        oclnn_conv_pass pass;
+        oclnn_conv_algo want;
+    } cases[] = {
+        {64, 16, 28, OCLNN_CONV_FORWARD, big},   {16, 64, 28, OCLNN_CONV_BACKWARD_DATA, big},
+        {64, 16, 27, OCLNN_CONV_FORWARD, small}, {16, 64, 27, OCLNN_CONV_BACKWARD_DATA, small},
+        {64, 32, 28, OCLNN_CONV_FORWARD, small}, {32, 64, 28, OCLNN_CONV_BACKWARD_DATA, small},
+        {16, 64, 28, OCLNN_CONV_FORWARD, small}, {64, 16, 28, OCLNN_CONV_BACKWARD_DATA, small},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        oclnn_tensor_desc x = d4(2, cases[i].c, cases[i].hw, cases[i].hw);
+        oclnn_tensor_desc w = d4(cases[i].k, cases[i].c, 1, 1);
+        oclnn_conv_algo a;
+        size_t ws;
+        ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, cases[i].pass, &x, &w, &a, &ws),
+                         OCLNN_SUCCESS);
+        ck_assert_msg(a == cases[i].want, "case %zu (%d>%d@%d pass %d): picked %d, want %d", i,
+                      cases[i].c, cases[i].k, cases[i].hw, (int)cases[i].pass, (int)a,
+                      (int)cases[i].want);
+    }
+}
+END_TEST
+
 START_TEST(choose_and_shape)
 {
     oclnn_context *ctx = fx_ctx();
@@ -768,8 +805,8 @@ START_TEST(direct_without_padded_copy)
     size_t ws;
     for (int pass = OCLNN_CONV_FORWARD; pass <= OCLNN_CONV_BACKWARD_DATA; pass++) {
         const int blocked = pass == OCLNN_CONV_FORWARD ? 64 : 32, other = 96 - blocked;
-        const size_t packed = row_kernel_packed(ctx, &desc, (oclnn_conv_pass)pass, &xd, &wd,
-                                                blocked, other * 9);
+        const size_t packed =
+            row_kernel_packed(ctx, &desc, (oclnn_conv_pass)pass, &xd, &wd, blocked, other * 9);
         ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, (oclnn_conv_pass)pass, &xd, &wd, &a, &ws),
                          OCLNN_SUCCESS);
         ck_assert_uint_eq(ws, packed);
@@ -793,7 +830,8 @@ START_TEST(direct_without_padded_copy)
     ref_conv p2 = ref_of(s2);
     oclnn_tensor_desc xd2 = d4(p2.n, p2.c, p2.h, p2.w), wd2 = d4(p2.k, p2.c, p2.r, p2.s);
     oclnn_conv2d_desc desc2 = desc_of(s2, OCLNN_CONV_DIRECT);
-    const size_t packed2 = row_kernel_packed(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, 32, 16 * 9);
+    const size_t packed2 =
+        row_kernel_packed(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, 32, 16 * 9);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc2, OCLNN_CONV_FORWARD, &xd2, &wd2, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_uint_eq(ws, packed2);
@@ -1167,6 +1205,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
     tcase_add_test(tc, auto_winograd_backward_weights);
+    tcase_add_test(tc, auto_gemm_1x1_reductions);
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, chunked_batch);

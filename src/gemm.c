@@ -115,6 +115,9 @@ void oclnn__gemm_release(oclnn_context *ctx)
         return;
     if (st->temp)
         clReleaseMemObject(st->temp);
+    for (int i = 0; i < 3; i++)
+        if (st->pad[i])
+            clReleaseMemObject(st->pad[i]);
     oclnn__conv_table_free(&st->conv);
     free(st);
     ctx->tune_state = NULL;
@@ -135,25 +138,33 @@ oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **source, cons
     return OCLNN_SUCCESS;
 }
 
-/* CLBlast's temporary buffer for the indirect path (padded / transposed copies of the operands).
- * It is kept apart from the context workspace because the ops that call GEMM hold their own
- * data (im2col columns) in the workspace. Grows only when a larger size is needed. */
-static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, cl_mem *out)
+/* A buffer kept in the tuning state that grows only when a larger size is needed: CLBlast's
+ * temporary buffer for the indirect path (padded / transposed copies of the operands), or one of
+ * the unaliased copies below. They are kept apart from the context workspace because the ops that
+ * call GEMM hold their own data (im2col columns) in the workspace. */
+static oclnn_status kept_buffer(oclnn_context *ctx, const char *op, size_t bytes, cl_mem *buf,
+                                size_t *size)
 {
-    oclnn__tune_state *st = ctx->tune_state;
-    if (bytes > st->temp_size || !st->temp) {
+    if (bytes > *size || !*buf) {
         cl_mem m;
         oclnn_status s = oclnn__buffer(ctx, bytes, CL_MEM_READ_WRITE, &m, op);
         if (s != OCLNN_SUCCESS)
             return s;
         /* Queued GEMMs keep the old buffer alive until they finish. */
-        if (st->temp)
-            clReleaseMemObject(st->temp);
-        st->temp = m;
-        st->temp_size = bytes;
+        if (*buf)
+            clReleaseMemObject(*buf);
+        *buf = m;
+        *size = bytes;
     }
-    *out = st->temp;
     return OCLNN_SUCCESS;
+}
+
+static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, cl_mem *out)
+{
+    oclnn__tune_state *st = ctx->tune_state;
+    oclnn_status s = kept_buffer(ctx, op, bytes, &st->temp, &st->temp_size);
+    *out = st->temp;
+    return s;
 }
 
 /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T. CLBlast's GEMMK=0 kernel
@@ -227,10 +238,10 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
     return call_temp_bytes(ctx, op, &g, c_off, ldc, bytes);
 }
 
-oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b, size_t m,
-                          size_t n, size_t k, float alpha, cl_mem a, size_t a_off, size_t lda,
-                          cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
-                          size_t ldc)
+static oclnn_status sgemm_clblast(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
+                                  size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                  size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                                  cl_mem c, size_t c_off, size_t ldc)
 {
     gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
     size_t temp_bytes;
@@ -261,12 +272,21 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
     return OCLNN_SUCCESS;
 }
 
-/* Whether CLBlast's strided-batched GEMM would take its indirect path for an m x n x k GEMM,
- * where an operand shared by every batch (stride 0) comes out wrong: with the transposed weights
- * of GEMM_1X1's backward data every image but the first was garbage (CLBlast 1.5.3, POCL; the
- * direct path is right). The path is indirect from m n k >= XGEMM_MIN_INDIRECT_SIZE^3, known
+/* CLBlast's indirect path pads m and n up to its tiles (MWG, NWG) and gives its internal copies
+ * of the operands those padded sizes as leading dimensions. Where such a size is a multiple of
+ * 256 floats (1 KiB) the rows of a work-group's panel, read a row apart, fall into a few sets
+ * of the CPU caches and evict each other: on a 2-core AVX-512 Xeon, 1024^3 ran at 115 GFLOP/s
+ * against 211 for 1056^3, 1536^3 at 81-84 against 181-203 for 1568^3. The size to give CLBlast
+ * for dim instead (dim itself where it does not alias, or the tile cannot fix it). */
+static size_t unaliased(size_t dim, size_t tile)
+{
+    const size_t padded = (dim + tile - 1) / tile * tile;
+    return padded >= 1024 && padded % 256 == 0 && tile % 256 != 0 ? padded + tile : dim;
+}
+
+/* Whether CLBlast would take its indirect path: from m n k >= XGEMM_MIN_INDIRECT_SIZE^3, known
  * where the library applied its own parameters; otherwise assume it. */
-static bool shared_operand_wrong(const oclnn_context *ctx, size_t m, size_t n, size_t k)
+static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k)
 {
     const oclnn__tune_state *st = ctx->tune_state;
     if (!st->applied.set[OCLNN__TK_ROUTINE])
@@ -275,17 +295,101 @@ static bool shared_operand_wrong(const oclnn_context *ctx, size_t m, size_t n, s
     return (double)m * (double)n * (double)k >= t * t * t;
 }
 
+/* Copies a rows x cols block between row-major matrices (offsets and leading dimensions in
+ * floats). */
+static oclnn_status copy_block(oclnn_context *ctx, const char *op, cl_mem src, size_t src_off,
+                               size_t src_ld, cl_mem dst, size_t dst_off, size_t dst_ld,
+                               size_t rows, size_t cols)
+{
+    const size_t so[3] = {src_off * sizeof(float), 0, 0}, dso[3] = {dst_off * sizeof(float), 0, 0};
+    const size_t region[3] = {cols * sizeof(float), rows, 1};
+    cl_event ev, *evp = oclnn__event_slot(ctx, &ev);
+    oclnn_status s = oclnn__cl(ctx,
+                               clEnqueueCopyBufferRect(ctx->queue, src, dst, so, dso, region,
+                                                       src_ld * sizeof(float), 0,
+                                                       dst_ld * sizeof(float), 0, 0, NULL, evp),
+                               "gemm: clEnqueueCopyBufferRect");
+    if (s == OCLNN_SUCCESS && evp)
+        oclnn__profile_event(ctx, op, "gemm_unalias_copy", ev);
+    return s;
+}
+
+/* The GEMM with m and n grown to mp and np: c always on a copy, a only when m grows and b only
+ * when n grows (on the copies, rows or columns past m and n hold whatever the kept buffers held:
+ * they only reach the rows and columns of c past m and n, which are not copied back). */
+static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
+                                    size_t m, size_t n, size_t k, size_t mp, size_t np, float alpha,
+                                    cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
+                                    size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc)
+{
+    oclnn__tune_state *st = ctx->tune_state;
+    oclnn_status s = OCLNN_SUCCESS;
+    /* a is [m][k] ([k][m] transposed), b [k][n] ([n][k]), c [m][n]. */
+    if (mp != m) {
+        s = kept_buffer(ctx, op, mp * k * sizeof(float), &st->pad[0], &st->pad_size[0]);
+        const size_t ld = trans_a ? mp : k;
+        if (s == OCLNN_SUCCESS)
+            s = trans_a ? copy_block(ctx, op, a, a_off, lda, st->pad[0], 0, ld, k, m)
+                        : copy_block(ctx, op, a, a_off, lda, st->pad[0], 0, ld, m, k);
+        a = st->pad[0], a_off = 0, lda = ld;
+    }
+    if (s == OCLNN_SUCCESS && np != n) {
+        s = kept_buffer(ctx, op, k * np * sizeof(float), &st->pad[1], &st->pad_size[1]);
+        const size_t ld = trans_b ? k : np;
+        if (s == OCLNN_SUCCESS)
+            s = trans_b ? copy_block(ctx, op, b, b_off, ldb, st->pad[1], 0, ld, n, k)
+                        : copy_block(ctx, op, b, b_off, ldb, st->pad[1], 0, ld, k, n);
+        b = st->pad[1], b_off = 0, ldb = ld;
+    }
+    if (s == OCLNN_SUCCESS)
+        s = kept_buffer(ctx, op, mp * np * sizeof(float), &st->pad[2], &st->pad_size[2]);
+    if (s == OCLNN_SUCCESS && beta != 0.0f)
+        s = copy_block(ctx, op, c, c_off, ldc, st->pad[2], 0, np, m, n);
+    if (s == OCLNN_SUCCESS)
+        s = sgemm_clblast(ctx, op, trans_a, trans_b, mp, np, k, alpha, a, a_off, lda, b, b_off, ldb,
+                          beta, st->pad[2], 0, np);
+    if (s == OCLNN_SUCCESS)
+        s = copy_block(ctx, op, st->pad[2], 0, np, c, c_off, ldc, m, n);
+    return s;
+}
+
+oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b, size_t m,
+                          size_t n, size_t k, float alpha, cl_mem a, size_t a_off, size_t lda,
+                          cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                          size_t ldc)
+{
+    const oclnn__tune_state *st = ctx->tune_state;
+    /* Cache sets are a CPU matter, and the tiles are known where the library set them. */
+    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && st->applied.set[OCLNN__TK_XGEMM] &&
+        indirect_path(ctx, m, n, k)) {
+        /* The swapped call (swap_operands) gives CLBlast n as its m and m as its n. */
+        const size_t *v = st->applied.v[OCLNN__TK_XGEMM];
+        const size_t mwg = v[6], nwg = v[9];
+        const bool swap = swap_operands(ctx);
+        const size_t mp = unaliased(m, swap ? nwg : mwg), np = unaliased(n, swap ? mwg : nwg);
+        if (mp != m || np != n)
+            return sgemm_unaliased(ctx, op, trans_a, trans_b, m, n, k, mp, np, alpha, a, a_off, lda,
+                                   b, b_off, ldb, beta, c, c_off, ldc);
+    }
+    return sgemm_clblast(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
+                         beta, c, c_off, ldc);
+}
+
 oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                                   size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                   size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb,
                                   size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc,
                                   size_t c_stride, size_t batch)
 {
-    if (batch == 1 || (shared_operand_wrong(ctx, m, n, k) && (a_stride == 0 || b_stride == 0))) {
+    /* On CLBlast's indirect path an operand shared by every batch (stride 0) comes out wrong:
+     * with the transposed weights of GEMM_1X1's backward data every image but the first was
+     * garbage (CLBlast 1.5.3, POCL; the direct path is right). Such batches, and batches of
+     * one, run as single GEMMs. */
+    if (batch == 1 || (indirect_path(ctx, m, n, k) && (a_stride == 0 || b_stride == 0))) {
         for (size_t i = 0; i < batch; i++) {
-            oclnn_status st = oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a,
-                                           a_off + i * a_stride, lda, b, b_off + i * b_stride, ldb,
-                                           beta, c, c_off + i * c_stride, ldc);
+            oclnn_status st =
+                oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off + i * a_stride,
+                             lda, b, b_off + i * b_stride, ldb, beta, c, c_off + i * c_stride, ldc);
             if (st != OCLNN_SUCCESS)
                 return st;
         }

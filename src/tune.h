@@ -101,6 +101,8 @@ typedef struct oclnn__tune_state {
     char note[1400];            /* why the tuning file was not used ("" when it was or absent) */
     cl_mem temp;                /* CLBlast's temporary buffer for the indirect path */
     size_t temp_size;
+    cl_mem pad[3]; /* copies of a, b and c with unaliased dimensions (gemm.c) */
+    size_t pad_size[3];
     oclnn__conv_table conv;                 /* from the tuning file, or tuned in this process */
     const oclnn__conv_entry *conv_override; /* the conv tuner's candidate while it measures */
 } oclnn__tune_state;

@@ -1,7 +1,7 @@
 /* test_gemm.c - oclnn_gemm against a double reference (transposes, odd sizes, alpha/beta, views
- * with offsets, NaN-prefilled outputs), its argument checks, and GEMM tuning: the tuning file
- * round trip, a malformed file ignored, OFF mode, a quick FAST run. Tests of internals: includes
- * src/tune.h to see the parameters a context applied. */
+ * with offsets, NaN-prefilled outputs, sizes CLBlast would alias), its argument checks, and GEMM
+ * tuning: the tuning file round trip, a malformed file ignored, OFF mode, a quick FAST run. Tests
+ * of internals: includes src/tune.h to see the parameters a context applied. */
 #include "fixture.h"
 #include "ref_gemm.h"
 #include "tune.h"
@@ -41,6 +41,15 @@ static const gemm_case cases[] = {
     /* Big enough for CLBlast's indirect path (m*n*k above its threshold cube). */
     {"indirect 200x330x520 NN", 200, 330, 520, 0, 0, 1.0f, 0.5f},
     {"indirect 200x330x520 TT", 200, 330, 520, 1, 1, 1.0f, 0.0f},
+    /* On CPUs with the library's CLBlast parameters, m and n whose tile-padded sizes are
+     * multiples of 256 floats from 1024 on run on copies with unaliased sizes (gemm.c): both,
+     * then m alone, then n alone. */
+    {"unaliased 1024x1024x24 NN", 1024, 1024, 24, 0, 0, 1.0f, 0.0f},
+    {"unaliased 1024x1024x24 NT", 1024, 1024, 24, 0, 1, -0.5f, 0.75f},
+    {"unaliased 1024x1024x24 TN", 1024, 1024, 24, 1, 0, 1.0f, 1.0f},
+    {"unaliased 1024x1024x24 TT", 1024, 1024, 24, 1, 1, 2.0f, 0.0f},
+    {"unaliased 1280x100x24 TN", 1280, 100, 24, 1, 0, 1.0f, 0.5f},
+    {"unaliased 96x1536x24 NT", 96, 1536, 24, 0, 1, 1.0f, 0.0f},
 };
 
 /* Runs one case with a, b, c as views starting `off` elements into larger buffers (0: plain

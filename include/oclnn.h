@@ -503,7 +503,10 @@ OCLNN_API oclnn_status oclnn_linear_backward_weights(oclnn_context *ctx, const o
 /* ---------------------------------------------------------------------------------------------
  * General matrix multiply on 2-D tensors (row-major), through CLBlast with the parameters tuned
  * for the device: c = alpha * op(a) * op(b) + beta * c, op(a) [m][k] (a is [k][m] when trans_a),
- * op(b) [k][n] (b is [n][k] when trans_b), c [m][n].
+ * op(b) [k][n] (b is [n][k] when trans_b), c [m][n]. On CPU devices with the library's CLBlast
+ * parameters, where m or n rounded up to CLBlast's tile is a multiple of 256 from 1024 on (rows
+ * a multiple of 1 KiB apart share cache sets), the GEMM runs on copies with that dimension one
+ * tile larger; the context keeps the copies' buffers for reuse until it is destroyed.
  */
 OCLNN_API oclnn_status oclnn_gemm(oclnn_context *ctx, int trans_a, int trans_b, float alpha,
                                   const oclnn_tensor *a, const oclnn_tensor *b, float beta,

@@ -616,9 +616,10 @@ START_TEST(choose_and_shape)
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DEPTHWISE);
     /* A forced algorithm is reported as is. DIRECT's backward weights with enough
-     * work per copied float needs the flat copies of x (16 planes of 8 + 2 rows of 12: oh and
-     * the kernel extent) and dy (32 planes of 8 rows of 12), each followed by 2 zero rows for
-     * the reads of the last tile past the last plane (16 lanes + 4 columns of taps); at stride
+     * work per copied float needs the flat copies of x (16 planes of 8 + 2 rows: oh and the
+     * kernel extent) and dy (32 planes of 8 rows), in rows of 12 floats (ow + the kernel extent)
+     * padded to 16, each followed by 2 zero rows for the reads of the last tile past the last
+     * plane (16 lanes + 4 columns of taps); at stride
      * 2 down x is split into 2 phases of 4 + 1 rows (oh, the kernel extent in the phase) and dy
      * takes 4 rows; with one channel per group it takes the row kernel and no workspace. */
     desc.algo = OCLNN_CONV_DIRECT;
@@ -629,12 +630,12 @@ START_TEST(choose_and_shape)
         oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
         OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);
-    ck_assert_uint_eq(ws, (16 * 10 + 2 + 32 * 8 + 2) * 12 * sizeof(float));
+    ck_assert_uint_eq(ws, (16 * 10 + 2 + 32 * 8 + 2) * 16 * sizeof(float));
     dense.stride_h = 2;
     ck_assert_int_eq(
         oclnn_conv2d_choose(ctx, &dense, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &wd, &a, &ws),
         OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, (16 * 2 * 5 + 2 + 32 * 4 + 2) * 12 * sizeof(float));
+    ck_assert_uint_eq(ws, (16 * 2 * 5 + 2 + 32 * 4 + 2) * 16 * sizeof(float));
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
     ck_assert_int_eq(a, OCLNN_CONV_DIRECT);

@@ -314,6 +314,21 @@ static oclnn_status copy_block(oclnn_context *ctx, const char *op, cl_mem src, s
     return s;
 }
 
+/* Replaces operand x, stored row-major as rows x cols at (*off, *ld), by a copy in kept buffer
+ * i with its rows (grow_rows) or its columns grown to `to`. */
+static oclnn_status grown_copy(oclnn_context *ctx, const char *op, int i, size_t rows, size_t cols,
+                               bool grow_rows, size_t to, cl_mem *x, size_t *off, size_t *ld)
+{
+    oclnn__tune_state *st = ctx->tune_state;
+    const size_t nrows = grow_rows ? to : rows, ncols = grow_rows ? cols : to;
+    oclnn_status s =
+        kept_buffer(ctx, op, nrows * ncols * sizeof(float), &st->pad[i], &st->pad_size[i]);
+    if (s == OCLNN_SUCCESS)
+        s = copy_block(ctx, op, *x, *off, *ld, st->pad[i], 0, ncols, rows, cols);
+    *x = st->pad[i], *off = 0, *ld = ncols;
+    return s;
+}
+
 /* The GEMM with m and n grown to mp and np: c always on a copy, a only when m grows and b only
  * when n grows (on the copies, rows or columns past m and n hold whatever the kept buffers held:
  * they only reach the rows and columns of c past m and n, which are not copied back). */
@@ -325,22 +340,12 @@ static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool tra
     oclnn__tune_state *st = ctx->tune_state;
     oclnn_status s = OCLNN_SUCCESS;
     /* a is [m][k] ([k][m] transposed), b [k][n] ([n][k]), c [m][n]. */
-    if (mp != m) {
-        s = kept_buffer(ctx, op, mp * k * sizeof(float), &st->pad[0], &st->pad_size[0]);
-        const size_t ld = trans_a ? mp : k;
-        if (s == OCLNN_SUCCESS)
-            s = trans_a ? copy_block(ctx, op, a, a_off, lda, st->pad[0], 0, ld, k, m)
-                        : copy_block(ctx, op, a, a_off, lda, st->pad[0], 0, ld, m, k);
-        a = st->pad[0], a_off = 0, lda = ld;
-    }
-    if (s == OCLNN_SUCCESS && np != n) {
-        s = kept_buffer(ctx, op, k * np * sizeof(float), &st->pad[1], &st->pad_size[1]);
-        const size_t ld = trans_b ? k : np;
-        if (s == OCLNN_SUCCESS)
-            s = trans_b ? copy_block(ctx, op, b, b_off, ldb, st->pad[1], 0, ld, n, k)
-                        : copy_block(ctx, op, b, b_off, ldb, st->pad[1], 0, ld, k, n);
-        b = st->pad[1], b_off = 0, ldb = ld;
-    }
+    if (mp != m)
+        s = trans_a ? grown_copy(ctx, op, 0, k, m, false, mp, &a, &a_off, &lda)
+                    : grown_copy(ctx, op, 0, m, k, true, mp, &a, &a_off, &lda);
+    if (s == OCLNN_SUCCESS && np != n)
+        s = trans_b ? grown_copy(ctx, op, 1, n, k, true, np, &b, &b_off, &ldb)
+                    : grown_copy(ctx, op, 1, k, n, false, np, &b, &b_off, &ldb);
     if (s == OCLNN_SUCCESS)
         s = kept_buffer(ctx, op, mp * np * sizeof(float), &st->pad[2], &st->pad_size[2]);
     if (s == OCLNN_SUCCESS && beta != 0.0f)

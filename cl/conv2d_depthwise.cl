@@ -18,6 +18,7 @@
  *               loop the compiler wraps around the work-items scalar (the fill takes twice the
  *               convolution's time otherwise); 0: the work-items fill rows in turn (0)
  *   WVEC        1: weights held as broadcast vectors (CPUs), 0: as floats (0)
+ *   NIR_UNROLL  the most input rows per work-item whose loop is unrolled (16)
  */
 #include "conv2d_depthwise.h"
 #include "pad_row.h"
@@ -92,32 +93,45 @@ static inline __attribute__((always_inline)) VEC activate(VEC v)
 #endif
 }
 
-#if NIR <= 16
+#ifndef NIR_UNROLL
+#define NIR_UNROLL 16
+#endif
+#if NIR <= NIR_UNROLL
 #define ROW_UNROLL _Pragma("unroll")
 #else
 #define ROW_UNROLL
 #endif
+/* CPUs keep the loop over kernel columns: unrolled as well, LLVM scheduled the loads of all
+ * columns early and spilled the accumulators (1.5-1.9x slower with 14 rows per item), or, with a
+ * run-time bound on every row, compiled 3.6x longer. GPUs index their float weights only at
+ * compile time. */
+#if WVEC
+#define COLUMN_UNROLL _Pragma("unroll 1")
+#else
+#define COLUMN_UNROLL _Pragma("unroll")
+#endif
 
-/* acc[j] += the taps of the RB output rows whose input rows start at row pointer xr (a
- * zero-padded plane with rows of `stride` floats, column offset applied), for rows ir of the
- * NIR this work-item reads with ihb + ir < nrows. Every output sums its taps in one order
- * (kernel rows, then columns), whichever kernel and tile it comes from. */
-#define ACCUMULATE(xr, stride, ihb, nrows)                                                         \
+/* acc[j] += the taps of the RB output rows whose NIR input rows start at row pointer xr (a
+ * zero-padded plane with rows of `stride` floats, column offset applied; rows past the plane
+ * feed only rows past its output). Kernel column by kernel column: the column's R weights stay
+ * in registers while each input row's vector feeds up to R accumulators (input row by input
+ * row, most FMAs read their weight from memory: ConvNeXt's 7x7 layers took 1.08-1.11x as long
+ * with 7 or 8 rows per item on AVX-512). The row loop is unrolled (up to NIR_UNROLL rows): rolled,
+ * it indexes the weights at run time (4x slower). Every output sums its taps in one order (kernel
+ * columns, then rows), whichever kernel and tile it comes from. */
+#define ACCUMULATE(xr, stride)                                                                     \
     do {                                                                                           \
-        ROW_UNROLL for (int ir = 0; ir < NIR; ir++)                                                \
+        COLUMN_UNROLL for (int s = 0; s < S; s++)                                                  \
         {                                                                                          \
-            if ((ihb) + ir >= (nrows))                                                             \
-                continue;                                                                          \
-            VEC xv[S];                                                                             \
-            _Pragma("unroll") for (int s = 0; s < S; s++) xv[s] =                                  \
-                GATHER((xr) + (size_t)ir * (stride) + s * DW);                                     \
-            /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */           \
-            _Pragma("unroll") for (int j = 0; j < RB; j++)                                         \
+            ROW_UNROLL for (int ir = 0; ir < NIR; ir++)                                            \
             {                                                                                      \
-                const int rr = ir - j * SH;                                                        \
-                if (rr >= 0 && rr % DH == 0 && rr / DH < R) {                                      \
-                    _Pragma("unroll") for (int s = 0; s < S; s++) acc[j] =                         \
-                        fma((VEC)wr[(rr / DH) * S + s], xv[s], acc[j]);                            \
+                const VEC xv = GATHER((xr) + (size_t)ir * (stride) + s * DW);                      \
+                /* Input row ir feeds output row j through kernel row (ir - j * SH) / DH. */       \
+                _Pragma("unroll") for (int j = 0; j < RB; j++)                                     \
+                {                                                                                  \
+                    const int rr = ir - j * SH;                                                    \
+                    if (rr >= 0 && rr % DH == 0 && rr / DH < R)                                    \
+                        acc[j] = fma((VEC)wr[(rr / DH) * S + s], xv, acc[j]);                      \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -169,7 +183,8 @@ static inline __attribute__((always_inline)) void finish(VEC *acc, const __globa
 #if !LOCAL_TILE
 /* One work-item: RB output rows x VW output columns of one output plane. x is the zero-padded
  * copy (dw_pad) of the input planes, [.][ih_n][iw_n], so output (oh, ow) reads from row
- * oh * SH and column ow * SW on.
+ * oh * SH and column ow * SW on, followed by the zero rows that the last plane's last row block
+ * and tile read past its end.
  * Forward (BWD 0): y[n][o] (o < cout) from x[n][o / kg] and w[o].
  * Backward data (BWD 1): dx[n][c] (c < cout) from dy[n][c * kg + m] and w[c * kg + m] flipped,
  * m < kg; x is dy padded by the kernel extent minus the conv's pads, y is dx.
@@ -207,7 +222,7 @@ __kernel void dw_rows(const __global float *x, const ulong x_off, const __global
         load_weights(w + w_off, wo, wr);
         const __global float *xp = x + x_off + (size_t)(n * cin + ic) * ih_n * iw_n;
 #define GATHER gather
-        ACCUMULATE(xp + (size_t)ihb * iw_n + iwb, iw_n, ihb, ih_n);
+        ACCUMULATE(xp + (size_t)ihb * iw_n + iwb, iw_n);
 #undef GATHER
     }
     finish(acc, b + b_off, z + z_off, y + y_off, plane, oc, oh0, ow0, oh_n, ow_n, accum);
@@ -261,8 +276,8 @@ __kernel void dw_local(const __global float *x, const ulong x_off, const __globa
         const __global float *s = x + x_off + ((size_t)(n * cin + ic) * h + ih0) * iw - pad_l;
         for (int r = lid; r < th; r += (int)get_local_size(0)) {
             const bool in = pl < nplanes && r >= r_lo && r < r_hi;
-            pad_row_local(tile + ((size_t)pi * th + r) * tcols, s + (size_t)r * iw,
-                          in ? lo : tcols, in ? hi : tcols, tcols);
+            pad_row_local(tile + ((size_t)pi * th + r) * tcols, s + (size_t)r * iw, in ? lo : tcols,
+                          in ? hi : tcols, tcols);
         }
     }
 #endif
@@ -281,7 +296,7 @@ __kernel void dw_local(const __global float *x, const ulong x_off, const __globa
     WTYPE wr[R * S];
     load_weights(w + w_off, oc, wr);
 #define GATHER gather_local
-    ACCUMULATE(tile + ((size_t)pi * th + rb * RB * SH) * tcols + ow0 * SW, tcols, 0, th);
+    ACCUMULATE(tile + ((size_t)pi * th + rb * RB * SH) * tcols + ow0 * SW, tcols);
 #undef GATHER
     finish(acc, b + b_off, z + z_off, y + y_off, plane, oc, oh0, ow0, oh_n, ow_n, accum);
 }

@@ -14,8 +14,13 @@
 #define LOCAL_ROWS 16
 #define LOCAL_WGRAD 8
 #define LOCAL_FLAT 64
-/* Output rows per dw_rows work-item: 8 vector accumulators hide the FMA latency. */
+/* Output rows per tile work-item: 8 vector accumulators hide the FMA latency; on AVX-512 CPUs,
+ * whose 32 vector registers hold 14 and a kernel column of weights, 14 (ConvNeXt's 7x7 layers
+ * at batch 32 in 0.80-0.88x the time of 7 or 8 rows), as long as the input rows an item reads stay within
+ * NIR_UNROLL_WIDE: the kernel unrolls its loop over them up to that many (16 elsewhere). */
 #define RB_MAX 8
+#define RB_MAX_WIDE 14
+#define NIR_UNROLL_WIDE 24
 /* Images per backward-weights block: about this many bytes of x and dy planes, so the work-items
  * of one (channel, block) that stream the same planes find them in the L2 cache. */
 #define WGRAD_BLOCK_BYTES (256 * 1024)
@@ -54,19 +59,34 @@ static int wgrad_rows(const oclnn_context *ctx, const oclnn_conv_geom *g)
 {
     if (g->stride_h != 1)
         return 1;
-    const bool wide = !(ctx->info.type & CL_DEVICE_TYPE_CPU) ||
-                      ctx->info.native_vector_width_float >= 16;
+    const bool wide =
+        !(ctx->info.type & CL_DEVICE_TYPE_CPU) || ctx->info.native_vector_width_float >= 16;
     int rbw = (wide ? 21 : 10) / g->s;
     return rbw < 1 ? 1 : rbw > g->r ? g->r : rbw;
 }
 
-/* Output rows per tile work-item for outputs of oh rows: of RB_MAX - 1 and RB_MAX, the one that
- * computes fewer rows past the last (7 for the 14 and 28 rows of ConvNeXt's planes). */
-static int rows_per_item(int oh)
+/* Whether the tile kernels take RB_MAX_WIDE rows per item (AVX-512 CPUs). */
+static bool wide_rows(const oclnn_context *ctx)
 {
-    if (oh <= RB_MAX)
+    return (ctx->info.type & CL_DEVICE_TYPE_CPU) && ctx->info.native_vector_width_float >= 16 &&
+           !oclnn__depthwise_as_gpu;
+}
+
+/* Output rows per tile work-item for outputs of oh rows: of rb - 1 and rb (RB_MAX, or on wide
+ * rows the most up to RB_MAX_WIDE whose input rows fit NIR_UNROLL_WIDE), the one that computes
+ * fewer rows past the last (7 for the 14 and 28 rows of ConvNeXt's planes with RB_MAX, 14 with
+ * RB_MAX_WIDE). */
+static int rows_per_item(const oclnn_context *ctx, const oclnn_conv_geom *g, int oh)
+{
+    int rb = RB_MAX;
+    if (wide_rows(ctx)) {
+        rb = RB_MAX_WIDE;
+        while (rb > RB_MAX && (rb - 1) * g->stride_h + (g->r - 1) * g->dil_h + 1 > NIR_UNROLL_WIDE)
+            rb--;
+    }
+    if (oh <= rb)
         return oh;
-    int a = RB_MAX - 1, b = RB_MAX;
+    int a = rb - 1, b = rb;
     return (oh + a - 1) / a * a < (oh + b - 1) / b * b ? a : b;
 }
 
@@ -74,16 +94,17 @@ static int rows_per_item(int oh)
 static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int oh, int ow,
                                 const epilogue *e, const char *name, cl_kernel *k)
 {
-    char opts[288];
+    char opts[320];
     snprintf(opts, sizeof opts,
              "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
              "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d "
-             "-DWVEC=%d",
+             "-DWVEC=%d%s",
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
-             rows_per_item(oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
+             rows_per_item(ctx, g, oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
              strcmp(name, "dw_local") == 0,
              ctx->info.local_mem_is_global && !oclnn__depthwise_as_gpu,
-             (ctx->info.type & CL_DEVICE_TYPE_CPU) && !oclnn__depthwise_as_gpu);
+             (ctx->info.type & CL_DEVICE_TYPE_CPU) && !oclnn__depthwise_as_gpu,
+             wide_rows(ctx) ? " -DNIR_UNROLL=24" : "");
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 
@@ -100,7 +121,8 @@ static oclnn_status grad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, co
 
 /* The zero-padded copy of input planes [nplanes][h][w] that a tile kernel reads without bounds
  * checks: rows of wp columns, hp rows per plane, then zero rows for the reads of the last tiles
- * past the last row. */
+ * past the last row: a last row block reads up to RB_MAX_WIDE - 1 output rows past the plane's
+ * last (whose values it drops), and a last tile past the row's end. */
 typedef oclnn_plane_pad padded;
 
 /* The columns the tiles of an output row of ow columns read: the last tile of a row starts at
@@ -121,7 +143,8 @@ static padded pad_shape(const oclnn_conv_geom *g, int nplanes, int h, int w, int
     p.wp = (ow - 1) * g->stride_w + (g->s - 1) * g->dil_w + 1;
     int last = columns_read(g, ow);
     int slack = last > p.wp ? last - p.wp : 0;
-    p.nrows = nplanes * p.hp + (int)oclnn__div_up((size_t)slack, (size_t)p.wp);
+    p.nrows = nplanes * p.hp + (RB_MAX_WIDE - 1) * g->stride_h +
+              (int)oclnn__div_up((size_t)slack, (size_t)p.wp);
     return p;
 }
 
@@ -159,7 +182,7 @@ static tiling plan_tiles(const oclnn_context *ctx, const oclnn_conv_geom *g, int
                          int ow)
 {
     tiling t = {0};
-    const int rb = rows_per_item(oh), nrb = (int)oclnn__div_up((size_t)oh, (size_t)rb);
+    const int rb = rows_per_item(ctx, g, oh), nrb = (int)oclnn__div_up((size_t)oh, (size_t)rb);
     const int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vec_width(ow));
     size_t budget = oclnn__depthwise_tile_bytes < ctx->info.local_mem_bytes
                         ? oclnn__depthwise_tile_bytes
@@ -239,7 +262,7 @@ static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epi
     const tiling t = plan_tiles(ctx, g, g->n * cout, oh_n, ow_n);
     if (t.local && !(e->bwd && g->kg != 1))
         return local_tiles(ctx, g, e, &t, p, in, w, b, z, out, oh_n, ow_n, cin, cout, accum);
-    const int vw = vec_width(ow_n), rb = rows_per_item(oh_n);
+    const int vw = vec_width(ow_n), rb = rows_per_item(ctx, g, oh_n);
     const int chunk = chunk_images(p, cin, g->n, 1);
     const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
     cl_kernel k;
@@ -415,7 +438,8 @@ oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oc
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(
-            ctx, oclnn__conv_depthwise_workspace_size(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS), OP, &ws);
+            ctx, oclnn__conv_depthwise_workspace_size(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS), OP,
+            &ws);
     const cl_ulong xp_off = wgrad_pad_offset(g, nblk), dp_off = dyp_off;
     const size_t x_image = (size_t)g->c * g->h * g->w, dy_image = (size_t)g->k * g->oh * g->ow;
     const int ngroups = (g->r + rbw - 1) / rbw;

@@ -628,8 +628,10 @@ typedef struct oclnn_tune_result {
     double before_gflops; /* with the parameters in use when the call started */
     double after_gflops;  /* with the winner */
     int direct;           /* 1 when the winner runs this class with XgemmDirect */
-    size_t temp_bytes;    /* CLBlast's temporary buffer for one GEMM of the class with the
-                             winner (padded / transposed operand copies of the indirect path) */
+    size_t temp_bytes;    /* temporary device memory for one GEMM of the class with the
+                             winner: CLBlast's buffer for the padded / transposed operand copies
+                             of its indirect path, plus the library's copies where it runs the
+                             class on unaliased sizes (oclnn_gemm) */
 } oclnn_tune_result;
 
 /* Tunes the context's device: times candidates on every shape class (each result is checked

@@ -229,15 +229,6 @@ static oclnn_status call_temp_bytes(oclnn_context *ctx, const char *op, const ge
                                : clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", s);
 }
 
-oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
-                                     size_t m, size_t n, size_t k, size_t a_off, size_t lda,
-                                     size_t b_off, size_t ldb, size_t c_off, size_t ldc,
-                                     size_t *bytes)
-{
-    gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);
-    return call_temp_bytes(ctx, op, &g, c_off, ldc, bytes);
-}
-
 static oclnn_status sgemm_clblast(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                                   size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                   size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
@@ -358,12 +349,12 @@ static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool tra
     return s;
 }
 
-oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b, size_t m,
-                          size_t n, size_t k, float alpha, cl_mem a, size_t a_off, size_t lda,
-                          cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
-                          size_t ldc)
+/* The m and n a GEMM runs with: grown by unaliased() on CPUs where the library set CLBlast's
+ * tiles and the call takes the indirect path, else m and n themselves. */
+static void run_dims(const oclnn_context *ctx, size_t m, size_t n, size_t k, size_t *mp, size_t *np)
 {
     const oclnn__tune_state *st = ctx->tune_state;
+    *mp = m, *np = n;
     /* Cache sets are a CPU matter, and the tiles are known where the library set them. */
     if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && st->applied.set[OCLNN__TK_XGEMM] &&
         indirect_path(ctx, m, n, k)) {
@@ -371,13 +362,48 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
         const size_t *v = st->applied.v[OCLNN__TK_XGEMM];
         const size_t mwg = v[6], nwg = v[9];
         const bool swap = swap_operands(ctx);
-        const size_t mp = unaliased(m, swap ? nwg : mwg), np = unaliased(n, swap ? mwg : nwg);
-        if (mp != m || np != n)
-            return sgemm_unaliased(ctx, op, trans_a, trans_b, m, n, k, mp, np, alpha, a, a_off, lda,
-                                   b, b_off, ldb, beta, c, c_off, ldc);
+        *mp = unaliased(m, swap ? nwg : mwg), *np = unaliased(n, swap ? mwg : nwg);
     }
+}
+
+oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b, size_t m,
+                          size_t n, size_t k, float alpha, cl_mem a, size_t a_off, size_t lda,
+                          cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                          size_t ldc)
+{
+    size_t mp, np;
+    run_dims(ctx, m, n, k, &mp, &np);
+    if (mp != m || np != n)
+        return sgemm_unaliased(ctx, op, trans_a, trans_b, m, n, k, mp, np, alpha, a, a_off, lda, b,
+                               b_off, ldb, beta, c, c_off, ldc);
     return sgemm_clblast(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
                          beta, c, c_off, ldc);
+}
+
+oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
+                                     size_t m, size_t n, size_t k, size_t a_off, size_t lda,
+                                     size_t b_off, size_t ldb, size_t c_off, size_t ldc,
+                                     size_t *bytes)
+{
+    size_t mp, np;
+    run_dims(ctx, m, n, k, &mp, &np);
+    if (mp == m && np == n) {
+        gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);
+        return call_temp_bytes(ctx, op, &g, c_off, ldc, bytes);
+    }
+    /* sgemm_unaliased's copies (a and b only where their dimension grows, c always), then
+     * CLBlast's buffer for the GEMM on them. */
+    gemm_call g = make_call(ctx, trans_a, trans_b, mp, np, k, NULL, mp == m ? a_off : 0,
+                            mp == m   ? lda
+                            : trans_a ? mp
+                                      : k,
+                            NULL, np == n ? b_off : 0,
+                            np == n   ? ldb
+                            : trans_b ? k
+                                      : np);
+    oclnn_status s = call_temp_bytes(ctx, op, &g, 0, np, bytes);
+    *bytes += ((mp != m ? mp * k : 0) + (np != n ? k * np : 0) + mp * np) * sizeof(float);
+    return s;
 }
 
 oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,

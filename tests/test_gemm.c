@@ -175,6 +175,30 @@ START_TEST(profile_spans_clblast_gemm)
 }
 END_TEST
 
+/* The temporary bytes reported for a GEMM that runs on unaliased sizes (oclnn_tune_result's
+ * temp_bytes) are CLBlast's buffer for the grown GEMM plus the library's copies of a, b and c at
+ * the grown sizes. Only where the library applies its CLBlast parameters on a CPU. */
+START_TEST(temp_bytes_count_unaliased_copies)
+{
+    oclnn_context *ctx = fx_ctx();
+    const oclnn__tune_state *st = ctx->tune_state;
+    if (!(ctx->info.type & CL_DEVICE_TYPE_CPU) || !st->applied.set[OCLNN__TK_XGEMM])
+        return;
+    const size_t *v = st->applied.v[OCLNN__TK_XGEMM];
+    const bool swap = v[0] != 1; /* gemm.c's swap_operands: CLBlast sees n as m */
+    const size_t m = 1024, n = 1024, k = 24;
+    const size_t mp = m + (swap ? v[9] : v[6]), np = n + (swap ? v[6] : v[9]);
+    size_t got = 0, grown = 0;
+    ck_assert_int_eq(
+        oclnn__sgemm_temp_bytes(ctx, "t", false, false, m, n, k, 0, k, 0, n, 0, n, &got),
+        OCLNN_SUCCESS);
+    ck_assert_int_eq(
+        oclnn__sgemm_temp_bytes(ctx, "t", false, false, mp, np, k, 0, k, 0, np, 0, np, &grown),
+        OCLNN_SUCCESS);
+    ck_assert_uint_eq(got, grown + (mp * k + k * np + mp * np) * sizeof(float));
+}
+END_TEST
+
 /* ---- argument checks ---- */
 
 START_TEST(gemm_bad_arguments)
@@ -488,6 +512,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, gemm_views_with_offsets, 0, ncases);
     tcase_add_test(tc, gemm_bad_arguments);
     tcase_add_test(tc, profile_spans_clblast_gemm);
+    tcase_add_test(tc, temp_bytes_count_unaliased_copies);
     suite_add_tcase(s, tc);
     /* Tuning changes CLBlast's parameters for the whole process: it runs last. */
     TCase *tt = tcase_create("tuning");

@@ -102,7 +102,7 @@ static inline __attribute__((always_inline)) VEC activate(VEC v)
 #define ROW_UNROLL
 #endif
 /* CPUs keep the loop over kernel columns: unrolled as well, LLVM scheduled the loads of all
- * columns early and spilled the accumulators (1.5-1.9x slower with 14 rows per item), or, with a
+ * columns early and spilled the accumulators (1.5-2.0x slower with 14 rows per item), or, with a
  * run-time bound on every row, compiled 3.6x longer. GPUs index their float weights only at
  * compile time. */
 #if WVEC

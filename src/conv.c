@@ -285,8 +285,15 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     32); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
  *     at most 8x8 pixels and batches of >= 8, where DIRECT's work-items each stream the whole
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
- *     6.6 against 5.8 at batch 1; level on 256@14). WINOGRAD's forward and backward data were
- *     measured level with DIRECT on the ResNet-18 3x3 layers: not picked.
+ *     6.6 against 5.8 at batch 1; level on 256@14).
+ *   Forward and backward data on AVX-512: WINOGRAD for 3x3 stride-1 layers on planes of at
+ *     most 8x8 with at least 512 output pixels in the batch and >= 512 channels each way
+ *     (>= 256 on planes of at most 4x4, where DIRECT's 16-lane runs are half padding). Intel,
+ *     alternating in one process, DIRECT / WINOGRAD time: 512@7 batch 8 0.84-0.91 (392
+ *     pixels: DIRECT kept), batch 16 1.03-1.10, 32 1.15-1.16, 64 1.24-1.27; 512@4 batch 16
+ *     0.95-1.02 (256 pixels), 32 1.36-1.60; 1024@4 batch 32 1.56-2.22; 256@4 batch 32
+ *     1.26-1.29; DIRECT kept on 256@7 (batch 32 0.93-0.97, 64 0.98-1.04) and 256@14 (batch
+ *     32 0.93-1.11, 64 1.04-1.11);
  *   Pointwise reductions on AVX-512: GEMM_1X1 for a 1x1 stride-1 pass that sums over at least
  *     4x the channels it writes (the forward of 4c>c, the backward data of c>4c) on planes of
  *     at least 28x28, one CLBlast GEMM per image (after the grouped 32x8 CLBlast parameters of
@@ -329,8 +336,14 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
              (pass == OCLNN_CONV_BACKWARD_DATA && g->kg >= 4 * g->cg)))
             a = OCLNN_CONV_GEMM_1X1;
         int chunk;
+        const int plane = g->oh * g->ow;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&
-            g->cg >= 256 && g->oh * g->ow <= 64 && g->n >= 8 &&
+            g->cg >= 256 && plane <= 64 && g->n >= 8 &&
+            oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
+            a = OCLNN_CONV_WINOGRAD;
+        const int wide = plane <= 16 ? 256 : 512;
+        if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&
+            g->kg >= wide && g->cg >= wide && (long long)g->n * plane >= 512 &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
     }

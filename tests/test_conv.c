@@ -509,27 +509,52 @@ START_TEST(deterministic)
 END_TEST
 
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
- * on (DIRECT below it, and for the other passes); GPUs take the GEMM algorithms. */
-START_TEST(auto_winograd_backward_weights)
+ * on (DIRECT below it); on AVX-512 CPUs the forward and backward data take it with >= 512
+ * output pixels in the batch and >= 512 channels each way (>= 256 on planes of at most 4x4).
+ * GPUs take the GEMM algorithms. */
+START_TEST(auto_winograd)
 {
     oclnn_context *ctx = fx_ctx();
     oclnn_device_info info;
     ck_assert_int_eq(oclnn_context_device_info(ctx, &info), OCLNN_SUCCESS);
+    const bool cpu = (info.type & CL_DEVICE_TYPE_CPU) != 0;
+    const bool wide = cpu && info.native_vector_width_float >= 16;
+    const oclnn_conv_algo gemm = OCLNN_CONV_IM2COL_GEMM, wino = OCLNN_CONV_WINOGRAD,
+                          direct = OCLNN_CONV_DIRECT;
+    const oclnn_conv_algo fd_wino = wide ? wino : cpu ? direct : gemm;
     oclnn_conv2d_desc desc = oclnn_conv2d_desc_default();
     oclnn_conv2d_desc_set_pad(&desc, 1, 1);
-    oclnn_tensor_desc x8 = d4(8, 512, 7, 7), x4 = d4(4, 512, 7, 7), w = d4(512, 512, 3, 3);
-    oclnn_conv_algo a;
-    size_t ws;
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x8, &w, &a, &ws),
-                     OCLNN_SUCCESS);
-    const bool cpu = (info.type & CL_DEVICE_TYPE_CPU) != 0;
-    ck_assert_int_eq(a, cpu ? OCLNN_CONV_WINOGRAD : OCLNN_CONV_IM2COL_GEMM);
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &x4, &w, &a, &ws),
-                     OCLNN_SUCCESS);
-    ck_assert_int_eq(a, cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_IM2COL_GEMM);
-    ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_FORWARD, &x8, &w, &a, &ws),
-                     OCLNN_SUCCESS);
-    ck_assert_int_eq(a, cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_IM2COL_GEMM);
+    const oclnn_conv_pass W = OCLNN_CONV_BACKWARD_WEIGHTS, F = OCLNN_CONV_FORWARD,
+                          D = OCLNN_CONV_BACKWARD_DATA;
+    const struct {
+        int n, c, hw;
+        oclnn_conv_pass pass;
+        oclnn_conv_algo want;
+    } cases[] = {
+        {8, 512, 7, W, cpu ? wino : gemm},
+        {4, 512, 7, W, cpu ? direct : gemm},
+        {8, 512, 7, F, cpu ? direct : gemm},
+        {8, 512, 7, D, cpu ? direct : gemm},
+        {16, 512, 7, F, fd_wino},
+        {16, 512, 7, D, fd_wino},
+        {16, 512, 4, F, cpu ? direct : gemm},
+        {32, 512, 4, D, fd_wino},
+        {32, 256, 4, F, fd_wino},
+        {32, 256, 5, F, cpu ? direct : gemm},
+        {64, 256, 7, D, cpu ? direct : gemm},
+        {16, 512, 9, F, cpu ? direct : gemm},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        oclnn_tensor_desc x = d4(cases[i].n, cases[i].c, cases[i].hw, cases[i].hw);
+        oclnn_tensor_desc w = d4(cases[i].c, cases[i].c, 3, 3);
+        oclnn_conv_algo a;
+        size_t ws;
+        ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, cases[i].pass, &x, &w, &a, &ws),
+                         OCLNN_SUCCESS);
+        ck_assert_msg(a == cases[i].want, "case %zu (n %d %d@%d pass %d): picked %d, want %d", i,
+                      cases[i].n, cases[i].c, cases[i].hw, (int)cases[i].pass, (int)a,
+                      (int)cases[i].want);
+    }
 }
 END_TEST
 
@@ -1205,7 +1230,7 @@ static Suite *conv_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
-    tcase_add_test(tc, auto_winograd_backward_weights);
+    tcase_add_test(tc, auto_winograd);
     tcase_add_test(tc, auto_gemm_1x1_reductions);
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);

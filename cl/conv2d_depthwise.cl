@@ -103,8 +103,8 @@ static inline __attribute__((always_inline)) VEC activate(VEC v)
 #endif
 /* CPUs keep the loop over kernel columns: unrolled as well, LLVM scheduled the loads of all
  * columns early and spilled the accumulators (1.5-2.0x slower with 14 rows per item), or, with a
- * run-time bound on every row, compiled 3.6x longer. GPUs index their float weights only at
- * compile time. */
+ * run-time bound on every row, took 8.0 s to build cold against 2.2 s (oclnn-bench, one 7x7
+ * program). GPUs index their float weights only at compile time. */
 #if WVEC
 #define COLUMN_UNROLL _Pragma("unroll 1")
 #else

@@ -341,9 +341,9 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             g->cg >= 256 && plane <= 64 && g->n >= 8 &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
-        const int wide = plane <= 16 ? 256 : 512;
+        const int min_ch = plane <= 16 ? 256 : 512;
         if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&
-            g->kg >= wide && g->cg >= wide && (long long)g->n * plane >= 512 &&
+            g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
     }

@@ -16,10 +16,12 @@
 #define LOCAL_FLAT 64
 /* Output rows per tile work-item: 8 vector accumulators hide the FMA latency; on AVX-512 CPUs,
  * whose 32 vector registers hold 14 and a kernel column of weights, 14 (ConvNeXt's 7x7 layers
- * at batch 32 in 0.80-0.88x the time of 7 or 8 rows), as long as the input rows an item reads stay within
- * NIR_UNROLL_WIDE: the kernel unrolls its loop over them up to that many (16 elsewhere). */
+ * at batch 32 in 0.80-0.88x the time of 7 or 8 rows), as long as the input rows an item reads stay
+ * within NIR_UNROLL_WIDE: the kernel unrolls its loop over them up to that many (NIR_UNROLL
+ * elsewhere). */
 #define RB_MAX 8
 #define RB_MAX_WIDE 14
+#define NIR_UNROLL 16
 #define NIR_UNROLL_WIDE 24
 /* Images per backward-weights block: about this many bytes of x and dy planes, so the work-items
  * of one (channel, block) that stream the same planes find them in the L2 cache. */
@@ -98,13 +100,13 @@ static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, in
     snprintf(opts, sizeof opts,
              "-DR=%d -DS=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DVW=%d -DRB=%d -DBWD=%d "
              "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d "
-             "-DWVEC=%d%s",
+             "-DWVEC=%d -DNIR_UNROLL=%d",
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
              rows_per_item(ctx, g, oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
              strcmp(name, "dw_local") == 0,
              ctx->info.local_mem_is_global && !oclnn__depthwise_as_gpu,
              (ctx->info.type & CL_DEVICE_TYPE_CPU) && !oclnn__depthwise_as_gpu,
-             wide_rows(ctx) ? " -DNIR_UNROLL=24" : "");
+             wide_rows(ctx) ? NIR_UNROLL_WIDE : NIR_UNROLL);
     return oclnn__kernel(ctx, CL_FILE, opts, name, k);
 }
 

@@ -393,14 +393,11 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
     }
     /* sgemm_unaliased's copies (a and b only where their dimension grows, c always), then
      * CLBlast's buffer for the GEMM on them. */
-    gemm_call g = make_call(ctx, trans_a, trans_b, mp, np, k, NULL, mp == m ? a_off : 0,
-                            mp == m   ? lda
-                            : trans_a ? mp
-                                      : k,
-                            NULL, np == n ? b_off : 0,
-                            np == n   ? ldb
-                            : trans_b ? k
-                                      : np);
+    /* The copies' leading dimensions, as grown_copy makes them. */
+    const size_t lda_p = trans_a ? mp : k, ldb_p = trans_b ? k : np;
+    gemm_call g =
+        make_call(ctx, trans_a, trans_b, mp, np, k, NULL, mp == m ? a_off : 0,
+                  mp == m ? lda : lda_p, NULL, np == n ? b_off : 0, np == n ? ldb : ldb_p);
     oclnn_status s = call_temp_bytes(ctx, op, &g, 0, np, bytes);
     *bytes += ((mp != m ? mp * k : 0) + (np != n ? k * np : 0) + mp * np) * sizeof(float);
     return s;

@@ -508,6 +508,28 @@ START_TEST(deterministic)
 }
 END_TEST
 
+/* One layer AUTO is asked about: n images of c channels on hw x hw planes, k filters of r x r. */
+typedef struct auto_case {
+    int n, c, k, hw, r;
+    oclnn_conv_pass pass;
+    oclnn_conv_algo want;
+} auto_case;
+
+/* Asserts what AUTO picks for each case under desc. */
+static void check_auto(const oclnn_conv2d_desc *desc, const auto_case *cases, size_t ncases)
+{
+    oclnn_context *ctx = fx_ctx();
+    for (size_t i = 0; i < ncases; i++) {
+        const auto_case *t = &cases[i];
+        oclnn_tensor_desc x = d4(t->n, t->c, t->hw, t->hw), w = d4(t->k, t->c, t->r, t->r);
+        oclnn_conv_algo a;
+        size_t ws;
+        ck_assert_int_eq(oclnn_conv2d_choose(ctx, desc, t->pass, &x, &w, &a, &ws), OCLNN_SUCCESS);
+        ck_assert_msg(a == t->want, "case %zu (n %d %d>%d@%d %dx%d pass %d): picked %d, want %d", i,
+                      t->n, t->c, t->k, t->hw, t->r, t->r, (int)t->pass, (int)a, (int)t->want);
+    }
+}
+
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
  * on (DIRECT below it); on AVX-512 CPUs the forward and backward data take it with >= 512
  * output pixels in the batch and >= 512 channels each way (>= 256 on planes of at most 4x4).
@@ -526,35 +548,21 @@ START_TEST(auto_winograd)
     oclnn_conv2d_desc_set_pad(&desc, 1, 1);
     const oclnn_conv_pass W = OCLNN_CONV_BACKWARD_WEIGHTS, F = OCLNN_CONV_FORWARD,
                           D = OCLNN_CONV_BACKWARD_DATA;
-    const struct {
-        int n, c, hw;
-        oclnn_conv_pass pass;
-        oclnn_conv_algo want;
-    } cases[] = {
-        {8, 512, 7, W, cpu ? wino : gemm},
-        {4, 512, 7, W, cpu ? direct : gemm},
-        {8, 512, 7, F, cpu ? direct : gemm},
-        {8, 512, 7, D, cpu ? direct : gemm},
-        {16, 512, 7, F, fd_wino},
-        {16, 512, 7, D, fd_wino},
-        {16, 512, 4, F, cpu ? direct : gemm},
-        {32, 512, 4, D, fd_wino},
-        {32, 256, 4, F, fd_wino},
-        {32, 256, 5, F, cpu ? direct : gemm},
-        {64, 256, 7, D, cpu ? direct : gemm},
-        {16, 512, 9, F, cpu ? direct : gemm},
+    const auto_case cases[] = {
+        {8, 512, 512, 7, 3, W, cpu ? wino : gemm},
+        {4, 512, 512, 7, 3, W, cpu ? direct : gemm},
+        {8, 512, 512, 7, 3, F, cpu ? direct : gemm},
+        {8, 512, 512, 7, 3, D, cpu ? direct : gemm},
+        {16, 512, 512, 7, 3, F, fd_wino},
+        {16, 512, 512, 7, 3, D, fd_wino},
+        {16, 512, 512, 4, 3, F, cpu ? direct : gemm},
+        {32, 512, 512, 4, 3, D, fd_wino},
+        {32, 256, 256, 4, 3, F, fd_wino},
+        {32, 256, 256, 5, 3, F, cpu ? direct : gemm},
+        {64, 256, 256, 7, 3, D, cpu ? direct : gemm},
+        {16, 512, 512, 9, 3, F, cpu ? direct : gemm},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        oclnn_tensor_desc x = d4(cases[i].n, cases[i].c, cases[i].hw, cases[i].hw);
-        oclnn_tensor_desc w = d4(cases[i].c, cases[i].c, 3, 3);
-        oclnn_conv_algo a;
-        size_t ws;
-        ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, cases[i].pass, &x, &w, &a, &ws),
-                         OCLNN_SUCCESS);
-        ck_assert_msg(a == cases[i].want, "case %zu (n %d %d@%d pass %d): picked %d, want %d", i,
-                      cases[i].n, cases[i].c, cases[i].hw, (int)cases[i].pass, (int)a,
-                      (int)cases[i].want);
-    }
+    check_auto(&desc, cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -571,27 +579,13 @@ START_TEST(auto_gemm_1x1_reductions)
         !cpu || info.native_vector_width_float >= 16 ? OCLNN_CONV_GEMM_1X1 : OCLNN_CONV_DIRECT;
     const oclnn_conv_algo small = cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_GEMM_1X1;
     oclnn_conv2d_desc desc = oclnn_conv2d_desc_default();
-    const struct {
-        int c, k, hw;
-        oclnn_conv_pass pass;
-        oclnn_conv_algo want;
-    } cases[] = {
-        {64, 16, 28, OCLNN_CONV_FORWARD, big},   {16, 64, 28, OCLNN_CONV_BACKWARD_DATA, big},
-        {64, 16, 27, OCLNN_CONV_FORWARD, small}, {16, 64, 27, OCLNN_CONV_BACKWARD_DATA, small},
-        {64, 32, 28, OCLNN_CONV_FORWARD, small}, {32, 64, 28, OCLNN_CONV_BACKWARD_DATA, small},
-        {16, 64, 28, OCLNN_CONV_FORWARD, small}, {64, 16, 28, OCLNN_CONV_BACKWARD_DATA, small},
+    const oclnn_conv_pass F = OCLNN_CONV_FORWARD, D = OCLNN_CONV_BACKWARD_DATA;
+    const auto_case cases[] = {
+        {2, 64, 16, 28, 1, F, big},   {2, 16, 64, 28, 1, D, big},   {2, 64, 16, 27, 1, F, small},
+        {2, 16, 64, 27, 1, D, small}, {2, 64, 32, 28, 1, F, small}, {2, 32, 64, 28, 1, D, small},
+        {2, 16, 64, 28, 1, F, small}, {2, 64, 16, 28, 1, D, small},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        oclnn_tensor_desc x = d4(2, cases[i].c, cases[i].hw, cases[i].hw);
-        oclnn_tensor_desc w = d4(cases[i].k, cases[i].c, 1, 1);
-        oclnn_conv_algo a;
-        size_t ws;
-        ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, cases[i].pass, &x, &w, &a, &ws),
-                         OCLNN_SUCCESS);
-        ck_assert_msg(a == cases[i].want, "case %zu (%d>%d@%d pass %d): picked %d, want %d", i,
-                      cases[i].c, cases[i].k, cases[i].hw, (int)cases[i].pass, (int)a,
-                      (int)cases[i].want);
-    }
+    check_auto(&desc, cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 

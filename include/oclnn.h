@@ -656,16 +656,20 @@ OCLNN_API oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **so
 /* ---------------------------------------------------------------------------------------------
  * Convolution tuning. Each pass of a convolution runs with an algorithm and, for DIRECT, kernel
  * parameters (channels and pixel vectors per work-item, work-group size, image chunks of
- * backward weights) looked up in this order: the tuned entry for its exact shape, else for its
+ * backward weights), for DEPTHWISE the output rows per work-item and the input tile of a
+ * work-group, looked up in this order: the tuned entry for its exact shape, else for its
  * shape class (kernel, stride, dilation, grouped or not, channels per group, output pixels and
  * batch rounded down to powers of two, batches 1 / 2-7 / 8 on), else the defaults of the device
  * type and vector width with AUTO's rules. Entries live in the same tuning file as the GEMM
  * parameters, one line each:
  *   "conv2d fwd n32.c64.h56.w56.k64.r3.s3.g1.st1x1.dl1x1.p1.1.1.1 ALGO=direct KB=6 PX=1 LX=8"
  *   "conv2d bwd_weights class.r3.s3.dense.st1x1.dl1x1.cg64.kg64.px2048.n8 ALGO=direct KBW=4 TS=3"
+ *   "conv2d fwd n32.c96.h56.w56.k96.r7.s7.g96.st1x1.dl1x1.p3.3.3.3 ALGO=depthwise RB=14 TILE=8"
  * (passes fwd, bwd_data, bwd_weights; ALGO direct, im2col_gemm, gemm_1x1, depthwise or
- * winograd; KB 1..16, PX 1..4 forward, KBW 1..16, TS 1..8, CHUNK in KiB for backward weights,
- * LX the work-group size). A tuned algorithm is taken by AUTO only where it applies and its
+ * winograd; DIRECT: KB 1..16, PX 1..4 forward, KBW 1..16, TS 1..8, CHUNK in KiB for backward
+ * weights, LX the work-group size; DEPTHWISE, forward and backward data: RB 1..14 output rows
+ * per work-item, TILE 1..1024 KiB of input rows a work-group keeps in local memory, at most
+ * the device's). A tuned algorithm is taken by AUTO only where it applies and its
  * workspace fits the limit; a forced algorithm still runs with the tuned parameters.
  */
 
@@ -678,8 +682,8 @@ typedef struct oclnn_conv_tune_shape {
 
 typedef struct oclnn_conv_tune_desc {
     oclnn_tune_mode mode; /* OFF: nothing; FAST: every algorithm that applies and short lists of
-                           * DIRECT's parameters; FULL: then random points of DIRECT's whole
-                           * space until the budget is spent */
+                           * DIRECT's and DEPTHWISE's parameters; FULL: then random points of
+                           * their whole spaces until the budget is spent */
     double budget_s;      /* wall-clock seconds (> 0), shared out evenly over shapes x passes;
                            * each pass always measures what runs now and one candidate */
     unsigned passes;      /* bits 1 << oclnn_conv_pass; 0: all three */

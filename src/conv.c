@@ -501,6 +501,8 @@ oclnn_status oclnn_conv2d_describe(oclnn_context *ctx, const oclnn_conv2d_desc *
     bool flat = true;
     if (a == OCLNN_CONV_DIRECT)
         flat = oclnn__conv_direct_params(ctx, &g, pass, v);
+    else if (a == OCLNN_CONV_DEPTHWISE)
+        oclnn__conv_depthwise_params(ctx, &g, pass, v);
     char params[128];
     oclnn__conv_params_format(v, params, sizeof params);
     snprintf(buf, size, "%s%s%s%s (%s)", oclnn__conv_algo_str(a), params[0] ? " " : "", params,

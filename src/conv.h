@@ -7,10 +7,10 @@
 #include "internal.h"
 
 typedef struct oclnn_conv_geom {
-    int n, c, h, w;   /* input x[n][c][h][w] */
-    int k, r, s;      /* weights w[k][c/groups][r][s] */
-    int oh, ow;       /* output y[n][k][oh][ow] */
-    int groups;       /* cg = c / groups input and kg = k / groups output channels per group */
+    int n, c, h, w; /* input x[n][c][h][w] */
+    int k, r, s;    /* weights w[k][c/groups][r][s] */
+    int oh, ow;     /* output y[n][k][oh][ow] */
+    int groups;     /* cg = c / groups input and kg = k / groups output channels per group */
     int cg, kg;
     int pad_t, pad_b, pad_l, pad_r;
     int stride_h, stride_w;
@@ -43,8 +43,10 @@ oclnn_status oclnn__conv_depthwise_backward_data(oclnn_context *ctx, const oclnn
 /* dw = beta * dw + ..., db = beta * db + ... (db may be NULL). Deterministic: no atomics. */
 oclnn_status oclnn__conv_depthwise_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
                                                     const oclnn_tensor *x, const oclnn_tensor *dy,
-                                                    oclnn_tensor *dw, oclnn_tensor *db,
-                                                    float beta);
+                                                    oclnn_tensor *dw, oclnn_tensor *db, float beta);
+/* The most output rows per work-item of the depthwise tile kernels: the padded copies have zero
+ * rows for a last row block this tall past their last plane, and a tuning file gives no more. */
+#define OCLNN__DEPTHWISE_RB_MAX 14
 /* Bytes of zero-padded input the depthwise kernels prepare per chunk of images (8 MiB, so the
  * copy is still in cache when read); tests lower it to exercise chunking. */
 extern size_t oclnn__depthwise_chunk_bytes;

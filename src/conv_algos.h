@@ -7,8 +7,8 @@
 #include "conv.h"
 
 /* What a pass of a convolution runs with on this device (conv_tuning.c): the algorithm AUTO
- * takes when tuned, the register blocks of conv2d_direct_*.cl and the work-group size of every
- * conv kernel. */
+ * takes when tuned, the register blocks of conv2d_direct_*.cl, the work-group size of the conv
+ * kernels and the rows per item and tile of the depthwise ones. */
 typedef struct oclnn_conv_tuning {
     oclnn_conv_algo algo; /* tuned algorithm, or AUTO (conv.c's rules decide) */
     int kb;            /* channels per work-item of conv2d_direct_fwd.cl and _bwd_data.cl (-DKB) */
@@ -20,6 +20,8 @@ typedef struct oclnn_conv_tuning {
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
     size_t local[3];    /* work-group size (2-D kernels use the first two) */
+    int dw_rb;          /* depthwise tile kernels: output rows per work-item, 0: its own rule */
+    size_t dw_tile;     /* depthwise dw_local: bytes of input tile per work-group, 0: default */
     const char *source; /* "defaults", "tuned: exact shape", "tuned: shape class", ... */
 } oclnn_conv_tuning;
 /* The parameters of one pass of g: the tuner's candidate while it measures, else the context's
@@ -51,6 +53,9 @@ size_t oclnn__conv_direct_workspace(const oclnn_context *ctx, const oclnn_conv_g
  * over a zero-padded copy, false for the row kernel. */
 bool oclnn__conv_direct_params(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                oclnn_conv_pass pass, int *v);
+/* DEPTHWISE's parameters for the pass likewise (RB and TILE where its tile kernels run). */
+void oclnn__conv_depthwise_params(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                  oclnn_conv_pass pass, int *v);
 oclnn_status oclnn__conv_direct_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
                                         oclnn_activation act, int residual_before_act,
                                         const oclnn_tensor *x, const oclnn_tensor *w,

@@ -2,8 +2,10 @@
  * a zero-padded input tile in local memory, or a padded copy of their input where it does not fit
  * (cl/conv2d_depthwise*.cl): forward with a fused epilogue, backward data (flipped-weight forward
  * for stride 1, a gather otherwise) and a deterministic two-stage backward weights. */
-#include "conv.h"
+#include "conv_algos.h"
+#include "tune.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,13 +16,13 @@
 #define LOCAL_ROWS 16
 #define LOCAL_WGRAD 8
 #define LOCAL_FLAT 64
-/* Output rows per tile work-item: 8 vector accumulators hide the FMA latency; on AVX-512 CPUs,
- * whose 32 vector registers hold 14 and a kernel column of weights, 14 (ConvNeXt's 7x7 layers
- * at batch 32 in 0.80-0.88x the time of 7 or 8 rows), as long as the input rows an item reads stay
- * within NIR_UNROLL_WIDE: the kernel unrolls its loop over them up to that many (NIR_UNROLL
- * elsewhere). */
+/* Output rows per tile work-item, unless tuned (RB): 8 vector accumulators hide the FMA latency;
+ * on AVX-512 CPUs, whose 32 vector registers hold 14 and a kernel column of weights, 14
+ * (ConvNeXt's 7x7 layers at batch 32 in 0.80-0.88x the time of 7 or 8 rows), as long as the input
+ * rows an item reads stay within NIR_UNROLL_WIDE: the kernel unrolls its loop over them up to that
+ * many (NIR_UNROLL elsewhere). */
 #define RB_MAX 8
-#define RB_MAX_WIDE 14
+#define RB_MAX_WIDE OCLNN__DEPTHWISE_RB_MAX
 #define NIR_UNROLL 16
 #define NIR_UNROLL_WIDE 24
 /* Images per backward-weights block: about this many bytes of x and dy planes, so the work-items
@@ -35,11 +37,10 @@
 #define LOCAL_TILE_MAX 256
 
 size_t oclnn__depthwise_chunk_bytes = (size_t)8 << 20;
-/* The most bytes of one dw_local work-group's input tile (also bounded by the device's local
- * memory): on CPUs it stays in the L1/L2 cache. Tests lower it, cap the row blocks per band and
- * build the tile kernels as for a GPU (the work-items share the tile's fill, the weights are
- * floats) to reach every path on a CPU. */
-size_t oclnn__depthwise_tile_bytes = (size_t)32 << 10;
+/* Test hooks: a cap on the bytes of one dw_local work-group's input tile (none by default), a cap
+ * on the row blocks per band, and building the tile kernels as for a GPU (the work-items share
+ * the tile's fill, the weights are floats), to reach every path on a CPU. */
+size_t oclnn__depthwise_tile_bytes = SIZE_MAX;
 int oclnn__depthwise_band_blocks = 1 << 30;
 int oclnn__depthwise_as_gpu = 0;
 
@@ -74,12 +75,15 @@ static bool wide_rows(const oclnn_context *ctx)
            !oclnn__depthwise_as_gpu;
 }
 
-/* Output rows per tile work-item for outputs of oh rows: of rb - 1 and rb (RB_MAX, or on wide
- * rows the most up to RB_MAX_WIDE whose input rows fit NIR_UNROLL_WIDE), the one that computes
- * fewer rows past the last (7 for the 14 and 28 rows of ConvNeXt's planes with RB_MAX, 14 with
- * RB_MAX_WIDE). */
-static int rows_per_item(const oclnn_context *ctx, const oclnn_conv_geom *g, int oh)
+/* Output rows per tile work-item for outputs of oh rows: the tuned RB (at most oh), else of
+ * rb - 1 and rb (RB_MAX, or on wide rows the most up to RB_MAX_WIDE whose input rows fit
+ * NIR_UNROLL_WIDE), the one that computes fewer rows past the last (7 for the 14 and 28 rows of
+ * ConvNeXt's planes with RB_MAX, 14 with RB_MAX_WIDE). */
+static int rows_per_item(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                         const oclnn_conv_tuning *t, int oh)
 {
+    if (t->dw_rb)
+        return t->dw_rb < oh ? t->dw_rb : oh;
     int rb = RB_MAX;
     if (wide_rows(ctx)) {
         rb = RB_MAX_WIDE;
@@ -93,8 +97,9 @@ static int rows_per_item(const oclnn_context *ctx, const oclnn_conv_geom *g, int
 }
 
 /* The tile kernel `name` (cl/conv2d_depthwise.cl) for outputs of ow columns and oh rows. */
-static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, int oh, int ow,
-                                const epilogue *e, const char *name, cl_kernel *k)
+static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                const oclnn_conv_tuning *t, int oh, int ow, const epilogue *e,
+                                const char *name, cl_kernel *k)
 {
     char opts[320];
     snprintf(opts, sizeof opts,
@@ -102,7 +107,7 @@ static oclnn_status rows_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, in
              "-DHAS_BIAS=%d -DHAS_RES=%d -DRES_BEFORE=%d -DACT=%d -DLOCAL_TILE=%d -DFILL_ONE=%d "
              "-DWVEC=%d -DNIR_UNROLL=%d",
              g->r, g->s, g->stride_h, g->stride_w, g->dil_h, g->dil_w, vec_width(ow),
-             rows_per_item(ctx, g, oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
+             rows_per_item(ctx, g, t, oh), e->bwd, e->has_bias, e->has_res, e->res_before, e->act,
              strcmp(name, "dw_local") == 0,
              ctx->info.local_mem_is_global && !oclnn__depthwise_as_gpu,
              (ctx->info.type & CL_DEVICE_TYPE_CPU) && !oclnn__depthwise_as_gpu,
@@ -180,15 +185,22 @@ typedef struct tiling {
     size_t local;
 } tiling;
 
-static tiling plan_tiles(const oclnn_context *ctx, const oclnn_conv_geom *g, int nplanes, int oh,
-                         int ow)
+/* The most bytes of a dw_local work-group's input tile: tuned (TILE) or the device default,
+ * never more than the device's local memory (or the tests' cap). */
+static size_t tile_budget(const oclnn_context *ctx, const oclnn_conv_tuning *tu)
+{
+    size_t b =
+        tu->dw_tile < oclnn__depthwise_tile_bytes ? tu->dw_tile : oclnn__depthwise_tile_bytes;
+    return b < ctx->info.local_mem_bytes ? b : (size_t)ctx->info.local_mem_bytes;
+}
+
+static tiling plan_tiles(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                         const oclnn_conv_tuning *tu, int nplanes, int oh, int ow)
 {
     tiling t = {0};
-    const int rb = rows_per_item(ctx, g, oh), nrb = (int)oclnn__div_up((size_t)oh, (size_t)rb);
+    const int rb = rows_per_item(ctx, g, tu, oh), nrb = (int)oclnn__div_up((size_t)oh, (size_t)rb);
     const int ntw = (int)oclnn__div_up((size_t)ow, (size_t)vec_width(ow));
-    size_t budget = oclnn__depthwise_tile_bytes < ctx->info.local_mem_bytes
-                        ? oclnn__depthwise_tile_bytes
-                        : (size_t)ctx->info.local_mem_bytes;
+    size_t budget = tile_budget(ctx, tu);
     size_t max_local = ctx->info.max_work_group_size < LOCAL_TILE_MAX
                            ? ctx->info.max_work_group_size
                            : LOCAL_TILE_MAX;
@@ -219,13 +231,14 @@ static tiling plan_tiles(const oclnn_context *ctx, const oclnn_conv_geom *g, int
 
 /* dw_local over the output planes of every image ([cout][oh_n][ow_n] per image) from `in`
  * padded as p describes. */
-static oclnn_status local_tiles(oclnn_context *ctx, const oclnn_conv_geom *g, const epilogue *e,
-                                const tiling *t, const padded *p, const oclnn_tensor *in,
-                                const oclnn_tensor *w, const oclnn_tensor *b, const oclnn_tensor *z,
-                                oclnn_tensor *out, int oh_n, int ow_n, int cin, int cout, int accum)
+static oclnn_status local_tiles(oclnn_context *ctx, const oclnn_conv_geom *g,
+                                const oclnn_conv_tuning *tu, const epilogue *e, const tiling *t,
+                                const padded *p, const oclnn_tensor *in, const oclnn_tensor *w,
+                                const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out,
+                                int oh_n, int ow_n, int cin, int cout, int accum)
 {
     cl_kernel k;
-    oclnn_status s = rows_kernel(ctx, g, oh_n, ow_n, e, "dw_local", &k);
+    oclnn_status s = rows_kernel(ctx, g, tu, oh_n, ow_n, e, "dw_local", &k);
     if (s != OCLNN_SUCCESS)
         return s;
     /* Unused pointers still need a valid buffer argument. */
@@ -261,14 +274,16 @@ static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epi
                          const oclnn_tensor *b, const oclnn_tensor *z, oclnn_tensor *out, int oh_n,
                          int ow_n, int cin, int cout, int accum)
 {
-    const tiling t = plan_tiles(ctx, g, g->n * cout, oh_n, ow_n);
+    const oclnn_conv_tuning tu =
+        oclnn__conv_tuning(ctx, g, e->bwd ? OCLNN_CONV_BACKWARD_DATA : OCLNN_CONV_FORWARD);
+    const tiling t = plan_tiles(ctx, g, &tu, g->n * cout, oh_n, ow_n);
     if (t.local && !(e->bwd && g->kg != 1))
-        return local_tiles(ctx, g, e, &t, p, in, w, b, z, out, oh_n, ow_n, cin, cout, accum);
-    const int vw = vec_width(ow_n), rb = rows_per_item(ctx, g, oh_n);
+        return local_tiles(ctx, g, &tu, e, &t, p, in, w, b, z, out, oh_n, ow_n, cin, cout, accum);
+    const int vw = vec_width(ow_n), rb = rows_per_item(ctx, g, &tu, oh_n);
     const int chunk = chunk_images(p, cin, g->n, 1);
     const padded pc = chunk_pad(g, p, cin, chunk, oh_n, ow_n);
     cl_kernel k;
-    oclnn_status s = rows_kernel(ctx, g, oh_n, ow_n, e, "dw_rows", &k);
+    oclnn_status s = rows_kernel(ctx, g, &tu, oh_n, ow_n, e, "dw_rows", &k);
     cl_mem ws = NULL;
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, pad_floats(&pc) * sizeof(float), OP, &ws);
@@ -314,6 +329,22 @@ static padded backward_pad(const oclnn_conv_geom *g)
 static bool stride_one(const oclnn_conv_geom *g)
 {
     return g->stride_h == 1 && g->stride_w == 1;
+}
+
+void oclnn__conv_depthwise_params(const oclnn_context *ctx, const oclnn_conv_geom *g,
+                                  oclnn_conv_pass pass, int *v)
+{
+    for (int i = 1; i < OCLNN__CP_COUNT; i++)
+        v[i] = 0;
+    const bool fwd = pass == OCLNN_CONV_FORWARD;
+    if (!fwd && !(pass == OCLNN_CONV_BACKWARD_DATA && stride_one(g)))
+        return; /* the gather and backward weights have no tile kernel */
+    const oclnn_conv_tuning tu = oclnn__conv_tuning(ctx, g, pass);
+    const int oh = fwd ? g->oh : g->h, ow = fwd ? g->ow : g->w;
+    v[OCLNN__CP_RB] = rows_per_item(ctx, g, &tu, oh);
+    const tiling t = plan_tiles(ctx, g, &tu, g->n * (fwd ? g->k : g->c), oh, ow);
+    if (t.local && (fwd || g->kg == 1))
+        v[OCLNN__CP_TILE] = (int)(tile_budget(ctx, &tu) >> 10);
 }
 
 oclnn_status oclnn__conv_depthwise_forward(oclnn_context *ctx, const oclnn_conv_geom *g,

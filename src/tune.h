@@ -43,12 +43,15 @@ typedef enum oclnn__cp {
     OCLNN__CP_TS,       /* DIRECT: kernel taps along a row per work-item, backward weights */
     OCLNN__CP_LX,       /* DIRECT: work-group size along dimension 0 */
     OCLNN__CP_CHUNK,    /* DIRECT: KiB of x and dy per chunk of images, backward weights */
+    OCLNN__CP_RB,       /* DEPTHWISE: output rows per work-item, forward and backward data */
+    OCLNN__CP_TILE,     /* DEPTHWISE: KiB of input tile per work-group (local memory) */
     OCLNN__CP_COUNT
 } oclnn__cp;
 
 typedef struct oclnn__conv_param {
     const char *name; /* in the tuning file */
     int passes;       /* bit (1 << oclnn_conv_pass) for each pass it applies to */
+    int algos;        /* bit (1 << oclnn_conv_algo) for each algorithm whose kernels take it */
     int min, max;     /* the range a tuning file may give */
     int nvalues;      /* the values the tuner searches */
     int values[8];

@@ -30,6 +30,13 @@ static const cand_set short_bwd_weights[] = {
 };
 /* Work-group sizes tried on the best of the short list. */
 static const int short_lx[] = {2, 4, 16};
+/* DEPTHWISE's short list (forward and backward data): rows per work-item around the defaults
+ * (8; 14 on AVX-512 CPUs), then tiles around the defaults (8 KiB on CPUs, 32 elsewhere). */
+typedef struct dw_set {
+    int rb, tile;
+} dw_set;
+static const dw_set short_dw[] = {{4, 0},  {7, 0}, {8, 0},  {10, 0}, {12, 0},
+                                  {14, 0}, {0, 8}, {0, 16}, {0, 32}};
 
 enum { NSAMPLES = 64, MAX_REPS = 5, INNER_MS = 2 };
 
@@ -216,8 +223,9 @@ static oclnn_status measure(tuner *t, shape_run *sr, oclnn_conv_pass pass, const
     for (int i = 0; i < NSAMPLES; i++) {
         const double got = sr->out[sp->at[i]];
         if (!(fabs(got - sp->want[i]) <= sp->tol[i])) {
-            oclnn__tune_progress(t->out, t->start, "  %s: wrong result at output %zu: %g, expected %g (dropped)", what,
-                     sp->at[i], got, sp->want[i]);
+            oclnn__tune_progress(t->out, t->start,
+                                 "  %s: wrong result at output %zu: %g, expected %g (dropped)",
+                                 what, sp->at[i], got, sp->want[i]);
             return OCLNN_SUCCESS;
         }
     }
@@ -268,6 +276,8 @@ static oclnn__conv_entry entry_now(const oclnn_context *ctx, const oclnn_conv_ge
     e.v[OCLNN__CP_ALGO] = algo;
     if (algo == OCLNN_CONV_DIRECT)
         oclnn__conv_direct_params(ctx, g, pass, e.v);
+    else if (algo == OCLNN_CONV_DEPTHWISE)
+        oclnn__conv_depthwise_params(ctx, g, pass, e.v);
     return e;
 }
 
@@ -289,23 +299,25 @@ static bool same_params(const oclnn__conv_entry *a, const oclnn__conv_entry *b)
     return memcmp(a->v, b->v, sizeof a->v) == 0;
 }
 
-/* A random point of DIRECT's space for the pass. */
+/* A random point of the space of e's algorithm for its pass. */
 static void random_point(oclnn__conv_entry *e, uint64_t *state)
 {
     for (int i = 1; i < OCLNN__CP_COUNT; i++) {
         const oclnn__conv_param *p = &oclnn__conv_params[i];
-        e->v[i] =
-            (p->passes & (1 << e->pass)) ? p->values[oclnn__tune_rand(state) % (uint64_t)p->nvalues] : 0;
+        const bool applies =
+            (p->passes & (1 << e->pass)) && (p->algos & (1 << e->v[OCLNN__CP_ALGO]));
+        e->v[i] = applies ? p->values[oclnn__tune_rand(state) % (uint64_t)p->nvalues] : 0;
     }
 }
 
 /* The i-th candidate of a pass (in FAST mode the first ones only), in entry form with
  * parameters it leaves at their defaults as 0; false when there is none left. Order: DIRECT's
  * short list, the other algorithms (one each: on CPUs the first GEMM compiles CLBlast for many
- * seconds), work-group sizes on the best DIRECT so far (`best_direct`, ALGO 0 while none), then in FULL mode random points of DIRECT's
- * space. */
-static bool candidate(oclnn_conv_pass pass, int i, bool full, const oclnn__conv_entry *best_direct,
-                      uint64_t *state, oclnn__conv_entry *e)
+ * seconds), work-group sizes on the best DIRECT so far (`best_direct`, ALGO 0 while none), then
+ * in FULL mode random points of DIRECT's space. Where the depthwise tile kernels run (`dw`), the
+ * other algorithms and DEPTHWISE's short list come first, and FULL mode draws from both spaces. */
+static bool candidate(oclnn_conv_pass pass, int i, bool full, bool dw,
+                      const oclnn__conv_entry *best_direct, uint64_t *state, oclnn__conv_entry *e)
 {
     const cand_set *list = pass == OCLNN_CONV_FORWARD         ? short_fwd
                            : pass == OCLNN_CONV_BACKWARD_DATA ? short_bwd_data
@@ -315,21 +327,35 @@ static bool candidate(oclnn_conv_pass pass, int i, bool full, const oclnn__conv_
                           ? (int)(sizeof short_bwd_data / sizeof short_bwd_data[0])
                           : (int)(sizeof short_bwd_weights / sizeof short_bwd_weights[0]);
     const int nlx = (int)(sizeof short_lx / sizeof short_lx[0]);
+    const int ndw = dw ? (int)(sizeof short_dw / sizeof short_dw[0]) : 0;
     const int others[] = {OCLNN_CONV_IM2COL_GEMM, OCLNN_CONV_GEMM_1X1, OCLNN_CONV_DEPTHWISE,
                           OCLNN_CONV_WINOGRAD};
     const int nothers = (int)(sizeof others / sizeof others[0]);
     memset(e, 0, sizeof *e);
     e->pass = pass;
+    if (dw && i < nothers + ndw) {
+        if (i < nothers) {
+            e->v[OCLNN__CP_ALGO] = others[i];
+        } else {
+            e->v[OCLNN__CP_ALGO] = OCLNN_CONV_DEPTHWISE;
+            e->v[OCLNN__CP_RB] = short_dw[i - nothers].rb;
+            e->v[OCLNN__CP_TILE] = short_dw[i - nothers].tile;
+        }
+        return true;
+    }
+    if (dw)
+        i -= nothers + ndw;
     if (i < nlist) {
         *e = direct_entry(pass, &list[i]);
         return true;
     }
     i -= nlist;
-    if (i < nothers) {
+    if (!dw && i < nothers) {
         e->v[OCLNN__CP_ALGO] = others[i];
         return true;
     }
-    i -= nothers;
+    if (!dw)
+        i -= nothers;
     if (i < nlx) {
         if (best_direct->v[OCLNN__CP_ALGO]) {
             *e = *best_direct;
@@ -339,7 +365,7 @@ static bool candidate(oclnn_conv_pass pass, int i, bool full, const oclnn__conv_
     }
     if (!full)
         return false;
-    *e = direct_entry(pass, &list[0]);
+    e->v[OCLNN__CP_ALGO] = dw && (i & 1) ? OCLNN_CONV_DEPTHWISE : OCLNN_CONV_DIRECT;
     random_point(e, state);
     return true;
 }
@@ -389,10 +415,20 @@ static oclnn_status tune_pass(tuner *t, shape_run *sr, oclnn_conv_pass pass, boo
     double best_direct_ms = best_direct.v[OCLNN__CP_ALGO] ? res->before_ms : 0;
     uint64_t state = 0x2545f4914f6cdd1dull + (uint64_t)pass;
     oclnn__conv_entry e;
+    /* Do the depthwise tile kernels take this pass (forward, or backward data at stride 1)? */
+    bool dw = false;
+    if (pass != OCLNN_CONV_BACKWARD_WEIGHTS &&
+        (pass == OCLNN_CONV_FORWARD || (sr->g.stride_h == 1 && sr->g.stride_w == 1))) {
+        oclnn_conv_algo chosen;
+        sr->d.algo = OCLNN_CONV_DEPTHWISE;
+        dw = oclnn_conv2d_choose(ctx, &sr->d, pass, &sr->sh->x, &sr->sh->w, &chosen, &ws) ==
+             OCLNN_SUCCESS;
+        oclnn__clear_error(ctx);
+    }
     /* FULL mode stops at the budget or after 4 * MAX_TRIED draws (repeats are skipped). */
     for (int i = 0; s == OCLNN_SUCCESS && ntried < MAX_TRIED && i < 4 * MAX_TRIED &&
                     (res->candidates == 0 || oclnn__tune_now() <= deadline) &&
-                    candidate(pass, i, full, &best_direct, &state, &e);
+                    candidate(pass, i, full, dw, &best_direct, &state, &e);
          i++) {
         /* Does the algorithm apply and fit the workspace? */
         sr->d.algo = (oclnn_conv_algo)e.v[OCLNN__CP_ALGO];
@@ -603,9 +639,10 @@ oclnn_status oclnn_tune_conv2d(oclnn_context *ctx, const oclnn_conv_tune_desc *d
             done++;
             if (s != OCLNN_SUCCESS)
                 break;
-            oclnn__tune_progress(t.out, t.start, "%s %s: %.3f ms (%s) -> %.3f ms (%s), %d candidates", res.name,
-                     oclnn__conv_pass_str(p), res.before_ms, oclnn__conv_algo_str(res.before_algo),
-                     res.after_ms, res.params, res.candidates);
+            oclnn__tune_progress(
+                t.out, t.start, "%s %s: %.3f ms (%s) -> %.3f ms (%s), %d candidates", res.name,
+                oclnn__conv_pass_str(p), res.before_ms, oclnn__conv_algo_str(res.before_algo),
+                res.after_ms, res.params, res.candidates);
             if (nres < capacity)
                 results[nres++] = res;
             win.pass = p;

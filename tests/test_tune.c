@@ -235,6 +235,37 @@ START_TEST(tuned_parameters_compute_correctly)
 }
 END_TEST
 
+/* Depthwise entries: rows per work-item and tile sizes no default uses (3 rows per item in tiles
+ * of 1 KiB, one row block per band and a partial last one; 5 rows in 2 KiB, two blocks per band)
+ * are what the passes run with, and they compute correctly. */
+START_TEST(tuned_depthwise_rows_and_tiles)
+{
+    const conv_case c = {"depthwise 5x5 on 13x19, 6 channels, batch 3",
+                         {3, 6, 13, 19, 6, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 6, 0, 0}};
+    static const char *const params[3] = {"ALGO=depthwise RB=3 TILE=1",
+                                          "ALGO=depthwise RB=5 TILE=2", "ALGO=depthwise"};
+    char path[1300], text[1024], key[128];
+    tuning_path(path, sizeof path);
+    exact_key(&c.p, key, sizeof key);
+    int len = snprintf(text, sizeof text, "# oclnn tuning file v2\n");
+    for (int pass = 0; pass < 3; pass++)
+        len += snprintf(text + len, sizeof text - (size_t)len, "conv2d %s %s %s\n", pass_name[pass],
+                        key, params[pass]);
+    write_text(path, text);
+    oclnn_context *ctx = new_ctx();
+    for (int pass = 0; pass < 3; pass++) {
+        char got[256], want[256];
+        describe(ctx, &c.p, (oclnn_conv_pass)pass, got, sizeof got);
+        snprintf(want, sizeof want, "depthwise%s%s (tuned: exact shape)", pass < 2 ? " " : "",
+                 params[pass] + strlen("ALGO=depthwise") + (pass < 2));
+        ck_assert_msg(strcmp(got, want) == 0, "%s: \"%s\", expected \"%s\"", pass_name[pass], got,
+                      want);
+    }
+    check_passes(ctx, &c);
+    oclnn_context_destroy(ctx);
+}
+END_TEST
+
 /* Exact shape, then class, then defaults. */
 START_TEST(lookup_falls_back_from_shape_to_class_to_defaults)
 {
@@ -313,6 +344,11 @@ static const bad_entry bad_entries[] = {
     {"conv2d fwd " KEY " ALGO=direct KB=4 KB=4", "KB given twice"},
     {"conv2d fwd " KEY " ALGO=direct LX", "\"LX\" is not NAME=value"},
     {"conv2d fwd " KEY " ALGO=direct\nconv2d fwd " KEY " ALGO=winograd", "given twice"},
+    {"conv2d fwd " KEY " ALGO=direct RB=4", "RB does not apply to ALGO=direct"},
+    {"conv2d fwd " KEY " ALGO=depthwise KB=4", "KB does not apply to ALGO=depthwise"},
+    {"conv2d fwd " KEY " ALGO=depthwise RB=15", "RB=15 is not a number in [1, 14]"},
+    {"conv2d fwd " KEY " ALGO=depthwise TILE=0", "TILE=0 is not a number in [1, 1024]"},
+    {"conv2d bwd_weights " KEY " ALGO=depthwise RB=4", "RB does not apply to conv2d bwd_weights"},
 };
 #undef KEY
 
@@ -485,6 +521,47 @@ START_TEST(tune_fast_run_is_used_by_a_new_context)
 }
 END_TEST
 
+/* On a depthwise layer the tuner tries DEPTHWISE's rows per item and tiles first, and a new
+ * context computes correctly with what it wrote. */
+START_TEST(tune_tries_depthwise_rows_and_tiles)
+{
+    const conv_case c = {"depthwise 3x3 on 12x12",
+                         {2, 8, 12, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 0, 0}};
+    oclnn_conv_tune_shape sh = tune_shape(c.name, &c.p);
+    oclnn_context *ctx = new_ctx();
+    oclnn_conv_tune_desc d = oclnn_conv_tune_desc_default();
+    d.shapes = &sh;
+    d.nshapes = 1;
+    d.passes = 1u << OCLNN_CONV_FORWARD | 1u << OCLNN_CONV_BACKWARD_DATA;
+    d.budget_s = 40; /* the first candidates, IM2COL_GEMM (compiling CLBlast) among them */
+    oclnn_conv_tune_result r[2];
+    size_t count = 0;
+    char *log = NULL;
+    size_t log_size = 0;
+    FILE *progress = open_memstream(&log, &log_size);
+    ck_assert_ptr_nonnull(progress);
+    oclnn_status s = oclnn_tune_conv2d(ctx, &d, progress, r, 2, &count);
+    fclose(progress);
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s", oclnn_last_error(ctx));
+    ck_assert_uint_eq(count, 2);
+    for (int pass = 0; pass < 2; pass++) {
+        char tried[128];
+        snprintf(tried, sizeof tried, "%s %s ALGO=depthwise RB=4 TILE=", c.name, pass_name[pass]);
+        ck_assert_msg(strstr(log, tried) != NULL, "\"%s\" not tried:\n%s", tried, log);
+        ck_assert_msg(r[pass].after_ms > 0 && r[pass].after_ms <= r[pass].before_ms,
+                      "%s: %g ms -> %g ms", pass_name[pass], r[pass].before_ms, r[pass].after_ms);
+    }
+    free(log);
+    oclnn_context_destroy(ctx);
+    ctx = new_ctx();
+    char got[256];
+    describe(ctx, &c.p, OCLNN_CONV_FORWARD, got, sizeof got);
+    ck_assert_msg(strstr(got, "(tuned: exact shape)") != NULL, "%s", got);
+    check_passes(ctx, &c);
+    oclnn_context_destroy(ctx);
+}
+END_TEST
+
 /* The check before timing: a copy of the kernels whose forward block of 4 channels starts its
  * sums at 1 instead of 0 (OCLNN_KERNEL_DIR). Every candidate with KB=4 must be dropped and the
  * winner must not be one; the defaults (never KB=4) pass. */
@@ -555,11 +632,13 @@ static Suite *tune_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, lookup_falls_back_from_shape_to_class_to_defaults);
     tcase_add_test(tc, tuned_parameters_compute_correctly);
+    tcase_add_test(tc, tuned_depthwise_rows_and_tiles);
     tcase_add_loop_test(tc, malformed_entry_ignored, 0,
                         (int)(sizeof bad_entries / sizeof bad_entries[0]));
     tcase_add_test(tc, tune_conv2d_arguments);
     tcase_add_test(tc, tune_fast_run_is_used_by_a_new_context);
     tcase_add_test(tc, tune_drops_a_wrong_candidate);
+    tcase_add_test(tc, tune_tries_depthwise_rows_and_tiles);
     suite_add_tcase(s, tc);
     return s;
 }

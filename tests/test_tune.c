@@ -385,6 +385,22 @@ static oclnn_conv_tune_shape tune_shape(const char *name, const ref_conv *p)
     return sh;
 }
 
+/* Runs oclnn_tune_conv2d with its progress captured; asserts success and `want` results. The
+ * caller frees the returned progress text. */
+static char *tune_logged(oclnn_context *ctx, const oclnn_conv_tune_desc *d,
+                         oclnn_conv_tune_result *r, size_t capacity, size_t want)
+{
+    char *log = NULL;
+    size_t log_size = 0, count = 0;
+    FILE *progress = open_memstream(&log, &log_size);
+    ck_assert_ptr_nonnull(progress);
+    oclnn_status s = oclnn_tune_conv2d(ctx, d, progress, r, capacity, &count);
+    fclose(progress);
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s", oclnn_last_error(ctx));
+    ck_assert_uint_eq(count, want);
+    return log;
+}
+
 START_TEST(tune_conv2d_arguments)
 {
     oclnn_context *ctx = new_ctx();
@@ -467,15 +483,7 @@ START_TEST(tune_fast_run_is_used_by_a_new_context)
     d.nshapes = 2;
     d.budget_s = 12; /* two seconds a pass: what runs now and one candidate at least */
     oclnn_conv_tune_result r[6];
-    size_t count = 0;
-    char *log = NULL;
-    size_t log_size = 0;
-    FILE *progress = open_memstream(&log, &log_size);
-    ck_assert_ptr_nonnull(progress);
-    oclnn_status s = oclnn_tune_conv2d(ctx, &d, progress, r, 6, &count);
-    fclose(progress);
-    ck_assert_msg(s == OCLNN_SUCCESS, "%s", oclnn_last_error(ctx));
-    ck_assert_uint_eq(count, 6);
+    char *log = tune_logged(ctx, &d, r, 6, 6);
     for (size_t i = 0; i < 6; i++) {
         ck_assert_str_eq(r[i].name, cases[i / 3].name);
         ck_assert_int_eq(r[i].pass, (int)(i % 3));
@@ -535,15 +543,7 @@ START_TEST(tune_tries_depthwise_rows_and_tiles)
     d.passes = 1u << OCLNN_CONV_FORWARD | 1u << OCLNN_CONV_BACKWARD_DATA;
     d.budget_s = 40; /* the first candidates, IM2COL_GEMM (compiling CLBlast) among them */
     oclnn_conv_tune_result r[2];
-    size_t count = 0;
-    char *log = NULL;
-    size_t log_size = 0;
-    FILE *progress = open_memstream(&log, &log_size);
-    ck_assert_ptr_nonnull(progress);
-    oclnn_status s = oclnn_tune_conv2d(ctx, &d, progress, r, 2, &count);
-    fclose(progress);
-    ck_assert_msg(s == OCLNN_SUCCESS, "%s", oclnn_last_error(ctx));
-    ck_assert_uint_eq(count, 2);
+    char *log = tune_logged(ctx, &d, r, 2, 2);
     for (int pass = 0; pass < 2; pass++) {
         char tried[128];
         snprintf(tried, sizeof tried, "%s %s ALGO=depthwise RB=4 TILE=", c.name, pass_name[pass]);
@@ -606,14 +606,7 @@ START_TEST(tune_drops_a_wrong_candidate)
     d.budget_s = 30; /* the short list reaches KB=4 within a few candidates */
     d.write_file = 0;
     oclnn_conv_tune_result r;
-    size_t count = 0;
-    char *log = NULL;
-    size_t log_size = 0;
-    FILE *progress = open_memstream(&log, &log_size);
-    oclnn_status s = oclnn_tune_conv2d(ctx, &d, progress, &r, 1, &count);
-    fclose(progress);
-    ck_assert_msg(s == OCLNN_SUCCESS, "%s", oclnn_last_error(ctx));
-    ck_assert_uint_eq(count, 1);
+    char *log = tune_logged(ctx, &d, &r, 1, 1);
     const char *line = strstr(log, "KB=4 PX=2 LX=");
     ck_assert_msg(line && strstr(line, "wrong result at output") &&
                       strstr(line, "wrong result at output") < strchr(line, '\n'),

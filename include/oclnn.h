@@ -221,14 +221,18 @@ OCLNN_API size_t oclnn_tensor_desc_count(const oclnn_tensor_desc *desc);
 
 typedef struct oclnn_tensor oclnn_tensor;
 
-/* Allocates a device buffer for desc. Contents are undefined until written. On a CPU device a
- * buffer of 2 MiB or more is host memory the library allocates 2 MiB-aligned and advises into
- * transparent huge pages (Linux), passed to the driver with CL_MEM_USE_HOST_PTR; mapping it
- * (oclnn_tensor_get_mem) therefore maps that memory in place. */
+/* Allocates a device buffer for desc. Contents are undefined until written. The buffer is 4 KiB
+ * longer than the tensor: the convolution kernels read the last vectors of a row past its end
+ * (into lanes they drop), and with that room they read an input in place where a wrapped buffer
+ * of the tensor's exact size gets copied first (1x1 stride-1 layers without padding). On a CPU
+ * device a buffer of 2 MiB or more is host memory the library allocates 2 MiB-aligned and
+ * advises into transparent huge pages (Linux), passed to the driver with CL_MEM_USE_HOST_PTR;
+ * mapping it (oclnn_tensor_get_mem) therefore maps that memory in place. */
 OCLNN_API oclnn_status oclnn_tensor_create(oclnn_context *ctx, const oclnn_tensor_desc *desc,
                                            oclnn_tensor **out);
 /* Wraps an existing buffer: the tensor starts `offset` elements into `mem`. The library retains
- * mem until the tensor is destroyed. Errors if mem is too small for offset + the tensor. */
+ * mem until the tensor is destroyed. Errors if mem is too small for offset + the tensor. A
+ * buffer with 4 KiB past the tensor's end lets the convolutions read it in place, as above. */
 OCLNN_API oclnn_status oclnn_tensor_wrap(oclnn_context *ctx, const oclnn_tensor_desc *desc,
                                          cl_mem mem, size_t offset, oclnn_tensor **out);
 /* A view of `base` with another shape (flatten/reshape) starting `offset` elements into it; it

@@ -278,6 +278,21 @@ bool oclnn__conv_direct_params(const oclnn_context *ctx, const oclnn_conv_geom *
     return flat;
 }
 
+/* Whether the flat kernels can read tensor t itself where f describes its zero-padded copy: the
+ * copy would hold t's planes as they are (no pads, rows as wide, as many rows; forward at stride 1
+ * only, one phase), and t's buffer holds the floats the last tile reads past t's end, which
+ * reach only lanes the kernels drop or mask. Then nothing is copied: 1x1 stride-1 layers without
+ * padding (ConvNeXt's pointwise convolutions), and unpadded stride-1 ones forward. */
+static bool in_place(const flat_pad *f, const oclnn_tensor *t)
+{
+    if (f->pad_t != 0 || f->pad_l != 0 || f->hp != f->h || f->wp != f->w)
+        return false;
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS)
+        return false;
+    return (t->offset + (size_t)f->nrows * f->wp) * sizeof(float) <= bytes;
+}
+
 /* The kernel that pads x for the flat kernels: dw_pad at stride 1, else
  * conv2d_direct_pad_phases. */
 static oclnn_status pad_kernel(oclnn_context *ctx, const oclnn_conv_geom *g, cl_kernel *k)
@@ -315,9 +330,11 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
 {
     const oclnn_conv_pass pass = OCLNN_CONV_FORWARD;
     const flat_pad f = flat_shape(t, g, pass);
-    const int xp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
+    const bool direct = g->stride_h == 1 && g->stride_w == 1 && in_place(&f, x);
+    const cl_mem xp = direct ? x->mem : ws;
+    const int xp_off = direct ? (int)x->offset : (int)(packed_bytes(t, g, pass) / sizeof(float));
     int geo[24], zero = 0, y_off = (int)y->offset, hp = f.hp, wp = f.wp;
-    oclnn_status s = pad_x(ctx, "conv2d", g, kpad, &f, x, ws, xp_off);
+    oclnn_status s = direct ? OCLNN_SUCCESS : pad_x(ctx, "conv2d", g, kpad, &f, x, ws, xp_off);
     if (s != OCLNN_SUCCESS)
         return s;
     int b_off = b ? (int)b->offset : 0, z_off = z ? (int)z->offset : 0;
@@ -325,7 +342,7 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
     cl_mem bm = b ? b->mem : x->mem, zm = z ? z->mem : x->mem;
     oclnn_arg args[MAX_ARGS];
     size_t n = 0;
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(xp_off);
+    args[n++] = OCLNN_ARG(xp), args[n++] = OCLNN_ARG(xp_off);
     args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
     args[n++] = OCLNN_ARG(bm), args[n++] = OCLNN_ARG(b_off), args[n++] = OCLNN_ARG(has_b);
     args[n++] = OCLNN_ARG(zm), args[n++] = OCLNN_ARG(z_off), args[n++] = OCLNN_ARG(has_z);
@@ -347,9 +364,12 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
 {
     const oclnn_conv_pass pass = OCLNN_CONV_BACKWARD_DATA;
     const flat_pad f = flat_shape(t, g, pass);
-    const int dyp_off = (int)(packed_bytes(t, g, pass) / sizeof(float));
-    oclnn_status s = oclnn__pad_planes(ctx, "conv2d_backward_data", &f, dy->mem, dy->offset, ws,
-                                       (size_t)dyp_off);
+    const bool direct = in_place(&f, dy);
+    const cl_mem dyp = direct ? dy->mem : ws;
+    const int dyp_off = direct ? (int)dy->offset : (int)(packed_bytes(t, g, pass) / sizeof(float));
+    oclnn_status s = direct ? OCLNN_SUCCESS
+                            : oclnn__pad_planes(ctx, "conv2d_backward_data", &f, dy->mem,
+                                                dy->offset, ws, (size_t)dyp_off);
     if (s != OCLNN_SUCCESS)
         return s;
     int geo[24], zero = 0, dx_off = (int)dx->offset, hp = f.hp, wp = f.wp;
@@ -361,7 +381,7 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
                 continue; /* a phase with no pixels (the image is smaller than the stride) */
             oclnn_arg args[MAX_ARGS];
             size_t n = 0;
-            args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
+            args[n++] = OCLNN_ARG(dyp), args[n++] = OCLNN_ARG(dyp_off);
             args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
             args[n++] = OCLNN_ARG(dx->mem), args[n++] = OCLNN_ARG(dx_off);
             n = add_geom(args, n, g, geo);
@@ -390,8 +410,8 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
     oclnn_status s = direct_kernel(ctx, pass, name, t, k);
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(ctx, pass,
-                          fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t",
-                          t, &kpack);
+                          fwd ? "conv2d_direct_pack_weights" : "conv2d_direct_pack_weights_t", t,
+                          &kpack);
     if (s == OCLNN_SUCCESS && flat) /* x at any stride forward, dy backward */
         s = fwd ? pad_kernel(ctx, g, kpad)
                 : oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", kpad);
@@ -489,7 +509,8 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     const char *op = "conv2d_backward_weights";
     cl_kernel k, kpad, ksum = NULL;
     cl_mem ws;
-    oclnn_status s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_bwd_weights_flat", t, &k);
+    oclnn_status s =
+        direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_bwd_weights_flat", t, &k);
     if (s == OCLNN_SUCCESS)
         s = pad_kernel(ctx, g, &kpad);
     if (s == OCLNN_SUCCESS && p->nchunks > 1)
@@ -498,22 +519,27 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
         s = oclnn__workspace(ctx, p->bytes, op, &ws);
     if (s != OCLNN_SUCCESS)
         return s;
-    const int dyp_off = p->fx.nrows * p->fx.wp;
-    s = pad_x(ctx, op, g, kpad, &p->fx, x, ws, 0);
-    if (s == OCLNN_SUCCESS)
+    const bool x_direct = g->stride_h == 1 && g->stride_w == 1 && in_place(&p->fx, x);
+    const bool dy_direct = in_place(&p->fdy, dy);
+    const cl_mem xp = x_direct ? x->mem : ws, dyp = dy_direct ? dy->mem : ws;
+    const int xp_off = x_direct ? (int)x->offset : 0;
+    const int dyp_off = dy_direct ? (int)dy->offset : p->fx.nrows * p->fx.wp;
+    if (!x_direct)
+        s = pad_x(ctx, op, g, kpad, &p->fx, x, ws, 0);
+    if (s == OCLNN_SUCCESS && !dy_direct)
         s = oclnn__pad_planes(ctx, op, &p->fdy, dy->mem, dy->offset, ws, (size_t)dyp_off);
     if (s != OCLNN_SUCCESS)
         return s;
     /* One chunk writes dw; more write their partial sums into the workspace. */
     const bool split = p->nchunks > 1;
-    int zero = 0, out_off = split ? (int)p->part_off : (int)dw->offset;
+    int out_off = split ? (int)p->part_off : (int)dw->offset;
     int hpx = p->fx.hp, hpd = p->fdy.hp, wp = p->fx.wp, nch = p->nch, beta = split ? 0 : acc;
     cl_mem out = split ? ws : dw->mem;
     int geo[24];
     oclnn_arg args[MAX_ARGS];
     size_t n = 0;
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(zero);
-    args[n++] = OCLNN_ARG(ws), args[n++] = OCLNN_ARG(dyp_off);
+    args[n++] = OCLNN_ARG(xp), args[n++] = OCLNN_ARG(xp_off);
+    args[n++] = OCLNN_ARG(dyp), args[n++] = OCLNN_ARG(dyp_off);
     args[n++] = OCLNN_ARG(out), args[n++] = OCLNN_ARG(out_off);
     n = add_geom(args, n, g, geo);
     args[n++] = OCLNN_ARG(hpx), args[n++] = OCLNN_ARG(hpd), args[n++] = OCLNN_ARG(wp);

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bytes every buffer of oclnn_tensor_create has past the tensor's end: the flat convolution
+ * kernels read the last vectors of a run past its end (into lanes they drop or mask), and with
+ * this room they read 1x1 layers' inputs in place instead of copying them (conv_direct.c). */
+#define TENSOR_SLACK_BYTES 4096
+
 oclnn_tensor_desc oclnn_tensor_desc_4d(int n, int c, int h, int w)
 {
     return (oclnn_tensor_desc){OCLNN_F32, 4, {n, c, h, w}};
@@ -104,8 +109,9 @@ oclnn_status oclnn_tensor_create(oclnn_context *ctx, const oclnn_tensor_desc *de
     if (s != OCLNN_SUCCESS)
         return s;
     cl_mem mem;
-    s = oclnn__buffer(ctx, oclnn_tensor_desc_count(desc) * oclnn__dtype_size(desc->dtype),
-                      CL_MEM_READ_WRITE, &mem, "tensor_create");
+    s = oclnn__buffer(
+        ctx, oclnn_tensor_desc_count(desc) * oclnn__dtype_size(desc->dtype) + TENSOR_SLACK_BYTES,
+        CL_MEM_READ_WRITE, &mem, "tensor_create");
     if (s != OCLNN_SUCCESS)
         return s;
     oclnn_tensor *t = new_tensor(ctx, desc, mem, 0, "tensor_create");

@@ -863,6 +863,98 @@ START_TEST(direct_without_padded_copy)
 }
 END_TEST
 
+/* x as a tensor whose buffer ends where it does (no room past it). */
+static oclnn_tensor *tight_tensor(const oclnn_tensor_desc *d, const float *data)
+{
+    oclnn_context *ctx = fx_ctx();
+    cl_context cl;
+    ck_assert_int_eq(oclnn_context_get_cl(ctx, &cl, NULL, NULL), OCLNN_SUCCESS);
+    const size_t n = oclnn_tensor_desc_count(d);
+    cl_int err;
+    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE, n * sizeof(float), NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    oclnn_tensor *t = NULL;
+    ck_assert_int_eq(oclnn_tensor_wrap(ctx, d, m, 0, &t), OCLNN_SUCCESS);
+    clReleaseMemObject(m); /* the tensor holds it */
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, t, data, n, 1), OCLNN_SUCCESS);
+    return t;
+}
+
+/* Whether the profile since the last reset holds a copy kernel (dw_pad, dw_pad_flat). */
+static bool profile_has_copy(oclnn_context *ctx)
+{
+    static char table[16384];
+    memset(table, 0, sizeof table);
+    FILE *f = fmemopen(table, sizeof table - 1, "w");
+    ck_assert_int_eq(oclnn_profile_print(ctx, f), OCLNN_SUCCESS);
+    fclose(f);
+    ck_assert_int_eq(oclnn_profile_reset(ctx), OCLNN_SUCCESS);
+    return strstr(table, " dw_pad") != NULL;
+}
+
+/* DIRECT's flat kernels read an input whose zero-padded copy would be the input itself (1x1
+ * stride 1 unpadded; forward also any unpadded stride-1 kernel) in place when its buffer has room
+ * for the vectors read past its end, as oclnn_tensor_create's buffers do; without the room (a
+ * wrapped buffer of the tensor's size) they copy it. Both give the same bits. */
+START_TEST(direct_reads_unpadded_inputs_in_place)
+{
+    oclnn_context *ctx = fx_ctx();
+    /* Per pass (fwd, bwd_data, bwd_weights): I reads in place from a roomy buffer and copies a
+     * tight one, C copies both (dy padded by 2 for the full correlation), R takes the row
+     * kernel, which copies nothing (too few FLOP per float for the flat backward weights). */
+    enum { I, C, R };
+    static const struct {
+        const char *name;
+        int pass[3];
+    } cases[] = {{"flat 1x1 64->64 odd 3x19", {I, I, I}}, {"C=1 K=1 odd 7x5", {I, C, R}}};
+    ck_assert_int_eq(oclnn_profile_enable(ctx, 1), OCLNN_SUCCESS);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const shape *sh = find_shape(cases[i].name);
+        ref_conv p = ref_of(sh);
+        data d = make_data(&p, 31);
+        const oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+        const oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow);
+        const oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
+        oclnn_tensor *w = fx_tensor(&wd, d.w);
+        oclnn_tensor *in[2][2] = {{fx_tensor(&xd, d.x), fx_tensor(&yd, d.dy)},
+                                  {tight_tensor(&xd, d.x), tight_tensor(&yd, d.dy)}};
+        float *out[2][3];
+        for (int tight = 0; tight < 2; tight++) {
+            oclnn_tensor *x = in[tight][0], *dy = in[tight][1];
+            oclnn_tensor *y = fx_tensor(&yd, NULL), *dx = fx_tensor(&xd, NULL),
+                         *dw = fx_tensor(&wd, NULL);
+            ck_assert_int_eq(oclnn_profile_reset(ctx), OCLNN_SUCCESS);
+            for (int pass = 0; pass < 3; pass++) {
+                oclnn_status s =
+                    pass == 0   ? oclnn_conv2d_forward(ctx, &desc, x, w, NULL, NULL, y)
+                    : pass == 1 ? oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, 0.0f)
+                                : oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, NULL, 0.0f);
+                ck_assert_msg(s == OCLNN_SUCCESS, "%s", oclnn_last_error(ctx));
+                const bool copied = profile_has_copy(ctx);
+                const int how = cases[i].pass[pass];
+                ck_assert_msg(copied == (how == C || (how == I && tight)),
+                              "%s pass %d, %s buffer: %s", cases[i].name, pass,
+                              tight ? "tight" : "roomy", copied ? "copied" : "read in place");
+            }
+            out[tight][0] = fx_download(y), out[tight][1] = fx_download(dx);
+            out[tight][2] = fx_download(dw);
+            oclnn_tensor *outs[] = {y, dx, dw};
+            fx_destroy(outs, 3);
+        }
+        const size_t counts[3] = {d.ny, d.nx, d.nw};
+        for (int pass = 0; pass < 3; pass++) {
+            ck_assert_msg(memcmp(out[0][pass], out[1][pass], counts[pass] * sizeof(float)) == 0,
+                          "%s pass %d: in place and copied differ", cases[i].name, pass);
+            free(out[0][pass]), free(out[1][pass]);
+        }
+        oclnn_tensor *all[] = {w, in[0][0], in[0][1], in[1][0], in[1][1]};
+        fx_destroy(all, 5);
+        free_data(&d);
+    }
+    ck_assert_int_eq(oclnn_profile_enable(ctx, 0), OCLNN_SUCCESS);
+}
+END_TEST
+
 /* With profiling on, the table by op gives each pass's calls and the rate of the work its calls
  * asked for (2 * n*k*oh*ow * c*r*s FLOP over the recorded kernel time); a reset forgets both. */
 START_TEST(profile_rates)
@@ -1228,6 +1320,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, auto_gemm_1x1_reductions);
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);
+    tcase_add_test(tc, direct_reads_unpadded_inputs_in_place);
     tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, profile_rates);
     tcase_add_test(tc, chunked_winograd);

@@ -101,22 +101,26 @@ __kernel void conv2d_direct_bwd_data(__global const float *dy, const int dy_off,
  * dyp[p + (u / SH + PU) * WP + v / SW + PLD], plain vector loads; lanes past the phase's
  * columns or run are dropped. At stride 1 the one phase is the whole of dx (a forward over dy
  * with the taps reversed); a phase no tap reaches gets zeros.
- * Global: (ceil(HA * WP / 16), N * G * ceil(CG / KB)). */
+ * Global: (ceil(ceil(HA * WP / 16) / LX) * LX * ceil(CG / KB), N * G) for local size
+ * (LX, .). */
 __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int dyp_off,
                                           __global const float *wp, const int wp_off,
                                           __global float *dx, const int dx_off, GEOM_ARGS,
                                           const int HP, const int WP, const int PU, const int PLD,
                                           const int A, const int B, const int beta)
 {
-    const int tile = (int)get_global_id(0);
+    /* Work-group gx takes channel block gx % cbs of tile group gx / cbs: consecutive
+     * work-groups share one run of dy across the channel blocks while it is in cache. */
     const int cbs = (CG + KB - 1) / KB;
-    const int job = (int)get_global_id(1);
+    const int grp = (int)get_group_id(0);
+    const int tile = grp / cbs * (int)get_local_size(0) + (int)get_local_id(0);
+    const int ng = (int)get_global_id(1); /* n * G + g */
     const int HA = (H - A + SH - 1) / SH, WB = (W - B + SW - 1) / SW;
     const int run = HA * WP;
-    if (tile * 16 >= run || job >= N * G * cbs)
+    if (tile * 16 >= run || ng >= N * G)
         return;
     const int p0 = tile * 16;
-    const int cb = job % cbs, g = (job / cbs) % G, n = job / (cbs * G);
+    const int cb = grp % cbs, g = ng % G, n = ng / G;
     const int c0 = cb * KB; /* first input channel within the group */
 
     float16 acc[KB];

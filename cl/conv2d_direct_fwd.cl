@@ -121,7 +121,8 @@ __kernel void conv2d_direct_fwd(__global const float *x, const int x_off, __glob
  * (r*DH % SH, s*DW % SW) at p + (r*DH / SH) * WP + s*DW / SW: contiguous across rows, whatever
  * the stride. Every tile takes plain vector loads and never idles on a short row; lanes in the
  * padding columns (ow >= OW) or past the run are computed and dropped.
- * Global: (ceil(OH * WP / (16 * PX)), N * G * ceil(KG / KB)). */
+ * Global: (ceil(ceil(OH * WP / (16 * PX)) / LX) * LX * ceil(KG / KB), N * G) for local size
+ * (LX, .). */
 __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
                                      __global const float *wp, const int wp_off,
                                      __global const float *b, const int b_off, const int has_b,
@@ -129,14 +130,18 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
                                      __global float *y, const int y_off, GEOM_ARGS, const int HP,
                                      const int WP, const int act, const int res_before)
 {
-    const int tile = (int)get_global_id(0);
+    /* Work-group gx takes channel block gx % kbs of tile group gx / kbs: the work-groups that
+     * follow one another (dimension 0 first) share one run of x across the channel blocks while
+     * it is in cache, instead of each block streaming the whole image again. */
     const int kbs = (KG + KB - 1) / KB;
-    const int job = (int)get_global_id(1);
+    const int grp = (int)get_group_id(0);
+    const int tile = grp / kbs * (int)get_local_size(0) + (int)get_local_id(0);
+    const int ng = (int)get_global_id(1); /* n * G + g */
     const int run = OH * WP;
-    if (tile * 16 * PX >= run || job >= N * G * kbs)
+    if (tile * 16 * PX >= run || ng >= N * G)
         return;
     const int p0 = tile * 16 * PX;
-    const int kb = job % kbs, g = (job / kbs) % G, n = job / (kbs * G);
+    const int kb = grp % kbs, g = ng % G, n = ng / G;
     const int k0 = g * KG + kb * KB; /* first output channel of this work-item */
 
     float16 acc[KB][PX];

@@ -351,8 +351,9 @@ static oclnn_status flat_forward(oclnn_context *ctx, const oclnn_conv_geom *g,
     args[n++] = OCLNN_ARG(hp), args[n++] = OCLNN_ARG(wp);
     args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(rb);
     const size_t kbs = oclnn__div_up((size_t)g->kg, (size_t)t->kb);
-    size_t global[2] = {oclnn__div_up((size_t)g->oh * wp, 16 * (size_t)t->px),
-                        (size_t)g->n * g->groups * kbs};
+    const size_t tiles = oclnn__div_up((size_t)g->oh * wp, 16 * (size_t)t->px);
+    size_t global[2] = {oclnn__div_up(tiles, t->local[0]) * t->local[0] * kbs,
+                        (size_t)g->n * g->groups};
     return oclnn__launch(ctx, "conv2d", k, args, n, 2, global, t->local);
 }
 
@@ -389,7 +390,9 @@ static oclnn_status flat_backward_data(oclnn_context *ctx, const oclnn_conv_geom
             args[n++] = OCLNN_ARG(pu), args[n++] = OCLNN_ARG(pld);
             args[n++] = OCLNN_ARG(a), args[n++] = OCLNN_ARG(b), args[n++] = OCLNN_ARG(acc);
             const size_t ha = oclnn__div_up((size_t)(g->h - a), (size_t)g->stride_h);
-            size_t global[2] = {oclnn__div_up(ha * wp, 16), (size_t)g->n * g->groups * cbs};
+            const size_t tiles = oclnn__div_up(ha * wp, 16);
+            size_t global[2] = {oclnn__div_up(tiles, t->local[0]) * t->local[0] * cbs,
+                                (size_t)g->n * g->groups};
             s = oclnn__launch(ctx, "conv2d_backward_data", k, args, n, 2, global, t->local);
         }
     return s;

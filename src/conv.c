@@ -260,7 +260,7 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *   the CLBlast parameters of gemm.c), taking the rule never more than 1.5x slower than the
  *   faster of the two:
  *   forward: DIRECT everywhere (2-4x faster than im2col + GEMM on 3x3 and strided layers, 2x
- *     faster than GEMM_1X1 on 1x1), but see the pointwise reductions below;
+ *     faster than GEMM_1X1 on 1x1);
  *   backward data: DIRECT with >= 16 channels per group, and for kernels wider than 1x1 with
  *     fewer, in blocks of them rounded up to 4 (conv_tuning.c; on a 2-core Intel AVX-512 CPU at
  *     batch 32, the ResNet-18 stem's 3 channels 2.3-3x faster than IM2COL_GEMM, LeNet's one
@@ -294,13 +294,12 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     0.95-1.02 (256 pixels), 32 1.36-1.60; 1024@4 batch 32 1.56-2.22; 256@4 batch 32
  *     1.26-1.29; DIRECT kept on 256@7 (batch 32 0.93-0.97, 64 0.98-1.04) and 256@14 (batch
  *     32 0.93-1.11, 64 1.04-1.11);
- *   Pointwise reductions on AVX-512: GEMM_1X1 for a 1x1 stride-1 pass that sums over at least
- *     4x the channels it writes (the forward of 4c>c, the backward data of c>4c) on planes of
- *     at least 28x28, one CLBlast GEMM per image (after the grouped 32x8 CLBlast parameters of
- *     tune_params.c; Intel, alternating in one process, batch 32: ConvNeXt 384>96@56 forward
- *     59 ms against DIRECT's 83, 768>192@28 45 against 67, backward data of 96>384@56 57
- *     against 91 and of 192>768@28 37 against 59; batch 1 on 56x56 1.6-1.9x; DIRECT kept the
- *     14x14 ones (1.15-1.7x faster), the 2x reductions on 28x28 (1.5x) and the widening passes);
+ *   Pointwise reductions (4c>c forward, c>4c backward data) on planes of 28x28 or more took
+ *     GEMM_1X1 on AVX-512 while DIRECT's channel blocks each streamed the whole input image;
+ *     with consecutive work-groups sharing it, DIRECT: Intel, alternating in one process,
+ *     ConvNeXt 384>96@56 forward at batch 32 32 ms against GEMM_1X1's 58, 768>192@28 27 against
+ *     39, 256>64@28 3.1 against 6.6, backward data of 96>384@56 40 against 50 and of
+ *     192>768@28 29 against 36; at batch 1 0.60-0.83x GEMM_1X1's time;
  *   On AVX2 CPUs (native vector width 8; measured on POCL, 2-core Zen 3, batch 32 and the
  *   models' batch 128 on 28x28 images): backward data DIRECT from 3 channels per group for
  *   kernels wider than 1x1 (the stems' 3 input channels: 2.0-2.1x faster than IM2COL_GEMM); its
@@ -331,10 +330,6 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             (pass == OCLNN_CONV_BACKWARD_WEIGHTS &&
              (wide_kernel || is_1x1(g) || (long long)g->n * g->oh * g->ow >= 128)))
             a = OCLNN_CONV_DIRECT;
-        if (!narrow && is_1x1(g) && g->groups == 1 && (long long)g->oh * g->ow >= 784 &&
-            ((pass == OCLNN_CONV_FORWARD && g->cg >= 4 * g->kg) ||
-             (pass == OCLNN_CONV_BACKWARD_DATA && g->kg >= 4 * g->cg)))
-            a = OCLNN_CONV_GEMM_1X1;
         int chunk;
         const int plane = g->oh * g->ow;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&

@@ -566,24 +566,23 @@ START_TEST(auto_winograd)
 }
 END_TEST
 
-/* AUTO for pointwise passes that sum over 4x the channels they write: GEMM_1X1 on planes of
- * 28x28 or more on AVX-512 CPUs (and GPUs, which take the GEMM algorithms everywhere); DIRECT on
- * AVX2 CPUs, on smaller planes and for 2x reductions. */
-START_TEST(auto_gemm_1x1_reductions)
+/* AUTO for 1x1 passes, the reductions over 4x the channels they write on planes of 28x28 (which
+ * took GEMM_1X1 on AVX-512 CPUs before DIRECT's work-groups shared their input) and the other
+ * pointwise passes: DIRECT on CPUs; GPUs take the GEMM algorithms everywhere. */
+START_TEST(auto_pointwise_1x1)
 {
     oclnn_context *ctx = fx_ctx();
     oclnn_device_info info;
     ck_assert_int_eq(oclnn_context_device_info(ctx, &info), OCLNN_SUCCESS);
-    const bool cpu = (info.type & CL_DEVICE_TYPE_CPU) != 0;
-    const oclnn_conv_algo big =
-        !cpu || info.native_vector_width_float >= 16 ? OCLNN_CONV_GEMM_1X1 : OCLNN_CONV_DIRECT;
-    const oclnn_conv_algo small = cpu ? OCLNN_CONV_DIRECT : OCLNN_CONV_GEMM_1X1;
+    const oclnn_conv_algo want =
+        info.type & CL_DEVICE_TYPE_CPU ? OCLNN_CONV_DIRECT : OCLNN_CONV_GEMM_1X1;
     oclnn_conv2d_desc desc = oclnn_conv2d_desc_default();
     const oclnn_conv_pass F = OCLNN_CONV_FORWARD, D = OCLNN_CONV_BACKWARD_DATA;
     const auto_case cases[] = {
-        {2, 64, 16, 28, 1, F, big},   {2, 16, 64, 28, 1, D, big},   {2, 64, 16, 27, 1, F, small},
-        {2, 16, 64, 27, 1, D, small}, {2, 64, 32, 28, 1, F, small}, {2, 32, 64, 28, 1, D, small},
-        {2, 16, 64, 28, 1, F, small}, {2, 64, 16, 28, 1, D, small},
+        {2, 64, 16, 28, 1, F, want},   {2, 16, 64, 28, 1, D, want}, {2, 64, 16, 27, 1, F, want},
+        {2, 16, 64, 27, 1, D, want},   {2, 64, 32, 28, 1, F, want}, {2, 32, 64, 28, 1, D, want},
+        {2, 16, 64, 28, 1, F, want},   {2, 64, 16, 28, 1, D, want}, {1, 384, 96, 56, 1, F, want},
+        {32, 96, 384, 56, 1, D, want},
     };
     check_auto(&desc, cases, sizeof cases / sizeof cases[0]);
 }
@@ -1317,7 +1316,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, choose_and_shape);
     tcase_add_test(tc, auto_winograd);
-    tcase_add_test(tc, auto_gemm_1x1_reductions);
+    tcase_add_test(tc, auto_pointwise_1x1);
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, direct_reads_unpadded_inputs_in_place);

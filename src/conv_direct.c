@@ -181,9 +181,13 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
      * already a multiple of 16 (30x30, 46x46, 62x62) against 147-176 elsewhere; padded, 28x28
      * 11.8 -> 8.1 ms, 56x56 41.9 -> 33.3, 48x48 32.2 -> 26.6 (34 -> 48 floats on 32x32 and
      * 9 -> 16 on 7x7 gained nothing); ResNet-18's 64@56 and 128@28 1.3-1.45x, its stem
-     * 1.2-1.3x, its stride-2 3x3 layers 1.0-1.25x. */
+     * 1.2-1.3x, its stride-2 3x3 layers 1.0-1.25x. Not for 1x1 stride-1 kernels, whose one tap
+     * reads the lanes it multiplies: unpadded, x and dy are read in place (in_place) and no lane
+     * is padding. In one process, ConvNeXt's pointwise layers: 96>384@56 and 384>96@56 at batch
+     * 32 0.61 and 0.72 of the time, 192>768@28 0.71, 32<->128@14 at batch 128 0.73-0.75. */
+    const bool one_tap = g->r == 1 && g->s == 1 && g->stride_h == 1 && g->stride_w == 1;
     const int wp0 = g->ow + ekw / g->stride_w, wp16 = (wp0 + 15) / 16 * 16;
-    const int wp = wp16 * 3 <= wp0 * 4 ? wp16 : wp0, hpx = g->oh + ekh / g->stride_h;
+    const int wp = !one_tap && wp16 * 3 <= wp0 * 4 ? wp16 : wp0, hpx = g->oh + ekh / g->stride_h;
     /* the widest tap's column */
     const int reach = t->tc ? 0 : (g->s + t->ts - 2) * g->dil_w / g->stride_w;
     const int extra = (int)oclnn__div_up(16 + (size_t)reach, (size_t)wp);

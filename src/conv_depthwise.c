@@ -229,6 +229,13 @@ static tiling plan_tiles(const oclnn_context *ctx, const oclnn_conv_geom *g,
     return t;
 }
 
+/* Whether dw_local takes a pass planned as t: its tile fits, and backward data has one dy plane
+ * per dx plane. */
+static bool takes_local(const tiling *t, const oclnn_conv_geom *g, bool bwd)
+{
+    return t->local && !(bwd && g->kg != 1);
+}
+
 /* dw_local over the output planes of every image ([cout][oh_n][ow_n] per image) from `in`
  * padded as p describes. */
 static oclnn_status local_tiles(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -277,7 +284,7 @@ static oclnn_status rows(oclnn_context *ctx, const oclnn_conv_geom *g, const epi
     const oclnn_conv_tuning tu =
         oclnn__conv_tuning(ctx, g, e->bwd ? OCLNN_CONV_BACKWARD_DATA : OCLNN_CONV_FORWARD);
     const tiling t = plan_tiles(ctx, g, &tu, g->n * cout, oh_n, ow_n);
-    if (t.local && !(e->bwd && g->kg != 1))
+    if (takes_local(&t, g, e->bwd))
         return local_tiles(ctx, g, &tu, e, &t, p, in, w, b, z, out, oh_n, ow_n, cin, cout, accum);
     const int vw = vec_width(ow_n), rb = rows_per_item(ctx, g, &tu, oh_n);
     const int chunk = chunk_images(p, cin, g->n, 1);
@@ -343,7 +350,7 @@ void oclnn__conv_depthwise_params(const oclnn_context *ctx, const oclnn_conv_geo
     const int oh = fwd ? g->oh : g->h, ow = fwd ? g->ow : g->w;
     v[OCLNN__CP_RB] = rows_per_item(ctx, g, &tu, oh);
     const tiling t = plan_tiles(ctx, g, &tu, g->n * (fwd ? g->k : g->c), oh, ow);
-    if (t.local && (fwd || g->kg == 1))
+    if (takes_local(&t, g, !fwd))
         v[OCLNN__CP_TILE] = (int)(tile_budget(ctx, &tu) >> 10);
 }
 

@@ -86,8 +86,8 @@ static oclnn_conv_tuning device_defaults(const oclnn_device_info *info)
     /* Depthwise dw_local's input tile. CPUs: 8 KiB, one 14-row block of a 56-wide plane or four
      * 14x14 planes per work-group; measured on a 2-core Intel AVX-512 CPU, ConvNeXt's 7x7 layers
      * at batch 32 in one process, forward and backward data took 0.81-0.96x the time of 32 KiB
-     * tiles (whole 56x56 planes, sixteen 14x14 ones); 16 KiB 0.94-1.04x the time of 8, 4 KiB
-     * (no 14-row block of a 56-wide plane fits: padded copies instead) 1.56x on 96@56. GPUs:
+     * tiles (whole 56x56 planes, sixteen 14x14 ones); 16 KiB 0.92-1.16x the time of 8, 4 KiB
+     * (no 14-row block of a 56-wide plane fits: padded copies instead) 1.56-1.59x on 96@56. GPUs:
      * 32 KiB of their local memory, as before (not measured). */
     t.dw_tile = (size_t)((info->type & CL_DEVICE_TYPE_CPU) ? 8 : 32) << 10;
     if ((info->type & CL_DEVICE_TYPE_CPU) && info->native_vector_width_float >= 16) {

@@ -415,15 +415,15 @@ static oclnn_status tune_pass(tuner *t, shape_run *sr, oclnn_conv_pass pass, boo
     double best_direct_ms = best_direct.v[OCLNN__CP_ALGO] ? res->before_ms : 0;
     uint64_t state = 0x2545f4914f6cdd1dull + (uint64_t)pass;
     oclnn__conv_entry e;
-    /* Do the depthwise tile kernels take this pass (forward, or backward data at stride 1)? */
-    bool dw = false;
-    if (pass != OCLNN_CONV_BACKWARD_WEIGHTS &&
-        (pass == OCLNN_CONV_FORWARD || (sr->g.stride_h == 1 && sr->g.stride_w == 1))) {
-        oclnn_conv_algo chosen;
-        sr->d.algo = OCLNN_CONV_DEPTHWISE;
-        dw = oclnn_conv2d_choose(ctx, &sr->d, pass, &sr->sh->x, &sr->sh->w, &chosen, &ws) ==
-             OCLNN_SUCCESS;
-        oclnn__clear_error(ctx);
+    /* Does DEPTHWISE apply, with its tile kernels (which have rows per item) for this pass? */
+    oclnn_conv_algo chosen;
+    sr->d.algo = OCLNN_CONV_DEPTHWISE;
+    bool dw = oclnn_conv2d_choose(ctx, &sr->d, pass, &sr->sh->x, &sr->sh->w, &chosen, &ws) ==
+              OCLNN_SUCCESS;
+    oclnn__clear_error(ctx);
+    if (dw) {
+        oclnn__conv_depthwise_params(ctx, &sr->g, pass, e.v);
+        dw = e.v[OCLNN__CP_RB] != 0;
     }
     /* FULL mode stops at the budget or after 4 * MAX_TRIED draws (repeats are skipped). */
     for (int i = 0; s == OCLNN_SUCCESS && ntried < MAX_TRIED && i < 4 * MAX_TRIED &&

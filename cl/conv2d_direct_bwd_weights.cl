@@ -5,7 +5,9 @@
  *   KBW (default 8) output channels and TS (default 3) slots per work-item; 1..16 and 1..8.
  *   TC  (default 0) 0: the slots are TS taps along a kernel row of one input channel; 1 (kernels
  *       1 wide): TS input channels at the one tap, so each gradient vector serves TS channels
- *       instead of one (a 1x1 kernel has no taps to share it). */
+ *       instead of one (a 1x1 kernel has no taps to share it).
+ *   KV  (default 2) float16 vectors of output channels and CI (default 12) weight columns (c, r,
+ *       s) per work-item of the channel-vector kernel; 1..4 and 1..16. */
 #include "conv2d_direct.h"
 
 #ifndef KBW
@@ -19,6 +21,15 @@
 #endif
 #if KBW < 1 || KBW > 16 || TS < 1 || TS > 8
 #error "KBW must be in 1..16 and TS in 1..8"
+#endif
+#ifndef KV
+#define KV 2
+#endif
+#ifndef CI
+#define CI 12
+#endif
+#if KV < 1 || KV > 4 || CI < 1 || CI > 16
+#error "KV must be in 1..4 and CI in 1..16"
 #endif
 
 /* Slot t's input channel past the work-item's first, and tap past its first. */
@@ -197,6 +208,115 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
             FLAT_TILE(whole, FLAT_IN_RUN)
     }
     WGT_STORE(out + out_off + (size_t)chunk * K * CG * R * S)
+}
+
+/* dyt[n][q][k] = dy[n][k][q] (q = oh * OW + ow) for k < K, zero for K <= k < KP: the gradient
+ * with its channels adjacent, for conv2d_direct_bwd_weights_kvec. A work-item moves a block of
+ * 16 channels x 16 pixels through registers. Global: (ceil(OH * OW / 16), KP / 16, N). */
+__kernel void conv2d_direct_dy_channels_last(__global const float *dy, const int dy_off,
+                                             __global float *dyt, const int dyt_off, const int K,
+                                             const int OHW, const int KP)
+{
+    const int q0 = (int)get_global_id(0) * 16, k0 = (int)get_global_id(1) * 16;
+    const int n = (int)get_global_id(2);
+    if (q0 >= OHW || k0 >= KP)
+        return;
+    const int nq = min(16, OHW - q0);
+    float blk[16][16]; /* [k][q] */
+#pragma unroll
+    for (int j = 0; j < 16; j++) {
+        const float16 v = k0 + j < K
+                              ? load16_part(dy + dy_off + ((size_t)n * K + k0 + j) * OHW + q0, nq)
+                              : (float16)(0.0f);
+        vstore16(v, 0, blk[j]);
+    }
+    __global float *out = dyt + dyt_off + ((size_t)n * OHW + q0) * KP + k0;
+    for (int i = 0; i < nq; i++) {
+        float16 v;
+#pragma unroll
+        for (int j = 0; j < 16; j++)
+            v[j] = blk[j][i];
+        vstore16(v, 0, out + (size_t)i * KP);
+    }
+}
+
+/* Backward weights with the output channels in the vector lanes, for layers with many of them:
+ * dw[k][c][r][s] for 16 * KV channels k0.. (lanes) x CI consecutive weight columns (c, r, s) of
+ * one group, from dyt (conv2d_direct_dy_channels_last: KP floats per pixel) and xp, x padded
+ * and split into phases as for the flat kernels (HPX x WP planes, SH * SW per channel). Every
+ * output pixel p = oh * WP + ow of an image adds the KV gradient vectors at it times the CI
+ * input values its columns read (xp at the column's offset + p, broadcast): KV + CI loads for
+ * KV * CI FMAs, no lanes spent on padding columns and no sums across lanes (the flat kernel's
+ * 16 pixel lanes need both; on 7x7 planes a quarter of its lanes are padding). Images in
+ * chunks of NCH as for the flat kernel. The KP - K channels past the last (zeros in dyt) and the
+ * lanes past a group's channels are computed and dropped.
+ * Global: (ceil(CG * R * S / CI), G * ceil(KG / (16 * KV)), ceil(N / NCH)). */
+__kernel void conv2d_direct_bwd_weights_kvec(__global const float *xp, const int xp_off,
+                                             __global const float *dyt, const int dyt_off,
+                                             __global float *out, const int out_off, GEOM_ARGS,
+                                             const int HPX, const int WP, const int KP,
+                                             const int NCH, const int beta)
+{
+    const int crs = CG * R * S;
+    const int col0 = (int)get_global_id(0) * CI;
+    const int kbs = (KG + 16 * KV - 1) / (16 * KV);
+    const int job = (int)get_global_id(1);
+    const int chunk = (int)get_global_id(2);
+    if (col0 >= crs || job >= G * kbs || chunk * NCH >= N)
+        return;
+    const int kb = job % kbs, g = job / kbs;
+    const int k0 = g * KG + kb * 16 * KV;
+    const size_t xplane = (size_t)SH * SW * HPX * WP; /* one channel's phases */
+    int xo[CI]; /* where column i's taps start in an image's phases, from channel g * CG's */
+#pragma unroll
+    for (int i = 0; i < CI; i++) {
+        const int col = min(col0 + i, crs - 1), c = col / (R * S), r = col / S % R, s = col % S;
+        const int rr = r * DH, ss = s * DW;
+        xo[i] =
+            (int)(c * xplane) + ((rr % SH) * SW + ss % SW) * HPX * WP + (rr / SH) * WP + ss / SW;
+    }
+    float16 acc[KV][CI];
+#pragma unroll
+    for (int v = 0; v < KV; v++)
+#pragma unroll
+        for (int i = 0; i < CI; i++)
+            acc[v][i] = (float16)(0.0f);
+    for (int n = chunk * NCH; n < min(N, chunk * NCH + NCH); n++) {
+        __global const float *xn = xp + xp_off + ((size_t)n * C + g * CG) * xplane;
+        __global const float *dn = dyt + dyt_off + (size_t)n * OH * OW * KP + k0;
+        for (int oh = 0; oh < OH; oh++) {
+            __global const float *xr = xn + oh * WP;
+            __global const float *dr = dn + (size_t)oh * OW * KP;
+            for (int ow = 0; ow < OW; ow++) {
+                float16 dv[KV];
+#pragma unroll
+                for (int v = 0; v < KV; v++)
+                    dv[v] = vload16(v, dr + (size_t)ow * KP);
+#pragma unroll
+                for (int i = 0; i < CI; i++) {
+                    const float16 xv = (float16)(xr[xo[i] + ow]);
+#pragma unroll
+                    for (int v = 0; v < KV; v++)
+                        acc[v][i] = fma(xv, dv[v], acc[v][i]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int v = 0; v < KV; v++) {
+        const int kk0 = kb * 16 * KV + v * 16; /* the vector's first channel within the group */
+        const int nl = min(16, KG - kk0);      /* its lanes inside the group */
+        float sums[16];
+#pragma unroll
+        for (int i = 0; i < CI; i++) {
+            if (col0 + i >= crs)
+                continue;
+            vstore16(acc[v][i], 0, sums);
+            __global float *d = out + out_off + ((size_t)chunk * K + g * KG + kk0) * crs + col0 + i;
+            for (int l = 0; l < nl; l++, d += crs)
+                *d = beta ? *d + sums[l] : sums[l];
+        }
+    }
 }
 
 /* dw[i] = beta * dw[i] + the sum over chunks z of part[z * count + i], in chunk order:

@@ -270,7 +270,8 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     96>384@56 at batch 32 (1.4x slower at batch 1); with the flat kernel by phases of dx at
  *     stride 2, 1.2-2.5x faster than IM2COL_GEMM on the ResNet 3x3 and 1x1 stride-2 layers at
  *     batch 32;
- *   backward weights: DIRECT for kernels wider than 1x1 at any stride (its flat kernel over
+ *   backward weights: DIRECT for kernels wider than 1x1 at any stride (on AVX-512 CPUs with
+ *     many weights its channel-vector kernel, conv_direct.c; else its flat kernel over
  *     chunks of images: 2.7-4.2x faster than IM2COL_GEMM on the stride-1 14x14 and 7x7 ResNet
  *     layers at batch 32, 1.4x slower on 512@7 at batch 1; on the stride-2 ResNet 3x3 layers
  *     at batch 32 48-54 ms against IM2COL_GEMM's 70-125); DIRECT for 1x1 stride-1 kernels
@@ -285,7 +286,9 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     32); but WINOGRAD for 3x3 stride-1 layers of >= 256 channels each way on planes of
  *     at most 8x8 pixels and batches of >= 8, where DIRECT's work-items each stream the whole
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
- *     6.6 against 5.8 at batch 1; level on 256@14).
+ *     6.6 against 5.8 at batch 1; level on 256@14), unless DIRECT runs its channel-vector
+ *     kernel there (AVX-512 CPUs, conv_direct.c): 512@7 at batch 8, 32 and 64 6.8, 24.3 and
+ *     48.0 ms against WINOGRAD's 8.1, 28.7 and 57.2.
  *   Forward and backward data on AVX-512: WINOGRAD for 3x3 stride-1 layers on planes of at
  *     most 8x8 with at least 512 output pixels in the batch and >= 512 channels each way
  *     (>= 256 on planes of at most 4x4, where DIRECT's 16-lane runs are half padding). Intel,
@@ -310,6 +313,13 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit.
  * A tuned algorithm (oclnn_tune_conv2d, the tuning file) comes before these rules wherever it
  * applies and fits. */
+/* Whether DIRECT's backward weights of g runs its channel-vector kernel (conv_direct.c). */
+static bool direct_kvec(const oclnn_context *ctx, const oclnn_conv_geom *g)
+{
+    int v[OCLNN__CP_COUNT];
+    return oclnn__conv_direct_params(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS, v) && v[OCLNN__CP_KV];
+}
+
 static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                  oclnn_conv_pass pass)
 {
@@ -333,7 +343,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         int chunk;
         const int plane = g->oh * g->ow;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&
-            g->cg >= 256 && plane <= 64 && g->n >= 8 &&
+            g->cg >= 256 && plane <= 64 && g->n >= 8 && !direct_kvec(ctx, g) &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
         const int min_ch = plane <= 16 ? 256 : 512;

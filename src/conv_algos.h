@@ -19,6 +19,10 @@ typedef struct oclnn_conv_tuning {
     int kb_flat;       /* kb and px of the forward over a padded copy (fwd_flat) */
     int px_flat;
     size_t wgrad_chunk; /* bytes of x and dy a chunk of images of backward weights covers */
+    int kv, ci;         /* backward weights with channels in the lanes (bwd_weights_kvec): float16
+                         * vectors of output channels x weight columns per work-item; kv 0: the
+                         * flat kernel only */
+    size_t kv_chunk;    /* wgrad_chunk for bwd_weights_kvec */
     size_t local[3];    /* work-group size (2-D kernels use the first two) */
     int dw_rb;          /* depthwise tile kernels: output rows per work-item, 0: its own rule */
     size_t dw_tile;     /* depthwise dw_local: bytes of input tile per work-group, 0: default */

@@ -16,10 +16,10 @@
 /* Every parameter: its name in the tuning file, the passes and algorithms it applies to, the
  * range a file may give, and the values the tuner searches (FULL mode; the short lists of
  * tune_conv.c first). DIRECT's block sizes are compile-time defines of cl/conv2d_direct_*.cl (KB,
- * PX, KBW, TS), LX its work-group size along dimension 0, CHUNK the KiB of x and dy one chunk of
- * backward weights covers; DEPTHWISE's RB is the -DRB of cl/conv2d_depthwise.cl and TILE the KiB
- * of input rows a dw_local work-group keeps in local memory (never more than the device has).
- * ALGO is an oclnn_conv_algo (1..5). */
+ * PX, KBW, TS; KV, CI of its backward weights with channels in the lanes), LX its work-group size
+ * along dimension 0, CHUNK the KiB of x and dy one chunk of backward weights covers; DEPTHWISE's RB
+ * is the -DRB of cl/conv2d_depthwise.cl and TILE the KiB of input rows a dw_local work-group keeps
+ * in local memory (never more than the device has). ALGO is an oclnn_conv_algo (1..5). */
 #define ANY_ALGO 0x3e
 #define DIRECT_ONLY (1 << OCLNN_CONV_DIRECT)
 #define DEPTHWISE_ONLY (1 << OCLNN_CONV_DEPTHWISE)
@@ -29,6 +29,8 @@ const oclnn__conv_param oclnn__conv_params[OCLNN__CP_COUNT] = {
     [OCLNN__CP_PX] = {"PX", FWD, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
     [OCLNN__CP_KBW] = {"KBW", BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 5, {4, 6, 8, 12, 16}},
     [OCLNN__CP_TS] = {"TS", BWD_WEIGHTS, DIRECT_ONLY, 1, 8, 3, {1, 2, 3}},
+    [OCLNN__CP_KV] = {"KV", BWD_WEIGHTS, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
+    [OCLNN__CP_CI] = {"CI", BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 6, {4, 6, 8, 9, 12, 16}},
     [OCLNN__CP_LX] =
         {"LX", FWD | BWD_DATA | BWD_WEIGHTS, DIRECT_ONLY, 1, 1024, 6, {1, 2, 4, 8, 16, 32}},
     [OCLNN__CP_CHUNK] =
@@ -83,6 +85,12 @@ static oclnn_conv_tuning device_defaults(const oclnn_device_info *info)
     /* Backward weights sums over every image: chunks of images whose x and dy stay in the
      * caches while every work-item passes over them, partial sums added after. */
     t.wgrad_chunk = (size_t)2 << 20;
+    /* The channel-vector backward weights (bwd_weights_kvec), where a device enables it (kv):
+     * 6 weight columns per work-item, chunks of 512 KiB, which keep a work-group's share of x
+     * and dy in the cache (on a 2-core Intel AVX-512 CPU LeNet's 32>64@14 at batch 32 took
+     * 1.14 ms against 2.21 in chunks of 2 MiB). */
+    t.ci = 6;
+    t.kv_chunk = (size_t)512 << 10;
     /* Depthwise dw_local's input tile. CPUs: 8 KiB, one 14-row block of a 56-wide plane or four
      * 14x14 planes per work-group; measured on a 2-core Intel AVX-512 CPU, ConvNeXt's 7x7 layers
      * at batch 32 in one process, forward and backward data took 0.81-0.96x the time of 32 KiB
@@ -105,6 +113,14 @@ static oclnn_conv_tuning device_defaults(const oclnn_device_info *info)
          * 63-68 ms, the ResNet-18 1x1 projections 1.3-1.8x (4 x 4, 6 x 3, 6 x 4, 8 x 3 and 4 x 8
          * within 20% of it). */
         t.kbw_s1 = 4, t.ts_s1 = 6;
+        /* Backward weights with the output channels in the lanes where the weights are many
+         * (conv_direct.c's rule): 4 vectors of 16 channels x 6 weight columns (24 accumulators;
+         * 4 + 6 loads per 24 FMAs). Measured on ResNet-18 256>512@14 3x3 stride 2 at batch 32,
+         * in one process against the flat kernel's 31-34 ms: 16.4-16.5 ms with 3 x 8 and
+         * 4 x 6, 16.3 with 3 x 9, 17.4 with 3 x 7, 18.6-19.7 with 4 x 4, 4 x 5 and 4 x 7, 20.0
+         * with 2 x 8, 22.4 with 2 x 12, 29.1 with 1 x 16; 4 x 6 fills blocks of 64 channels.
+         * Other devices keep the flat kernel (not measured there; on AVX2 these blocks spill). */
+        t.kv = 4;
         /* The flat forward (no bounds tests) is load-bound at 16 x 16: 8 channels x 32 pixels
          * halves the weight broadcasts per FMA, 1.2-1.35x faster on the 14x14 and 7x7 ResNet
          * layers, equal on 28x28 and 56x56. */
@@ -176,10 +192,14 @@ static void apply(const oclnn__conv_entry *e, const oclnn_conv_geom *g, oclnn_co
         t->kbw = t->kbw_s1 = v[OCLNN__CP_KBW];
     if (v[OCLNN__CP_TS] && g->s > 1)
         t->ts = v[OCLNN__CP_TS];
+    if (v[OCLNN__CP_KV])
+        t->kv = v[OCLNN__CP_KV];
+    if (v[OCLNN__CP_CI])
+        t->ci = v[OCLNN__CP_CI];
     if (v[OCLNN__CP_LX])
         t->local[0] = (size_t)v[OCLNN__CP_LX];
     if (v[OCLNN__CP_CHUNK])
-        t->wgrad_chunk = (size_t)v[OCLNN__CP_CHUNK] << 10;
+        t->wgrad_chunk = t->kv_chunk = (size_t)v[OCLNN__CP_CHUNK] << 10;
     if (v[OCLNN__CP_RB])
         t->dw_rb = v[OCLNN__CP_RB];
     if (v[OCLNN__CP_TILE])

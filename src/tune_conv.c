@@ -13,20 +13,25 @@
  * points of the whole space): the register blocks that fit 16 and 32 vector registers, then
  * work-group sizes and chunks around the defaults. 0 leaves a parameter at its default. */
 typedef struct cand_set {
-    int kb, px, kbw, ts, lx, chunk;
+    int kb, px, kbw, ts, lx, chunk, kv, ci;
 } cand_set;
 static const cand_set short_fwd[] = {
-    {6, 1, 0, 0, 0, 0}, {8, 2, 0, 0, 0, 0},  {16, 1, 0, 0, 0, 0}, {4, 2, 0, 0, 0, 0},
-    {8, 1, 0, 0, 0, 0}, {12, 1, 0, 0, 0, 0}, {4, 3, 0, 0, 0, 0},
+    {6, 1, 0, 0, 0, 0, 0, 0}, {8, 2, 0, 0, 0, 0, 0, 0}, {16, 1, 0, 0, 0, 0, 0, 0},
+    {4, 2, 0, 0, 0, 0, 0, 0}, {8, 1, 0, 0, 0, 0, 0, 0}, {12, 1, 0, 0, 0, 0, 0, 0},
+    {4, 3, 0, 0, 0, 0, 0, 0},
 };
 static const cand_set short_bwd_data[] = {
-    {6, 0, 0, 0, 0, 0},  {4, 0, 0, 0, 0, 0},  {8, 0, 0, 0, 0, 0},
-    {16, 0, 0, 0, 0, 0}, {12, 0, 0, 0, 0, 0},
+    {6, 0, 0, 0, 0, 0, 0, 0},  {4, 0, 0, 0, 0, 0, 0, 0},  {8, 0, 0, 0, 0, 0, 0, 0},
+    {16, 0, 0, 0, 0, 0, 0, 0}, {12, 0, 0, 0, 0, 0, 0, 0},
 };
+/* Backward weights: the flat kernel's blocks, then (where the channel-vector kernel runs, or is
+ * off by default) its blocks, then chunks. */
 static const cand_set short_bwd_weights[] = {
-    {0, 0, 4, 3, 0, 0},  {0, 0, 8, 3, 0, 0},    {0, 0, 6, 3, 0, 0},
-    {0, 0, 4, 2, 0, 0},  {0, 0, 6, 1, 0, 0},    {0, 0, 8, 1, 0, 0},
-    {0, 0, 16, 1, 0, 0}, {0, 0, 0, 0, 0, 1024}, {0, 0, 0, 0, 0, 4096},
+    {0, 0, 4, 3, 0, 0, 0, 0},    {0, 0, 8, 3, 0, 0, 0, 0},    {0, 0, 6, 3, 0, 0, 0, 0},
+    {0, 0, 4, 2, 0, 0, 0, 0},    {0, 0, 6, 1, 0, 0, 0, 0},    {0, 0, 8, 1, 0, 0, 0, 0},
+    {0, 0, 16, 1, 0, 0, 0, 0},   {0, 0, 0, 0, 0, 0, 4, 6},    {0, 0, 0, 0, 0, 0, 3, 8},
+    {0, 0, 0, 0, 0, 0, 2, 8},    {0, 0, 0, 0, 0, 0, 1, 6},    {0, 0, 0, 0, 0, 256, 0, 0},
+    {0, 0, 0, 0, 0, 1024, 0, 0}, {0, 0, 0, 0, 0, 4096, 0, 0},
 };
 /* Work-group sizes tried on the best of the short list. */
 static const int short_lx[] = {2, 4, 16};
@@ -262,6 +267,7 @@ static oclnn__conv_entry direct_entry(oclnn_conv_pass pass, const cand_set *c)
     e.v[OCLNN__CP_ALGO] = OCLNN_CONV_DIRECT;
     e.v[OCLNN__CP_KB] = c->kb, e.v[OCLNN__CP_PX] = c->px, e.v[OCLNN__CP_KBW] = c->kbw;
     e.v[OCLNN__CP_TS] = c->ts, e.v[OCLNN__CP_LX] = c->lx, e.v[OCLNN__CP_CHUNK] = c->chunk;
+    e.v[OCLNN__CP_KV] = c->kv, e.v[OCLNN__CP_CI] = c->ci;
     return e;
 }
 

@@ -72,6 +72,14 @@ static const shape shapes[] = {
     {"flat stride 2x1 dilation 1x2 5x3", 2, 16, 11, 13, 16, 5, 3, 2, 1, 1, 2, 2, 1, 1, 2, 1},
     {"flat 1x1 s2 64->64 odd 9x11", 1, 64, 9, 11, 64, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     {"flat 3x3 s3 groups 2", 2, 32, 13, 10, 32, 3, 3, 1, 1, 1, 1, 3, 3, 1, 1, 2},
+    /* Weights enough for DIRECT's channel-vector backward weights on AVX-512 CPUs (>= 256
+     * columns c, r, s and >= 64 channels per group, >= 32768 weights): a block of channels that
+     * fills the lanes; a group of 80 channels (vectors past it, into the next group's) at
+     * stride 2 with dilation and asymmetric pads; a strided 1x1 with channels past the last. */
+    {"channel vectors 3x3 64->64 5x9", 2, 64, 5, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"channel vectors s2 dilation 2 groups 2 of 80", 1, 64, 11, 13, 160, 3, 3, 2, 1, 2, 2, 2, 2, 2,
+     2, 2},
+    {"channel vectors 1x1 s2 256->136 9x11", 1, 256, 9, 11, 136, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     /* Backward data by phases of dx: an image narrower than the stride (phases with no
      * pixels), a 2x2 kernel at stride 3 (phases no tap reaches), pads larger than the stride. */
     {"phases 2x1 image stride 3", 2, 16, 2, 1, 16, 1, 1, 0, 0, 0, 0, 3, 3, 1, 1, 1},
@@ -329,11 +337,14 @@ START_TEST(backward_table)
 END_TEST
 
 /* DIRECT's flat backward weights sums chunks of images whose copies of x and dy stay within
- * about 2 MiB, then adds the chunks' partial sums: images of ~0.6 MB (3 per chunk: chunks of 3
- * and 2) at stride 1, ~0.85 MB at stride 2 (chunks of 2 and 1), with beta 0 and 1. */
+ * about 2 MiB, then adds the chunks' partial sums: images of ~0.43 MB (4 per chunk: chunks of 4
+ * and 1) at stride 1, ~0.85 MB at stride 2 (chunks of 2 and 1); its channel-vector kernel (on
+ * AVX-512 CPUs) chunks of 512 KiB while the partial sums stay under a quarter of x and dy:
+ * images of ~0.57 MB in chunks of 2, 2 and 1. With beta 0 and 1. */
 static const shape chunk_shapes[] = {
-    {"chunks 3x3 64->64 32x32", 5, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"chunks 3x3 32->64 32x32", 5, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"chunks 3x3 s2 32->64 64x64", 3, 32, 64, 64, 64, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
+    {"chunks channel vectors 3x3 64->64 32x32", 5, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 START_TEST(wgrad_chunks)
@@ -404,9 +415,13 @@ START_TEST(fused_epilogue_1x1)
 END_TEST
 
 /* beta = 1 adds to the existing gradients. */
-static const char *accumulate_shapes[] = {
-    "stride 2 pad 1",   "dilation 3 stride 2",          "groups 4 1x1",
-    "depthwise 7x7 s1", "ConvNeXt-T 1x1 expand 16->64", "asymmetric pad 0,2,1,0"};
+static const char *accumulate_shapes[] = {"stride 2 pad 1",
+                                          "dilation 3 stride 2",
+                                          "groups 4 1x1",
+                                          "depthwise 7x7 s1",
+                                          "ConvNeXt-T 1x1 expand 16->64",
+                                          "asymmetric pad 0,2,1,0",
+                                          "channel vectors s2 dilation 2 groups 2 of 80"};
 
 START_TEST(accumulate)
 {
@@ -531,7 +546,8 @@ static void check_auto(const oclnn_conv2d_desc *desc, const auto_case *cases, si
 }
 
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
- * on (DIRECT below it); on AVX-512 CPUs the forward and backward data take it with >= 512
+ * on (DIRECT below it), except on AVX-512 CPUs, where DIRECT's channel-vector kernel is faster
+ * at every batch; on AVX-512 CPUs the forward and backward data take it with >= 512
  * output pixels in the batch and >= 512 channels each way (>= 256 on planes of at most 4x4).
  * GPUs take the GEMM algorithms. */
 START_TEST(auto_winograd)
@@ -549,7 +565,7 @@ START_TEST(auto_winograd)
     const oclnn_conv_pass W = OCLNN_CONV_BACKWARD_WEIGHTS, F = OCLNN_CONV_FORWARD,
                           D = OCLNN_CONV_BACKWARD_DATA;
     const auto_case cases[] = {
-        {8, 512, 512, 7, 3, W, cpu ? wino : gemm},
+        {8, 512, 512, 7, 3, W, wide ? direct : (cpu ? wino : gemm)},
         {4, 512, 512, 7, 3, W, cpu ? direct : gemm},
         {8, 512, 512, 7, 3, F, cpu ? direct : gemm},
         {8, 512, 512, 7, 3, D, cpu ? direct : gemm},

@@ -235,6 +235,30 @@ START_TEST(tuned_parameters_compute_correctly)
 }
 END_TEST
 
+/* DIRECT's channel-vector backward weights from a tuning entry, on any device (the defaults give
+ * it to AVX-512 CPUs only): 2 vectors x 5 columns, which divide neither the group's 80 channels
+ * nor its 288 weight columns, chunks of 64 KiB (16 images of ~0.3 MB in 6 chunks, the last of one
+ * image), stride 2 with dilation 2, asymmetric pads and 2 groups. describe shows KV and CI only
+ * where that kernel runs, so the check fails when the entry is ignored. */
+START_TEST(tuned_channel_vector_weights)
+{
+    const conv_case c = {"64>160 3x3 stride 2 dilation 2 groups 2 on 20x20, batch 16",
+                         {16, 64, 20, 20, 160, 3, 3, 2, 1, 2, 2, 2, 2, 2, 2, 2, 0, 0}};
+    const char *const params = "ALGO=direct KV=2 CI=5 LX=3 CHUNK=64";
+    char path[1300], text[1024], key[128], got[256], want[256];
+    tuning_path(path, sizeof path);
+    exact_key(&c.p, key, sizeof key);
+    snprintf(text, sizeof text, "# oclnn tuning file v2\nconv2d bwd_weights %s %s\n", key, params);
+    write_text(path, text);
+    oclnn_context *ctx = new_ctx();
+    describe(ctx, &c.p, OCLNN_CONV_BACKWARD_WEIGHTS, got, sizeof got);
+    snprintf(want, sizeof want, "direct %s (tuned: exact shape)", params + strlen("ALGO=direct "));
+    ck_assert_msg(strcmp(got, want) == 0, "\"%s\", expected \"%s\"", got, want);
+    check_passes(ctx, &c);
+    oclnn_context_destroy(ctx);
+}
+END_TEST
+
 /* Depthwise entries: rows per work-item and tile sizes no default uses (3 rows per item in tiles
  * of 1 KiB, one row block per band and a partial last one; 5 rows in 2 KiB, two blocks per band)
  * are what the passes run with, and they compute correctly. */
@@ -345,6 +369,8 @@ static const bad_entry bad_entries[] = {
     {"conv2d fwd " KEY " ALGO=direct LX", "\"LX\" is not NAME=value"},
     {"conv2d fwd " KEY " ALGO=direct\nconv2d fwd " KEY " ALGO=winograd", "given twice"},
     {"conv2d fwd " KEY " ALGO=direct RB=4", "RB does not apply to ALGO=direct"},
+    {"conv2d bwd_weights " KEY " ALGO=direct KV=5", "KV=5 is not a number in [1, 4]"},
+    {"conv2d fwd " KEY " ALGO=direct CI=6", "CI does not apply to conv2d fwd"},
     {"conv2d fwd " KEY " ALGO=depthwise KB=4", "KB does not apply to ALGO=depthwise"},
     {"conv2d fwd " KEY " ALGO=depthwise RB=15", "RB=15 is not a number in [1, 14]"},
     {"conv2d fwd " KEY " ALGO=depthwise TILE=0", "TILE=0 is not a number in [1, 1024]"},
@@ -626,6 +652,7 @@ static Suite *tune_suite(void)
     tcase_add_test(tc, lookup_falls_back_from_shape_to_class_to_defaults);
     tcase_add_test(tc, tuned_parameters_compute_correctly);
     tcase_add_test(tc, tuned_depthwise_rows_and_tiles);
+    tcase_add_test(tc, tuned_channel_vector_weights);
     tcase_add_loop_test(tc, malformed_entry_ignored, 0,
                         (int)(sizeof bad_entries / sizeof bad_entries[0]));
     tcase_add_test(tc, tune_conv2d_arguments);

@@ -2,7 +2,9 @@
  * the weight packing, the row kernel and the flat kernel over a zero-padded copy.
  * Defines:
  *   KB (default 8) output channels per work-item; 1..16.
- *   PX (default 1) float16 pixel vectors per work-item along a row; 1..4. */
+ *   PX (default 1) float16 pixel vectors per work-item along a row; 1..4.
+ *   KV (default 4) float16 vectors of output channels and CI (default 6) output pixels per
+ *   work-item of the channel-vector kernel; 1..4 and 1..16. */
 #include "conv2d_direct.h"
 #include "conv_epilogue.h"
 
@@ -17,6 +19,15 @@
 #endif
 #if PX < 1 || PX > 4
 #error "PX must be in 1..4"
+#endif
+#ifndef KV
+#define KV 4
+#endif
+#ifndef CI
+#define CI 6
+#endif
+#if KV < 1 || KV > 4 || CI < 1 || CI > 16
+#error "KV must be in 1..4 and CI in 1..16"
 #endif
 
 /* Weights packed for the forward kernel: wp[g][kb][c][r][s][KB] = w[g*KG + kb*KB + j][c][r][s]
@@ -214,5 +225,110 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
         for (int i = 0; i < 16 * PX; i++)
             if (dst[i] >= 0)
                 y[y_off + o + dst[i]] = v[i];
+    }
+}
+
+/* Weights packed for the channel-vector kernel: wt[g][kb][r][s][c][16 * KV] =
+ * w[g*KG + kb*16*KV + j][c][r][s] (zero past the group's channels): the block's channels
+ * adjacent at each (r, s, c), in the order the kernel walks them.
+ * Global: (CG * R * S, G * ceil(KG / (16 * KV))). */
+__kernel void conv2d_direct_pack_weights_kvec(__global const float *w, const int w_off,
+                                              __global float *wt, const int wt_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0); /* (c, r, s) of w's row */
+    const int kbs = (KG + 16 * KV - 1) / (16 * KV);
+    const int job = (int)get_global_id(1); /* g * kbs + kb */
+    const int crs = CG * R * S;
+    if (q >= crs || job >= G * kbs)
+        return;
+    const int kb = job % kbs, g = job / kbs, c = q / (R * S), rs = q % (R * S);
+    __global float *out = wt + wt_off + (((size_t)job * R * S + rs) * CG + c) * 16 * KV;
+    for (int j = 0; j < 16 * KV; j++) {
+        const int kk = kb * 16 * KV + j;
+        out[j] = kk < KG ? w[w_off + (size_t)(g * KG + kk) * crs + q] : 0.0f;
+    }
+}
+
+/* Forward with the output channels in the vector lanes: a work-item owns 16 * KV channels of one
+ * group (lanes) x CI consecutive output pixels q.. of one image, from xp, x padded and split
+ * into phases as for conv2d_direct_fwd_flat (HP x WP planes, SH * SW per channel), and wt
+ * (conv2d_direct_pack_weights_kvec). For every tap and input channel it loads the KV weight
+ * vectors and broadcasts the CI input values its pixels read: KV + CI loads for KV * CI FMAs,
+ * with no lanes spent on padding columns or on a short last tile of a small plane. The
+ * epilogue runs on the channel lanes; each lane's value goes to its channel's plane.
+ * Global: (ceil(OH * OW / CI), N * G * ceil(KG / (16 * KV))). */
+__kernel void conv2d_direct_fwd_kvec(__global const float *xp, const int xp_off,
+                                     __global const float *wt, const int wt_off,
+                                     __global const float *b, const int b_off, const int has_b,
+                                     __global const float *z, const int z_off, const int has_z,
+                                     __global float *y, const int y_off, GEOM_ARGS, const int HP,
+                                     const int WP, const int act, const int res_before)
+{
+    const int ohw = OH * OW;
+    const int blk = (int)get_global_id(0);
+    const int kbs = (KG + 16 * KV - 1) / (16 * KV);
+    const int job = (int)get_global_id(1);
+    if (blk * CI >= ohw || job >= N * G * kbs)
+        return;
+    const int kb = job % kbs, g = job / kbs % G, n = job / (kbs * G);
+    const int q0 = blk * CI;
+    int po[CI]; /* where pixel j sits in a phase plane (the last pixel for those past the end) */
+#pragma unroll
+    for (int j = 0; j < CI; j++) {
+        const int q = min(q0 + j, ohw - 1);
+        po[j] = q / OW * WP + q % OW;
+    }
+    float16 acc[KV][CI];
+#pragma unroll
+    for (int v = 0; v < KV; v++)
+#pragma unroll
+        for (int j = 0; j < CI; j++)
+            acc[v][j] = (float16)(0.0f);
+    const size_t xplane = (size_t)SH * SW * HP * WP;
+    __global const float *xn = xp + xp_off + ((size_t)n * C + g * CG) * xplane;
+    __global const float *wq = wt + wt_off + (size_t)(g * kbs + kb) * R * S * CG * 16 * KV;
+    for (int r = 0; r < R; r++) {
+        const int rr = r * DH;
+        for (int s = 0; s < S; s++) {
+            const int ss = s * DW;
+            __global const float *xs =
+                xn + ((rr % SH) * SW + ss % SW) * HP * WP + (rr / SH) * WP + ss / SW;
+            for (int c = 0; c < CG; c++, xs += xplane, wq += 16 * KV) {
+                float16 wv[KV];
+#pragma unroll
+                for (int v = 0; v < KV; v++)
+                    wv[v] = vload16(v, wq);
+#pragma unroll
+                for (int j = 0; j < CI; j++) {
+                    const float16 xv = (float16)(xs[po[j]]);
+#pragma unroll
+                    for (int v = 0; v < KV; v++)
+                        acc[v][j] = fma(xv, wv[v], acc[v][j]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int v = 0; v < KV; v++) {
+        const int kk0 = kb * 16 * KV + v * 16; /* the vector's first channel within the group */
+        const int nl = min(16, KG - kk0);      /* its lanes inside the group */
+        const size_t k0 = (size_t)g * KG + kk0;
+        float bs[16];
+        for (int l = 0; l < 16; l++)
+            bs[l] = has_b && l < nl ? b[b_off + k0 + l] : 0.0f;
+        const float16 bv = vload16(0, bs);
+#pragma unroll
+        for (int j = 0; j < CI; j++) {
+            if (q0 + j >= ohw)
+                continue;
+            const size_t o = ((size_t)n * K + k0) * ohw + q0 + j; /* lane 0's output */
+            float zs[16], out[16];
+            for (int l = 0; l < 16; l++)
+                zs[l] = has_z && l < nl ? z[z_off + o + (size_t)l * ohw] : 0.0f;
+            vstore16(conv_epilogue16(acc[v][j] + bv, 0.0f, vload16(0, zs), act, res_before), 0,
+                     out);
+            for (int l = 0; l < nl; l++)
+                y[y_off + o + (size_t)l * ohw] = out[l];
+        }
     }
 }

@@ -296,7 +296,10 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     pixels: DIRECT kept), batch 16 1.03-1.10, 32 1.15-1.16, 64 1.24-1.27; 512@4 batch 16
  *     0.95-1.02 (256 pixels), 32 1.36-1.60; 1024@4 batch 32 1.56-2.22; 256@4 batch 32
  *     1.26-1.29; DIRECT kept on 256@7 (batch 32 0.93-0.97, 64 0.98-1.04) and 256@14 (batch
- *     32 0.93-1.11, 64 1.04-1.11);
+ *     32 0.93-1.11, 64 1.04-1.11). The forward keeps DIRECT where it runs its channel-vector
+ *     kernel (AVX-512, conv_direct.c), except on 4x4 planes of >= 1024 channels: DIRECT /
+ *     WINOGRAD 512@7 batch 8, 16, 32, 64 0.59, 0.72, 0.81, 0.85; 512@4 batch 16 0.66, 32
+ *     1.04; 256@4 batch 32 0.64; 256@7 batch 64 0.68; 1024@4 batch 32 1.26;
  *   Pointwise reductions (4c>c forward, c>4c backward data) on planes of 28x28 or more took
  *     GEMM_1X1 on AVX-512 while DIRECT's channel blocks each streamed the whole input image;
  *     with consecutive work-groups sharing it, DIRECT: Intel, alternating in one process,
@@ -313,11 +316,11 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  * IM2COL_GEMM falls back to DIRECT when one image's columns pass the workspace limit.
  * A tuned algorithm (oclnn_tune_conv2d, the tuning file) comes before these rules wherever it
  * applies and fits. */
-/* Whether DIRECT's backward weights of g runs its channel-vector kernel (conv_direct.c). */
-static bool direct_kvec(const oclnn_context *ctx, const oclnn_conv_geom *g)
+/* Whether DIRECT runs a channel-vector kernel for the pass of g (conv_direct.c). */
+static bool direct_kvec(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass)
 {
     int v[OCLNN__CP_COUNT];
-    return oclnn__conv_direct_params(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS, v) && v[OCLNN__CP_KV];
+    return oclnn__conv_direct_params(ctx, g, pass, v) && v[OCLNN__CP_KV];
 }
 
 static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -343,12 +346,15 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
         int chunk;
         const int plane = g->oh * g->ow;
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&
-            g->cg >= 256 && plane <= 64 && g->n >= 8 && !direct_kvec(ctx, g) &&
+            g->cg >= 256 && plane <= 64 && g->n >= 8 && !direct_kvec(ctx, g, pass) &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
         const int min_ch = plane <= 16 ? 256 : 512;
+        /* DIRECT's channel-vector forward beats it but on 4x4 planes of >= 1024 channels. */
+        const bool kvec_wins = pass == OCLNN_CONV_FORWARD && direct_kvec(ctx, g, pass) &&
+                               !(plane <= 16 && g->kg >= 1024 && g->cg >= 1024);
         if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&
-            g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 &&
+            g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 && !kvec_wins &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
     }

@@ -23,6 +23,8 @@ typedef struct oclnn_conv_tuning {
                          * vectors of output channels x weight columns per work-item; kv 0: the
                          * flat kernel only */
     size_t kv_chunk;    /* wgrad_chunk for bwd_weights_kvec */
+    bool kvec;          /* set by DIRECT's forward plan: conv2d_direct_fwd_kvec runs (kb is then
+                         * 16 * kv, its packed block) */
     size_t local[3];    /* work-group size (2-D kernels use the first two) */
     int dw_rb;          /* depthwise tile kernels: output rows per work-item, 0: its own rule */
     size_t dw_tile;     /* depthwise dw_local: bytes of input tile per work-group, 0: default */

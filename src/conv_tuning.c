@@ -29,8 +29,8 @@ const oclnn__conv_param oclnn__conv_params[OCLNN__CP_COUNT] = {
     [OCLNN__CP_PX] = {"PX", FWD, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
     [OCLNN__CP_KBW] = {"KBW", BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 5, {4, 6, 8, 12, 16}},
     [OCLNN__CP_TS] = {"TS", BWD_WEIGHTS, DIRECT_ONLY, 1, 8, 3, {1, 2, 3}},
-    [OCLNN__CP_KV] = {"KV", BWD_WEIGHTS, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
-    [OCLNN__CP_CI] = {"CI", BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 6, {4, 6, 8, 9, 12, 16}},
+    [OCLNN__CP_KV] = {"KV", FWD | BWD_WEIGHTS, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
+    [OCLNN__CP_CI] = {"CI", FWD | BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 6, {4, 6, 8, 9, 12, 16}},
     [OCLNN__CP_LX] =
         {"LX", FWD | BWD_DATA | BWD_WEIGHTS, DIRECT_ONLY, 1, 1024, 6, {1, 2, 4, 8, 16, 32}},
     [OCLNN__CP_CHUNK] =
@@ -119,7 +119,9 @@ static oclnn_conv_tuning device_defaults(const oclnn_device_info *info)
          * in one process against the flat kernel's 31-34 ms: 16.4-16.5 ms with 3 x 8 and
          * 4 x 6, 16.3 with 3 x 9, 17.4 with 3 x 7, 18.6-19.7 with 4 x 4, 4 x 5 and 4 x 7, 20.0
          * with 2 x 8, 22.4 with 2 x 12, 29.1 with 1 x 16; 4 x 6 fills blocks of 64 channels.
-         * Other devices keep the flat kernel (not measured there; on AVX2 these blocks spill). */
+         * The forward's channel-vector kernel takes the same blocks (4 vectors x 6 pixels; not
+         * swept on its own). Other devices keep the pixel-lane kernels (not measured there; on
+         * AVX2 these blocks spill). */
         t.kv = 4;
         /* The flat forward (no bounds tests) is load-bound at 16 x 16: 8 channels x 32 pixels
          * halves the weight broadcasts per FMA, 1.2-1.35x faster on the 14x14 and 7x7 ResNet
@@ -194,6 +196,8 @@ static void apply(const oclnn__conv_entry *e, const oclnn_conv_geom *g, oclnn_co
         t->ts = v[OCLNN__CP_TS];
     if (v[OCLNN__CP_KV])
         t->kv = v[OCLNN__CP_KV];
+    else if (v[OCLNN__CP_KB] || v[OCLNN__CP_PX] || v[OCLNN__CP_KBW] || v[OCLNN__CP_TS])
+        t->kv = 0; /* an entry for the kernels with pixels in the lanes keeps to them */
     if (v[OCLNN__CP_CI])
         t->ci = v[OCLNN__CP_CI];
     if (v[OCLNN__CP_LX])

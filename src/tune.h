@@ -41,9 +41,9 @@ typedef enum oclnn__cp {
     OCLNN__CP_PX,       /* DIRECT: float16 pixel vectors per work-item, forward */
     OCLNN__CP_KBW,      /* DIRECT: output channels per work-item, backward weights */
     OCLNN__CP_TS,       /* DIRECT: kernel taps along a row per work-item, backward weights */
-    OCLNN__CP_KV,       /* DIRECT: float16 vectors of output channels per work-item, backward
-                         * weights with channels in the lanes (bwd_weights_kvec) */
-    OCLNN__CP_CI,       /* DIRECT: weight columns per work-item of bwd_weights_kvec */
+    OCLNN__CP_KV,       /* DIRECT: float16 vectors of output channels per work-item of the
+                         * kernels with channels in the lanes (forward, backward weights) */
+    OCLNN__CP_CI,       /* DIRECT: their output pixels (forward) or weight columns per item */
     OCLNN__CP_LX,       /* DIRECT: work-group size along dimension 0 */
     OCLNN__CP_CHUNK,    /* DIRECT: KiB of x and dy per chunk of images, backward weights */
     OCLNN__CP_RB,       /* DEPTHWISE: output rows per work-item, forward and backward data */

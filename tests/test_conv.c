@@ -72,10 +72,11 @@ static const shape shapes[] = {
     {"flat stride 2x1 dilation 1x2 5x3", 2, 16, 11, 13, 16, 5, 3, 2, 1, 1, 2, 2, 1, 1, 2, 1},
     {"flat 1x1 s2 64->64 odd 9x11", 1, 64, 9, 11, 64, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
     {"flat 3x3 s3 groups 2", 2, 32, 13, 10, 32, 3, 3, 1, 1, 1, 1, 3, 3, 1, 1, 2},
-    /* Weights enough for DIRECT's channel-vector backward weights on AVX-512 CPUs (>= 256
-     * columns c, r, s and >= 64 channels per group, >= 32768 weights): a block of channels that
-     * fills the lanes; a group of 80 channels (vectors past it, into the next group's) at
-     * stride 2 with dilation and asymmetric pads; a strided 1x1 with channels past the last. */
+    /* Weights enough for DIRECT's channel-vector forward and backward weights on AVX-512 CPUs
+     * (>= 256 columns c, r, s and >= 64 channels per group; backward weights >= 32768 weights,
+     * forward planes of at most 14x14): a block of channels that fills the lanes; a group of 80
+     * channels (vectors past it, into the next group's) at stride 2 with dilation and
+     * asymmetric pads; a strided 1x1 with channels past the last. */
     {"channel vectors 3x3 64->64 5x9", 2, 64, 5, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"channel vectors s2 dilation 2 groups 2 of 80", 1, 64, 11, 13, 160, 3, 3, 2, 1, 2, 2, 2, 2, 2,
      2, 2},
@@ -374,7 +375,8 @@ END_TEST
 
 /* Fused epilogue: bias or not, each activation, residual after and before the activation. */
 static const char *epilogue_shapes[] = {"odd non-square 9x23", "groups 2",
-                                        "ResNet-18 1x1 s2 projection"};
+                                        "ResNet-18 1x1 s2 projection",
+                                        "channel vectors s2 dilation 2 groups 2 of 80"};
 
 START_TEST(fused_epilogue)
 {
@@ -547,8 +549,9 @@ static void check_auto(const oclnn_conv2d_desc *desc, const auto_case *cases, si
 
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
  * on (DIRECT below it), except on AVX-512 CPUs, where DIRECT's channel-vector kernel is faster
- * at every batch; on AVX-512 CPUs the forward and backward data take it with >= 512
- * output pixels in the batch and >= 512 channels each way (>= 256 on planes of at most 4x4).
+ * at every batch; on AVX-512 CPUs the backward data takes it with >= 512 output pixels in the
+ * batch and >= 512 channels each way (>= 256 on planes of at most 4x4), the forward (where
+ * DIRECT's channel-vector kernel is faster) only on 4x4 planes of >= 1024 channels.
  * GPUs take the GEMM algorithms. */
 START_TEST(auto_winograd)
 {
@@ -569,11 +572,12 @@ START_TEST(auto_winograd)
         {4, 512, 512, 7, 3, W, cpu ? direct : gemm},
         {8, 512, 512, 7, 3, F, cpu ? direct : gemm},
         {8, 512, 512, 7, 3, D, cpu ? direct : gemm},
-        {16, 512, 512, 7, 3, F, fd_wino},
+        {16, 512, 512, 7, 3, F, cpu ? direct : gemm},
         {16, 512, 512, 7, 3, D, fd_wino},
         {16, 512, 512, 4, 3, F, cpu ? direct : gemm},
         {32, 512, 512, 4, 3, D, fd_wino},
-        {32, 256, 256, 4, 3, F, fd_wino},
+        {32, 256, 256, 4, 3, F, cpu ? direct : gemm},
+        {32, 1024, 1024, 4, 3, F, fd_wino},
         {32, 256, 256, 5, 3, F, cpu ? direct : gemm},
         {64, 256, 256, 7, 3, D, cpu ? direct : gemm},
         {16, 512, 512, 9, 3, F, cpu ? direct : gemm},

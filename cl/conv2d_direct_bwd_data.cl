@@ -1,7 +1,9 @@
 /* conv2d_direct_bwd_data.cl - DIRECT convolution backward data (conv2d_direct.h): a gather, no
  * atomics; the weight packing, the row kernel and the flat kernel over a zero-padded copy of dy.
  * Defines:
- *   KB (default 8) input channels per work-item; 1..16. */
+ *   KB (default 8) input channels per work-item; 1..16.
+ *   KV (default 4) float16 vectors of input channels and CI (default 6) input pixels per
+ *   work-item of the channel-vector kernel; 1..4 and 1..16. */
 #include "conv2d_direct.h"
 
 #ifndef KB
@@ -9,6 +11,15 @@
 #endif
 #if KB < 1 || KB > 16
 #error "KB must be in 1..16"
+#endif
+#ifndef KV
+#define KV 4
+#endif
+#ifndef CI
+#define CI 6
+#endif
+#if KV < 1 || KV > 4 || CI < 1 || CI > 16
+#error "KV must be in 1..4 and CI in 1..16"
 #endif
 
 /* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
@@ -178,5 +189,106 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
         for (int l = 0; l < 16; l++)
             if (dst[l] >= 0)
                 dx[o + dst[l]] = beta ? dx[o + dst[l]] + v[l] : v[l];
+    }
+}
+
+/* Weights packed for the channel-vector kernel: wt[g][cb][r][s][kk][16 * KV] =
+ * w[g*KG + kk][cb*16*KV + j][r][s] (zero past the group's channels): the block's input channels
+ * adjacent at each (r, s, kk), in the order the kernel walks them.
+ * Global: (KG * R * S, G * ceil(CG / (16 * KV))). */
+__kernel void conv2d_direct_pack_weights_t_kvec(__global const float *w, const int w_off,
+                                                __global float *wt, const int wt_off, GEOM_ARGS)
+{
+    const int q = (int)get_global_id(0); /* (kk * R + r) * S + s */
+    const int cbs = (CG + 16 * KV - 1) / (16 * KV);
+    const int job = (int)get_global_id(1); /* g * cbs + cb */
+    if (q >= KG * R * S || job >= G * cbs)
+        return;
+    const int cb = job % cbs, g = job / cbs, rs = q % (R * S), kk = q / (R * S);
+    __global float *out = wt + wt_off + (((size_t)job * R * S + rs) * KG + kk) * 16 * KV;
+    for (int j = 0; j < 16 * KV; j++) {
+        const int c = cb * 16 * KV + j;
+        out[j] = c < CG ? w[w_off + ((size_t)(g * KG + kk) * CG + c) * R * S + rs] : 0.0f;
+    }
+}
+
+/* Backward data with the input channels in the vector lanes, phase (A, B) of dx as for
+ * conv2d_direct_bwd_data_flat (dyp, HP, WP, PU, PLD alike): a work-item owns 16 * KV input
+ * channels of one group (lanes) x CI consecutive pixels q.. of the phase (HA x WB) of one image.
+ * For every tap that reaches the phase and every output channel it loads the KV weight vectors
+ * (conv2d_direct_pack_weights_t_kvec) and broadcasts the CI gradient values its pixels read:
+ * KV + CI loads for KV * CI FMAs, no lanes on padding columns. dx = beta * dx + the sums.
+ * Global: (ceil(HA * WB / CI), N * G * ceil(CG / (16 * KV))). */
+__kernel void conv2d_direct_bwd_data_kvec(__global const float *dyp, const int dyp_off,
+                                          __global const float *wt, const int wt_off,
+                                          __global float *dx, const int dx_off, GEOM_ARGS,
+                                          const int HP, const int WP, const int PU, const int PLD,
+                                          const int A, const int B, const int beta)
+{
+    const int HA = (H - A + SH - 1) / SH, WB = (W - B + SW - 1) / SW;
+    const int npix = HA * WB;
+    const int blk = (int)get_global_id(0);
+    const int cbs = (CG + 16 * KV - 1) / (16 * KV);
+    const int job = (int)get_global_id(1);
+    if (blk * CI >= npix || job >= N * G * cbs)
+        return;
+    const int cb = job % cbs, g = job / cbs % G, n = job / (cbs * G);
+    const int q0 = blk * CI;
+    int po[CI]; /* where pixel j reads in a padded plane (the last pixel for those past the end) */
+#pragma unroll
+    for (int j = 0; j < CI; j++) {
+        const int q = min(q0 + j, npix - 1);
+        po[j] = q / WB * WP + q % WB;
+    }
+    float16 acc[KV][CI];
+#pragma unroll
+    for (int v = 0; v < KV; v++)
+#pragma unroll
+        for (int j = 0; j < CI; j++)
+            acc[v][j] = (float16)(0.0f);
+    const size_t plane = (size_t)HP * WP;
+    __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane;
+    __global const float *wk = wt + wt_off + (size_t)(g * cbs + cb) * R * S * KG * 16 * KV;
+    for (int r = 0; r < R; r++) {
+        const int u = A + PT - r * DH;
+        if (u % SH != 0)
+            continue;
+        for (int s = 0; s < S; s++) {
+            const int v = B + PL - s * DW;
+            if (v % SW != 0)
+                continue;
+            __global const float *d = dn + (u / SH + PU) * WP + v / SW + PLD;
+            __global const float *wq = wk + (size_t)(r * S + s) * KG * 16 * KV;
+            for (int kk = 0; kk < KG; kk++, d += plane, wq += 16 * KV) {
+                float16 wv[KV];
+#pragma unroll
+                for (int e = 0; e < KV; e++)
+                    wv[e] = vload16(e, wq);
+#pragma unroll
+                for (int j = 0; j < CI; j++) {
+                    const float16 dv = (float16)(d[po[j]]);
+#pragma unroll
+                    for (int e = 0; e < KV; e++)
+                        acc[e][j] = fma(dv, wv[e], acc[e][j]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < KV; e++) {
+        const int cc0 = cb * 16 * KV + e * 16; /* the vector's first channel within the group */
+        const int nl = min(16, CG - cc0);      /* its lanes inside the group */
+#pragma unroll
+        for (int j = 0; j < CI; j++) {
+            const int q = q0 + j;
+            if (q >= npix)
+                continue;
+            __global float *o = dx + dx_off + ((size_t)n * C + g * CG + cc0) * H * W +
+                                (q / WB * SH + A) * W + q % WB * SW + B;
+            float out[16];
+            vstore16(acc[e][j], 0, out);
+            for (int l = 0; l < nl; l++, o += (size_t)H * W)
+                *o = beta ? *o + out[l] : out[l];
+        }
     }
 }

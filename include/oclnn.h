@@ -671,12 +671,13 @@ OCLNN_API oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **so
  *   "conv2d fwd n32.c96.h56.w56.k96.r7.s7.g96.st1x1.dl1x1.p3.3.3.3 ALGO=depthwise RB=14 TILE=8"
  * (passes fwd, bwd_data, bwd_weights; ALGO direct, im2col_gemm, gemm_1x1, depthwise or
  * winograd; DIRECT: KB 1..16, PX 1..4 forward, KBW 1..16, TS 1..8, CHUNK in KiB for backward
- * weights, and for the forward and backward weights with the output channels in the vector
- * lanes, which DIRECT runs where the weights are many (>= 256 columns c, r, s and >= 64 channels
- * per group; forward on planes of at most 14x14, backward weights from 32768 weights; by default
- * on AVX-512 CPUs, elsewhere where an entry gives KV; an entry with KB, PX, KBW or TS and no KV
- * keeps the pixel-lane kernels) KV 1..4 vectors of 16 channels and CI 1..16 output pixels
- * (forward) or weight columns per work-item, LX the work-group size; DEPTHWISE, forward and
+ * weights, and for the kernels with channels in the vector lanes, which DIRECT runs where the
+ * weights are many (>= 256 columns c, r, s and >= 64 output channels per group, backward data
+ * >= 256 columns k, r, s and >= 64 input channels; forward and backward data on planes, or
+ * phases of dx, of at most 14x14, backward weights from 32768 weights; by default on AVX-512
+ * CPUs, elsewhere where an entry gives KV; an entry with KB, PX, KBW or TS and no KV keeps the
+ * pixel-lane kernels) KV 1..4 vectors of 16 channels and CI 1..16 pixels (forward, backward
+ * data) or weight columns per work-item, LX the work-group size; DEPTHWISE, forward and
  * backward data: RB 1..14 output rows
  * per work-item, TILE 1..1024 KiB of input rows a work-group keeps in local memory, at most
  * the device's). A tuned algorithm is taken by AUTO only where it applies and its

@@ -296,10 +296,11 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     pixels: DIRECT kept), batch 16 1.03-1.10, 32 1.15-1.16, 64 1.24-1.27; 512@4 batch 16
  *     0.95-1.02 (256 pixels), 32 1.36-1.60; 1024@4 batch 32 1.56-2.22; 256@4 batch 32
  *     1.26-1.29; DIRECT kept on 256@7 (batch 32 0.93-0.97, 64 0.98-1.04) and 256@14 (batch
- *     32 0.93-1.11, 64 1.04-1.11). The forward keeps DIRECT where it runs its channel-vector
- *     kernel (AVX-512, conv_direct.c), except on 4x4 planes of >= 1024 channels: DIRECT /
- *     WINOGRAD 512@7 batch 8, 16, 32, 64 0.59, 0.72, 0.81, 0.85; 512@4 batch 16 0.66, 32
- *     1.04; 256@4 batch 32 0.64; 256@7 batch 64 0.68; 1024@4 batch 32 1.26;
+ *     32 0.93-1.11, 64 1.04-1.11). Both keep DIRECT where it runs its channel-vector kernels
+ *     (AVX-512, conv_direct.c), the forward except on 4x4 planes of >= 1024 channels: forward
+ *     DIRECT / WINOGRAD 512@7 batch 8, 16, 32, 64 0.59, 0.72, 0.81, 0.85; 512@4 batch 16
+ *     0.66, 32 1.04; 256@4 batch 32 0.64; 256@7 batch 64 0.68; 1024@4 batch 32 1.26; backward
+ *     data 512@7 0.61, 0.63, 0.72, 0.81; 512@4 0.53, 0.76; 256@4 0.65; 1024@4 0.76;
  *   Pointwise reductions (4c>c forward, c>4c backward data) on planes of 28x28 or more took
  *     GEMM_1X1 on AVX-512 while DIRECT's channel blocks each streamed the whole input image;
  *     with consecutive work-groups sharing it, DIRECT: Intel, alternating in one process,
@@ -350,9 +351,11 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
         const int min_ch = plane <= 16 ? 256 : 512;
-        /* DIRECT's channel-vector forward beats it but on 4x4 planes of >= 1024 channels. */
-        const bool kvec_wins = pass == OCLNN_CONV_FORWARD && direct_kvec(ctx, g, pass) &&
-                               !(plane <= 16 && g->kg >= 1024 && g->cg >= 1024);
+        /* DIRECT's channel-vector kernels beat it, the forward but on 4x4 planes of >= 1024
+         * channels. */
+        const bool kvec_wins =
+            direct_kvec(ctx, g, pass) &&
+            !(pass == OCLNN_CONV_FORWARD && plane <= 16 && g->kg >= 1024 && g->cg >= 1024);
         if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&
             g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 && !kvec_wins &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)

@@ -29,8 +29,9 @@ const oclnn__conv_param oclnn__conv_params[OCLNN__CP_COUNT] = {
     [OCLNN__CP_PX] = {"PX", FWD, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
     [OCLNN__CP_KBW] = {"KBW", BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 5, {4, 6, 8, 12, 16}},
     [OCLNN__CP_TS] = {"TS", BWD_WEIGHTS, DIRECT_ONLY, 1, 8, 3, {1, 2, 3}},
-    [OCLNN__CP_KV] = {"KV", FWD | BWD_WEIGHTS, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
-    [OCLNN__CP_CI] = {"CI", FWD | BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 6, {4, 6, 8, 9, 12, 16}},
+    [OCLNN__CP_KV] = {"KV", FWD | BWD_DATA | BWD_WEIGHTS, DIRECT_ONLY, 1, 4, 4, {1, 2, 3, 4}},
+    [OCLNN__CP_CI] =
+        {"CI", FWD | BWD_DATA | BWD_WEIGHTS, DIRECT_ONLY, 1, 16, 6, {4, 6, 8, 9, 12, 16}},
     [OCLNN__CP_LX] =
         {"LX", FWD | BWD_DATA | BWD_WEIGHTS, DIRECT_ONLY, 1, 1024, 6, {1, 2, 4, 8, 16, 32}},
     [OCLNN__CP_CHUNK] =

@@ -23,7 +23,8 @@ static const cand_set short_fwd[] = {
 };
 static const cand_set short_bwd_data[] = {
     {6, 0, 0, 0, 0, 0, 0, 0},  {4, 0, 0, 0, 0, 0, 0, 0},  {8, 0, 0, 0, 0, 0, 0, 0},
-    {16, 0, 0, 0, 0, 0, 0, 0}, {12, 0, 0, 0, 0, 0, 0, 0},
+    {16, 0, 0, 0, 0, 0, 0, 0}, {12, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 4, 6},
+    {0, 0, 0, 0, 0, 0, 3, 8},  {0, 0, 0, 0, 0, 0, 2, 8},
 };
 /* Backward weights: the flat kernel's blocks, then (where the channel-vector kernel runs, or is
  * off by default) its blocks, then chunks. */

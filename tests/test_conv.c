@@ -81,6 +81,11 @@ static const shape shapes[] = {
     {"channel vectors s2 dilation 2 groups 2 of 80", 1, 64, 11, 13, 160, 3, 3, 2, 1, 2, 2, 2, 2, 2,
      2, 2},
     {"channel vectors 1x1 s2 256->136 9x11", 1, 256, 9, 11, 136, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1},
+    /* Its backward data (>= 64 input channels per group, >= 256 gradient columns k, r, s,
+     * phases of dx of at most 14x14): stride 2 with a 5x5 kernel (phases of 5x5 and 4x5);
+     * groups of 72 input channels (vectors past them) at stride 3 with asymmetric pads. */
+    {"channel vectors s2 5x5 128->96 9x10", 2, 128, 9, 10, 96, 5, 5, 2, 2, 2, 1, 2, 2, 1, 1, 1},
+    {"channel vectors s3 groups 2 of 72", 1, 144, 11, 13, 64, 3, 3, 1, 0, 2, 1, 3, 3, 1, 1, 2},
     /* Backward data by phases of dx: an image narrower than the stride (phases with no
      * pixels), a 2x2 kernel at stride 3 (phases no tap reaches), pads larger than the stride. */
     {"phases 2x1 image stride 3", 2, 16, 2, 1, 16, 1, 1, 0, 0, 0, 0, 3, 3, 1, 1, 1},
@@ -423,7 +428,8 @@ static const char *accumulate_shapes[] = {"stride 2 pad 1",
                                           "depthwise 7x7 s1",
                                           "ConvNeXt-T 1x1 expand 16->64",
                                           "asymmetric pad 0,2,1,0",
-                                          "channel vectors s2 dilation 2 groups 2 of 80"};
+                                          "channel vectors s2 dilation 2 groups 2 of 80",
+                                          "channel vectors s2 5x5 128->96 9x10"};
 
 START_TEST(accumulate)
 {
@@ -549,10 +555,9 @@ static void check_auto(const oclnn_conv2d_desc *desc, const auto_case *cases, si
 
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
  * on (DIRECT below it), except on AVX-512 CPUs, where DIRECT's channel-vector kernel is faster
- * at every batch; on AVX-512 CPUs the backward data takes it with >= 512 output pixels in the
- * batch and >= 512 channels each way (>= 256 on planes of at most 4x4), the forward (where
- * DIRECT's channel-vector kernel is faster) only on 4x4 planes of >= 1024 channels.
- * GPUs take the GEMM algorithms. */
+ * at every batch; on AVX-512 CPUs the forward takes it only on 4x4 planes of >= 1024 channels
+ * (with >= 512 output pixels in the batch; DIRECT's channel-vector kernels are faster elsewhere,
+ * and for every backward data). GPUs take the GEMM algorithms. */
 START_TEST(auto_winograd)
 {
     oclnn_context *ctx = fx_ctx();
@@ -573,9 +578,9 @@ START_TEST(auto_winograd)
         {8, 512, 512, 7, 3, F, cpu ? direct : gemm},
         {8, 512, 512, 7, 3, D, cpu ? direct : gemm},
         {16, 512, 512, 7, 3, F, cpu ? direct : gemm},
-        {16, 512, 512, 7, 3, D, fd_wino},
+        {16, 512, 512, 7, 3, D, cpu ? direct : gemm},
         {16, 512, 512, 4, 3, F, cpu ? direct : gemm},
-        {32, 512, 512, 4, 3, D, fd_wino},
+        {32, 512, 512, 4, 3, D, cpu ? direct : gemm},
         {32, 256, 256, 4, 3, F, cpu ? direct : gemm},
         {32, 1024, 1024, 4, 3, F, fd_wino},
         {32, 256, 256, 5, 3, F, cpu ? direct : gemm},

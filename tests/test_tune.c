@@ -235,28 +235,30 @@ START_TEST(tuned_parameters_compute_correctly)
 }
 END_TEST
 
-/* DIRECT's channel-vector forward and backward weights from tuning entries, on any device (the
- * defaults give them to AVX-512 CPUs only): forward 3 vectors x 7 pixels (a last block of 2 of
- * the 100 output pixels), backward weights 2 vectors x 5 columns and chunks of 64 KiB (16 images
- * of ~0.3 MB in 6 chunks, the last of one image); the group's 80 channels and 288 weight
- * columns divide by no block; stride 2 with dilation 2, asymmetric pads and 2 groups. describe
- * shows KV and CI only where those kernels run, so the check fails when an entry is ignored. */
+/* DIRECT's channel-vector kernels from tuning entries, on any device (the defaults give them to
+ * AVX-512 CPUs only): forward 3 vectors x 7 pixels (a last block of 2 of the 100 output
+ * pixels), backward data 1 vector x 9 pixels of each phase of dx, backward weights 2 vectors x 5
+ * columns in chunks of 64 KiB (14 images of ~0.5 MB in 4 chunks, the last of two); the groups'
+ * 80 output and 64 input channels and 576 weight columns divide by few blocks; stride 2 with
+ * dilation 2, asymmetric pads and 2 groups. describe shows KV and CI only where those kernels
+ * run, so the check fails when an entry is ignored. */
 START_TEST(tuned_channel_vectors)
 {
-    const conv_case c = {"64>160 3x3 stride 2 dilation 2 groups 2 on 20x20, batch 16",
-                         {16, 64, 20, 20, 160, 3, 3, 2, 1, 2, 2, 2, 2, 2, 2, 2, 0, 0}};
-    static const char *const params[3] = {"ALGO=direct KV=3 CI=7 LX=2", "ALGO=direct",
+    const conv_case c = {"128>160 3x3 stride 2 dilation 2 groups 2 on 20x20, batch 14",
+                         {14, 128, 20, 20, 160, 3, 3, 2, 1, 2, 2, 2, 2, 2, 2, 2, 0, 0}};
+    static const char *const params[3] = {"ALGO=direct KV=3 CI=7 LX=2",
+                                          "ALGO=direct KV=1 CI=9 LX=5",
                                           "ALGO=direct KV=2 CI=5 LX=3 CHUNK=64"};
     char path[1300], text[1024], key[128], got[256], want[256];
     tuning_path(path, sizeof path);
     exact_key(&c.p, key, sizeof key);
     int len = snprintf(text, sizeof text, "# oclnn tuning file v2\n");
-    for (int pass = 0; pass < 3; pass += 2)
+    for (int pass = 0; pass < 3; pass++)
         len += snprintf(text + len, sizeof text - (size_t)len, "conv2d %s %s %s\n", pass_name[pass],
                         key, params[pass]);
     write_text(path, text);
     oclnn_context *ctx = new_ctx();
-    for (int pass = 0; pass < 3; pass += 2) {
+    for (int pass = 0; pass < 3; pass++) {
         describe(ctx, &c.p, (oclnn_conv_pass)pass, got, sizeof got);
         snprintf(want, sizeof want, "direct %s (tuned: exact shape)",
                  params[pass] + strlen("ALGO=direct "));
@@ -274,18 +276,18 @@ START_TEST(tuned_pixel_blocks_keep_the_flat_kernels)
 {
     const conv_case c = {"64>80 3x3 on 9x9, batch 2",
                          {2, 64, 9, 9, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}};
-    static const char *const params[3] = {"ALGO=direct KB=6 PX=1 LX=8", "ALGO=direct",
+    static const char *const params[3] = {"ALGO=direct KB=6 PX=1 LX=8", "ALGO=direct KB=8 LX=8",
                                           "ALGO=direct KBW=4 TS=3 LX=8 CHUNK=512"};
     char path[1300], text[1024], key[128], got[256], want[256];
     tuning_path(path, sizeof path);
     exact_key(&c.p, key, sizeof key);
     int len = snprintf(text, sizeof text, "# oclnn tuning file v2\n");
-    for (int pass = 0; pass < 3; pass += 2)
+    for (int pass = 0; pass < 3; pass++)
         len += snprintf(text + len, sizeof text - (size_t)len, "conv2d %s %s %s\n", pass_name[pass],
                         key, params[pass]);
     write_text(path, text);
     oclnn_context *ctx = new_ctx();
-    for (int pass = 0; pass < 3; pass += 2) {
+    for (int pass = 0; pass < 3; pass++) {
         describe(ctx, &c.p, (oclnn_conv_pass)pass, got, sizeof got);
         snprintf(want, sizeof want, "direct %s (tuned: exact shape)",
                  params[pass] + strlen("ALGO=direct "));
@@ -408,7 +410,7 @@ static const bad_entry bad_entries[] = {
     {"conv2d fwd " KEY " ALGO=direct\nconv2d fwd " KEY " ALGO=winograd", "given twice"},
     {"conv2d fwd " KEY " ALGO=direct RB=4", "RB does not apply to ALGO=direct"},
     {"conv2d bwd_weights " KEY " ALGO=direct KV=5", "KV=5 is not a number in [1, 4]"},
-    {"conv2d bwd_data " KEY " ALGO=direct CI=6", "CI does not apply to conv2d bwd_data"},
+    {"conv2d fwd " KEY " ALGO=depthwise CI=6", "CI does not apply to ALGO=depthwise"},
     {"conv2d fwd " KEY " ALGO=depthwise KB=4", "KB does not apply to ALGO=depthwise"},
     {"conv2d fwd " KEY " ALGO=depthwise RB=15", "RB=15 is not a number in [1, 14]"},
     {"conv2d fwd " KEY " ALGO=depthwise TILE=0", "TILE=0 is not a number in [1, 1024]"},

@@ -673,15 +673,15 @@ OCLNN_API oclnn_status oclnn_tune_info(const oclnn_context *ctx, const char **so
  * winograd; DIRECT: KB 1..16, PX 1..4 forward, KBW 1..16, TS 1..8, CHUNK in KiB for backward
  * weights, and for the kernels with channels in the vector lanes, which DIRECT runs where the
  * weights are many (>= 256 columns c, r, s and >= 64 output channels per group, backward data
- * >= 256 columns k, r, s and >= 64 input channels; forward and backward data on planes, or
- * phases of dx, of at most 14x14, backward weights from 32768 weights; by default on AVX-512
- * CPUs, elsewhere where an entry gives KV; an entry with KB, PX, KBW or TS and no KV keeps the
- * pixel-lane kernels) KV 1..4 vectors of 16 channels and CI 1..16 pixels (forward, backward
- * data) or weight columns per work-item, LX the work-group size; DEPTHWISE, forward and
- * backward data: RB 1..14 output rows
- * per work-item, TILE 1..1024 KiB of input rows a work-group keeps in local memory, at most
- * the device's). A tuned algorithm is taken by AUTO only where it applies and its
- * workspace fits the limit; a forced algorithm still runs with the tuned parameters.
+ * >= 256 columns k, r, s and >= 64 input channels; forward on planes of at most 14x14,
+ * backward data on phases of dx of at most 28x28, backward weights from 32768 weights; by
+ * default on AVX-512 CPUs, elsewhere where an entry gives KV; an entry with KB, PX, KBW or TS
+ * and no KV keeps the pixel-lane kernels) KV 1..4 vectors of 16 channels and CI 1..16 pixels
+ * (forward, backward data) or weight columns per work-item, LX the work-group size;
+ * DEPTHWISE, forward and backward data: RB 1..14 output rows per work-item, TILE 1..1024 KiB
+ * of input rows a work-group keeps in local memory, at most the device's). A tuned algorithm
+ * is taken by AUTO only where it applies and its workspace fits the limit; a forced algorithm
+ * still runs with the tuned parameters.
  */
 
 /* One convolution to tune. */

@@ -293,17 +293,19 @@ static bool forward_plan(const oclnn_context *ctx, const oclnn_conv_geom *g, ocl
 }
 
 /* Whether backward data runs conv2d_direct_bwd_data_kvec (input channels in the lanes) over the
- * flat kernel's padded copy of dy: as the forward's rule, with the phases of dx as its planes and
- * the gradient's channels and taps as its columns. Measured on POCL (2-core Intel AVX-512), both
- * kernels in one process, time of the new over the flat: at batch 32 ResNet-18's 256@14 0.69,
- * 512@7 0.66, stride-2 128>256@28 0.75 and 256>512@14 0.63, the 1x1 256>512@14 0.73 and
- * 128>256@28 0.96; at batch 1 512@7 0.54 and the stride-2 256>512@14 0.56; at batch 128 the
- * Fashion-MNIST ResNet's 128@7 0.74 and 64@14 0.84. */
+ * flat kernel's padded copy of dy: where the device enables it (t->kv) on phases of dx of at
+ * most 28x28 with 256 gradient columns (k, r, s) or more and 64 input channels or more per
+ * group. Measured on POCL (2-core Intel AVX-512), both kernels in one process, time of the new
+ * over the flat: at batch 32 ResNet-18's 128@28 0.76-0.79 (0.77 at batch 8), 256@14 0.69, 512@7
+ * 0.66, stride-2 128>256@28 0.75 and 256>512@14 0.63 (64>128@56, phases of 28x28, 0.99-1.01),
+ * the 1x1 256>512@14 0.73 and 128>256@28 0.96-1.03, ConvNeXt's 192>768@28 0.95; at batch 1
+ * 512@7 0.54 and the stride-2 256>512@14 0.56; at batch 128 the Fashion-MNIST ResNet's 128@7
+ * 0.74 and 64@14 0.84. On 56x56 (64@56) 1.08: the flat kernel's 16-pixel tiles are full there. */
 static bool use_kvec_backward_data(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
 {
     const long long phase = (long long)oclnn__div_up((size_t)g->h, (size_t)g->stride_h) *
                             (long long)oclnn__div_up((size_t)g->w, (size_t)g->stride_w);
-    return t->kv > 0 && phase <= 196 && (long long)g->kg * g->r * g->s >= 256 && g->cg >= 64;
+    return t->kv > 0 && phase <= 784 && (long long)g->kg * g->r * g->s >= 256 && g->cg >= 64;
 }
 
 /* Backward data's blocks and path: the channel-vector kernel or the flat kernel where they

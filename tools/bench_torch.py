@@ -3,11 +3,14 @@
 project's three models with PyTorch (and oclnn-train) on synthetic Fashion-MNIST-shaped data.
 
   bench_torch.py conv|layers|gemm [--oclnn build/tools/oclnn-bench] [--batch 32] [--threads N]
+                                  [--rounds R]
   bench_torch.py train --model lenet|resnet|convnext [--steps N] [--batch B] [--oclnn-train PATH]
 
 The entries (names and shapes) come from `oclnn-bench SUITE --list --json`, so both sides always
 run the same suite. ratio = torch ms / oclnn ms: 1.0 = oclnn as fast as PyTorch, 0.5 = half as
-fast. Run with Debian's Python (/usr/bin/python3: torch 1.13 + numpy).
+fast. With --rounds R the two sides take turns R times (PyTorch's suite, then oclnn-bench's) and
+each entry keeps its best (--min) or median round on each side, so a machine whose speed drifts
+over minutes is sampled alike by both. Run with Debian's Python (/usr/bin/python3: torch 1.13 + numpy).
 """
 import argparse
 import glob
@@ -70,6 +73,9 @@ def parse_args():
         s.add_argument("--filter", help="only entries whose name contains this")
         s.add_argument("--pass", dest="passes", default="all",
                        help="fwd, bwd_data, bwd_weights, bwd or all (comma-separated)")
+        s.add_argument("--rounds", type=positive_int, default=1,
+                       help="PyTorch's suite and oclnn-bench's take turns this many times; each "
+                            "entry keeps its fastest (--min) or median round per side (default 1)")
     t = sub.add_parser("train", help="train a model on synthetic data and report images/s")
     t.add_argument("--model", required=True, choices=("lenet", "resnet", "convnext"))
     t.add_argument("--steps", type=positive_int, default=20, help="timed steps (default 20)")
@@ -330,6 +336,32 @@ def run_oclnn(args, extra):
     return proc.returncode, out
 
 
+def torch_suite(args, torch, entries, passes):
+    """One PyTorch run of the suite: {(name, batch, pass): (ms, variant)}."""
+    builders = {"conv": torch_conv, "gemm": torch_gemm, "layers": torch_layer}
+    torch_ms = {}
+    for e in entries:
+        fns = builders[args.cmd](torch, e)
+        if fns is None:
+            print(f"bench_torch.py: no PyTorch version of op {e.get('op')} ({e['name']}): skipped",
+                  file=sys.stderr)
+            continue
+        for pname, fn in fns.items():
+            if not pass_wanted(pname, passes):
+                continue
+            if sys.stderr.isatty():
+                print(f"\r\033[K[torch] {e['name']} b{e.get('batch')} {pname}", end="",
+                      file=sys.stderr, flush=True)
+            variants = fn if isinstance(fn, dict) else {"": fn}
+            best = min((time_ms(f, args.repeat, args.min), label)
+                       for label, f in variants.items())
+            torch_ms[(e["name"], e.get("batch"), pname)] = best
+        del fns
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    return torch_ms
+
+
 def compare(args):
     if not (os.path.isfile(args.oclnn) and os.access(args.oclnn, os.X_OK)):
         fail(f"oclnn-bench not found at {args.oclnn}: build it (ninja -C build) or pass "
@@ -358,43 +390,39 @@ def compare(args):
     stat = "fastest" if args.min else "median"
     print(f"torch ms = {stat} of {args.repeat} repetitions after two untimed calls (forward "
           f"under no_grad; backward passes alone); oclnn ms likewise", flush=True)
-    builders = {"conv": torch_conv, "gemm": torch_gemm, "layers": torch_layer}
-    torch_ms = {}
-    for e in entries:
-        fns = builders[args.cmd](torch, e)
-        if fns is None:
-            print(f"bench_torch.py: no PyTorch version of op {e.get('op')} ({e['name']}): skipped",
-                  file=sys.stderr)
-            continue
-        for pname, fn in fns.items():
-            if not pass_wanted(pname, passes):
-                continue
-            if sys.stderr.isatty():
-                print(f"\r\033[K[torch] {e['name']} b{e.get('batch')} {pname}", end="",
-                      file=sys.stderr, flush=True)
-            variants = fn if isinstance(fn, dict) else {"": fn}
-            best = min((time_ms(f, args.repeat, args.min), label)
-                       for label, f in variants.items())
-            torch_ms[(e["name"], e.get("batch"), pname)] = best
-        del fns
-    if sys.stderr.isatty():
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
-
     extra = list(common)
     if args.cmd == "conv":
         extra += ["--algo", "auto"]
     if args.cmd != "gemm":
         extra += ["--pass", args.passes]
-    rc, results = run_oclnn(args, extra)
-    oclnn = {(r["name"], r.get("batch"), r.get("pass")): r for r in results
-             if r.get("suite") == args.cmd and r.get("pass")}
-    device = next((r["device"] for r in results if r.get("device")), "(no device)")
-    if rc != 0:
-        print(f"note: oclnn-bench exited with status {rc}: some measurements failed",
-              file=sys.stderr)
+    torch_rounds, oclnn_rounds = [], []
+    device = "(no device)"
+    for rnd in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {rnd + 1} of {args.rounds}", file=sys.stderr, flush=True)
+        torch_rounds.append(torch_suite(args, torch, entries, passes))
+        rc, results = run_oclnn(args, extra)
+        oclnn_rounds.append({(r["name"], r.get("batch"), r.get("pass")): r for r in results
+                             if r.get("suite") == args.cmd and r.get("pass")})
+        device = next((r["device"] for r in results if r.get("device")), device)
+        if rc != 0:
+            print(f"note: oclnn-bench exited with status {rc}: some measurements failed",
+                  file=sys.stderr)
+
+    def pick(values, key):
+        """The fastest (--min) or the median (the lower of two) of one entry's rounds."""
+        values = sorted(values, key=key)
+        return values[0] if args.min else values[(len(values) - 1) // 2]
+
+    torch_ms = {k: pick([t[k] for t in torch_rounds], lambda v: v[0]) for k in torch_rounds[0]}
+    oclnn = {}
+    for k in oclnn_rounds[0]:
+        ok = [o[k] for o in oclnn_rounds if k in o and o[k].get("status") == "ok"]
+        oclnn[k] = pick(ok, lambda r: r["ms"]) if ok else oclnn_rounds[0][k]
 
     print(f"oclnn on {device}; ratio = torch ms / oclnn ms (1.0 = as fast as PyTorch, "
-          "0.5 = half as fast)\n")
+          "0.5 = half as fast)" + (f"; {stat} of {args.rounds} rounds per side"
+                                   if args.rounds > 1 else "") + "\n")
     print(f"{'name':26} {'batch':>5}  {'pass':11} {'torch ms':>10} {'oclnn ms':>10} "
           f"{'ratio':>7}  notes (oclnn: algorithm AUTO chose)")
     ratios = {}

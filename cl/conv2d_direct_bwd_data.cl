@@ -21,6 +21,7 @@
 #if KV < 1 || KV > 4 || CI < 1 || CI > 16
 #error "KV must be in 1..4 and CI in 1..16"
 #endif
+#include "conv_kvec.h"
 
 /* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
  * (zero past the group's channels): the KB input channels of a tap are adjacent.
@@ -234,18 +235,10 @@ __kernel void conv2d_direct_bwd_data_kvec(__global const float *dyp, const int d
         return;
     const int cb = job % cbs, g = job / cbs % G, n = job / (cbs * G);
     const int q0 = blk * CI;
-    int po[CI]; /* where pixel j reads in a padded plane (the last pixel for those past the end) */
-#pragma unroll
-    for (int j = 0; j < CI; j++) {
-        const int q = min(q0 + j, npix - 1);
-        po[j] = q / WB * WP + q % WB;
-    }
+    int po[CI];
+    kvec_positions(po, q0, npix, WB, WP);
     float16 acc[KV][CI];
-#pragma unroll
-    for (int v = 0; v < KV; v++)
-#pragma unroll
-        for (int j = 0; j < CI; j++)
-            acc[v][j] = (float16)(0.0f);
+    kvec_zero(acc);
     const size_t plane = (size_t)HP * WP;
     __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane;
     __global const float *wk = wt + wt_off + (size_t)(g * cbs + cb) * R * S * KG * 16 * KV;
@@ -257,21 +250,8 @@ __kernel void conv2d_direct_bwd_data_kvec(__global const float *dyp, const int d
             const int v = B + PL - s * DW;
             if (v % SW != 0)
                 continue;
-            __global const float *d = dn + (u / SH + PU) * WP + v / SW + PLD;
-            __global const float *wq = wk + (size_t)(r * S + s) * KG * 16 * KV;
-            for (int kk = 0; kk < KG; kk++, d += plane, wq += 16 * KV) {
-                float16 wv[KV];
-#pragma unroll
-                for (int e = 0; e < KV; e++)
-                    wv[e] = vload16(e, wq);
-#pragma unroll
-                for (int j = 0; j < CI; j++) {
-                    const float16 dv = (float16)(d[po[j]]);
-#pragma unroll
-                    for (int e = 0; e < KV; e++)
-                        acc[e][j] = fma(dv, wv[e], acc[e][j]);
-                }
-            }
+            kvec_accumulate(acc, dn + (u / SH + PU) * WP + v / SW + PLD, po,
+                            wk + (size_t)(r * S + s) * KG * 16 * KV, KG, plane);
         }
     }
 #pragma unroll

@@ -29,6 +29,7 @@
 #if KV < 1 || KV > 4 || CI < 1 || CI > 16
 #error "KV must be in 1..4 and CI in 1..16"
 #endif
+#include "conv_kvec.h"
 
 /* Weights packed for the forward kernel: wp[g][kb][c][r][s][KB] = w[g*KG + kb*KB + j][c][r][s]
  * (zero past the group's channels), so the KB weights a work-item needs at each tap are
@@ -272,18 +273,10 @@ __kernel void conv2d_direct_fwd_kvec(__global const float *xp, const int xp_off,
         return;
     const int kb = job % kbs, g = job / kbs % G, n = job / (kbs * G);
     const int q0 = blk * CI;
-    int po[CI]; /* where pixel j sits in a phase plane (the last pixel for those past the end) */
-#pragma unroll
-    for (int j = 0; j < CI; j++) {
-        const int q = min(q0 + j, ohw - 1);
-        po[j] = q / OW * WP + q % OW;
-    }
+    int po[CI];
+    kvec_positions(po, q0, ohw, OW, WP);
     float16 acc[KV][CI];
-#pragma unroll
-    for (int v = 0; v < KV; v++)
-#pragma unroll
-        for (int j = 0; j < CI; j++)
-            acc[v][j] = (float16)(0.0f);
+    kvec_zero(acc);
     const size_t xplane = (size_t)SH * SW * HP * WP;
     __global const float *xn = xp + xp_off + ((size_t)n * C + g * CG) * xplane;
     __global const float *wq = wt + wt_off + (size_t)(g * kbs + kb) * R * S * CG * 16 * KV;
@@ -291,21 +284,10 @@ __kernel void conv2d_direct_fwd_kvec(__global const float *xp, const int xp_off,
         const int rr = r * DH;
         for (int s = 0; s < S; s++) {
             const int ss = s * DW;
-            __global const float *xs =
-                xn + ((rr % SH) * SW + ss % SW) * HP * WP + (rr / SH) * WP + ss / SW;
-            for (int c = 0; c < CG; c++, xs += xplane, wq += 16 * KV) {
-                float16 wv[KV];
-#pragma unroll
-                for (int v = 0; v < KV; v++)
-                    wv[v] = vload16(v, wq);
-#pragma unroll
-                for (int j = 0; j < CI; j++) {
-                    const float16 xv = (float16)(xs[po[j]]);
-#pragma unroll
-                    for (int v = 0; v < KV; v++)
-                        acc[v][j] = fma(xv, wv[v], acc[v][j]);
-                }
-            }
+            kvec_accumulate(acc,
+                            xn + ((rr % SH) * SW + ss % SW) * HP * WP + (rr / SH) * WP + ss / SW,
+                            po, wq, CG, xplane);
+            wq += (size_t)CG * 16 * KV;
         }
     }
 #pragma unroll

@@ -235,6 +235,30 @@ START_TEST(tuned_parameters_compute_correctly)
 }
 END_TEST
 
+/* Writes DIRECT entries params[pass] ("ALGO=direct ...") for c's exact shape, then checks that
+ * describe reports exactly them for every pass and that the passes compute correctly. */
+static void check_direct_entries(const conv_case *c, const char *const params[3])
+{
+    char path[1300], text[1024], key[128], got[256], want[256];
+    tuning_path(path, sizeof path);
+    exact_key(&c->p, key, sizeof key);
+    int len = snprintf(text, sizeof text, "# oclnn tuning file v2\n");
+    for (int pass = 0; pass < 3; pass++)
+        len += snprintf(text + len, sizeof text - (size_t)len, "conv2d %s %s %s\n", pass_name[pass],
+                        key, params[pass]);
+    write_text(path, text);
+    oclnn_context *ctx = new_ctx();
+    for (int pass = 0; pass < 3; pass++) {
+        describe(ctx, &c->p, (oclnn_conv_pass)pass, got, sizeof got);
+        snprintf(want, sizeof want, "direct %s (tuned: exact shape)",
+                 params[pass] + strlen("ALGO=direct "));
+        ck_assert_msg(strcmp(got, want) == 0, "%s: \"%s\", expected \"%s\"", pass_name[pass], got,
+                      want);
+    }
+    check_passes(ctx, c);
+    oclnn_context_destroy(ctx);
+}
+
 /* DIRECT's channel-vector kernels from tuning entries, on any device (the defaults give them to
  * AVX-512 CPUs only): forward 3 vectors x 7 pixels (a last block of 2 of the 100 output
  * pixels), backward data 1 vector x 9 pixels of each phase of dx, backward weights 2 vectors x 5
@@ -249,24 +273,7 @@ START_TEST(tuned_channel_vectors)
     static const char *const params[3] = {"ALGO=direct KV=3 CI=7 LX=2",
                                           "ALGO=direct KV=1 CI=9 LX=5",
                                           "ALGO=direct KV=2 CI=5 LX=3 CHUNK=64"};
-    char path[1300], text[1024], key[128], got[256], want[256];
-    tuning_path(path, sizeof path);
-    exact_key(&c.p, key, sizeof key);
-    int len = snprintf(text, sizeof text, "# oclnn tuning file v2\n");
-    for (int pass = 0; pass < 3; pass++)
-        len += snprintf(text + len, sizeof text - (size_t)len, "conv2d %s %s %s\n", pass_name[pass],
-                        key, params[pass]);
-    write_text(path, text);
-    oclnn_context *ctx = new_ctx();
-    for (int pass = 0; pass < 3; pass++) {
-        describe(ctx, &c.p, (oclnn_conv_pass)pass, got, sizeof got);
-        snprintf(want, sizeof want, "direct %s (tuned: exact shape)",
-                 params[pass] + strlen("ALGO=direct "));
-        ck_assert_msg(strcmp(got, want) == 0, "%s: \"%s\", expected \"%s\"", pass_name[pass], got,
-                      want);
-    }
-    check_passes(ctx, &c);
-    oclnn_context_destroy(ctx);
+    check_direct_entries(&c, params);
 }
 END_TEST
 
@@ -278,24 +285,7 @@ START_TEST(tuned_pixel_blocks_keep_the_flat_kernels)
                          {2, 64, 9, 9, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}};
     static const char *const params[3] = {"ALGO=direct KB=6 PX=1 LX=8", "ALGO=direct KB=8 LX=8",
                                           "ALGO=direct KBW=4 TS=3 LX=8 CHUNK=512"};
-    char path[1300], text[1024], key[128], got[256], want[256];
-    tuning_path(path, sizeof path);
-    exact_key(&c.p, key, sizeof key);
-    int len = snprintf(text, sizeof text, "# oclnn tuning file v2\n");
-    for (int pass = 0; pass < 3; pass++)
-        len += snprintf(text + len, sizeof text - (size_t)len, "conv2d %s %s %s\n", pass_name[pass],
-                        key, params[pass]);
-    write_text(path, text);
-    oclnn_context *ctx = new_ctx();
-    for (int pass = 0; pass < 3; pass++) {
-        describe(ctx, &c.p, (oclnn_conv_pass)pass, got, sizeof got);
-        snprintf(want, sizeof want, "direct %s (tuned: exact shape)",
-                 params[pass] + strlen("ALGO=direct "));
-        ck_assert_msg(strcmp(got, want) == 0, "%s: \"%s\", expected \"%s\"", pass_name[pass], got,
-                      want);
-    }
-    check_passes(ctx, &c);
-    oclnn_context_destroy(ctx);
+    check_direct_entries(&c, params);
 }
 END_TEST
 

@@ -1,7 +1,9 @@
 /* conv_direct.c - the DIRECT convolution algorithm (cl/conv2d_direct_*.cl): forward with the fused
  * epilogue, backward data and backward weights for any descriptor (the workspace holds the
- * repacked weights and the zero-padded copies the flat kernels read). Also the bias gradient
- * every algorithm shares (cl/conv_epilogue.cl). */
+ * repacked weights and the zero-padded copies the flat kernels read), each pass by the row
+ * kernel, the flat kernel (pixels in the vector lanes) or, where the weights are many and the
+ * planes small, the channel-vector kernel (channels in the lanes). Also the bias gradient every
+ * algorithm shares (cl/conv_epilogue.cl). */
 #include "conv_algos.h"
 #include "tune.h"
 
@@ -224,7 +226,14 @@ static bool use_flat_wgrad(const oclnn_context *ctx, const oclnn_conv_tuning *t,
     const int extra = (int)oclnn__div_up(16 + (size_t)reach, (size_t)wp);
     const long long xrows = (long long)g->n * g->c * g->stride_h * g->stride_w * hpx + extra;
     const long long dyrows = (long long)g->n * g->k * g->oh + extra;
-    p->kp = use_kvec(t, g) ? (int)oclnn__div_up((size_t)g->k + 16 * (size_t)t->kv - 1, 16) * 16 : 0;
+    /* dy's rows of channels for the channel-vector kernel: as far as the last group's last
+     * block of 16 * kv reads (zeros past K), in an odd number of 16-float vectors: with rows a
+     * power-of-two multiple of 64 bytes apart the pixels' rows share a few cache sets (rows of
+     * 512 channels took 2.2-2.6x as long as rows of 576 on ResNet-18's 512-channel layers). */
+    const size_t block = 16 * (size_t)t->kv;
+    const size_t vectors = oclnn__div_up(
+        (size_t)(g->groups - 1) * g->kg + oclnn__div_up((size_t)g->kg, block) * block, 16);
+    p->kp = use_kvec(t, g) ? (int)((vectors | 1) * 16) : 0;
     const long long dyfloats = p->kp ? (long long)g->n * g->oh * g->ow * p->kp : dyrows * wp;
     const long long floats = xrows * wp + dyfloats;
     if (floats > INT_MAX || (size_t)floats * sizeof(float) > ctx->workspace_limit)

@@ -352,12 +352,12 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             a = OCLNN_CONV_WINOGRAD;
         const int min_ch = plane <= 16 ? 256 : 512;
         /* DIRECT's channel-vector kernels beat it, the forward but on 4x4 planes of >= 1024
-         * channels. */
-        const bool kvec_wins =
-            direct_kvec(ctx, g, pass) &&
-            !(pass == OCLNN_CONV_FORWARD && plane <= 16 && g->kg >= 1024 && g->cg >= 1024);
+         * channels (asked last: it plans DIRECT's pass). */
+        const bool wide_4x4 =
+            pass == OCLNN_CONV_FORWARD && plane <= 16 && g->kg >= 1024 && g->cg >= 1024;
         if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&
-            g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 && !kvec_wins &&
+            g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 &&
+            (wide_4x4 || !direct_kvec(ctx, g, pass)) &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
     }

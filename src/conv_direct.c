@@ -9,7 +9,6 @@
 
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #define MAX_ARGS 40
 
@@ -263,6 +262,24 @@ static size_t wgrad_items(const oclnn_conv_tuning *t, const oclnn_conv_geom *g)
     return (size_t)g->cg * g->r * oclnn__div_up((size_t)g->s, (size_t)t->ts);
 }
 
+/* The flat path with the blocks of f where it fits: then *t becomes f. */
+static bool flat_with(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass,
+                      oclnn_conv_tuning f, oclnn_conv_tuning *t, size_t *bytes)
+{
+    if (!use_flat(ctx, &f, g, pass, bytes))
+        return false;
+    *t = f;
+    return true;
+}
+
+/* t with the channel-vector kernels' blocks (their packed weights come in blocks of 16 * kv). */
+static oclnn_conv_tuning kvec_blocks(const oclnn_conv_tuning *t)
+{
+    oclnn_conv_tuning f = *t;
+    f.kb = 16 * t->kv, f.kvec = true;
+    return f;
+}
+
 /* Whether the forward runs conv2d_direct_fwd_kvec (output channels in the lanes) over the flat
  * kernel's padded copy: where the device enables it (t->kv) on planes of at most 14x14 with 256
  * weight columns (c, r, s) or more and 64 channels or more per group, where the flat kernel's
@@ -285,19 +302,11 @@ static bool forward_plan(const oclnn_context *ctx, const oclnn_conv_geom *g, ocl
 {
     *t = oclnn__conv_tuning(ctx, g, OCLNN_CONV_FORWARD);
     oclnn_conv_tuning f = *t;
-    if (use_kvec_forward(t, g)) {
-        f.kb = 16 * t->kv, f.kvec = true;
-        if (use_flat(ctx, &f, g, OCLNN_CONV_FORWARD, bytes)) {
-            *t = f;
-            return true;
-        }
-        f = *t;
-    }
     f.kb = t->kb_flat, f.px = t->px_flat;
-    if (use_flat(ctx, &f, g, OCLNN_CONV_FORWARD, bytes)) {
-        *t = f;
+    if ((use_kvec_forward(t, g) &&
+         flat_with(ctx, g, OCLNN_CONV_FORWARD, kvec_blocks(t), t, bytes)) ||
+        flat_with(ctx, g, OCLNN_CONV_FORWARD, f, t, bytes))
         return true;
-    }
     return use_flat(ctx, t, g, OCLNN_CONV_FORWARD, bytes);
 }
 
@@ -323,14 +332,9 @@ static bool backward_data_plan(const oclnn_context *ctx, const oclnn_conv_geom *
                                oclnn_conv_tuning *t, size_t *bytes)
 {
     *t = oclnn__conv_tuning(ctx, g, OCLNN_CONV_BACKWARD_DATA);
-    if (use_kvec_backward_data(t, g)) {
-        oclnn_conv_tuning f = *t;
-        f.kb = 16 * t->kv, f.kvec = true;
-        if (use_flat(ctx, &f, g, OCLNN_CONV_BACKWARD_DATA, bytes)) {
-            *t = f;
-            return true;
-        }
-    }
+    if (use_kvec_backward_data(t, g) &&
+        flat_with(ctx, g, OCLNN_CONV_BACKWARD_DATA, kvec_blocks(t), t, bytes))
+        return true;
     return use_flat(ctx, t, g, OCLNN_CONV_BACKWARD_DATA, bytes);
 }
 

@@ -87,16 +87,13 @@ static const space_dim xgemm_space[16] = {
     {3, {4, 8, 16}, -1},               /* VWM */
     {4, {2, 4, 8, 16}, -1},            /* VWN */
 };
-/* GEMMK=1 is CLBlast's 2-D register tiling kernel (KREG values of k per register load). */
+/* GEMMK=1 is CLBlast's 2-D register tiling kernel (KREG values of k per register load); its
+ * tiles are square (NWG = MWG, see xgemm_valid). */
 static const space_dim xgemm_k1_space[16] = {
-    {1, {1}, -1},          {4, {2, 4, 8, 16}, -1},
-    {1, {1}, -1},          {1, {1}, -1},
-    {1, {0}, 5},           {3, {1, 2, 4}, -1},
-    {3, {16, 32, 64}, -1}, {1, {0}, 8},
-    {3, {1, 2, 4}, -1},    {4, {8, 16, 24, 32}, -1},
-    {1, {0}, -1},          {1, {0}, -1},
-    {1, {0}, -1},          {1, {0}, -1},
-    {2, {8, 16}, -1},      {3, {2, 4, 8}, -1},
+    {1, {1}, -1},       {4, {2, 4, 8, 16}, -1}, {1, {1}, -1}, {1, {1}, -1},       {1, {0}, 5},
+    {3, {1, 2, 4}, -1}, {3, {16, 32, 64}, -1},  {1, {0}, 8},  {3, {1, 2, 4}, -1}, {1, {0}, 6},
+    {1, {0}, -1},       {1, {0}, -1},           {1, {0}, -1}, {1, {0}, -1},       {2, {8, 16}, -1},
+    {3, {2, 4, 8}, -1},
 };
 static const space_dim direct_space[10] = {
     {3, {2, 8, 16}, -1},    /* KWID */

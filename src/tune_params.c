@@ -110,6 +110,11 @@ static bool xgemm_valid(const size_t *v, const oclnn_device_info *info, char *wh
                 why, why_size,
                 "GEMMK 1 needs SA = SB = 0, MDIMA = MDIMC, NDIMB = NDIMC, KWG = KWI = 1");
         MULT(kreg, vwn, "KREG", "VWN");
+        /* For GEMMK 1 CLBlast 1.5's indirect path pads m to NWG and n to MWG but launches its
+         * grid as if the tiles were MWG x NWG: with MWG != NWG the kernel reads and writes past
+         * its buffers (on POCL: wrong results, heap corruption or a segfault). */
+        if (mwg != nwg)
+            return oclnn__tune_why(why, why_size, "GEMMK 1 needs MWG %zu = NWG %zu", mwg, nwg);
     }
     if (mdimc * ndimc > info->max_work_group_size)
         return oclnn__tune_why(why, why_size,

@@ -408,6 +408,10 @@ static const bad_file bad_files[] = {
     {"# oclnn tuning file v1\nXgemm GEMMK=0 KREG=1 KWG=32 KWI=2 MDIMA=8 MDIMC=8 MWG=48 NDIMB=8 "
      "NDIMC=8 NWG=64 SA=0 SB=0 STRM=0 STRN=0 VWM=4 VWN=8\n",
      "line 2: MWG 48 is not a multiple of MDIMC*VWM 32"},
+    /* CLBlast's GEMMK=1 path with MWG != NWG runs past its buffers (it crashed oclnn-tune). */
+    {"# oclnn tuning file v1\nXgemm GEMMK=1 KREG=16 KWG=1 KWI=1 MDIMA=2 MDIMC=2 MWG=16 NDIMB=1 "
+     "NDIMC=1 NWG=32 SA=0 SB=0 STRM=0 STRN=0 VWM=8 VWN=8\n",
+     "line 2: GEMMK 1 needs MWG 16 = NWG 32"},
 };
 
 START_TEST(malformed_tuning_file_is_ignored)

@@ -205,6 +205,22 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
         }
         return;
     }
+    if (ow0 + 16 * PX <= WP && oh0 < OH) { /* one row ending in padding columns: runs */
+        const int npix = OW - ow0;
+#pragma unroll
+        for (int j = 0; j < KB; j++) {
+            if (kb * KB + j >= KG)
+                continue; /* past the group's channels */
+            const float bias = has_b ? b[b_off + k0 + j] : 0.0f;
+            const size_t o = ((size_t)n * K + k0 + j) * OH * OW + oh0 * OW + ow0;
+#pragma unroll
+            for (int v = 0; v < PX; v++)
+                if (npix > 16 * v)
+                    conv_epilogue_store(y + y_off + o + 16 * v, npix - 16 * v, acc[j][v], bias,
+                                        z + z_off + o + 16 * v, has_z, act, res_before);
+        }
+        return;
+    }
     int dst[16 * PX]; /* offset of each lane in an output plane, -1 for dropped lanes */
     for (int i = 0, oh = oh0, ow = ow0; i < 16 * PX; i++) {
         dst[i] = (oh < OH && ow < OW) ? oh * OW + ow : -1;

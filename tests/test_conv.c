@@ -86,6 +86,11 @@ static const shape shapes[] = {
      * groups of 72 input channels (vectors past them) at stride 3 with asymmetric pads. */
     {"channel vectors s2 5x5 128->96 9x10", 2, 128, 9, 10, 96, 5, 5, 2, 2, 2, 1, 2, 2, 1, 1, 1},
     {"channel vectors s3 groups 2 of 72", 1, 144, 11, 13, 64, 3, 3, 1, 0, 2, 1, 3, 3, 1, 1, 2},
+    /* DIRECT's flat forward with rows of the padded copy grown to a whole number of pixel
+     * tiles (rows of 31 -> 32): tiles that end in the padding columns of one row, at stride 1
+     * and 2. */
+    {"tile rows 3x3 p1 2->5 9x29", 2, 2, 9, 29, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"tile rows 3x3 s2 p1 3->4 5x59", 1, 3, 5, 59, 4, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
     /* Backward data by phases of dx: an image narrower than the stride (phases with no
      * pixels), a 2x2 kernel at stride 3 (phases no tap reaches), pads larger than the stride. */
     {"phases 2x1 image stride 3", 2, 16, 2, 1, 16, 1, 1, 0, 0, 0, 0, 3, 3, 1, 1, 1},
@@ -379,9 +384,9 @@ START_TEST(large_gemm_1x1)
 END_TEST
 
 /* Fused epilogue: bias or not, each activation, residual after and before the activation. */
-static const char *epilogue_shapes[] = {"odd non-square 9x23", "groups 2",
-                                        "ResNet-18 1x1 s2 projection",
-                                        "channel vectors s2 dilation 2 groups 2 of 80"};
+static const char *epilogue_shapes[] = {
+    "odd non-square 9x23", "groups 2", "ResNet-18 1x1 s2 projection",
+    "channel vectors s2 dilation 2 groups 2 of 80", "tile rows 3x3 p1 2->5 9x29"};
 
 START_TEST(fused_epilogue)
 {

@@ -13,27 +13,24 @@
 #define MAX_ARGS 40
 
 /* The kernel `name` of the pass's file (cl/conv2d_direct_fwd.cl, _bwd_data.cl,
- * _bwd_weights.cl), built with the blocks of t that file reads: a pass tuned to other blocks
- * never rebuilds the others. */
+ * _bwd_weights.cl), built with the blocks that file's kernels of the family in use read (kvec:
+ * the channel-vector kernels, KV and CI; else the pixel-lane kernels' blocks): a pass tuned to
+ * other blocks of one family never rebuilds the other's program. */
 static oclnn_status direct_kernel(oclnn_context *ctx, oclnn_conv_pass pass, const char *name,
-                                  const oclnn_conv_tuning *t, cl_kernel *k)
+                                  const oclnn_conv_tuning *t, bool kvec, cl_kernel *k)
 {
     char options[64];
-    const char *file;
-    if (pass != OCLNN_CONV_BACKWARD_WEIGHTS && t->kvec) {
-        file = pass == OCLNN_CONV_FORWARD ? "conv2d_direct_fwd.cl" : "conv2d_direct_bwd_data.cl";
+    const char *file = pass == OCLNN_CONV_FORWARD         ? "conv2d_direct_fwd.cl"
+                       : pass == OCLNN_CONV_BACKWARD_DATA ? "conv2d_direct_bwd_data.cl"
+                                                          : "conv2d_direct_bwd_weights.cl";
+    if (kvec)
         snprintf(options, sizeof options, "-DKV=%d -DCI=%d", t->kv, t->ci);
-    } else if (pass == OCLNN_CONV_FORWARD) {
-        file = "conv2d_direct_fwd.cl";
+    else if (pass == OCLNN_CONV_FORWARD)
         snprintf(options, sizeof options, "-DKB=%d -DPX=%d", t->kb, t->px);
-    } else if (pass == OCLNN_CONV_BACKWARD_DATA) {
-        file = "conv2d_direct_bwd_data.cl";
+    else if (pass == OCLNN_CONV_BACKWARD_DATA)
         snprintf(options, sizeof options, "-DKB=%d", t->kb);
-    } else {
-        file = "conv2d_direct_bwd_weights.cl";
-        snprintf(options, sizeof options, "-DKBW=%d -DTS=%d -DTC=%d -DKV=%d -DCI=%d", t->kbw, t->ts,
-                 t->tc, t->kv ? t->kv : 1, t->ci ? t->ci : 1);
-    }
+    else
+        snprintf(options, sizeof options, "-DKBW=%d -DTS=%d -DTC=%d", t->kbw, t->ts, t->tc);
     return oclnn__kernel(ctx, file, options, name, k);
 }
 
@@ -550,13 +547,13 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
                               : flat  ? "conv2d_direct_bwd_data_flat"
                                       : "conv2d_direct_bwd_data");
     cl_kernel kpack;
-    oclnn_status s = direct_kernel(ctx, pass, name, t, k);
+    oclnn_status s = direct_kernel(ctx, pass, name, t, t->kvec, k);
     if (s == OCLNN_SUCCESS)
         s = direct_kernel(
             ctx, pass,
             fwd ? (t->kvec ? "conv2d_direct_pack_weights_kvec" : "conv2d_direct_pack_weights")
                 : (t->kvec ? "conv2d_direct_pack_weights_t_kvec" : "conv2d_direct_pack_weights_t"),
-            t, &kpack);
+            t, t->kvec, &kpack);
     if (s == OCLNN_SUCCESS && flat) /* x at any stride forward, dy backward */
         s = fwd ? pad_kernel(ctx, g, kpad)
                 : oclnn__kernel(ctx, "conv2d_depthwise_pad.cl", NULL, "dw_pad", kpad);
@@ -654,16 +651,18 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     const char *op = "conv2d_backward_weights";
     cl_kernel k, kpad, ksum = NULL, kdy = NULL;
     cl_mem ws;
+    const bool kvec = p->kp != 0;
     oclnn_status s = direct_kernel(
         ctx, OCLNN_CONV_BACKWARD_WEIGHTS,
-        p->kp ? "conv2d_direct_bwd_weights_kvec" : "conv2d_direct_bwd_weights_flat", t, &k);
+        kvec ? "conv2d_direct_bwd_weights_kvec" : "conv2d_direct_bwd_weights_flat", t, kvec, &k);
     if (s == OCLNN_SUCCESS)
         s = pad_kernel(ctx, g, &kpad);
     if (s == OCLNN_SUCCESS && p->kp)
         s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_dy_channels_last", t,
-                          &kdy);
+                          kvec, &kdy);
     if (s == OCLNN_SUCCESS && p->nchunks > 1)
-        s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_sum_chunks", t, &ksum);
+        s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_sum_chunks", t, kvec,
+                          &ksum);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, p->bytes, op, &ws);
     if (s != OCLNN_SUCCESS)
@@ -741,7 +740,8 @@ oclnn_status oclnn__conv_direct_backward_weights(oclnn_context *ctx, const oclnn
     if (use_flat_wgrad(ctx, &t, g, &p)) {
         s = flat_backward_weights(ctx, g, &t, &p, x, dy, dw, acc);
     } else {
-        s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_bwd_weights", &t, &k);
+        s = direct_kernel(ctx, OCLNN_CONV_BACKWARD_WEIGHTS, "conv2d_direct_bwd_weights", &t, false,
+                          &k);
         if (s != OCLNN_SUCCESS)
             return s;
         int x_off = (int)x->offset, dy_off = (int)dy->offset, dw_off = (int)dw->offset;

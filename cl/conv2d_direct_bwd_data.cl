@@ -12,15 +12,6 @@
 #if KB < 1 || KB > 16
 #error "KB must be in 1..16"
 #endif
-#ifndef KV
-#define KV 4
-#endif
-#ifndef CI
-#define CI 6
-#endif
-#if KV < 1 || KV > 4 || CI < 1 || CI > 16
-#error "KV must be in 1..4 and CI in 1..16"
-#endif
 #include "conv_kvec.h"
 
 /* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]

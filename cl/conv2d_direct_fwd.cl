@@ -20,15 +20,6 @@
 #if PX < 1 || PX > 4
 #error "PX must be in 1..4"
 #endif
-#ifndef KV
-#define KV 4
-#endif
-#ifndef CI
-#define CI 6
-#endif
-#if KV < 1 || KV > 4 || CI < 1 || CI > 16
-#error "KV must be in 1..4 and CI in 1..16"
-#endif
 #include "conv_kvec.h"
 
 /* Weights packed for the forward kernel: wp[g][kb][c][r][s][KB] = w[g*KG + kb*KB + j][c][r][s]

@@ -1,9 +1,19 @@
 /* conv_kvec.h - the block DIRECT's channel-vector kernels share (conv2d_direct_fwd_kvec,
  * conv2d_direct_bwd_data_kvec): KV float16 vectors of channels (the lanes) x CI pixels of one
  * plane, fed by KV weight vectors and CI broadcast input values per input channel: KV + CI loads
- * for KV * CI FMAs. The including file defines and checks KV and CI. */
+ * for KV * CI FMAs (KV 1..4, CI 1..16; defaults 4 and 6, the AVX-512 blocks). */
 #ifndef OCLNN_CONV_KVEC_H
 #define OCLNN_CONV_KVEC_H
+
+#ifndef KV
+#define KV 4
+#endif
+#ifndef CI
+#define CI 6
+#endif
+#if KV < 1 || KV > 4 || CI < 1 || CI > 16
+#error "KV must be in 1..4 and CI in 1..16"
+#endif
 
 #define KVEC_INLINE static inline __attribute__((always_inline))
 

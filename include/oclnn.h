@@ -591,7 +591,8 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
  * "Xgemm GEMMK=0 KREG=1 KWG=32 ...", "XgemmDirect ...", "GemmRoutine
  * XGEMM_MIN_INDIRECT_SIZE=...", and the convolution entries ("conv2d ...", see Convolution
  * tuning). Every parameter of a kernel must be given once; values are checked against CLBlast's
- * constraints. A file with any malformed line is ignored as a whole. Each tuner rewrites the
+ * constraints (and GEMMK=1 against MWG != NWG, which CLBlast 1.5's GEMM runs past its buffers
+ * with). A file with any malformed line is ignored as a whole. Each tuner rewrites the
  * file with its own results and keeps the other's lines.
  */
 typedef enum oclnn_tune_mode {

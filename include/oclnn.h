@@ -630,8 +630,9 @@ OCLNN_API oclnn_status oclnn_tune_gemm_shapes(const oclnn_gemm_shape **shapes, s
 
 typedef struct oclnn_tune_result {
     oclnn_gemm_shape shape;
-    double before_gflops; /* with the parameters in use when the call started */
-    double after_gflops;  /* with the winner */
+    double before_gflops; /* with the parameters in use when the call started (timed in
+                             turns with the winner where the two differ) */
+    double after_gflops;  /* with the winner (the set before where it was not faster) */
     int direct;           /* 1 when the winner runs this class with XgemmDirect */
     size_t temp_bytes;    /* temporary device memory for one GEMM of the class with the
                              winner: CLBlast's buffer for the padded / transposed operand copies
@@ -641,8 +642,10 @@ typedef struct oclnn_tune_result {
 
 /* Tunes the context's device: times candidates on every shape class (each result is checked
  * against a host reference before it is timed; a candidate that fails the check is dropped),
- * applies the winner to the device and, with write_file and a cache directory, writes the
- * tuning file. Progress lines go to `progress` (may be NULL). Fills up to `capacity` results
+ * times the winner and the set in use before in turns on every class and keeps the winner only
+ * if its geometric mean is higher (before_gflops and after_gflops come from those turns),
+ * applies it to the device and, with write_file and a cache directory, writes the tuning
+ * file. Progress lines go to `progress` (may be NULL). Fills up to `capacity` results
  * (one per shape class; results may be NULL when capacity is 0) and sets *count (may be NULL).
  * Errors: OCLNN_INVALID_ARGUMENT (bad desc or shapes), OCLNN_IO_ERROR (file not written; the
  * winner is still applied), OpenCL errors. */

@@ -182,22 +182,10 @@ __kernel void conv2d_direct_fwd_flat(__global const float *xp, const int xp_off,
     }
     /* The tile's lanes p0 + i sit in output row oh0 from column ow0 on, wrapping every WP. */
     const int oh0 = p0 / WP, ow0 = p0 - oh0 * WP;
-    if (ow0 + 16 * PX <= OW) { /* all in one output row (the usual case): vector stores */
-#pragma unroll
-        for (int j = 0; j < KB; j++) {
-            if (kb * KB + j >= KG)
-                continue; /* past the group's channels */
-            const float bias = has_b ? b[b_off + k0 + j] : 0.0f;
-            const size_t o = ((size_t)n * K + k0 + j) * OH * OW + oh0 * OW + ow0;
-#pragma unroll
-            for (int v = 0; v < PX; v++)
-                conv_epilogue_store(y + y_off + o + 16 * v, 16, acc[j][v], bias,
-                                    z + z_off + o + 16 * v, has_z, act, res_before);
-        }
-        return;
-    }
-    if (ow0 + 16 * PX <= WP && oh0 < OH) { /* one row ending in padding columns: runs */
-        const int npix = OW - ow0;
+    /* A tile inside one output row stores runs: all its lanes (the usual case; the constant
+     * count folds the tests away), or those before the row's padding columns. */
+    if (ow0 + 16 * PX <= OW || (ow0 + 16 * PX <= WP && oh0 < OH)) {
+        const int npix = ow0 + 16 * PX <= OW ? 16 * PX : OW - ow0;
 #pragma unroll
         for (int j = 0; j < KB; j++) {
             if (kb * KB + j >= KG)

@@ -90,10 +90,22 @@ static const space_dim xgemm_space[16] = {
 /* GEMMK=1 is CLBlast's 2-D register tiling kernel (KREG values of k per register load); its
  * tiles are square (NWG = MWG, see xgemm_valid). */
 static const space_dim xgemm_k1_space[16] = {
-    {1, {1}, -1},       {4, {2, 4, 8, 16}, -1}, {1, {1}, -1}, {1, {1}, -1},       {1, {0}, 5},
-    {3, {1, 2, 4}, -1}, {3, {16, 32, 64}, -1},  {1, {0}, 8},  {3, {1, 2, 4}, -1}, {1, {0}, 6},
-    {1, {0}, -1},       {1, {0}, -1},           {1, {0}, -1}, {1, {0}, -1},       {2, {8, 16}, -1},
-    {3, {2, 4, 8}, -1},
+    {1, {1}, -1},           /* GEMMK */
+    {4, {2, 4, 8, 16}, -1}, /* KREG */
+    {1, {1}, -1},           /* KWG */
+    {1, {1}, -1},           /* KWI */
+    {1, {0}, 5},            /* MDIMA = MDIMC */
+    {3, {1, 2, 4}, -1},     /* MDIMC */
+    {3, {16, 32, 64}, -1},  /* MWG */
+    {1, {0}, 8},            /* NDIMB = NDIMC */
+    {3, {1, 2, 4}, -1},     /* NDIMC */
+    {1, {0}, 6},            /* NWG = MWG */
+    {1, {0}, -1},           /* SA */
+    {1, {0}, -1},           /* SB */
+    {1, {0}, -1},           /* STRM */
+    {1, {0}, -1},           /* STRN */
+    {2, {8, 16}, -1},       /* VWM */
+    {3, {2, 4, 8}, -1},     /* VWN */
 };
 static const space_dim direct_space[10] = {
     {3, {2, 8, 16}, -1},    /* KWID */

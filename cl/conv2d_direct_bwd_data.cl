@@ -14,6 +14,24 @@
 #endif
 #include "conv_kvec.h"
 
+/* Runs the statements given for every tap (r, s) that reaches phase (A, B) of dx, with `tap`
+ * the offset in dy's padded plane (rows WP apart, shifted by PU and PLD) of what that tap reads
+ * for the phase's pixel 0: tap (r, s) feeds dx pixel (i*SH + A, j*SW + B) from dy pixel
+ * ((i*SH + A + PT - r*DH) / SH, ...) where SH divides that (SW likewise). */
+#define PHASE_TAPS(...)                                                                            \
+    for (int r = 0; r < R; r++) {                                                                  \
+        const int u = A + PT - r * DH;                                                             \
+        if (u % SH != 0)                                                                           \
+            continue;                                                                              \
+        for (int s = 0; s < S; s++) {                                                              \
+            const int v = B + PL - s * DW;                                                         \
+            if (v % SW != 0)                                                                       \
+                continue;                                                                          \
+            const int tap = (u / SH + PU) * WP + v / SW + PLD;                                     \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
 /* Weights packed for backward data: wp[g][cb][kk][r][s][KB] = w[g*KG + kk][cb*KB + j][r][s]
  * (zero past the group's channels): the KB input channels of a tap are adjacent.
  * Global: (KG * R * S, G * ceil(CG / KB)). */
@@ -135,24 +153,17 @@ __kernel void conv2d_direct_bwd_data_flat(__global const float *dyp, const int d
      * inner loops of loads and FMAs. */
     const size_t plane = (size_t)HP * WP;
     __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane + p0;
-    for (int r = 0; r < R; r++) {
-        const int u = A + PT - r * DH;
-        if (u % SH != 0)
-            continue;
-        for (int s = 0; s < S; s++) {
-            const int v = B + PL - s * DW;
-            if (v % SW != 0)
-                continue;
-            __global const float *d = dn + (u / SH + PU) * WP + v / SW + PLD;
-            __global const float *wq = wk + (r * S + s) * KB;
-            for (int kk = 0; kk < KG; kk++, d += plane, wq += R * S * KB) {
-                const float16 dv = vload16(0, d);
-#pragma unroll
-                for (int j = 0; j < KB; j++)
-                    acc[j] = fma((float16)(wq[j]), dv, acc[j]);
+    PHASE_TAPS({
+        __global const float *d = dn + tap;
+        __global const float *wq = wk + (r * S + s) * KB;
+        for (int kk = 0; kk < KG; kk++, d += plane, wq += R * S * KB) {
+            const float16 dv = vload16(0, d);
+            _Pragma("unroll") for (int j = 0; j < KB; j++)
+            {
+                acc[j] = fma((float16)(wq[j]), dv, acc[j]);
             }
         }
-    }
+    })
     const int i0 = p0 / WP, j0 = p0 - i0 * WP; /* lane 0; lanes wrap every WP */
     if (SW == 1 && j0 + 16 <= WB) { /* all in one input row (the usual case): vector stores */
 #pragma unroll
@@ -233,18 +244,8 @@ __kernel void conv2d_direct_bwd_data_kvec(__global const float *dyp, const int d
     const size_t plane = (size_t)HP * WP;
     __global const float *dn = dyp + dyp_off + ((size_t)n * K + g * KG) * plane;
     __global const float *wk = wt + wt_off + (size_t)(g * cbs + cb) * R * S * KG * 16 * KV;
-    for (int r = 0; r < R; r++) {
-        const int u = A + PT - r * DH;
-        if (u % SH != 0)
-            continue;
-        for (int s = 0; s < S; s++) {
-            const int v = B + PL - s * DW;
-            if (v % SW != 0)
-                continue;
-            kvec_accumulate(acc, dn + (u / SH + PU) * WP + v / SW + PLD, po,
-                            wk + (size_t)(r * S + s) * KG * 16 * KV, KG, plane);
-        }
-    }
+    PHASE_TAPS(
+        kvec_accumulate(acc, dn + tap, po, wk + (size_t)(r * S + s) * KG * 16 * KV, KG, plane);)
 #pragma unroll
     for (int e = 0; e < KV; e++) {
         const int cc0 = cb * 16 * KV + e * 16; /* the vector's first channel within the group */

@@ -579,7 +579,7 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
                                        long total, double *lr);
 
 /* ---------------------------------------------------------------------------------------------
- * GEMM tuning. Every GEMM of the library runs through CLBlast with one parameter set per device
+ * GEMM tuning. Every GEMM of the library runs through CLBlast with parameters set per device
  * (CLBlast keeps it per cl_device_id for the whole process: contexts on one device share it;
  * the last context created or tuned sets it). At context creation the set comes from the tuning
  * file <cache_dir>/tuning-<hash of platform, device, driver>.txt when it exists and is valid,
@@ -588,12 +588,20 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
  *
  * The file is plain text: a "# oclnn tuning file v2" line (files of v1, GEMM lines only, are
  * read too), "#" comment lines (device, measured GFLOP/s), then one line per CLBlast kernel:
- * "Xgemm GEMMK=0 KREG=1 KWG=32 ...", "XgemmDirect ...", "GemmRoutine
+ * "Xgemm GEMMK=0 KREG=1 KWG=32 ...", "XgemmK1 GEMMK=1 ...", "XgemmDirect ...", "GemmRoutine
  * XGEMM_MIN_INDIRECT_SIZE=...", and the convolution entries ("conv2d ...", see Convolution
  * tuning). Every parameter of a kernel must be given once; values are checked against CLBlast's
  * constraints (and GEMMK=1 against MWG != NWG, which CLBlast 1.5's GEMM runs past its buffers
  * with). A file with any malformed line is ignored as a whole. Each tuner rewrites the
  * file with its own results and keeps the other's lines.
+ *
+ * XgemmK1 is a second set for CLBlast's Xgemm, of its GEMMK=1 kernel (the AVX-512 CPU defaults
+ * have one; the tuner does not search it). Where both are set, each GEMM on CLBlast's indirect
+ * path runs with the set, and as row-major C = op(A) op(B) or as column-major C^T = op(B)^T
+ * op(A)^T, that a cost model puts lowest: the flops of the tiles the kernel computes plus the
+ * operands CLBlast copies or transposes first (the two kernels want different operands
+ * transposed). Strided batches always run with the first set (CLBlast's batched kernel computes
+ * wrong results with a GEMMK=1 set; with such a first set they run as single GEMMs).
  */
 typedef enum oclnn_tune_mode {
     OCLNN_TUNE_OFF = 0,  /* do nothing: measure nothing, write nothing, *count 0 */

@@ -4,6 +4,7 @@
 #include "tune.h"
 
 #include <clblast_c.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,14 +56,19 @@ oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
         if (!oclnn__tune_valid((oclnn__tk)k, p->v[k], &ctx->info, why, sizeof why))
             return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "gemm: %s parameters: %s", tk->name,
                                why);
-        CLBlastStatusCode s =
-            CLBlastOverrideParameters(ctx->device, tk->name, CLBlastPrecisionSingle, tk->nparams,
-                                      (const char **)tk->params, p->v[k]);
-        if (s != CLBlastSuccess)
-            return clblast_fail(ctx, "gemm", "CLBlastOverrideParameters", s);
+        /* XgemmK1 reaches CLBlast per GEMM (load_plan), as its "Xgemm". */
+        if (k != OCLNN__TK_XGEMM_K1) {
+            CLBlastStatusCode s =
+                CLBlastOverrideParameters(ctx->device, tk->name, CLBlastPrecisionSingle,
+                                          tk->nparams, (const char **)tk->params, p->v[k]);
+            if (s != CLBlastSuccess)
+                return clblast_fail(ctx, "gemm", "CLBlastOverrideParameters", s);
+        }
         st->applied.set[k] = true;
         memcpy(st->applied.v[k], p->v[k], sizeof p->v[k]);
     }
+    if (p->set[OCLNN__TK_XGEMM])
+        st->xgemm_loaded = OCLNN__TK_XGEMM;
     return OCLNN_SUCCESS;
 }
 
@@ -167,14 +173,128 @@ static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, 
     return s;
 }
 
-/* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T. CLBlast's GEMMK=0 kernel
- * wants column-major A and C, so for it the swapped call skips the transposed copies of A and
- * of C (in and out) that a row-major call makes on the indirect path. Its GEMMK=1 kernel wants
- * row-major operands: then the plain row-major call copies nothing but padding. */
-static bool swap_operands(const oclnn_context *ctx)
+static size_t ceil_to(size_t x, size_t tile)
+{
+    return (x + tile - 1) / tile * tile;
+}
+
+/* Whether CLBlast would take its indirect path: from m n k >= XGEMM_MIN_INDIRECT_SIZE^3, known
+ * where the library applied its own parameters; otherwise assume it. */
+static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k)
 {
     const oclnn__tune_state *st = ctx->tune_state;
-    return !(st->applied.set[OCLNN__TK_XGEMM] && st->applied.v[OCLNN__TK_XGEMM][0] == 1);
+    if (!st->applied.set[OCLNN__TK_ROUTINE])
+        return true;
+    const double t = (double)st->applied.v[OCLNN__TK_ROUTINE][0];
+    return (double)m * (double)n * (double)k >= t * t * t;
+}
+
+/* The time of a GEMM on CLBlast's indirect path with Xgemm set v, the call swapped or not, in
+ * flops of its kernel: the multiply-adds of the tiles it computes (m, n and k grown to them),
+ * the GEMMK=1 kernel's at K1_FLOP_COST, plus COPY_FLOPS per float of the operands CLBlast first
+ * copies grown to its tiles, TRANSPOSE_FLOPS per float of those it transposes. In CLBlast's terms
+ * (its ProcessArguments) an operand stored k-major, C n-major, is "rotated"; the GEMMK=0 kernel
+ * wants B rotated, the GEMMK=1 kernel A, B and C. The constants are this library's CPU sets on a
+ * 2-core AVX-512 Xeon: the GEMMK=0 kernel ran at about 200 GFLOP/s and CLBlast's padded copies
+ * moved 4 Gfloat/s (64 flops per float), its transposes 2.6 Gfloat/s on a 9.4 MB matrix and
+ * less on larger ones; the GEMMK=1 kernel took 1.25-1.6x the time on shapes where both copied
+ * alike (128x784x1152, 128x1152x784 with trans_b, 64x3136x576). */
+#define K1_FLOP_COST 1.3
+#define COPY_FLOPS 64.0
+#define TRANSPOSE_FLOPS 96.0
+
+/* What CLBlast's indirect path does with a GEMM, in our terms (A is op(A)'s m x k, B k x n). */
+typedef enum copy_kind { NO_COPY, COPY, TRANSPOSE } copy_kind;
+typedef struct indirect_work {
+    double flops;      /* of the tiles its kernel computes */
+    copy_kind a, b, c; /* what it does with each operand first */
+} indirect_work;
+
+static copy_kind copy_of(bool transpose, bool grown)
+{
+    return transpose ? TRANSPOSE : grown ? COPY : NO_COPY;
+}
+
+static indirect_work indirect(const size_t *v, bool swap, bool trans_a, bool trans_b, size_t m,
+                              size_t n, size_t k)
+{
+    const bool k1 = v[0] == 1;
+    /* CLBlast's GEMM: the swapped call is column-major C^T = op(B)^T op(A)^T, its A our B. */
+    const size_t cm = swap ? n : m, cn = swap ? m : n;
+    const bool a_rot = swap ? trans_b : !trans_a, b_rot = swap ? trans_a : !trans_b, c_rot = !swap;
+    const size_t mp = ceil_to(cm, v[6]), np = ceil_to(cn, v[9]), kp = ceil_to(k, v[2] * v[1]);
+    const copy_kind cl_a = copy_of(a_rot != k1, mp != cm || kp != k),
+                    cl_b = copy_of(!b_rot, np != cn || kp != k);
+    return (indirect_work){2.0 * (double)mp * (double)np * (double)kp, swap ? cl_b : cl_a,
+                           swap ? cl_a : cl_b, copy_of(c_rot != k1, mp != cm || np != cn)};
+}
+
+static double copy_cost(copy_kind c, double floats)
+{
+    return c == TRANSPOSE ? TRANSPOSE_FLOPS * floats : c == COPY ? COPY_FLOPS * floats : 0.0;
+}
+
+static double indirect_cost(const size_t *v, bool swap, bool trans_a, bool trans_b, size_t m,
+                            size_t n, size_t k)
+{
+    const indirect_work w = indirect(v, swap, trans_a, trans_b, m, n, k);
+    return (v[0] == 1 ? K1_FLOP_COST : 1.0) * w.flops + copy_cost(w.a, (double)m * k) +
+           copy_cost(w.b, (double)k * n) + copy_cost(w.c, (double)m * n);
+}
+
+oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, bool trans_a, bool trans_b,
+                                      size_t m, size_t n, size_t k)
+{
+    const oclnn__tune_state *st = ctx->tune_state;
+    const oclnn__gemm_params *p = &st->applied;
+    /* Where the library set no Xgemm, or the kernel is XgemmDirect: the first set, swapped
+     * for GEMMK=0 (CLBlast's database sets GEMMK=0 too). The swap spares the GEMMK=0 kernel the
+     * transposed copies of A and of C (in and out) a row-major call makes; its GEMMK=1 kernel
+     * wants row-major operands. */
+    oclnn__gemm_plan best = {OCLNN__TK_XGEMM,
+                             !(p->set[OCLNN__TK_XGEMM] && p->v[OCLNN__TK_XGEMM][0] == 1)};
+    if (!p->set[OCLNN__TK_XGEMM] || !indirect_path(ctx, m, n, k))
+        return best;
+    double best_cost = INFINITY;
+    const oclnn__tk sets[2] = {OCLNN__TK_XGEMM, OCLNN__TK_XGEMM_K1};
+    for (int i = 0; i < 2; i++) {
+        if (!p->set[sets[i]])
+            continue;
+        const size_t *v = p->v[sets[i]];
+        /* A GEMMK=0 call not swapped copies more than the swapped one (C transposed too). */
+        for (int swap = 1; swap >= (v[0] == 1 ? 0 : 1); swap--) {
+            const double c = indirect_cost(v, swap, trans_a, trans_b, m, n, k);
+            if (c < best_cost)
+                best_cost = c, best = (oclnn__gemm_plan){sets[i], swap != 0};
+        }
+    }
+    return best;
+}
+
+/* Gives CLBlast the Xgemm set `which` where it holds the other. CLBlast keeps one set per
+ * device for the process, so two contexts on one device may each load theirs: a call then runs
+ * with the other's set, which computes the same (slower at worst). */
+static oclnn_status load_set(oclnn_context *ctx, const char *op, oclnn__tk which)
+{
+    oclnn__tune_state *st = ctx->tune_state;
+    if (!st->applied.set[which] || st->xgemm_loaded == which)
+        return OCLNN_SUCCESS;
+    const oclnn__tune_kernel *tk = &oclnn__tune_kernels[which];
+    CLBlastStatusCode c = CLBlastOverrideParameters(
+        ctx->device, oclnn__tune_kernels[OCLNN__TK_XGEMM].name, CLBlastPrecisionSingle, tk->nparams,
+        (const char **)tk->params, st->applied.v[which]);
+    if (c != CLBlastSuccess)
+        return clblast_fail(ctx, op, "CLBlastOverrideParameters", c);
+    st->xgemm_loaded = which;
+    return OCLNN_SUCCESS;
+}
+
+/* The plan for a GEMM (oclnn__gemm_plan_for), its set loaded. */
+static oclnn_status load_plan(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
+                              size_t m, size_t n, size_t k, oclnn__gemm_plan *plan)
+{
+    *plan = oclnn__gemm_plan_for(ctx, trans_a, trans_b, m, n, k);
+    return load_set(ctx, op, plan->xgemm);
 }
 
 /* The operands of one CLBlast call, after the layout choice. */
@@ -186,11 +306,10 @@ typedef struct gemm_call {
     size_t a_off, lda, b_off, ldb;
 } gemm_call;
 
-static gemm_call make_call(const oclnn_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n,
-                           size_t k, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
-                           size_t ldb)
+static gemm_call make_call(bool swap, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                           cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb)
 {
-    if (swap_operands(ctx))
+    if (swap)
         return (gemm_call){CLBlastLayoutColMajor,
                            trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
                            trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
@@ -229,12 +348,12 @@ static oclnn_status call_temp_bytes(oclnn_context *ctx, const char *op, const ge
                                : clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", s);
 }
 
-static oclnn_status sgemm_clblast(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
-                                  size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
-                                  size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
-                                  cl_mem c, size_t c_off, size_t ldc)
+static oclnn_status sgemm_clblast(oclnn_context *ctx, const char *op, bool swap, bool trans_a,
+                                  bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                                  size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
+                                  float beta, cl_mem c, size_t c_off, size_t ldc)
 {
-    gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
+    gemm_call g = make_call(swap, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
     size_t temp_bytes;
     oclnn_status st = call_temp_bytes(ctx, op, &g, c_off, ldc, &temp_bytes);
     if (st != OCLNN_SUCCESS)
@@ -271,19 +390,8 @@ static oclnn_status sgemm_clblast(oclnn_context *ctx, const char *op, bool trans
  * for dim instead (dim itself where it does not alias, or the tile cannot fix it). */
 static size_t unaliased(size_t dim, size_t tile)
 {
-    const size_t padded = (dim + tile - 1) / tile * tile;
+    const size_t padded = ceil_to(dim, tile);
     return padded >= 1024 && padded % 256 == 0 && tile % 256 != 0 ? padded + tile : dim;
-}
-
-/* Whether CLBlast would take its indirect path: from m n k >= XGEMM_MIN_INDIRECT_SIZE^3, known
- * where the library applied its own parameters; otherwise assume it. */
-static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k)
-{
-    const oclnn__tune_state *st = ctx->tune_state;
-    if (!st->applied.set[OCLNN__TK_ROUTINE])
-        return true;
-    const double t = (double)st->applied.v[OCLNN__TK_ROUTINE][0];
-    return (double)m * (double)n * (double)k >= t * t * t;
 }
 
 /* Copies a rows x cols block between row-major matrices (offsets and leading dimensions in
@@ -323,10 +431,11 @@ static oclnn_status grown_copy(oclnn_context *ctx, const char *op, int i, size_t
 /* The GEMM with m and n grown to mp and np: c always on a copy, a only when m grows and b only
  * when n grows (on the copies, rows or columns past m and n hold whatever the kept buffers held:
  * they only reach the rows and columns of c past m and n, which are not copied back). */
-static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
-                                    size_t m, size_t n, size_t k, size_t mp, size_t np, float alpha,
-                                    cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
-                                    size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc)
+static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool swap, bool trans_a,
+                                    bool trans_b, size_t m, size_t n, size_t k, size_t mp,
+                                    size_t np, float alpha, cl_mem a, size_t a_off, size_t lda,
+                                    cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                                    size_t c_off, size_t ldc)
 {
     oclnn__tune_state *st = ctx->tune_state;
     oclnn_status s = OCLNN_SUCCESS;
@@ -342,27 +451,34 @@ static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool tra
     if (s == OCLNN_SUCCESS && beta != 0.0f)
         s = copy_block(ctx, op, c, c_off, ldc, st->pad[2], 0, np, m, n);
     if (s == OCLNN_SUCCESS)
-        s = sgemm_clblast(ctx, op, trans_a, trans_b, mp, np, k, alpha, a, a_off, lda, b, b_off, ldb,
-                          beta, st->pad[2], 0, np);
+        s = sgemm_clblast(ctx, op, swap, trans_a, trans_b, mp, np, k, alpha, a, a_off, lda, b,
+                          b_off, ldb, beta, st->pad[2], 0, np);
     if (s == OCLNN_SUCCESS)
         s = copy_block(ctx, op, st->pad[2], 0, np, c, c_off, ldc, m, n);
     return s;
 }
 
-/* The m and n a GEMM runs with: grown by unaliased() on CPUs where the library set CLBlast's
- * tiles and the call takes the indirect path, else m and n themselves. */
-static void run_dims(const oclnn_context *ctx, size_t m, size_t n, size_t k, size_t *mp, size_t *np)
+/* The m and n a GEMM with plan p runs with: grown by unaliased() on CPUs where the library set
+ * CLBlast's tiles and the call takes the indirect path, else m and n themselves. m grows only
+ * where the copy of A that growing it makes is of use: CLBlast copies A anyway, or m is A's
+ * leading dimension (trans_a), which the copy unaliases; n likewise for B. (A linear layer's
+ * 4096x9216 weights, read in place, were copied whole for nothing: 16 of 38 ms.) */
+static void run_dims(const oclnn_context *ctx, const oclnn__gemm_plan *p, bool trans_a,
+                     bool trans_b, size_t m, size_t n, size_t k, size_t *mp, size_t *np)
 {
     const oclnn__tune_state *st = ctx->tune_state;
     *mp = m, *np = n;
     /* Cache sets are a CPU matter, and the tiles are known where the library set them. */
-    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && st->applied.set[OCLNN__TK_XGEMM] &&
+    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && st->applied.set[p->xgemm] &&
         indirect_path(ctx, m, n, k)) {
-        /* The swapped call (swap_operands) gives CLBlast n as its m and m as its n. */
-        const size_t *v = st->applied.v[OCLNN__TK_XGEMM];
+        const size_t *v = st->applied.v[p->xgemm];
+        const indirect_work w = indirect(v, p->swap, trans_a, trans_b, m, n, k);
+        /* The swapped call gives CLBlast n as its m and m as its n. */
         const size_t mwg = v[6], nwg = v[9];
-        const bool swap = swap_operands(ctx);
-        *mp = unaliased(m, swap ? nwg : mwg), *np = unaliased(n, swap ? mwg : nwg);
+        if (w.a != NO_COPY || trans_a)
+            *mp = unaliased(m, p->swap ? nwg : mwg);
+        if (w.b != NO_COPY || !trans_b)
+            *np = unaliased(n, p->swap ? mwg : nwg);
     }
 }
 
@@ -371,13 +487,17 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
                           cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                           size_t ldc)
 {
+    oclnn__gemm_plan p;
+    oclnn_status s = load_plan(ctx, op, trans_a, trans_b, m, n, k, &p);
+    if (s != OCLNN_SUCCESS)
+        return s;
     size_t mp, np;
-    run_dims(ctx, m, n, k, &mp, &np);
+    run_dims(ctx, &p, trans_a, trans_b, m, n, k, &mp, &np);
     if (mp != m || np != n)
-        return sgemm_unaliased(ctx, op, trans_a, trans_b, m, n, k, mp, np, alpha, a, a_off, lda, b,
-                               b_off, ldb, beta, c, c_off, ldc);
-    return sgemm_clblast(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
-                         beta, c, c_off, ldc);
+        return sgemm_unaliased(ctx, op, p.swap, trans_a, trans_b, m, n, k, mp, np, alpha, a, a_off,
+                               lda, b, b_off, ldb, beta, c, c_off, ldc);
+    return sgemm_clblast(ctx, op, p.swap, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off,
+                         ldb, beta, c, c_off, ldc);
 }
 
 oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
@@ -385,10 +505,15 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
                                      size_t b_off, size_t ldb, size_t c_off, size_t ldc,
                                      size_t *bytes)
 {
+    oclnn__gemm_plan p;
+    oclnn_status s = load_plan(ctx, op, trans_a, trans_b, m, n, k, &p);
+    if (s != OCLNN_SUCCESS)
+        return s;
     size_t mp, np;
-    run_dims(ctx, m, n, k, &mp, &np);
+    run_dims(ctx, &p, trans_a, trans_b, m, n, k, &mp, &np);
     if (mp == m && np == n) {
-        gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);
+        gemm_call g =
+            make_call(p.swap, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);
         return call_temp_bytes(ctx, op, &g, c_off, ldc, bytes);
     }
     /* sgemm_unaliased's copies (a and b only where their dimension grows, c always), then
@@ -396,9 +521,9 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
     /* The copies' leading dimensions, as grown_copy makes them. */
     const size_t lda_p = trans_a ? mp : k, ldb_p = trans_b ? k : np;
     gemm_call g =
-        make_call(ctx, trans_a, trans_b, mp, np, k, NULL, mp == m ? a_off : 0,
+        make_call(p.swap, trans_a, trans_b, mp, np, k, NULL, mp == m ? a_off : 0,
                   mp == m ? lda : lda_p, NULL, np == n ? b_off : 0, np == n ? ldb : ldb_p);
-    oclnn_status s = call_temp_bytes(ctx, op, &g, 0, np, bytes);
+    s = call_temp_bytes(ctx, op, &g, 0, np, bytes);
     *bytes += ((mp != m ? mp * k : 0) + (np != n ? k * np : 0) + mp * np) * sizeof(float);
     return s;
 }
@@ -411,9 +536,14 @@ oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans
 {
     /* On CLBlast's indirect path an operand shared by every batch (stride 0) comes out wrong:
      * with the transposed weights of GEMM_1X1's backward data every image but the first was
-     * garbage (CLBlast 1.5.3, POCL; the direct path is right). Such batches, and batches of
-     * one, run as single GEMMs. */
-    if (batch == 1 || (indirect_path(ctx, m, n, k) && (a_stride == 0 || b_stride == 0))) {
+     * garbage (CLBlast 1.5.3, POCL; the direct path is right). So is every batch with a GEMMK=1
+     * set (520x33x300, 40x300x200 with trans_b, batches of 3). Such batches, and batches of one,
+     * run as single GEMMs; the others with the first set, GEMMK=0. */
+    const oclnn__tune_state *gs = ctx->tune_state;
+    const bool first_k1 =
+        gs->applied.set[OCLNN__TK_XGEMM] && gs->applied.v[OCLNN__TK_XGEMM][0] == 1;
+    if (batch == 1 ||
+        (indirect_path(ctx, m, n, k) && (a_stride == 0 || b_stride == 0 || first_k1))) {
         for (size_t i = 0; i < batch; i++) {
             oclnn_status st =
                 oclnn__sgemm(ctx, op, trans_a, trans_b, m, n, k, alpha, a, a_off + i * a_stride,
@@ -423,10 +553,13 @@ oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans
         }
         return OCLNN_SUCCESS;
     }
-    /* Same layout choice as oclnn__sgemm. CLBlast's C API allocates this routine's temporary
-     * buffer itself (there is no WithTempBuffer variant). */
-    gemm_call g = make_call(ctx, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
-    const bool swap = g.layout == CLBlastLayoutColMajor;
+    /* Swapped, as oclnn__sgemm runs a GEMMK=0 set. CLBlast's C API allocates this routine's
+     * temporary buffer itself (there is no WithTempBuffer variant). */
+    oclnn_status st = load_set(ctx, op, OCLNN__TK_XGEMM);
+    if (st != OCLNN_SUCCESS)
+        return st;
+    const bool swap = true;
+    gemm_call g = make_call(swap, trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb);
     cl_event ev, *evp = oclnn__event_slot(ctx, &ev), mark = oclnn__profile_mark(ctx);
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
         g.layout, g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.a_off, g.lda, swap ? b_stride : a_stride,

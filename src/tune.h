@@ -15,6 +15,8 @@ typedef enum oclnn__tk {
     OCLNN__TK_PAD,
     OCLNN__TK_TRANSPOSE,
     OCLNN__TK_PADTRANSPOSE,
+    OCLNN__TK_XGEMM_K1, /* "XgemmK1": a second Xgemm set, GEMMK=1, for the GEMMs where CLBlast's
+                         * GEMMK=1 kernel costs less than the first set's GEMMK=0 (gemm.c) */
     OCLNN__TK_COUNT
 } oclnn__tk;
 
@@ -102,6 +104,7 @@ const char *oclnn__conv_pass_str(int pass); /* "fwd" */
  * given, the tuned convolution entries, and the tuning file. */
 typedef struct oclnn__tune_state {
     oclnn__gemm_params applied; /* what CLBlast was given for this device */
+    oclnn__tk xgemm_loaded;     /* the Xgemm set CLBlast holds now: XGEMM or XGEMM_K1 */
     char file[1200];            /* the tuning file path; "" when the cache directory is off */
     char source[96];            /* where `applied` came from, for oclnn-info */
     char note[1400];            /* why the tuning file was not used ("" when it was or absent) */
@@ -164,7 +167,19 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
                                      size_t b_off, size_t ldb, size_t c_off, size_t ldc,
                                      size_t *bytes);
 
-/* Gives p to CLBlast for the context's device (gemm.c) and records it as applied. */
+/* How CLBlast runs a GEMM with these arguments (as oclnn__sgemm): with which Xgemm set
+ * (OCLNN__TK_XGEMM or OCLNN__TK_XGEMM_K1), and as row-major C = op(A) op(B) or swapped, as
+ * column-major C^T = op(B)^T op(A)^T (the same memory): the one of least modelled cost on the
+ * indirect path (gemm.c). */
+typedef struct oclnn__gemm_plan {
+    oclnn__tk xgemm;
+    bool swap;
+} oclnn__gemm_plan;
+oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, bool trans_a, bool trans_b,
+                                      size_t m, size_t n, size_t k);
+
+/* Gives p to CLBlast for the context's device (gemm.c) and records it as applied: every kernel
+ * but XgemmK1, which is only recorded (CLBlast gets it per GEMM, as "Xgemm"). */
 oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p);
 
 #endif

@@ -18,6 +18,10 @@ const oclnn__tune_kernel oclnn__tune_kernels[OCLNN__TK_COUNT] = {
     [OCLNN__TK_PAD] = {"Pad", 4, {"PAD_DIMX", "PAD_DIMY", "PAD_WPTX", "PAD_WPTY"}},
     [OCLNN__TK_TRANSPOSE] = {"Transpose", 4, {"TRA_DIM", "TRA_PAD", "TRA_SHUFFLE", "TRA_WPT"}},
     [OCLNN__TK_PADTRANSPOSE] = {"Padtranspose", 3, {"PADTRA_PAD", "PADTRA_TILE", "PADTRA_WPT"}},
+    [OCLNN__TK_XGEMM_K1] = {"XgemmK1",
+                            16,
+                            {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
+                             "NDIMC", "NWG", "SA", "SB", "STRM", "STRN", "VWM", "VWN"}},
 };
 
 /* Built-in CPU parameters, measured on POCL 3.1. Xgemm, no local memory in either set (POCL's
@@ -38,6 +42,10 @@ static const size_t cpu_xgemm_avx512[16] = {
     /* GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN */
     0, 1, 32, 8, 1, 1, 32, 1, 8, 64, 0, 0, 0, 0, 16, 8};
 static const size_t cpu_xgemm[16] = {0, 1, 32, 8, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 4};
+/* AVX-512's GEMMK=1 set (XgemmK1, for the GEMMs gemm.c gives it): one work-item per work-group
+ * computing a 32x32 tile, KREG 8. Of 40 GEMMK=1 sets with MWG = NWG (KREG 8/16, VWN 4-16,
+ * NDIMC 1-4, tiles 16-64) timed on 512x49x4608 it was the fastest (1.89 ms, the next 1.96-2.0). */
+static const size_t cpu_xgemm_k1_avx512[16] = {1, 8, 1, 1, 1, 1, 32, 1, 1, 32, 0, 0, 0, 0, 16, 4};
 static const size_t cpu_direct[10] = {
     /* KWID MDIMAD MDIMCD NDIMBD NDIMCD PADA PADB VWMD VWND WGD */
     2, 8, 8, 8, 8, 0, 0, 4, 4, 32};
@@ -55,6 +63,10 @@ void oclnn__tune_defaults(const oclnn_device_info *info, oclnn__gemm_params *p)
     p->set[OCLNN__TK_XGEMM] = p->set[OCLNN__TK_DIRECT] = p->set[OCLNN__TK_ROUTINE] = true;
     memcpy(p->v[OCLNN__TK_XGEMM],
            info->native_vector_width_float >= 16 ? cpu_xgemm_avx512 : cpu_xgemm, sizeof cpu_xgemm);
+    if (info->native_vector_width_float >= 16) {
+        p->set[OCLNN__TK_XGEMM_K1] = true;
+        memcpy(p->v[OCLNN__TK_XGEMM_K1], cpu_xgemm_k1_avx512, sizeof cpu_xgemm_k1_avx512);
+    }
     memcpy(p->v[OCLNN__TK_DIRECT], cpu_direct, sizeof cpu_direct);
     memcpy(p->v[OCLNN__TK_ROUTINE], cpu_routine, sizeof cpu_routine);
 }
@@ -187,6 +199,10 @@ bool oclnn__tune_valid(oclnn__tk kernel, const size_t *v, const oclnn_device_inf
 {
     switch (kernel) {
     case OCLNN__TK_XGEMM: return xgemm_valid(v, info, why, why_size);
+    case OCLNN__TK_XGEMM_K1:
+        if (v[0] != 1)
+            return oclnn__tune_why(why, why_size, "XgemmK1 needs GEMMK 1, not %zu", v[0]);
+        return xgemm_valid(v, info, why, why_size);
     case OCLNN__TK_DIRECT: return direct_valid(v, info, why, why_size);
     case OCLNN__TK_ROUTINE:
         /* Its cube is compared with m*n*k in 64 bits. */

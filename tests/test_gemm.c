@@ -16,40 +16,47 @@ typedef struct gemm_case {
     const char *name;
     int m, n, k, ta, tb;
     float alpha, beta;
+    const char *plan; /* how CLBlast runs it with the AVX-512 defaults (plan_name); NULL: any */
 } gemm_case;
 
 static const gemm_case cases[] = {
-    {"1x1x1 NN", 1, 1, 1, 0, 0, 1.0f, 0.0f},
-    {"1x1x1 TT", 1, 1, 1, 1, 1, 1.0f, 0.0f},
-    {"7x13x5 NN", 7, 13, 5, 0, 0, 1.0f, 0.0f},
-    {"7x13x5 NT", 7, 13, 5, 0, 1, 1.0f, 0.0f},
-    {"7x13x5 TN", 7, 13, 5, 1, 0, 1.0f, 0.0f},
-    {"7x13x5 TT", 7, 13, 5, 1, 1, 1.0f, 0.0f},
-    {"65x33x129 NN", 65, 33, 129, 0, 0, 1.0f, 0.0f},
-    {"65x33x129 NT", 65, 33, 129, 0, 1, 1.0f, 0.0f},
-    {"65x33x129 TN", 65, 33, 129, 1, 0, 1.0f, 0.0f},
-    {"65x33x129 TT", 65, 33, 129, 1, 1, 1.0f, 0.0f},
-    {"65x33x129 NN alpha -0.5 beta 0.75", 65, 33, 129, 0, 0, -0.5f, 0.75f},
-    {"65x33x129 TT alpha 2 beta 1", 65, 33, 129, 1, 1, 2.0f, 1.0f},
-    {"7x13x5 NT alpha 0 beta 1", 7, 13, 5, 0, 1, 0.0f, 1.0f},
+    {"1x1x1 NN", 1, 1, 1, 0, 0, 1.0f, 0.0f, NULL},
+    {"1x1x1 TT", 1, 1, 1, 1, 1, 1.0f, 0.0f, NULL},
+    {"7x13x5 NN", 7, 13, 5, 0, 0, 1.0f, 0.0f, NULL},
+    {"7x13x5 NT", 7, 13, 5, 0, 1, 1.0f, 0.0f, NULL},
+    {"7x13x5 TN", 7, 13, 5, 1, 0, 1.0f, 0.0f, NULL},
+    {"7x13x5 TT", 7, 13, 5, 1, 1, 1.0f, 0.0f, NULL},
+    {"65x33x129 NN", 65, 33, 129, 0, 0, 1.0f, 0.0f, NULL},
+    {"65x33x129 NT", 65, 33, 129, 0, 1, 1.0f, 0.0f, NULL},
+    {"65x33x129 TN", 65, 33, 129, 1, 0, 1.0f, 0.0f, NULL},
+    {"65x33x129 TT", 65, 33, 129, 1, 1, 1.0f, 0.0f, NULL},
+    {"65x33x129 NN alpha -0.5 beta 0.75", 65, 33, 129, 0, 0, -0.5f, 0.75f, NULL},
+    {"65x33x129 TT alpha 2 beta 1", 65, 33, 129, 1, 1, 2.0f, 1.0f, NULL},
+    {"7x13x5 NT alpha 0 beta 1", 7, 13, 5, 0, 1, 0.0f, 1.0f, NULL},
     /* Real layer shapes, scaled down: ResNet 3x3 conv as im2col GEMM (16 channels, 14x14), its
      * weight gradient (B transposed) and data gradient (A transposed); a linear layer. */
-    {"conv 16x196x144 NN", 16, 196, 144, 0, 0, 1.0f, 0.0f},
-    {"wgrad 16x144x196 NT", 16, 144, 196, 0, 1, 1.0f, 1.0f},
-    {"dgrad 144x196x16 TN", 144, 196, 16, 1, 0, 1.0f, 0.0f},
-    {"linear 8x10x392 NT", 8, 10, 392, 0, 1, 1.0f, 0.0f},
-    /* Big enough for CLBlast's indirect path (m*n*k above its threshold cube). */
-    {"indirect 200x330x520 NN", 200, 330, 520, 0, 0, 1.0f, 0.5f},
-    {"indirect 200x330x520 TT", 200, 330, 520, 1, 1, 1.0f, 0.0f},
+    {"conv 16x196x144 NN", 16, 196, 144, 0, 0, 1.0f, 0.0f, NULL},
+    {"wgrad 16x144x196 NT", 16, 144, 196, 0, 1, 1.0f, 1.0f, NULL},
+    {"dgrad 144x196x16 TN", 144, 196, 16, 1, 0, 1.0f, 0.0f, NULL},
+    {"linear 8x10x392 NT", 8, 10, 392, 0, 1, 1.0f, 0.0f, NULL},
+    /* Big enough for CLBlast's indirect path (m*n*k above its threshold cube), each way the
+     * library runs it there (gemm.c: the set and layout of least modelled cost). */
+    {"indirect 200x330x520 NN", 200, 330, 520, 0, 0, 1.0f, 0.5f, "Xgemm swapped"},
+    {"indirect 200x330x520 TT", 200, 330, 520, 1, 1, 1.0f, 0.0f, "Xgemm swapped"},
+    {"indirect 520x33x300 NN", 520, 33, 300, 0, 0, 1.0f, 0.5f, "XgemmK1 row-major"},
+    {"indirect 300x40x200 NT", 300, 40, 200, 0, 1, -1.0f, 0.0f, "XgemmK1 row-major"},
+    {"indirect 40x300x200 NT", 40, 300, 200, 0, 1, 1.0f, 0.0f, "XgemmK1 swapped"},
+    {"indirect 40x300x200 TT", 40, 300, 200, 1, 1, 0.5f, 1.0f, "XgemmK1 swapped"},
+    {"indirect 300x40x200 TN", 300, 40, 200, 1, 0, 1.0f, 0.0f, "Xgemm swapped"},
     /* On CPUs with the library's CLBlast parameters, m and n whose tile-padded sizes are
      * multiples of 256 floats from 1024 on run on copies with unaliased sizes (gemm.c): both,
      * then m alone, then n alone. */
-    {"unaliased 1024x1024x24 NN", 1024, 1024, 24, 0, 0, 1.0f, 0.0f},
-    {"unaliased 1024x1024x24 NT", 1024, 1024, 24, 0, 1, -0.5f, 0.75f},
-    {"unaliased 1024x1024x24 TN", 1024, 1024, 24, 1, 0, 1.0f, 1.0f},
-    {"unaliased 1024x1024x24 TT", 1024, 1024, 24, 1, 1, 2.0f, 0.0f},
-    {"unaliased 1280x100x24 TN", 1280, 100, 24, 1, 0, 1.0f, 0.5f},
-    {"unaliased 96x1536x24 NT", 96, 1536, 24, 0, 1, 1.0f, 0.0f},
+    {"unaliased 1024x1024x24 NN", 1024, 1024, 24, 0, 0, 1.0f, 0.0f, NULL},
+    {"unaliased 1024x1024x24 NT", 1024, 1024, 24, 0, 1, -0.5f, 0.75f, NULL},
+    {"unaliased 1024x1024x24 TN", 1024, 1024, 24, 1, 0, 1.0f, 1.0f, NULL},
+    {"unaliased 1024x1024x24 TT", 1024, 1024, 24, 1, 1, 2.0f, 0.0f, NULL},
+    {"unaliased 1280x100x24 TN", 1280, 100, 24, 1, 0, 1.0f, 0.5f, NULL},
+    {"unaliased 96x1536x24 NT", 96, 1536, 24, 0, 1, 1.0f, 0.0f, NULL},
 };
 
 /* Runs one case with a, b, c as views starting `off` elements into larger buffers (0: plain
@@ -134,6 +141,155 @@ START_TEST(gemm_views_with_offsets)
 }
 END_TEST
 
+static const char *plan_name(oclnn__gemm_plan p)
+{
+    if (p.xgemm == OCLNN__TK_XGEMM)
+        return p.swap ? "Xgemm swapped" : "Xgemm row-major";
+    return p.swap ? "XgemmK1 swapped" : "XgemmK1 row-major";
+}
+
+/* Whether ctx runs the library's AVX-512 CPU defaults, under which the plans below hold. */
+static bool avx512_defaults(oclnn_context *ctx)
+{
+    const oclnn__tune_state *st = ctx->tune_state;
+    oclnn__gemm_params d;
+    oclnn__tune_defaults(&ctx->info, &d);
+    return d.set[OCLNN__TK_XGEMM_K1] && memcmp(st->applied.v, d.v, sizeof d.v) == 0 &&
+           memcmp(st->applied.set, d.set, sizeof d.set) == 0;
+}
+
+/* The plan of each table row that names one, and of the measured shapes the model was fitted
+ * on (gemm.c): GEMMK=1 where it spares CLBlast a transposed copy of a large A (512x49x4608),
+ * or of weights read as B^T (a linear layer, 32x4096x9216), or pads less (m = 32); GEMMK=0
+ * swapped otherwise, and below the indirect path's threshold. */
+static const gemm_case plan_shapes[] = {
+    {"512x49x4608 NN", 512, 49, 4608, 0, 0, 1, 0, "XgemmK1 row-major"},
+    {"32x4096x9216 NT", 32, 4096, 9216, 0, 1, 1, 0, "XgemmK1 swapped"},
+    {"32x9216x4096 NN", 32, 9216, 4096, 0, 0, 1, 0, "XgemmK1 row-major"},
+    {"1024x1024x1024 NN", 1024, 1024, 1024, 0, 0, 1, 0, "Xgemm swapped"},
+    {"64x3136x576 NN", 64, 3136, 576, 0, 0, 1, 0, "Xgemm swapped"},
+    {"256x196x2304 NN", 256, 196, 2304, 0, 0, 1, 0, "Xgemm swapped"},
+    {"4096x9216x32 TN", 4096, 9216, 32, 1, 0, 1, 0, "Xgemm swapped"},
+    {"1280x100x24 TN", 1280, 100, 24, 1, 0, 1, 0, "Xgemm swapped"},
+    {"7x13x5 NT (direct)", 7, 13, 5, 0, 1, 1, 0, "Xgemm swapped"},
+};
+
+START_TEST(gemm_plan_by_modelled_cost)
+{
+    oclnn_context *ctx = fx_ctx();
+    if (!avx512_defaults(ctx))
+        return;
+    for (size_t i = 0;
+         i < sizeof cases / sizeof cases[0] + sizeof plan_shapes / sizeof plan_shapes[0]; i++) {
+        const gemm_case *t = i < sizeof cases / sizeof cases[0]
+                                 ? &cases[i]
+                                 : &plan_shapes[i - sizeof cases / sizeof cases[0]];
+        if (!t->plan)
+            continue;
+        const char *got = plan_name(
+            oclnn__gemm_plan_for(ctx, t->ta, t->tb, (size_t)t->m, (size_t)t->n, (size_t)t->k));
+        ck_assert_msg(strcmp(got, t->plan) == 0, "%s: plan %s, expected %s", t->name, got, t->plan);
+    }
+}
+END_TEST
+
+/* CLBlast holds one Xgemm set at a time: GEMMs of alternating plans on one context each load
+ * theirs and compute right. */
+START_TEST(gemm_plans_alternate)
+{
+    oclnn_context *ctx = fx_ctx();
+    const oclnn__tune_state *st = ctx->tune_state;
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const gemm_case *t = &cases[i];
+            if (!t->plan)
+                continue;
+            run_case(t, round == 0 ? 0 : 5);
+            const oclnn__gemm_plan p =
+                oclnn__gemm_plan_for(ctx, t->ta, t->tb, (size_t)t->m, (size_t)t->n, (size_t)t->k);
+            if (st->applied.set[p.xgemm])
+                ck_assert_msg(st->xgemm_loaded == p.xgemm, "%s: CLBlast holds the other set",
+                              t->name);
+        }
+}
+END_TEST
+
+/* Three strided batches of case t on ctx (the library's batched GEMM, as the 1x1 convolutions
+ * and the tuner call it), every one checked against the reference. */
+static void check_strided(oclnn_context *ctx, const gemm_case *t)
+{
+    enum { B = 3 };
+    const size_t na = (size_t)t->m * t->k, nb = (size_t)t->k * t->n, nc = (size_t)t->m * t->n;
+    float *ha = fx_alloc(B * na), *hb = fx_alloc(B * nb), *hc = fx_alloc(B * nc),
+          *got = fx_alloc(B * nc);
+    fx_fill(ha, B * na, 11, -1, 1);
+    fx_fill(hb, B * nb, 12, -1, 1);
+    fx_fill(hc, B * nc, 13, -1, 1);
+    oclnn_tensor_desc da = oclnn_tensor_desc_1d((int)(B * na)),
+                      db = oclnn_tensor_desc_1d((int)(B * nb)),
+                      dc = oclnn_tensor_desc_1d((int)(B * nc));
+    oclnn_tensor *a, *b, *c;
+    ck_assert_int_eq(oclnn_tensor_create(ctx, &da, &a), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_create(ctx, &db, &b), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_create(ctx, &dc, &c), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, a, ha, B * na, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, b, hb, B * nb, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, c, hc, B * nc, 1), OCLNN_SUCCESS);
+    const size_t lda = t->ta ? (size_t)t->m : (size_t)t->k,
+                 ldb = t->tb ? (size_t)t->k : (size_t)t->n;
+    oclnn_status s = oclnn__sgemm_strided(ctx, "t", t->ta, t->tb, (size_t)t->m, (size_t)t->n,
+                                          (size_t)t->k, t->alpha, a->mem, 0, lda, na, b->mem, 0,
+                                          ldb, nb, t->beta, c->mem, 0, (size_t)t->n, nc, B);
+    ck_assert_msg(s == OCLNN_SUCCESS, "%s: %s", t->name, oclnn_last_error(ctx));
+    ck_assert_int_eq(oclnn_tensor_download(ctx, c, got, B * nc, 1), OCLNN_SUCCESS);
+    double *want = malloc(nc * sizeof *want), *tol = malloc(nc * sizeof *tol);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_ptr_nonnull(tol);
+    for (int i = 0; i < B; i++) {
+        ref_gemm(t->ta, t->tb, t->m, t->n, t->k, t->alpha, ha + i * na, lda, hb + i * nb, ldb,
+                 t->beta, t->beta != 0 ? hc + i * nc : NULL, (size_t)t->n, want, tol);
+        for (size_t j = 0; j < nc; j++)
+            tol[j] = 1e-5 * tol[j] + 1e-7;
+        fx_assert_close_tol(t->name, got + i * nc, want, tol, nc);
+    }
+    free(got);
+    free(want);
+    free(tol);
+    free(ha);
+    free(hb);
+    free(hc);
+    oclnn_tensor_destroy(a);
+    oclnn_tensor_destroy(b);
+    oclnn_tensor_destroy(c);
+}
+
+/* Batches of the shapes each plan takes alone: CLBlast's batched kernel computed garbage with
+ * the GEMMK=1 set, so batches run with the first set (or as single GEMMs). */
+START_TEST(strided_batches_match_reference)
+{
+    ck_assert_ptr_nonnull(cases[_i].plan); /* the loop runs over the rows with a plan */
+    check_strided(fx_ctx(), &cases[_i]);
+}
+END_TEST
+
+/* m and n grow (gemm.c's unaliased copies) only where the copy is of use: a linear layer's
+ * 4096x9216 weights, read in place as B^T by the GEMMK=1 kernel, are not copied (with the
+ * AVX-512 defaults; the temporary bytes are those of x and y only). */
+START_TEST(unaliased_copy_only_where_it_helps)
+{
+    oclnn_context *ctx = fx_ctx();
+    if (!avx512_defaults(ctx))
+        return;
+    const size_t m = 32, n = 4096, k = 9216;
+    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, false, true, m, n, k)), "XgemmK1 swapped");
+    size_t got = 0;
+    ck_assert_int_eq(
+        oclnn__sgemm_temp_bytes(ctx, "t", false, true, m, n, k, 0, k, 0, k, 0, n, &got),
+        OCLNN_SUCCESS);
+    ck_assert_msg(got <= 2 * (m * k + m * n) * sizeof(float), "%zu temporary bytes", got);
+}
+END_TEST
+
 /* OCLNN_PROFILE times a CLBlast GEMM over all of its kernels. CLBlast returns one event, for the
  * last of the kernels of its indirect path (pads of A and B, Xgemm, the copy of C out of its
  * padded tile: 500 is no multiple of any tile), which alone is a small part of the call: the op's
@@ -184,10 +340,12 @@ START_TEST(temp_bytes_count_unaliased_copies)
     const oclnn__tune_state *st = ctx->tune_state;
     if (!(ctx->info.type & CL_DEVICE_TYPE_CPU) || !st->applied.set[OCLNN__TK_XGEMM])
         return;
+    /* NN on the GEMMK=0 set, swapped (CLBlast sees n as m): CLBlast copies A transposed and
+     * reads B in place with n as its leading dimension, so both grow by a tile. */
+    const size_t m = 1024, n = 1024, k = 64;
+    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, false, false, m, n, k)), "Xgemm swapped");
     const size_t *v = st->applied.v[OCLNN__TK_XGEMM];
-    const bool swap = v[0] != 1; /* gemm.c's swap_operands: CLBlast sees n as m */
-    const size_t m = 1024, n = 1024, k = 24;
-    const size_t mp = m + (swap ? v[9] : v[6]), np = n + (swap ? v[6] : v[9]);
+    const size_t mp = m + v[9], np = n + v[6];
     size_t got = 0, grown = 0;
     ck_assert_int_eq(
         oclnn__sgemm_temp_bytes(ctx, "t", false, false, m, n, k, 0, k, 0, n, 0, n, &got),
@@ -390,6 +548,30 @@ START_TEST(tuning_file_round_trip)
 }
 END_TEST
 
+/* With a GEMMK=1 first set (a tuning file may give one) batches on the indirect path run as
+ * single GEMMs: CLBlast's batched kernel computes garbage with it. */
+START_TEST(gemmk1_first_set_batches_right)
+{
+    oclnn_context *ctx = tune_ctx();
+    const char *file, *source;
+    ck_assert_int_eq(oclnn_tune_info(ctx, NULL, &file, NULL), OCLNN_SUCCESS);
+    char path[1300];
+    snprintf(path, sizeof path, "%s", file);
+    oclnn_context_destroy(ctx);
+    write_file(path, "# oclnn tuning file v2\n"
+                     "Xgemm GEMMK=1 KREG=8 KWG=1 KWI=1 MDIMA=1 MDIMC=1 MWG=32 NDIMB=1 NDIMC=1 "
+                     "NWG=32 SA=0 SB=0 STRM=0 STRN=0 VWM=16 VWN=4\n"
+                     "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=128\n");
+    ctx = tune_ctx();
+    ck_assert_int_eq(oclnn_tune_info(ctx, &source, NULL, NULL), OCLNN_SUCCESS);
+    ck_assert_str_eq(source, "tuning file");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].plan && strcmp(cases[i].plan, "XgemmK1 row-major") == 0)
+            check_strided(ctx, &cases[i]);
+    oclnn_context_destroy(ctx);
+}
+END_TEST
+
 typedef struct bad_file {
     const char *text;
     const char *why; /* substring of the note */
@@ -412,6 +594,10 @@ static const bad_file bad_files[] = {
     {"# oclnn tuning file v1\nXgemm GEMMK=1 KREG=16 KWG=1 KWI=1 MDIMA=2 MDIMC=2 MWG=16 NDIMB=1 "
      "NDIMC=1 NWG=32 SA=0 SB=0 STRM=0 STRN=0 VWM=8 VWN=8\n",
      "line 2: GEMMK 1 needs MWG 16 = NWG 32"},
+    /* The second Xgemm set is the GEMMK=1 kernel's (gemm.c picks between them per GEMM). */
+    {"# oclnn tuning file v2\nXgemmK1 GEMMK=0 KREG=1 KWG=32 KWI=8 MDIMA=1 MDIMC=1 MWG=32 NDIMB=1 "
+     "NDIMC=8 NWG=64 SA=0 SB=0 STRM=0 STRN=0 VWM=16 VWN=8\n",
+     "line 2: XgemmK1 needs GEMMK 1, not 0"},
 };
 
 START_TEST(malformed_tuning_file_is_ignored)
@@ -517,12 +703,23 @@ static Suite *suite(void)
     tcase_add_test(tc, gemm_bad_arguments);
     tcase_add_test(tc, profile_spans_clblast_gemm);
     tcase_add_test(tc, temp_bytes_count_unaliased_copies);
+    tcase_add_test(tc, gemm_plan_by_modelled_cost);
+    tcase_add_test(tc, gemm_plans_alternate);
+    tcase_add_test(tc, unaliased_copy_only_where_it_helps);
+    int first = -1, end = 0; /* the rows with a plan, one block of the table */
+    for (int i = 0; i < ncases; i++)
+        if (cases[i].plan) {
+            first = first < 0 ? i : first;
+            end = i + 1;
+        }
+    tcase_add_loop_test(tc, strided_batches_match_reference, first, end);
     suite_add_tcase(s, tc);
     /* Tuning changes CLBlast's parameters for the whole process: it runs last. */
     TCase *tt = tcase_create("tuning");
     tcase_set_timeout(tt, 600);
     tcase_add_checked_fixture(tt, tune_setup, tune_teardown);
     tcase_add_test(tt, tuning_file_round_trip);
+    tcase_add_test(tt, gemmk1_first_set_batches_right);
     tcase_add_loop_test(tt, malformed_tuning_file_is_ignored, 0,
                         (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tt, tune_off_writes_nothing);

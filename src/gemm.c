@@ -198,10 +198,16 @@ static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k
  * 2-core AVX-512 Xeon: the GEMMK=0 kernel ran at about 200 GFLOP/s and CLBlast's padded copies
  * moved 4 Gfloat/s (64 flops per float), its transposes 2.6 Gfloat/s on a 9.4 MB matrix and
  * less on larger ones; the GEMMK=1 kernel took 1.25-1.6x the time on shapes where both copied
- * alike (128x784x1152, 128x1152x784 with trans_b, 64x3136x576). */
-#define K1_FLOP_COST 1.3
+ * alike (128x784x1152, 128x1152x784 with trans_b, 64x3136x576): 1.45 keeps it off the ones it
+ * loses by more than a change of set costs. */
+#define K1_FLOP_COST 1.45
 #define COPY_FLOPS 64.0
 #define TRANSPOSE_FLOPS 96.0
+/* Giving CLBlast the other set makes it drop the programs it built and build them again (POCL's
+ * kernel cache then hits): 0.33-0.43 ms a switch, measured alternating a linear layer's forward
+ * (GEMMK=1) and weight gradient (GEMMK=0), which without this term slowed LeNet's training by
+ * 5-6%. */
+#define SWITCH_FLOPS 80e6
 
 /* What CLBlast's indirect path does with a GEMM, in our terms (A is op(A)'s m x k, B k x n). */
 typedef enum copy_kind { NO_COPY, COPY, TRANSPOSE } copy_kind;
@@ -242,8 +248,8 @@ static double indirect_cost(const size_t *v, bool swap, bool trans_a, bool trans
            copy_cost(w.b, (double)k * n) + copy_cost(w.c, (double)m * n);
 }
 
-oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, bool trans_a, bool trans_b,
-                                      size_t m, size_t n, size_t k)
+oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, oclnn__tk loaded, bool trans_a,
+                                      bool trans_b, size_t m, size_t n, size_t k)
 {
     const oclnn__tune_state *st = ctx->tune_state;
     const oclnn__gemm_params *p = &st->applied;
@@ -263,7 +269,8 @@ oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, bool trans_a, bo
         const size_t *v = p->v[sets[i]];
         /* A GEMMK=0 call not swapped copies more than the swapped one (C transposed too). */
         for (int swap = 1; swap >= (v[0] == 1 ? 0 : 1); swap--) {
-            const double c = indirect_cost(v, swap, trans_a, trans_b, m, n, k);
+            const double c = indirect_cost(v, swap, trans_a, trans_b, m, n, k) +
+                             (sets[i] != loaded ? SWITCH_FLOPS : 0.0);
             if (c < best_cost)
                 best_cost = c, best = (oclnn__gemm_plan){sets[i], swap != 0};
         }
@@ -271,10 +278,9 @@ oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, bool trans_a, bo
     return best;
 }
 
-/* Gives CLBlast the Xgemm set `which` where it holds the other. CLBlast keeps one set per
- * device for the process, so two contexts on one device may each load theirs: a call then runs
- * with the other's set, which computes the same (slower at worst). */
-static oclnn_status load_set(oclnn_context *ctx, const char *op, oclnn__tk which)
+/* CLBlast keeps one set per device for the process, so two contexts on one device may each load
+ * theirs: a call then runs with the other's set, which computes the same (slower at worst). */
+oclnn_status oclnn__gemm_load_set(oclnn_context *ctx, const char *op, oclnn__tk which)
 {
     oclnn__tune_state *st = ctx->tune_state;
     if (!st->applied.set[which] || st->xgemm_loaded == which)
@@ -293,8 +299,9 @@ static oclnn_status load_set(oclnn_context *ctx, const char *op, oclnn__tk which
 static oclnn_status load_plan(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                               size_t m, size_t n, size_t k, oclnn__gemm_plan *plan)
 {
-    *plan = oclnn__gemm_plan_for(ctx, trans_a, trans_b, m, n, k);
-    return load_set(ctx, op, plan->xgemm);
+    const oclnn__tune_state *st = ctx->tune_state;
+    *plan = oclnn__gemm_plan_for(ctx, st->xgemm_loaded, trans_a, trans_b, m, n, k);
+    return oclnn__gemm_load_set(ctx, op, plan->xgemm);
 }
 
 /* The operands of one CLBlast call, after the layout choice. */
@@ -555,7 +562,7 @@ oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans
     }
     /* Swapped, as oclnn__sgemm runs a GEMMK=0 set. CLBlast's C API allocates this routine's
      * temporary buffer itself (there is no WithTempBuffer variant). */
-    oclnn_status st = load_set(ctx, op, OCLNN__TK_XGEMM);
+    oclnn_status st = oclnn__gemm_load_set(ctx, op, OCLNN__TK_XGEMM);
     if (st != OCLNN_SUCCESS)
         return st;
     const bool swap = true;

@@ -167,16 +167,20 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
                                      size_t b_off, size_t ldb, size_t c_off, size_t ldc,
                                      size_t *bytes);
 
-/* How CLBlast runs a GEMM with these arguments (as oclnn__sgemm): with which Xgemm set
- * (OCLNN__TK_XGEMM or OCLNN__TK_XGEMM_K1), and as row-major C = op(A) op(B) or swapped, as
- * column-major C^T = op(B)^T op(A)^T (the same memory): the one of least modelled cost on the
- * indirect path (gemm.c). */
+/* How CLBlast runs a GEMM with these arguments (as oclnn__sgemm) when it holds the Xgemm set
+ * `loaded`: with which set (OCLNN__TK_XGEMM or OCLNN__TK_XGEMM_K1), and as row-major C = op(A)
+ * op(B) or swapped, as column-major C^T = op(B)^T op(A)^T (the same memory): the one of least
+ * modelled cost on the indirect path, a change of set included (gemm.c). */
 typedef struct oclnn__gemm_plan {
     oclnn__tk xgemm;
     bool swap;
 } oclnn__gemm_plan;
-oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, bool trans_a, bool trans_b,
-                                      size_t m, size_t n, size_t k);
+oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, oclnn__tk loaded, bool trans_a,
+                                      bool trans_b, size_t m, size_t n, size_t k);
+
+/* Gives CLBlast the Xgemm set `which` (OCLNN__TK_XGEMM or OCLNN__TK_XGEMM_K1) where it holds
+ * the other; nothing where the set is not applied. */
+oclnn_status oclnn__gemm_load_set(oclnn_context *ctx, const char *op, oclnn__tk which);
 
 /* Gives p to CLBlast for the context's device (gemm.c) and records it as applied: every kernel
  * but XgemmK1, which is only recorded (CLBlast gets it per GEMM, as "Xgemm"). */

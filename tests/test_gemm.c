@@ -16,7 +16,9 @@ typedef struct gemm_case {
     const char *name;
     int m, n, k, ta, tb;
     float alpha, beta;
-    const char *plan; /* how CLBlast runs it with the AVX-512 defaults (plan_name); NULL: any */
+    /* How CLBlast runs it with the AVX-512 defaults when it holds their GEMMK=1 set (plan_name;
+     * NULL: any). */
+    const char *plan;
 } gemm_case;
 
 static const gemm_case cases[] = {
@@ -40,14 +42,16 @@ static const gemm_case cases[] = {
     {"dgrad 144x196x16 TN", 144, 196, 16, 1, 0, 1.0f, 0.0f, NULL},
     {"linear 8x10x392 NT", 8, 10, 392, 0, 1, 1.0f, 0.0f, NULL},
     /* Big enough for CLBlast's indirect path (m*n*k above its threshold cube), each way the
-     * library runs it there (gemm.c: the set and layout of least modelled cost). */
-    {"indirect 200x330x520 NN", 200, 330, 520, 0, 0, 1.0f, 0.5f, "Xgemm swapped"},
-    {"indirect 200x330x520 TT", 200, 330, 520, 1, 1, 1.0f, 0.0f, "Xgemm swapped"},
+     * library runs it there (gemm.c: the set and layout of least modelled cost), the last one
+     * worth a change back to the GEMMK=0 set. */
+    {"indirect 200x330x520 NN", 200, 330, 520, 0, 0, 1.0f, 0.5f, "XgemmK1 row-major"},
+    {"indirect 200x330x520 TT", 200, 330, 520, 1, 1, 1.0f, 0.0f, "XgemmK1 swapped"},
     {"indirect 520x33x300 NN", 520, 33, 300, 0, 0, 1.0f, 0.5f, "XgemmK1 row-major"},
     {"indirect 300x40x200 NT", 300, 40, 200, 0, 1, -1.0f, 0.0f, "XgemmK1 row-major"},
-    {"indirect 40x300x200 NT", 40, 300, 200, 0, 1, 1.0f, 0.0f, "XgemmK1 swapped"},
     {"indirect 40x300x200 TT", 40, 300, 200, 1, 1, 0.5f, 1.0f, "XgemmK1 swapped"},
-    {"indirect 300x40x200 TN", 300, 40, 200, 1, 0, 1.0f, 0.0f, "Xgemm swapped"},
+    {"indirect 300x40x200 TN", 300, 40, 200, 1, 0, 1.0f, 0.0f, "XgemmK1 swapped"},
+    {"linear 32x512x4608 NT", 32, 512, 4608, 0, 1, 1.0f, 0.0f, "XgemmK1 swapped"},
+    {"conv 64x3136x576 NN", 64, 3136, 576, 0, 0, 1.0f, 0.0f, "Xgemm swapped"},
     /* On CPUs with the library's CLBlast parameters, m and n whose tile-padded sizes are
      * multiples of 256 floats from 1024 on run on copies with unaliased sizes (gemm.c): both,
      * then m alone, then n alone. */
@@ -158,59 +162,85 @@ static bool avx512_defaults(oclnn_context *ctx)
            memcmp(st->applied.set, d.set, sizeof d.set) == 0;
 }
 
-/* The plan of each table row that names one, and of the measured shapes the model was fitted
- * on (gemm.c): GEMMK=1 where it spares CLBlast a transposed copy of a large A (512x49x4608),
- * or of weights read as B^T (a linear layer, 32x4096x9216), or pads less (m = 32); GEMMK=0
- * swapped otherwise, and below the indirect path's threshold. */
-static const gemm_case plan_shapes[] = {
-    {"512x49x4608 NN", 512, 49, 4608, 0, 0, 1, 0, "XgemmK1 row-major"},
-    {"32x4096x9216 NT", 32, 4096, 9216, 0, 1, 1, 0, "XgemmK1 swapped"},
-    {"32x9216x4096 NN", 32, 9216, 4096, 0, 0, 1, 0, "XgemmK1 row-major"},
-    {"1024x1024x1024 NN", 1024, 1024, 1024, 0, 0, 1, 0, "Xgemm swapped"},
-    {"64x3136x576 NN", 64, 3136, 576, 0, 0, 1, 0, "Xgemm swapped"},
-    {"256x196x2304 NN", 256, 196, 2304, 0, 0, 1, 0, "Xgemm swapped"},
-    {"4096x9216x32 TN", 4096, 9216, 32, 1, 0, 1, 0, "Xgemm swapped"},
-    {"1280x100x24 TN", 1280, 100, 24, 1, 0, 1, 0, "Xgemm swapped"},
-    {"7x13x5 NT (direct)", 7, 13, 5, 0, 1, 1, 0, "Xgemm swapped"},
+/* Plans from either set, for the measured shapes the model was fitted on (gemm.c): GEMMK=1
+ * where it spares CLBlast a transposed copy of a large A (512x49x4608), or of weights read as
+ * B^T (a linear layer, 32x4096x9216), or pads less (m = 32); GEMMK=0 swapped otherwise, and
+ * below the indirect path's threshold. A change of set must pay: LeNet's linear layer
+ * (32x128x3136) keeps whichever set CLBlast holds. */
+typedef struct plan_shape {
+    gemm_case t;
+    oclnn__tk loaded;
+} plan_shape;
+
+static const plan_shape plan_shapes[] = {
+    {{"512x49x4608 NN", 512, 49, 4608, 0, 0, 1, 0, "XgemmK1 row-major"}, OCLNN__TK_XGEMM},
+    {{"32x4096x9216 NT", 32, 4096, 9216, 0, 1, 1, 0, "XgemmK1 swapped"}, OCLNN__TK_XGEMM},
+    {{"32x9216x4096 NN", 32, 9216, 4096, 0, 0, 1, 0, "XgemmK1 row-major"}, OCLNN__TK_XGEMM},
+    {{"1024x1024x1024 NN", 1024, 1024, 1024, 0, 0, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM},
+    {{"1024x1024x1024 NN", 1024, 1024, 1024, 0, 0, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM_K1},
+    {{"64x3136x576 NN", 64, 3136, 576, 0, 0, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM},
+    {{"256x196x2304 NN", 256, 196, 2304, 0, 0, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM},
+    {{"4096x9216x32 TN", 4096, 9216, 32, 1, 0, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM_K1},
+    {{"32x128x3136 NT", 32, 128, 3136, 0, 1, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM},
+    {{"32x128x3136 NT", 32, 128, 3136, 0, 1, 1, 0, "XgemmK1 swapped"}, OCLNN__TK_XGEMM_K1},
+    {{"7x13x5 NT (direct)", 7, 13, 5, 0, 1, 1, 0, "Xgemm swapped"}, OCLNN__TK_XGEMM_K1},
 };
+
+static const char *plan_of(oclnn_context *ctx, oclnn__tk loaded, const gemm_case *t)
+{
+    return plan_name(
+        oclnn__gemm_plan_for(ctx, loaded, t->ta, t->tb, (size_t)t->m, (size_t)t->n, (size_t)t->k));
+}
 
 START_TEST(gemm_plan_by_modelled_cost)
 {
     oclnn_context *ctx = fx_ctx();
     if (!avx512_defaults(ctx))
         return;
-    for (size_t i = 0;
-         i < sizeof cases / sizeof cases[0] + sizeof plan_shapes / sizeof plan_shapes[0]; i++) {
-        const gemm_case *t = i < sizeof cases / sizeof cases[0]
-                                 ? &cases[i]
-                                 : &plan_shapes[i - sizeof cases / sizeof cases[0]];
-        if (!t->plan)
-            continue;
-        const char *got = plan_name(
-            oclnn__gemm_plan_for(ctx, t->ta, t->tb, (size_t)t->m, (size_t)t->n, (size_t)t->k));
-        ck_assert_msg(strcmp(got, t->plan) == 0, "%s: plan %s, expected %s", t->name, got, t->plan);
+    for (size_t i = 0; i < sizeof plan_shapes / sizeof plan_shapes[0]; i++) {
+        const plan_shape *p = &plan_shapes[i];
+        const char *got = plan_of(ctx, p->loaded, &p->t);
+        ck_assert_msg(strcmp(got, p->t.plan) == 0, "%s from %s: plan %s, expected %s", p->t.name,
+                      oclnn__tune_kernels[p->loaded].name, got, p->t.plan);
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gemm_case *t = &cases[i];
+        const char *got = t->plan ? plan_of(ctx, OCLNN__TK_XGEMM_K1, t) : NULL;
+        ck_assert_msg(!got || strcmp(got, t->plan) == 0, "%s: plan %s, expected %s", t->name, got,
+                      t->plan);
     }
 }
 END_TEST
 
-/* CLBlast holds one Xgemm set at a time: GEMMs of alternating plans on one context each load
- * theirs and compute right. */
+/* CLBlast holds one Xgemm set at a time: each table row with a plan runs it from the GEMMK=1
+ * set (the last row changes back to GEMMK=0), the first from GEMMK=0 too (a change to GEMMK=1),
+ * and computes right; CLBlast then holds the plan's set. */
 START_TEST(gemm_plans_alternate)
 {
     oclnn_context *ctx = fx_ctx();
     const oclnn__tune_state *st = ctx->tune_state;
-    for (int round = 0; round < 2; round++)
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            const gemm_case *t = &cases[i];
-            if (!t->plan)
-                continue;
-            run_case(t, round == 0 ? 0 : 5);
-            const oclnn__gemm_plan p =
-                oclnn__gemm_plan_for(ctx, t->ta, t->tb, (size_t)t->m, (size_t)t->n, (size_t)t->k);
-            if (st->applied.set[p.xgemm])
-                ck_assert_msg(st->xgemm_loaded == p.xgemm, "%s: CLBlast holds the other set",
-                              t->name);
-        }
+    if (!avx512_defaults(ctx))
+        return;
+    const gemm_case *big = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gemm_case *t = &cases[i];
+        if (!t->plan)
+            continue;
+        if (strncmp(t->name, "linear 32x512", 13) == 0)
+            big = t;
+        ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM_K1), OCLNN_SUCCESS);
+        ck_assert_str_eq(plan_of(ctx, st->xgemm_loaded, t), t->plan);
+        run_case(t, 0);
+        ck_assert_msg(strncmp(oclnn__tune_kernels[st->xgemm_loaded].name, t->plan,
+                              strcspn(t->plan, " ")) == 0 &&
+                          t->plan[strcspn(t->plan, " ")] == ' ',
+                      "%s: CLBlast holds %s", t->name, oclnn__tune_kernels[st->xgemm_loaded].name);
+    }
+    ck_assert_ptr_nonnull(big);
+    ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM), OCLNN_SUCCESS);
+    ck_assert_str_eq(plan_of(ctx, st->xgemm_loaded, big), big->plan);
+    run_case(big, 5);
+    ck_assert_int_eq(st->xgemm_loaded, OCLNN__TK_XGEMM_K1);
 }
 END_TEST
 
@@ -268,7 +298,9 @@ static void check_strided(oclnn_context *ctx, const gemm_case *t)
 START_TEST(strided_batches_match_reference)
 {
     ck_assert_ptr_nonnull(cases[_i].plan); /* the loop runs over the rows with a plan */
-    check_strided(fx_ctx(), &cases[_i]);
+    oclnn_context *ctx = fx_ctx();
+    ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM_K1), OCLNN_SUCCESS);
+    check_strided(ctx, &cases[_i]);
 }
 END_TEST
 
@@ -281,7 +313,9 @@ START_TEST(unaliased_copy_only_where_it_helps)
     if (!avx512_defaults(ctx))
         return;
     const size_t m = 32, n = 4096, k = 9216;
-    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, false, true, m, n, k)), "XgemmK1 swapped");
+    ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM), OCLNN_SUCCESS);
+    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, OCLNN__TK_XGEMM, false, true, m, n, k)),
+                     "XgemmK1 swapped");
     size_t got = 0;
     ck_assert_int_eq(
         oclnn__sgemm_temp_bytes(ctx, "t", false, true, m, n, k, 0, k, 0, k, 0, n, &got),
@@ -343,7 +377,9 @@ START_TEST(temp_bytes_count_unaliased_copies)
     /* NN on the GEMMK=0 set, swapped (CLBlast sees n as m): CLBlast copies A transposed and
      * reads B in place with n as its leading dimension, so both grow by a tile. */
     const size_t m = 1024, n = 1024, k = 64;
-    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, false, false, m, n, k)), "Xgemm swapped");
+    ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM), OCLNN_SUCCESS);
+    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, OCLNN__TK_XGEMM, false, false, m, n, k)),
+                     "Xgemm swapped");
     const size_t *v = st->applied.v[OCLNN__TK_XGEMM];
     const size_t mp = m + v[9], np = n + v[6];
     size_t got = 0, grown = 0;

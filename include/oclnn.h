@@ -598,10 +598,11 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
  * XgemmK1 is a second set for CLBlast's Xgemm, of its GEMMK=1 kernel (the AVX-512 CPU defaults
  * have one; the tuner does not search it). Where both are set, each GEMM on CLBlast's indirect
  * path runs with the set, and as row-major C = op(A) op(B) or as column-major C^T = op(B)^T
- * op(A)^T, that a cost model puts lowest: the flops of the tiles the kernel computes plus the
+ * op(A)^T, that a cost model puts lowest: the flops of the tiles the kernel computes, the
  * operands CLBlast copies or transposes first (the two kernels want different operands
- * transposed). Strided batches always run with the first set (CLBlast's batched kernel computes
- * wrong results with a GEMMK=1 set; with such a first set they run as single GEMMs).
+ * transposed), and a change from the set CLBlast holds (it rebuilds its programs at each).
+ * Strided batches always run with the first set (CLBlast's batched kernel computes wrong
+ * results with a GEMMK=1 set; with such a first set they run as single GEMMs).
  */
 typedef enum oclnn_tune_mode {
     OCLNN_TUNE_OFF = 0,  /* do nothing: measure nothing, write nothing, *count 0 */

@@ -197,7 +197,7 @@ static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k
  * wants B rotated, the GEMMK=1 kernel A, B and C. The constants are this library's CPU sets on a
  * 2-core AVX-512 Xeon: the GEMMK=0 kernel ran at about 200 GFLOP/s and CLBlast's padded copies
  * moved 4 Gfloat/s (64 flops per float), its transposes 2.6 Gfloat/s on a 9.4 MB matrix and
- * less on larger ones; the GEMMK=1 kernel took 1.25-1.6x the time on shapes where both copied
+ * less on larger ones; the GEMMK=1 kernel took 1.24-1.6x the time on shapes where both copied
  * alike (128x784x1152, 128x1152x784 with trans_b, 64x3136x576): 1.45 keeps it off the ones it
  * loses by more than a change of set costs. */
 #define K1_FLOP_COST 1.45
@@ -206,7 +206,7 @@ static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k
 /* Giving CLBlast the other set makes it drop the programs it built and build them again (POCL's
  * kernel cache then hits): 0.33-0.43 ms a switch, measured alternating a linear layer's forward
  * (GEMMK=1) and weight gradient (GEMMK=0), which without this term slowed LeNet's training by
- * 5-6%. */
+ * 5-7%. */
 #define SWITCH_FLOPS 80e6
 
 /* What CLBlast's indirect path does with a GEMM, in our terms (A is op(A)'s m x k, B k x n). */
@@ -469,7 +469,7 @@ static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool swa
  * CLBlast's tiles and the call takes the indirect path, else m and n themselves. m grows only
  * where the copy of A that growing it makes is of use: CLBlast copies A anyway, or m is A's
  * leading dimension (trans_a), which the copy unaliases; n likewise for B. (A linear layer's
- * 4096x9216 weights, read in place, were copied whole for nothing: 16 of 38 ms.) */
+ * 4096x9216 weights, read in place, were copied whole for nothing: 15.6-16.7 ms of 39.) */
 static void run_dims(const oclnn_context *ctx, const oclnn__gemm_plan *p, bool trans_a,
                      bool trans_b, size_t m, size_t n, size_t k, size_t *mp, size_t *np)
 {

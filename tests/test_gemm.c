@@ -63,6 +63,25 @@ static const gemm_case cases[] = {
     {"unaliased 96x1536x24 NT", 96, 1536, 24, 0, 1, 1.0f, 0.0f, NULL},
 };
 
+/* Checks got (c after the GEMM of case t) against the double reference of t on a and b (leading
+ * dimensions lda, ldb) and c0, c before the GEMM (read where beta != 0). */
+static void check_gemm(const gemm_case *t, const float *a, size_t lda, const float *b, size_t ldb,
+                       const float *c0, const float *got)
+{
+    const size_t nc = (size_t)t->m * t->n;
+    double *want = malloc(nc * sizeof *want), *tol = malloc(nc * sizeof *tol);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_ptr_nonnull(tol);
+    ref_gemm(t->ta, t->tb, t->m, t->n, t->k, t->alpha, a, lda, b, ldb, t->beta,
+             t->beta != 0 ? c0 : NULL, (size_t)t->n, want, tol);
+    /* fp32 accumulation of k products: relative to the sum of |terms|. */
+    for (size_t i = 0; i < nc; i++)
+        tol[i] = 1e-5 * tol[i] + 1e-7;
+    fx_assert_close_tol(t->name, got, want, tol, nc);
+    free(want);
+    free(tol);
+}
+
 /* Runs one case with a, b, c as views starting `off` elements into larger buffers (0: plain
  * tensors) and checks c, and that the elements around c's view are untouched. */
 static void run_case(const gemm_case *t, size_t off)
@@ -102,16 +121,8 @@ static void run_case(const gemm_case *t, size_t off)
     }
     oclnn_status s = oclnn_gemm(ctx, t->ta, t->tb, t->alpha, a, b, t->beta, c);
     ck_assert_msg(s == OCLNN_SUCCESS, "%s: %s", t->name, oclnn_last_error(ctx));
-    double *want = malloc(nc * sizeof *want), *tol = malloc(nc * sizeof *tol);
-    ck_assert_ptr_nonnull(want);
-    ck_assert_ptr_nonnull(tol);
-    ref_gemm(t->ta, t->tb, t->m, t->n, t->k, t->alpha, ha, (size_t)ac, hb, (size_t)bc, t->beta,
-             t->beta != 0 ? hc : NULL, (size_t)t->n, want, tol);
-    /* fp32 accumulation of k products: relative to the sum of |terms|. */
-    for (size_t i = 0; i < nc; i++)
-        tol[i] = 1e-5 * tol[i] + 1e-7;
     float *got = fx_download(c);
-    fx_assert_close_tol(t->name, got, want, tol, nc);
+    check_gemm(t, ha, (size_t)ac, hb, (size_t)bc, hc, got);
     if (base) {
         float *all = fx_download(base);
         size_t c0 = 3 * off + na + nb;
@@ -123,8 +134,6 @@ static void run_case(const gemm_case *t, size_t off)
         oclnn_tensor_destroy(base);
     }
     free(got);
-    free(want);
-    free(tol);
     free(ha);
     free(hb);
     free(hc);
@@ -272,19 +281,9 @@ static void check_strided(oclnn_context *ctx, const gemm_case *t)
                                           ldb, nb, t->beta, c->mem, 0, (size_t)t->n, nc, B);
     ck_assert_msg(s == OCLNN_SUCCESS, "%s: %s", t->name, oclnn_last_error(ctx));
     ck_assert_int_eq(oclnn_tensor_download(ctx, c, got, B * nc, 1), OCLNN_SUCCESS);
-    double *want = malloc(nc * sizeof *want), *tol = malloc(nc * sizeof *tol);
-    ck_assert_ptr_nonnull(want);
-    ck_assert_ptr_nonnull(tol);
-    for (int i = 0; i < B; i++) {
-        ref_gemm(t->ta, t->tb, t->m, t->n, t->k, t->alpha, ha + i * na, lda, hb + i * nb, ldb,
-                 t->beta, t->beta != 0 ? hc + i * nc : NULL, (size_t)t->n, want, tol);
-        for (size_t j = 0; j < nc; j++)
-            tol[j] = 1e-5 * tol[j] + 1e-7;
-        fx_assert_close_tol(t->name, got + i * nc, want, tol, nc);
-    }
+    for (int i = 0; i < B; i++)
+        check_gemm(t, ha + i * na, lda, hb + i * nb, ldb, hc + i * nc, got + i * nc);
     free(got);
-    free(want);
-    free(tol);
     free(ha);
     free(hb);
     free(hc);

@@ -70,7 +70,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     if { [ -f "$san/build.ninja" ] ||
          meson setup "$san" -Dwerror=true --buildtype=debug -Db_sanitize=address,undefined \
              -Db_lundef=false >/dev/null; } && ninja -C "$san" > "$san.log" 2>&1; then
-        sanitizer_tests="context cache tensor dataset softmax optim"
+        sanitizer_tests="context cache tensor dataset softmax optim gemm"
     else
         echo "sanitizer build failed:"
         grep -E -A8 "error|FAILED" "$san.log" | head -40

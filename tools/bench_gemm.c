@@ -50,31 +50,35 @@ void bench_copy(bench *b)
 typedef struct gemm_shape {
     const char *name;
     int m, n, k;
+    int trans_b; /* b stored [n][k] */
 } gemm_shape;
 
-/* Square sizes and the GEMMs of ResNet-18's 3x3 convolutions at batch 1 (M = output channels,
- * N = output pixels, K = input channels x 9). */
+/* Square sizes, the GEMMs of ResNet-18's 3x3 convolutions at batch 1 (M = output channels,
+ * N = output pixels, K = input channels x 9), and an AlexNet-sized linear layer's forward at
+ * batch 32 (y = x w^T: M = batch, N = outputs, K = inputs, w stored [N][K]). */
 static const gemm_shape gemm_shapes[] = {
-    {"gemm 1024^3", 1024, 1024, 1024},     {"gemm 2048^3", 2048, 2048, 2048},
-    {"gemm 64x3136x576", 64, 3136, 576},   {"gemm 128x784x1152", 128, 784, 1152},
-    {"gemm 256x196x2304", 256, 196, 2304}, {"gemm 512x49x4608", 512, 49, 4608},
+    {"gemm 1024^3", 1024, 1024, 1024, 0},        {"gemm 2048^3", 2048, 2048, 2048, 0},
+    {"gemm 64x3136x576", 64, 3136, 576, 0},      {"gemm 128x784x1152", 128, 784, 1152, 0},
+    {"gemm 256x196x2304", 256, 196, 2304, 0},    {"gemm 512x49x4608", 512, 49, 4608, 0},
+    {"gemm 32x4096x9216 bT", 32, 4096, 9216, 1},
 };
 
 typedef struct gemm_arg {
     oclnn_tensor *a, *b, *c;
+    int trans_b;
 } gemm_arg;
 
 static oclnn_status gemm_call(oclnn_context *ctx, void *p)
 {
     gemm_arg *g = p;
-    return oclnn_gemm(ctx, 0, 0, 1.0f, g->a, g->b, 0.0f, g->c);
+    return oclnn_gemm(ctx, 0, g->trans_b, 1.0f, g->a, g->b, 0.0f, g->c);
 }
 
 void bench_gemm(bench *b)
 {
     enum { N = sizeof gemm_shapes / sizeof gemm_shapes[0] };
     bench_suite_header(b, "gemm",
-                       "oclnn_gemm c[m][n] = a[m][k] b[k][n], no transposes; "
+                       "oclnn_gemm c[m][n] = a[m][k] b[k][n] (bT: b stored [n][k]); "
                        "flops = 2mnk");
     b->done = 0;
     b->total = 0;
@@ -85,16 +89,20 @@ void bench_gemm(bench *b)
         if (!bench_selected(b, g->name))
             continue;
         if (b->opt.list) {
-            char fields[96], desc[96];
-            snprintf(fields, sizeof fields, "\"op\":\"gemm\",\"m\":%d,\"n\":%d,\"k\":%d", g->m,
-                     g->n, g->k);
-            snprintf(desc, sizeof desc, "m=%d n=%d k=%d", g->m, g->n, g->k);
+            char fields[128], desc[96];
+            snprintf(fields, sizeof fields,
+                     "\"op\":\"gemm\",\"m\":%d,\"n\":%d,\"k\":%d,\"trans_b\":%d", g->m, g->n, g->k,
+                     g->trans_b);
+            snprintf(desc, sizeof desc, "m=%d n=%d k=%d%s", g->m, g->n, g->k,
+                     g->trans_b ? ", b transposed" : "");
             bench_list_entry(b, "gemm", g->name, 0, fields, desc);
             continue;
         }
-        gemm_arg a;
+        gemm_arg a = {.trans_b = g->trans_b};
+        const oclnn_tensor_desc db =
+            g->trans_b ? oclnn_tensor_desc_2d(g->n, g->k) : oclnn_tensor_desc_2d(g->k, g->n);
         if (bench_tensor(b, oclnn_tensor_desc_2d(g->m, g->k), -1, 1, &a.a) != OCLNN_SUCCESS ||
-            bench_tensor(b, oclnn_tensor_desc_2d(g->k, g->n), -1, 1, &a.b) != OCLNN_SUCCESS ||
+            bench_tensor(b, db, -1, 1, &a.b) != OCLNN_SUCCESS ||
             bench_tensor(b, oclnn_tensor_desc_2d(g->m, g->n), 0, 0, &a.c) != OCLNN_SUCCESS) {
             bench_setup_failed(b, "gemm", g->name, 0);
             bench_release(b);

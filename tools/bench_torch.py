@@ -199,8 +199,23 @@ def torch_gemm(torch, e):
     faster counts."""
     m, n, k = e["m"], e["n"], e["k"]
     a = torch.randn(m, k)
-    b = torch.randn(k, n)
     c = torch.empty(m, n)
+    if e.get("trans_b"):
+        # A linear layer's y = x w^T, w stored [n][k]: torch.mm on the transposed view,
+        # F.linear (PyTorch's own choice, BLAS) and oneDNN's 1x1 convolution computing y^T =
+        # w x^T (x transposed in and y out inside the timing).
+        w = torch.randn(n, k)
+        w4 = w.view(n, k, 1, 1)
+
+        def onednn_t():
+            xt = a.t().contiguous().view(1, k, 1, m)
+            yt = torch.ops.aten.mkldnn_convolution(xt, w4, None, [0, 0], [1, 1], [1, 1], 1)
+            return yt.view(n, m).t().contiguous()
+
+        return {"fwd": {"mm": lambda: torch.mm(a, w.t(), out=c),
+                        "linear": lambda: torch.nn.functional.linear(a, w),
+                        "onednn_1x1": onednn_t}}
+    b = torch.randn(k, n)
     b4, a4 = b.view(1, k, 1, n), a.view(m, k, 1, 1)
 
     def onednn():

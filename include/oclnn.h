@@ -580,8 +580,9 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
 
 /* ---------------------------------------------------------------------------------------------
  * GEMM tuning. Every GEMM of the library runs through CLBlast with parameters set per device
- * (CLBlast keeps it per cl_device_id for the whole process: contexts on one device share it;
- * the last context created or tuned sets it). At context creation the set comes from the tuning
+ * (CLBlast keeps them per cl_device_id for the whole process: contexts on one device share them;
+ * the last context created or tuned sets them, except the Xgemm set, which each GEMM gives back
+ * where another context changed it). At context creation the set comes from the tuning
  * file <cache_dir>/tuning-<hash of platform, device, driver>.txt when it exists and is valid,
  * else from built-in defaults per device type (measured CPU-style tiles for CPUs; CLBlast's own
  * database for GPUs). A malformed file is ignored and the reason kept (oclnn_tune_info).

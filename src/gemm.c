@@ -5,6 +5,7 @@
 
 #include <clblast_c.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,66 @@ static oclnn_status clblast_fail(oclnn_context *ctx, const char *op, const char 
                        clblast_status_name(s), (int)s);
 }
 
+/* The Xgemm values CLBlast holds for each device. CLBlast keeps one set per device for the
+ * whole process and drops its built programs at every change, so the contexts on a device, each
+ * with its two sets, give it theirs only where it holds other values. */
+#define HELD_DEVICES 16
+static struct {
+    cl_device_id device;
+    size_t v[OCLNN__TUNE_MAX_PARAMS];
+} held[HELD_DEVICES];
+static size_t nheld;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* held's entry of device, NULL when none (held_lock held). */
+static size_t *held_values(cl_device_id device)
+{
+    for (size_t i = 0; i < nheld && i < HELD_DEVICES; i++)
+        if (held[i].device == device)
+            return held[i].v;
+    return NULL;
+}
+
+/* Gives CLBlast v as the device's Xgemm set where it holds other values, and records them. */
+static oclnn_status give_xgemm(oclnn_context *ctx, const char *op, const size_t *v)
+{
+    const oclnn__tune_kernel *tk = &oclnn__tune_kernels[OCLNN__TK_XGEMM];
+    oclnn_status st = OCLNN_SUCCESS;
+    pthread_mutex_lock(&held_lock);
+    size_t *h = held_values(ctx->device);
+    if (!h || memcmp(h, v, tk->nparams * sizeof *v) != 0) {
+        CLBlastStatusCode c =
+            CLBlastOverrideParameters(ctx->device, tk->name, CLBlastPrecisionSingle, tk->nparams,
+                                      (const char **)tk->params, v);
+        if (c != CLBlastSuccess) {
+            st = clblast_fail(ctx, op, "CLBlastOverrideParameters", c);
+        } else {
+            if (!h) { /* past HELD_DEVICES devices, the oldest entries are reused */
+                held[nheld % HELD_DEVICES].device = ctx->device;
+                h = held[nheld++ % HELD_DEVICES].v;
+            }
+            memcpy(h, v, tk->nparams * sizeof *v);
+        }
+    }
+    pthread_mutex_unlock(&held_lock);
+    return st;
+}
+
+oclnn__tk oclnn__gemm_loaded(const oclnn_context *ctx)
+{
+    const oclnn__tune_state *st = ctx->tune_state;
+    const size_t n = oclnn__tune_kernels[OCLNN__TK_XGEMM].nparams;
+    oclnn__tk which = OCLNN__TK_COUNT;
+    pthread_mutex_lock(&held_lock);
+    const size_t *h = held_values(ctx->device);
+    const oclnn__tk sets[2] = {OCLNN__TK_XGEMM, OCLNN__TK_XGEMM_K1};
+    for (int i = 0; h && i < 2; i++)
+        if (st->applied.set[sets[i]] && memcmp(h, st->applied.v[sets[i]], n * sizeof *h) == 0)
+            which = sets[i];
+    pthread_mutex_unlock(&held_lock);
+    return which;
+}
+
 oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
 {
     oclnn__tune_state *st = ctx->tune_state;
@@ -57,7 +118,11 @@ oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
             return oclnn__fail(ctx, OCLNN_INVALID_ARGUMENT, "gemm: %s parameters: %s", tk->name,
                                why);
         /* XgemmK1 reaches CLBlast per GEMM (load_plan), as its "Xgemm". */
-        if (k != OCLNN__TK_XGEMM_K1) {
+        if (k == OCLNN__TK_XGEMM) {
+            oclnn_status s = give_xgemm(ctx, "gemm", p->v[k]);
+            if (s != OCLNN_SUCCESS)
+                return s;
+        } else if (k != OCLNN__TK_XGEMM_K1) {
             CLBlastStatusCode s =
                 CLBlastOverrideParameters(ctx->device, tk->name, CLBlastPrecisionSingle,
                                           tk->nparams, (const char **)tk->params, p->v[k]);
@@ -67,8 +132,6 @@ oclnn_status oclnn__gemm_apply(oclnn_context *ctx, const oclnn__gemm_params *p)
         st->applied.set[k] = true;
         memcpy(st->applied.v[k], p->v[k], sizeof p->v[k]);
     }
-    if (p->set[OCLNN__TK_XGEMM])
-        st->xgemm_loaded = OCLNN__TK_XGEMM;
     return OCLNN_SUCCESS;
 }
 
@@ -278,29 +341,17 @@ oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, oclnn__tk loaded
     return best;
 }
 
-/* CLBlast keeps one set per device for the process, so two contexts on one device may each load
- * theirs: a call then runs with the other's set, which computes the same (slower at worst). */
 oclnn_status oclnn__gemm_load_set(oclnn_context *ctx, const char *op, oclnn__tk which)
 {
-    oclnn__tune_state *st = ctx->tune_state;
-    if (!st->applied.set[which] || st->xgemm_loaded == which)
-        return OCLNN_SUCCESS;
-    const oclnn__tune_kernel *tk = &oclnn__tune_kernels[which];
-    CLBlastStatusCode c = CLBlastOverrideParameters(
-        ctx->device, oclnn__tune_kernels[OCLNN__TK_XGEMM].name, CLBlastPrecisionSingle, tk->nparams,
-        (const char **)tk->params, st->applied.v[which]);
-    if (c != CLBlastSuccess)
-        return clblast_fail(ctx, op, "CLBlastOverrideParameters", c);
-    st->xgemm_loaded = which;
-    return OCLNN_SUCCESS;
+    const oclnn__tune_state *st = ctx->tune_state;
+    return st->applied.set[which] ? give_xgemm(ctx, op, st->applied.v[which]) : OCLNN_SUCCESS;
 }
 
 /* The plan for a GEMM (oclnn__gemm_plan_for), its set loaded. */
 static oclnn_status load_plan(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                               size_t m, size_t n, size_t k, oclnn__gemm_plan *plan)
 {
-    const oclnn__tune_state *st = ctx->tune_state;
-    *plan = oclnn__gemm_plan_for(ctx, st->xgemm_loaded, trans_a, trans_b, m, n, k);
+    *plan = oclnn__gemm_plan_for(ctx, oclnn__gemm_loaded(ctx), trans_a, trans_b, m, n, k);
     return oclnn__gemm_load_set(ctx, op, plan->xgemm);
 }
 

@@ -104,7 +104,6 @@ const char *oclnn__conv_pass_str(int pass); /* "fwd" */
  * given, the tuned convolution entries, and the tuning file. */
 typedef struct oclnn__tune_state {
     oclnn__gemm_params applied; /* what CLBlast was given for this device */
-    oclnn__tk xgemm_loaded;     /* the Xgemm set CLBlast holds now: XGEMM or XGEMM_K1 */
     char file[1200];            /* the tuning file path; "" when the cache directory is off */
     char source[96];            /* where `applied` came from, for oclnn-info */
     char note[1400];            /* why the tuning file was not used ("" when it was or absent) */
@@ -178,9 +177,14 @@ typedef struct oclnn__gemm_plan {
 oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, oclnn__tk loaded, bool trans_a,
                                       bool trans_b, size_t m, size_t n, size_t k);
 
-/* Gives CLBlast the Xgemm set `which` (OCLNN__TK_XGEMM or OCLNN__TK_XGEMM_K1) where it holds
- * the other; nothing where the set is not applied. */
+/* Gives CLBlast the context's Xgemm set `which` (OCLNN__TK_XGEMM or OCLNN__TK_XGEMM_K1) where
+ * it holds other values (those of the other set, or of another context on the device);
+ * nothing where the set is not applied. */
 oclnn_status oclnn__gemm_load_set(oclnn_context *ctx, const char *op, oclnn__tk which);
+
+/* Which of the context's Xgemm sets CLBlast holds for its device: OCLNN__TK_XGEMM,
+ * OCLNN__TK_XGEMM_K1, or OCLNN__TK_COUNT for neither (another context's values). */
+oclnn__tk oclnn__gemm_loaded(const oclnn_context *ctx);
 
 /* Gives p to CLBlast for the context's device (gemm.c) and records it as applied: every kernel
  * but XgemmK1, which is only recorded (CLBlast gets it per GEMM, as "Xgemm"). */

@@ -221,35 +221,60 @@ START_TEST(gemm_plan_by_modelled_cost)
 }
 END_TEST
 
+/* The table's linear layer row: worth a change to the GEMMK=1 set from the GEMMK=0 one. */
+static const gemm_case *linear_case(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(cases[i].name, "linear 32x512x4608 NT") == 0)
+            return &cases[i];
+    ck_abort_msg("no linear 32x512x4608 NT row");
+    return NULL;
+}
+
 /* CLBlast holds one Xgemm set at a time: each table row with a plan runs it from the GEMMK=1
  * set (the last row changes back to GEMMK=0), the first from GEMMK=0 too (a change to GEMMK=1),
  * and computes right; CLBlast then holds the plan's set. */
 START_TEST(gemm_plans_alternate)
 {
     oclnn_context *ctx = fx_ctx();
-    const oclnn__tune_state *st = ctx->tune_state;
     if (!avx512_defaults(ctx))
         return;
-    const gemm_case *big = NULL;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const gemm_case *t = &cases[i];
         if (!t->plan)
             continue;
-        if (strncmp(t->name, "linear 32x512", 13) == 0)
-            big = t;
         ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM_K1), OCLNN_SUCCESS);
-        ck_assert_str_eq(plan_of(ctx, st->xgemm_loaded, t), t->plan);
+        const oclnn__gemm_plan p = oclnn__gemm_plan_for(ctx, oclnn__gemm_loaded(ctx), t->ta, t->tb,
+                                                        (size_t)t->m, (size_t)t->n, (size_t)t->k);
+        ck_assert_str_eq(plan_name(p), t->plan);
         run_case(t, 0);
-        ck_assert_msg(strncmp(oclnn__tune_kernels[st->xgemm_loaded].name, t->plan,
-                              strcspn(t->plan, " ")) == 0 &&
-                          t->plan[strcspn(t->plan, " ")] == ' ',
-                      "%s: CLBlast holds %s", t->name, oclnn__tune_kernels[st->xgemm_loaded].name);
+        ck_assert_msg(oclnn__gemm_loaded(ctx) == p.xgemm, "%s: CLBlast holds another set", t->name);
     }
-    ck_assert_ptr_nonnull(big);
+    const gemm_case *big = linear_case();
     ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM), OCLNN_SUCCESS);
-    ck_assert_str_eq(plan_of(ctx, st->xgemm_loaded, big), big->plan);
+    ck_assert_str_eq(plan_of(ctx, oclnn__gemm_loaded(ctx), big), big->plan);
     run_case(big, 5);
-    ck_assert_int_eq(st->xgemm_loaded, OCLNN__TK_XGEMM_K1);
+    ck_assert_int_eq(oclnn__gemm_loaded(ctx), OCLNN__TK_XGEMM_K1);
+}
+END_TEST
+
+/* Two contexts on one device: CLBlast holds one Xgemm set per device for the process, so a
+ * context gives it its set again where another context changed it. */
+START_TEST(gemm_plans_two_contexts)
+{
+    oclnn_context *a = fx_ctx(), *b = NULL;
+    if (!avx512_defaults(a))
+        return;
+    const gemm_case *big = linear_case();
+    run_case(big, 0);
+    ck_assert_int_eq(oclnn__gemm_loaded(a), OCLNN__TK_XGEMM_K1);
+    ck_assert_int_eq(oclnn_context_create(&b), OCLNN_SUCCESS); /* gives CLBlast its first set */
+    ck_assert_int_eq(oclnn__gemm_loaded(b), OCLNN__TK_XGEMM);
+    ck_assert_int_eq(oclnn__gemm_loaded(a), OCLNN__TK_XGEMM);
+    run_case(big, 0);
+    ck_assert_int_eq(oclnn__gemm_loaded(a), OCLNN__TK_XGEMM_K1);
+    ck_assert_int_eq(oclnn__gemm_loaded(b), OCLNN__TK_XGEMM_K1);
+    oclnn_context_destroy(b);
 }
 END_TEST
 
@@ -740,6 +765,7 @@ static Suite *suite(void)
     tcase_add_test(tc, temp_bytes_count_unaliased_copies);
     tcase_add_test(tc, gemm_plan_by_modelled_cost);
     tcase_add_test(tc, gemm_plans_alternate);
+    tcase_add_test(tc, gemm_plans_two_contexts);
     tcase_add_test(tc, unaliased_copy_only_where_it_helps);
     int first = -1, end = 0; /* the rows with a plan, one block of the table */
     for (int i = 0; i < ncases; i++)

@@ -159,7 +159,8 @@ oclnn_status oclnn__tune_file_write(oclnn_context *ctx, const char *path,
                                     const char *comment);
 
 /* The bytes of the temporary buffers this GEMM needs (arguments as oclnn__sgemm) with the
- * parameters applied now: CLBlast's for its indirect path, plus the library's kept copies where
+ * parameters applied now, planned as the GEMM would be (its Xgemm set given to CLBlast, which
+ * sizes the buffer by it): CLBlast's for its indirect path, plus the library's kept copies where
  * the GEMM runs on unaliased sizes (gemm.c). */
 oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool trans_a, bool trans_b,
                                      size_t m, size_t n, size_t k, size_t a_off, size_t lda,

@@ -517,26 +517,22 @@ static oclnn_status sgemm_unaliased(oclnn_context *ctx, const char *op, bool swa
 }
 
 /* The m and n a GEMM with plan p runs with: grown by unaliased() on CPUs where the library set
- * CLBlast's tiles and the call takes the indirect path, else m and n themselves. m grows only
- * where the copy of A that growing it makes is of use: CLBlast copies A anyway, or m is A's
- * leading dimension (trans_a), which the copy unaliases; n likewise for B. (A linear layer's
- * 4096x9216 weights, read in place, were copied whole for nothing: 15.6-16.7 ms of 39.) */
-static void run_dims(const oclnn_context *ctx, const oclnn__gemm_plan *p, bool trans_a,
-                     bool trans_b, size_t m, size_t n, size_t k, size_t *mp, size_t *np)
+ * CLBlast's tiles and the call takes the indirect path with a GEMMK=0 set, else m and n
+ * themselves. The aliasing was measured with that kernel; the GEMMK=1 kernel reads operands in
+ * place, and growing them for it only copied them: a linear layer's 4096x9216 weights cost
+ * 15.6-16.7 ms of 39 that way, and 32x9216x4096 took 46.9 ms with its B grown against 29.1. */
+static void run_dims(const oclnn_context *ctx, const oclnn__gemm_plan *p, size_t m, size_t n,
+                     size_t k, size_t *mp, size_t *np)
 {
     const oclnn__tune_state *st = ctx->tune_state;
+    const size_t *v = st->applied.v[p->xgemm];
     *mp = m, *np = n;
     /* Cache sets are a CPU matter, and the tiles are known where the library set them. */
-    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && st->applied.set[p->xgemm] &&
+    if ((ctx->info.type & CL_DEVICE_TYPE_CPU) && st->applied.set[p->xgemm] && v[0] == 0 &&
         indirect_path(ctx, m, n, k)) {
-        const size_t *v = st->applied.v[p->xgemm];
-        const indirect_work w = indirect(v, p->swap, trans_a, trans_b, m, n, k);
         /* The swapped call gives CLBlast n as its m and m as its n. */
         const size_t mwg = v[6], nwg = v[9];
-        if (w.a != NO_COPY || trans_a)
-            *mp = unaliased(m, p->swap ? nwg : mwg);
-        if (w.b != NO_COPY || !trans_b)
-            *np = unaliased(n, p->swap ? mwg : nwg);
+        *mp = unaliased(m, p->swap ? nwg : mwg), *np = unaliased(n, p->swap ? mwg : nwg);
     }
 }
 
@@ -550,7 +546,7 @@ oclnn_status oclnn__sgemm(oclnn_context *ctx, const char *op, bool trans_a, bool
     if (s != OCLNN_SUCCESS)
         return s;
     size_t mp, np;
-    run_dims(ctx, &p, trans_a, trans_b, m, n, k, &mp, &np);
+    run_dims(ctx, &p, m, n, k, &mp, &np);
     if (mp != m || np != n)
         return sgemm_unaliased(ctx, op, p.swap, trans_a, trans_b, m, n, k, mp, np, alpha, a, a_off,
                                lda, b, b_off, ldb, beta, c, c_off, ldc);
@@ -568,7 +564,7 @@ oclnn_status oclnn__sgemm_temp_bytes(oclnn_context *ctx, const char *op, bool tr
     if (s != OCLNN_SUCCESS)
         return s;
     size_t mp, np;
-    run_dims(ctx, &p, trans_a, trans_b, m, n, k, &mp, &np);
+    run_dims(ctx, &p, m, n, k, &mp, &np);
     if (mp == m && np == n) {
         gemm_call g =
             make_call(p.swap, trans_a, trans_b, m, n, k, NULL, a_off, lda, NULL, b_off, ldb);

@@ -328,10 +328,11 @@ START_TEST(strided_batches_match_reference)
 }
 END_TEST
 
-/* m and n grow (gemm.c's unaliased copies) only where the copy is of use: a linear layer's
- * 4096x9216 weights, read in place as B^T by the GEMMK=1 kernel, are not copied (with the
- * AVX-512 defaults; the temporary bytes are those of x and y only). */
-START_TEST(unaliased_copy_only_where_it_helps)
+/* m and n grow (gemm.c's unaliased copies) for the GEMMK=0 set only: with the GEMMK=1 set a
+ * linear layer's 4096x9216 weights, read in place (as B^T for the forward, as B for the
+ * backward data), are not copied (with the AVX-512 defaults; the temporary bytes are those of
+ * the small operands only). */
+START_TEST(no_unaliased_copies_for_gemmk1)
 {
     oclnn_context *ctx = fx_ctx();
     if (!avx512_defaults(ctx))
@@ -344,7 +345,16 @@ START_TEST(unaliased_copy_only_where_it_helps)
     ck_assert_int_eq(
         oclnn__sgemm_temp_bytes(ctx, "t", false, true, m, n, k, 0, k, 0, k, 0, n, &got),
         OCLNN_SUCCESS);
-    ck_assert_msg(got <= 2 * (m * k + m * n) * sizeof(float), "%zu temporary bytes", got);
+    ck_assert_msg(got <= 2 * (m * k + m * n) * sizeof(float), "forward: %zu temporary bytes", got);
+    /* dx[32][9216] = dy[32][4096] w[4096][9216] */
+    ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM), OCLNN_SUCCESS);
+    ck_assert_str_eq(plan_name(oclnn__gemm_plan_for(ctx, OCLNN__TK_XGEMM, false, false, m, k, n)),
+                     "XgemmK1 row-major");
+    ck_assert_int_eq(
+        oclnn__sgemm_temp_bytes(ctx, "t", false, false, m, k, n, 0, n, 0, k, 0, k, &got),
+        OCLNN_SUCCESS);
+    ck_assert_msg(got <= 2 * (m * k + m * n) * sizeof(float), "backward data: %zu temporary bytes",
+                  got);
 }
 END_TEST
 
@@ -766,7 +776,7 @@ static Suite *suite(void)
     tcase_add_test(tc, gemm_plan_by_modelled_cost);
     tcase_add_test(tc, gemm_plans_alternate);
     tcase_add_test(tc, gemm_plans_two_contexts);
-    tcase_add_test(tc, unaliased_copy_only_where_it_helps);
+    tcase_add_test(tc, no_unaliased_copies_for_gemmk1);
     int first = -1, end = 0; /* the rows with a plan, one block of the table */
     for (int i = 0; i < ncases; i++)
         if (cases[i].plan) {

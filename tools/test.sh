@@ -82,7 +82,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     for t in $sanitizer_tests; do
         echo "sanitizer pass: test_$t"
         # test_gemm without the leak check: LeakSanitizer's own tracer crashed at its exit once
-        # (signal 11 while stopping the process's threads; 1 of 6 runs, the others clean).
+        # (signal 11 while stopping the process's threads; 1 of 7 runs, the others clean).
         leaks=1
         if [ "$t" = gemm ]; then leaks=0; fi
         if ! CK_FORK=no ASAN_OPTIONS="detect_leaks=$leaks:abort_on_error=0" \

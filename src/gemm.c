@@ -272,30 +272,11 @@ static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k
  * 5-7%. */
 #define SWITCH_FLOPS 80e6
 
-/* What CLBlast's indirect path does with a GEMM, in our terms (A is op(A)'s m x k, B k x n). */
 typedef enum copy_kind { NO_COPY, COPY, TRANSPOSE } copy_kind;
-typedef struct indirect_work {
-    double flops;      /* of the tiles its kernel computes */
-    copy_kind a, b, c; /* what it does with each operand first */
-} indirect_work;
 
 static copy_kind copy_of(bool transpose, bool grown)
 {
     return transpose ? TRANSPOSE : grown ? COPY : NO_COPY;
-}
-
-static indirect_work indirect(const size_t *v, bool swap, bool trans_a, bool trans_b, size_t m,
-                              size_t n, size_t k)
-{
-    const bool k1 = v[0] == 1;
-    /* CLBlast's GEMM: the swapped call is column-major C^T = op(B)^T op(A)^T, its A our B. */
-    const size_t cm = swap ? n : m, cn = swap ? m : n;
-    const bool a_rot = swap ? trans_b : !trans_a, b_rot = swap ? trans_a : !trans_b, c_rot = !swap;
-    const size_t mp = ceil_to(cm, v[6]), np = ceil_to(cn, v[9]), kp = ceil_to(k, v[2] * v[1]);
-    const copy_kind cl_a = copy_of(a_rot != k1, mp != cm || kp != k),
-                    cl_b = copy_of(!b_rot, np != cn || kp != k);
-    return (indirect_work){2.0 * (double)mp * (double)np * (double)kp, swap ? cl_b : cl_a,
-                           swap ? cl_a : cl_b, copy_of(c_rot != k1, mp != cm || np != cn)};
 }
 
 static double copy_cost(copy_kind c, double floats)
@@ -306,9 +287,16 @@ static double copy_cost(copy_kind c, double floats)
 static double indirect_cost(const size_t *v, bool swap, bool trans_a, bool trans_b, size_t m,
                             size_t n, size_t k)
 {
-    const indirect_work w = indirect(v, swap, trans_a, trans_b, m, n, k);
-    return (v[0] == 1 ? K1_FLOP_COST : 1.0) * w.flops + copy_cost(w.a, (double)m * k) +
-           copy_cost(w.b, (double)k * n) + copy_cost(w.c, (double)m * n);
+    const bool k1 = v[0] == 1;
+    /* CLBlast's GEMM: the swapped call is column-major C^T = op(B)^T op(A)^T, its A our B. */
+    const size_t cm = swap ? n : m, cn = swap ? m : n;
+    const bool a_rot = swap ? trans_b : !trans_a, b_rot = swap ? trans_a : !trans_b, c_rot = !swap;
+    const size_t mp = ceil_to(cm, v[6]), np = ceil_to(cn, v[9]), kp = ceil_to(k, v[2] * v[1]);
+    /* CLBlast's A is cm x k, its B k x cn, its C cm x cn. */
+    return (k1 ? K1_FLOP_COST : 1.0) * 2.0 * (double)mp * (double)np * (double)kp +
+           copy_cost(copy_of(a_rot != k1, mp != cm || kp != k), (double)cm * k) +
+           copy_cost(copy_of(!b_rot, np != cn || kp != k), (double)k * cn) +
+           copy_cost(copy_of(c_rot != k1, mp != cm || np != cn), (double)cm * cn);
 }
 
 oclnn__gemm_plan oclnn__gemm_plan_for(const oclnn_context *ctx, oclnn__tk loaded, bool trans_a,

@@ -597,7 +597,9 @@ OCLNN_API oclnn_status oclnn_lr_cosine(double base_lr, double min_lr, long step,
  * file with its own results and keeps the other's lines.
  *
  * XgemmK1 is a second set for CLBlast's Xgemm, of its GEMMK=1 kernel (the AVX-512 CPU defaults
- * have one; the tuner does not search it). Where both are set, each GEMM on CLBlast's indirect
+ * have one; the tuner searches it after the first set, on the shapes that go indirect, and keeps
+ * a candidate only where those shapes run faster with it than without it or with the one
+ * before). Where both are set, each GEMM on CLBlast's indirect
  * path runs with the set, and as row-major C = op(A) op(B) or as column-major C^T = op(B)^T
  * op(A)^T, that a cost model puts lowest: the flops of the tiles the kernel computes, the
  * operands CLBlast copies or transposes first (the two kernels want different operands

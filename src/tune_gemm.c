@@ -53,6 +53,16 @@ static const size_t short_xgemm[][16] = {
     {0, 1, 32, 8, 1, 1, 16, 1, 1, 24, 0, 0, 0, 0, 16, 8},
     {0, 1, 32, 2, 8, 8, 64, 8, 8, 128, 0, 0, 0, 0, 8, 16},
 };
+/* XgemmK1 (the GEMMK=1 set the per-GEMM plan gives the GEMMs whose copies it spares): work-groups
+ * of one or two items of 32x32, 32x16 or 64x64 tiles, KREG 8. On 512x49x4608 on AVX-512 (a
+ * noisy machine) the first three measured 1.70-2.26, 2.02-2.04 and 1.71-2.22 ms; the fourth,
+ * with AVX2's 8-float vectors, 3.3-3.4 ms there. */
+static const size_t short_xgemm_k1[][16] = {
+    {1, 8, 1, 1, 1, 1, 32, 1, 1, 32, 0, 0, 0, 0, 16, 4},
+    {1, 8, 1, 1, 1, 1, 32, 2, 2, 32, 0, 0, 0, 0, 16, 8},
+    {1, 8, 1, 1, 1, 1, 64, 1, 1, 64, 0, 0, 0, 0, 16, 8},
+    {1, 8, 1, 1, 1, 1, 32, 1, 1, 32, 0, 0, 0, 0, 8, 8},
+};
 /* XgemmDirect order: KWID MDIMAD MDIMCD NDIMBD NDIMCD PADA PADB VWMD VWND WGD. */
 static const size_t short_direct[][10] = {
     {2, 8, 8, 8, 8, 0, 0, 4, 4, 32},
@@ -400,19 +410,19 @@ static oclnn_status try_params(tuner *t, const oclnn__gemm_params *p, const bool
 
 /* One phase: tries candidates of kernel `k` (the short list, then in FULL mode random points of
  * the spaces) on the shapes in `use` with everything else as in *base; keeps the best in *base
- * and each shape's time with it in keep[]; *accepted (may be NULL) counts the winners kept.
- * Stops at the deadline once `min_tries` ran. */
+ * and each shape's time with it in keep[] where its geometric mean beats `best` (< 0: the first
+ * candidate that runs right wins); *accepted (may be NULL) counts the winners kept. Stops at the
+ * deadline once `min_tries` ran. */
 static oclnn_status phase(tuner *t, oclnn__gemm_params *base, oclnn__tk k, const size_t *shortlist,
                           size_t nshort, const space_dim *const *spaces, size_t nspaces, bool full,
                           double deadline, int min_tries, const bool *use, double *keep,
-                          int *accepted)
+                          double best, int *accepted)
 {
     const oclnn__tune_kernel *tk = &oclnn__tune_kernels[k];
     double *times = calloc(t->nb, sizeof *times);
     if (!times)
         return oclnn__fail(t->ctx, OCLNN_OUT_OF_MEMORY, "tune: out of host memory");
     oclnn__gemm_params cand = *base;
-    double best = -1;
     uint64_t state = 0x2545f4914f6cdd1dull + (uint64_t)k;
     oclnn_status st = OCLNN_SUCCESS;
     int tried = 0;
@@ -672,26 +682,43 @@ oclnn_status oclnn_tune_gemm(oclnn_context *ctx, const oclnn_tune_desc *desc, FI
         const double budget_left = t.budget - (oclnn__tune_now() - t.start);
         st = phase(&t, &base, OCLNN__TK_XGEMM, &short_xgemm[0][0],
                    sizeof short_xgemm / sizeof short_xgemm[0], xs, 4, full,
-                   oclnn__tune_now() + 0.6 * budget_left, 1, use, keep, NULL);
+                   oclnn__tune_now() + 0.6 * budget_left, 1, use, keep, -1, NULL);
+        bool any = false;
         for (size_t i = 0; i < nshapes; i++) {
             const bool direct = below_threshold(&t.b[i].sh, t_cur);
             t.b[i].time_x = direct ? 0 : keep[i];
             t.b[i].time_d = direct ? keep[i] : 0;
+            use[i] = !direct;
+            any = any || use[i];
+        }
+        /* Phase 1b: XgemmK1 on the shapes that go indirect. A candidate stays only where it
+         * beats what these shapes took at the end of phase 1 (with the XgemmK1 set it ran
+         * with, if any); the plan gives it the GEMMs its cost model prefers it for. */
+        int accepted = 0;
+        if (st == OCLNN_SUCCESS && any) {
+            const space_dim *ks[] = {xgemm_k1_space};
+            st = phase(&t, &base, OCLNN__TK_XGEMM_K1, &short_xgemm_k1[0][0],
+                       sizeof short_xgemm_k1 / sizeof short_xgemm_k1[0], ks, 1, full,
+                       oclnn__tune_now() + 0.5 * (t.budget - (oclnn__tune_now() - t.start)), 1, use,
+                       keep, geomean(&t, keep, use), &accepted);
+            for (size_t i = 0; accepted && i < nshapes; i++)
+                if (use[i])
+                    t.b[i].time_x = keep[i];
         }
         /* Phase 2: XgemmDirect on the shapes small enough to go direct (threshold 65536). */
-        bool any = false;
+        any = false;
         for (size_t i = 0; i < nshapes; i++) {
             const oclnn_gemm_shape *s = &t.b[i].sh;
             use[i] = (double)s->m * s->n * s->k <= 640.0 * 640.0 * 640.0;
             any = any || use[i];
         }
-        int accepted = 0;
+        accepted = 0;
         if (st == OCLNN_SUCCESS && any) {
             const space_dim *ds[] = {direct_space};
             base.v[OCLNN__TK_ROUTINE][0] = 65536;
             st = phase(&t, &base, OCLNN__TK_DIRECT, &short_direct[0][0],
                        sizeof short_direct / sizeof short_direct[0], ds, 1, full,
-                       t.start + t.budget, 0, use, keep, &accepted);
+                       t.start + t.budget, 0, use, keep, -1, &accepted);
             for (size_t i = 0; accepted && i < nshapes; i++)
                 if (use[i])
                     t.b[i].time_d = keep[i];

@@ -278,11 +278,10 @@ START_TEST(gemm_plans_two_contexts)
 }
 END_TEST
 
-/* Three strided batches of case t on ctx (the library's batched GEMM, as the 1x1 convolutions
- * and the tuner call it), every one checked against the reference. */
-static void check_strided(oclnn_context *ctx, const gemm_case *t)
+/* B strided batches of case t on ctx (the library's batched GEMM, as the 1x1 convolutions and
+ * the tuner call it; one batch is a single GEMM), every one checked against the reference. */
+static void check_strided(oclnn_context *ctx, const gemm_case *t, size_t B)
 {
-    enum { B = 3 };
     const size_t na = (size_t)t->m * t->k, nb = (size_t)t->k * t->n, nc = (size_t)t->m * t->n;
     float *ha = fx_alloc(B * na), *hb = fx_alloc(B * nb), *hc = fx_alloc(B * nc),
           *got = fx_alloc(B * nc);
@@ -306,7 +305,7 @@ static void check_strided(oclnn_context *ctx, const gemm_case *t)
                                           ldb, nb, t->beta, c->mem, 0, (size_t)t->n, nc, B);
     ck_assert_msg(s == OCLNN_SUCCESS, "%s: %s", t->name, oclnn_last_error(ctx));
     ck_assert_int_eq(oclnn_tensor_download(ctx, c, got, B * nc, 1), OCLNN_SUCCESS);
-    for (int i = 0; i < B; i++)
+    for (size_t i = 0; i < B; i++)
         check_gemm(t, ha + i * na, lda, hb + i * nb, ldb, hc + i * nc, got + i * nc);
     free(got);
     free(ha);
@@ -324,7 +323,7 @@ START_TEST(strided_batches_match_reference)
     ck_assert_ptr_nonnull(cases[_i].plan); /* the loop runs over the rows with a plan */
     oclnn_context *ctx = fx_ctx();
     ck_assert_int_eq(oclnn__gemm_load_set(ctx, "t", OCLNN__TK_XGEMM_K1), OCLNN_SUCCESS);
-    check_strided(ctx, &cases[_i]);
+    check_strided(ctx, &cases[_i], 3);
 }
 END_TEST
 
@@ -637,7 +636,7 @@ START_TEST(gemmk1_first_set_batches_right)
     ck_assert_str_eq(source, "tuning file");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (cases[i].plan && strcmp(cases[i].plan, "XgemmK1 row-major") == 0)
-            check_strided(ctx, &cases[i]);
+            check_strided(ctx, &cases[i], 3);
     oclnn_context_destroy(ctx);
 }
 END_TEST
@@ -728,6 +727,44 @@ START_TEST(tune_off_writes_nothing)
 }
 END_TEST
 
+/* The tuner searches XgemmK1 as well as the first set (one candidate at least, however small
+ * the budget), and the sets it leaves run the GEMMs planned on them right. */
+START_TEST(tune_searches_xgemmk1)
+{
+    const gemm_case *t = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(cases[i].name, "indirect 520x33x300 NN") == 0)
+            t = &cases[i];
+    ck_assert_ptr_nonnull(t);
+    const oclnn_gemm_shape shape = {"k1", t->m, t->n, t->k, t->ta, t->tb, 1};
+    oclnn_context *ctx = tune_ctx();
+    oclnn_tune_desc d = oclnn_tune_desc_default();
+    d.budget_s = 0.5;
+    d.shapes = &shape;
+    d.nshapes = 1;
+    d.write_file = 0;
+    FILE *out = tmpfile();
+    ck_assert_ptr_nonnull(out);
+    oclnn_tune_result r[1];
+    size_t count = 0;
+    oclnn_status s = oclnn_tune_gemm(ctx, &d, out, r, 1, &count);
+    ck_assert_msg(s == OCLNN_SUCCESS, "tune_gemm: %s", oclnn_last_error(ctx));
+    static char text[1 << 16];
+    rewind(out);
+    text[fread(text, 1, sizeof text - 1, out)] = '\0';
+    fclose(out);
+    ck_assert_msg(strstr(text, "XgemmK1 GEMMK=1 KREG="), "no XgemmK1 candidate in:\n%s", text);
+    const oclnn__gemm_params *p = &((oclnn__tune_state *)ctx->tune_state)->applied;
+    char why[256] = "";
+    if (p->set[OCLNN__TK_XGEMM_K1])
+        ck_assert_msg(oclnn__tune_valid(OCLNN__TK_XGEMM_K1, p->v[OCLNN__TK_XGEMM_K1], &ctx->info,
+                                        why, sizeof why),
+                      "XgemmK1 left invalid: %s", why);
+    check_strided(ctx, t, 1);
+    oclnn_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(tune_fast_tiny_budget)
 {
     oclnn_context *ctx = tune_ctx();
@@ -795,6 +832,7 @@ static Suite *suite(void)
                         (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tt, tune_off_writes_nothing);
     tcase_add_test(tt, tune_fast_tiny_budget);
+    tcase_add_test(tt, tune_searches_xgemmk1);
     suite_add_tcase(s, tt);
     return s;
 }

@@ -150,11 +150,14 @@ typedef struct wgrad_plan {
 } wgrad_plan;
 
 /* The chunks: as many images as keep their x and dy within t->wgrad_chunk bytes (kv_chunk for
- * the channel-vector kernel), while the partial sums stay under 16 MiB (for the channel-vector
- * kernel also under a quarter of x and dy, as its chunks are smaller: ResNet-18's 1x1 stride-2
- * 256>512@14, whose weights outweigh an image's x and dy, took 6.2-7.2 ms in 32 chunks of
- * 512 KiB at batch 32, 2.9 in 11 of 1 MiB and 3.1 in 3 of 4 MiB) and the whole fits the
- * workspace limit (else one chunk). */
+ * the channel-vector kernel), while the partial sums stay under 16 MiB and the whole fits the
+ * workspace limit (else one chunk). For the channel-vector kernel, whose chunks are smaller,
+ * the partial sums also stay under a quarter of x and dy (ResNet-18's 1x1 stride-2 256>512@14,
+ * whose weights outweigh an image's x and dy, took 6.2-7.2 ms in 32 chunks of 512 KiB at batch
+ * 32, 2.9 in 11 of 1 MiB and 3.1 in 3 of 4 MiB) or, where that allows fewer, as many as do at
+ * least 800 FLOP per byte of partial sums: with one chunk every work-item of ResNet-18's
+ * 256@14 streamed the 15.7 MB of x and dy of 32 images, 39-51 ms, against 19.8-20.6 in 3
+ * chunks (and 20.7-22.1 in 7; at batch 64 3 chunks 43-44 ms, 7 39-41.5; Intel AVX-512, POCL). */
 static void wgrad_chunks(const oclnn_context *ctx, const oclnn_conv_tuning *t,
                          const oclnn_conv_geom *g, wgrad_plan *p)
 {
@@ -162,10 +165,15 @@ static void wgrad_chunks(const oclnn_context *ctx, const oclnn_conv_tuning *t,
     const size_t image =
         ((size_t)g->c * phases * p->fx.hp + (size_t)g->k * p->fdy.hp) * p->fx.wp * sizeof(float);
     const size_t dw_bytes = (size_t)g->k * g->cg * g->r * g->s * sizeof(float);
-    size_t nch = (p->kp ? t->kv_chunk : t->wgrad_chunk) / image,
-           max_parts = ((size_t)16 << 20) / dw_bytes;
-    if (p->kp && image * g->n / 4 / dw_bytes < max_parts)
-        max_parts = image * g->n / 4 / dw_bytes;
+    const size_t cap = ((size_t)16 << 20) / dw_bytes;
+    size_t nch = (p->kp ? t->kv_chunk : t->wgrad_chunk) / image, max_parts = cap;
+    if (p->kp) {
+        const double flops = 2.0 * g->k * g->cg * g->r * g->s * g->oh * g->ow * g->n;
+        const size_t by_data = image * g->n / 4 / dw_bytes,
+                     by_flops = (size_t)(flops / (800.0 * (double)dw_bytes));
+        const size_t parts = by_data > by_flops ? by_data : by_flops;
+        max_parts = parts < cap ? parts : cap;
+    }
     nch = nch < 1 ? 1 : nch > (size_t)g->n ? (size_t)g->n : nch;
     size_t chunks = oclnn__div_up((size_t)g->n, nch);
     if (chunks > max_parts && max_parts > 1) {

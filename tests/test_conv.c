@@ -351,11 +351,15 @@ END_TEST
  * about 2 MiB, then adds the chunks' partial sums: images of ~0.43 MB (4 per chunk: chunks of 4
  * and 1) at stride 1, ~0.85 MB at stride 2 (chunks of 2 and 1); its channel-vector kernel (on
  * AVX-512 CPUs) chunks of 512 KiB while the partial sums stay under a quarter of x and dy:
- * images of ~0.57 MB in chunks of 2, 2 and 1. With beta 0 and 1. */
+ * images of ~0.57 MB in chunks of 2, 2 and 1; or, where that allows fewer, as many as do 800
+ * FLOP per byte of partial sums: 17 images of 128 channels at 14x14 (0.98 GFLOP, 0.59 MB of
+ * weights; a quarter of x and dy, 1.04 MB, allows one) in chunks of 9 and 8. With beta 0 and
+ * 1. */
 static const shape chunk_shapes[] = {
     {"chunks 3x3 32->64 32x32", 5, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"chunks 3x3 s2 32->64 64x64", 3, 32, 64, 64, 64, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1, 1},
     {"chunks channel vectors 3x3 64->64 32x32", 5, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"chunks by flops 3x3 128->128 14x14", 17, 128, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 START_TEST(wgrad_chunks)

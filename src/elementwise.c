@@ -32,16 +32,23 @@ static const char *ew_opts(const oclnn_context *ctx)
 }
 
 /* streams: the tensors of n floats the op reads or writes (for the profile's GB/s). */
-static oclnn_status launch_flat(oclnn_context *ctx, const char *op, const char *name,
-                                const oclnn_arg *args, size_t nargs, size_t n, int streams)
+static oclnn_status launch_ew(oclnn_context *ctx, const char *op, const char *name,
+                              const oclnn_arg *args, size_t nargs, size_t n)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "elementwise.cl", ew_opts(ctx), name, &k);
     if (s != OCLNN_SUCCESS)
         return s;
     size_t global = oclnn__div_up(n, ew_vec(ctx) * ew_nv(ctx)), local = EW_LOCAL;
-    oclnn__profile_work(ctx, op, 0, (double)streams * n * sizeof(float));
     return oclnn__launch(ctx, op, k, args, nargs, 1, &global, &local);
+}
+
+/* launch_ew for an op of its own, whose work (streams of n floats) the profile counts. */
+static oclnn_status launch_flat(oclnn_context *ctx, const char *op, const char *name,
+                                const oclnn_arg *args, size_t nargs, size_t n, int streams)
+{
+    oclnn__profile_work(ctx, op, 0, (double)streams * n * sizeof(float));
+    return launch_ew(ctx, op, name, args, nargs, n);
 }
 
 /* Checks ctx and that every tensor is a valid f32 tensor with the element count of the first. */
@@ -160,6 +167,14 @@ oclnn_status oclnn_scale(oclnn_context *ctx, float alpha, const oclnn_tensor *x,
     oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(x->mem), OCLNN_ARG(xo),
                         OCLNN_ARG(y->mem), OCLNN_ARG(yo),     OCLNN_ARG(n)};
     return launch_flat(ctx, "scale", "ew_scale", args, 6, n, 2);
+}
+
+oclnn_status oclnn__fill(oclnn_context *ctx, const char *op, cl_mem y, size_t y_off, size_t n,
+                         float value)
+{
+    cl_ulong yo = y_off, count = n;
+    oclnn_arg args[] = {OCLNN_ARG(value), OCLNN_ARG(y), OCLNN_ARG(yo), OCLNN_ARG(count)};
+    return launch_ew(ctx, op, "ew_fill", args, 4, n);
 }
 
 oclnn_status oclnn_copy(oclnn_context *ctx, const oclnn_tensor *x, oclnn_tensor *y)

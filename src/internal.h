@@ -200,6 +200,11 @@ oclnn_status oclnn__sgemm_strided(oclnn_context *ctx, const char *op, bool trans
 oclnn_status oclnn__gemm_init(oclnn_context *ctx);
 void oclnn__gemm_release(oclnn_context *ctx);
 
+/* ---- element-wise (elementwise.c) ---- */
+/* Sets n floats of y from y_off to value, a kernel of op (its work is op's to count). */
+oclnn_status oclnn__fill(oclnn_context *ctx, const char *op, cl_mem y, size_t y_off, size_t n,
+                         float value);
+
 /* ---- pooling (pool.c) ---- */
 /* Whether every window position of max pooling with d's window fits a byte of arg-max code. */
 static inline bool oclnn__pool_codes_fit(const oclnn_pool2d_desc *d)

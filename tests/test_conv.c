@@ -387,6 +387,19 @@ START_TEST(large_gemm_1x1)
 }
 END_TEST
 
+/* Backward data skips the phases of dx no tap reaches (three of four for a strided 1x1): with
+ * beta 0 they are zeroed (the dx the other tests start from is NaN), with beta 1 they keep dx.
+ * The flat kernel and the channel-vector one, beta 1. */
+static const char *unreached_phase_shapes[] = {"ResNet-18 1x1 s2 projection",
+                                               "flat 1x1 s2 64->64 odd 9x11",
+                                               "channel vectors 1x1 s2 256->136 9x11"};
+
+START_TEST(unreached_phases_accumulate)
+{
+    check_backward(find_shape(unreached_phase_shapes[_i]), OCLNN_CONV_DIRECT, 1.0f);
+}
+END_TEST
+
 /* Fused epilogue: bias or not, each activation, residual after and before the activation. */
 static const char *epilogue_shapes[] = {
     "odd non-square 9x23", "groups 2", "ResNet-18 1x1 s2 projection",
@@ -1355,6 +1368,8 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, direct_reads_unpadded_inputs_in_place);
     tcase_add_test(tc, chunked_batch);
+    tcase_add_loop_test(tc, unreached_phases_accumulate, 0,
+                        (int)(sizeof unreached_phase_shapes / sizeof unreached_phase_shapes[0]));
     tcase_add_test(tc, profile_rates);
     tcase_add_test(tc, chunked_winograd);
     tcase_add_test(tc, negative_descriptor);

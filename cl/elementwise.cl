@@ -220,7 +220,7 @@ __kernel void ew_scale(const float alpha, __global const float *x, const ulong x
     }
 }
 
-/* y = value, n elements (vector stores: POCL's clEnqueueFillBuffer wrote 8-13 GB/s on 2-core
+/* y = value, n elements (vector stores: POCL's clEnqueueFillBuffer wrote 6-13 GB/s on 2-core
  * Intel AVX-512 where such a loop wrote 21-26). */
 __kernel void ew_fill(const float value, __global float *y, const ulong y_off, const ulong n)
 {

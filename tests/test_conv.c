@@ -400,6 +400,41 @@ START_TEST(unreached_phases_accumulate)
 }
 END_TEST
 
+/* With beta 0 the zeroing covers dx alone: dx a view 37 floats into a buffer of sentinels,
+ * which stay. */
+START_TEST(unreached_phases_zero_a_view_only)
+{
+    const shape *sh = find_shape("ResNet-18 1x1 s2 projection");
+    oclnn_context *ctx = fx_ctx();
+    ref_conv p = ref_of(sh);
+    data d = make_data(&p, 29);
+    const size_t off = 37, total = d.nx + 2 * off;
+    float *init = fx_alloc(total);
+    for (size_t i = 0; i < total; i++)
+        init[i] = 1234.5f;
+    oclnn_tensor_desc all = oclnn_tensor_desc_1d((int)total), xd = d4(p.n, p.c, p.h, p.w);
+    oclnn_tensor_desc wd = d4(p.k, p.c / p.groups, p.r, p.s), yd = d4(p.n, p.k, p.oh, p.ow);
+    oclnn_tensor *base = fx_tensor(&all, init), *w = fx_tensor(&wd, d.w);
+    oclnn_tensor *dy = fx_tensor(&yd, d.dy), *dx;
+    ck_assert_int_eq(oclnn_tensor_view(ctx, base, &xd, off, &dx), OCLNN_SUCCESS);
+    oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
+    oclnn_status s = oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, 0.0f);
+    ck_assert_msg(s == OCLNN_SUCCESS, "backward data: %s", oclnn_last_error(ctx));
+    double *want = malloc(d.nx * sizeof *want), *terms = malloc(d.nx * sizeof *terms);
+    ref_conv_backward_data(&p, d.dyd, d.wd, want, terms);
+    double *tol = tolerances(terms, d.nx);
+    float *got = fx_download(dx), *everything = fx_download(base);
+    fx_assert_close_tol("1x1 s2 backward data into a view", got, want, tol, d.nx);
+    for (size_t i = 0; i < off; i++)
+        ck_assert_msg(everything[i] == 1234.5f && everything[off + d.nx + i] == 1234.5f,
+                      "a float %zu away from dx was written", off - i);
+    free(got), free(everything), free(want), free(terms), free(tol), free(init);
+    oclnn_tensor_destroy(dx), oclnn_tensor_destroy(base), oclnn_tensor_destroy(w);
+    oclnn_tensor_destroy(dy);
+    free_data(&d);
+}
+END_TEST
+
 /* Fused epilogue: bias or not, each activation, residual after and before the activation. */
 static const char *epilogue_shapes[] = {
     "odd non-square 9x23", "groups 2", "ResNet-18 1x1 s2 projection",
@@ -1370,6 +1405,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, chunked_batch);
     tcase_add_loop_test(tc, unreached_phases_accumulate, 0,
                         (int)(sizeof unreached_phase_shapes / sizeof unreached_phase_shapes[0]));
+    tcase_add_test(tc, unreached_phases_zero_a_view_only);
     tcase_add_test(tc, profile_rates);
     tcase_add_test(tc, chunked_winograd);
     tcase_add_test(tc, negative_descriptor);

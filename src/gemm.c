@@ -236,11 +236,6 @@ static oclnn_status gemm_temp(oclnn_context *ctx, const char *op, size_t bytes, 
     return s;
 }
 
-static size_t ceil_to(size_t x, size_t tile)
-{
-    return (x + tile - 1) / tile * tile;
-}
-
 /* Whether CLBlast would take its indirect path: from m n k >= XGEMM_MIN_INDIRECT_SIZE^3, known
  * where the library applied its own parameters; otherwise assume it. */
 static bool indirect_path(const oclnn_context *ctx, size_t m, size_t n, size_t k)
@@ -291,7 +286,8 @@ static double indirect_cost(const size_t *v, bool swap, bool trans_a, bool trans
     /* CLBlast's GEMM: the swapped call is column-major C^T = op(B)^T op(A)^T, its A our B. */
     const size_t cm = swap ? n : m, cn = swap ? m : n;
     const bool a_rot = swap ? trans_b : !trans_a, b_rot = swap ? trans_a : !trans_b, c_rot = !swap;
-    const size_t mp = ceil_to(cm, v[6]), np = ceil_to(cn, v[9]), kp = ceil_to(k, v[2] * v[1]);
+    const size_t mp = oclnn__round_up(cm, v[6]), np = oclnn__round_up(cn, v[9]),
+                 kp = oclnn__round_up(k, v[2] * v[1]);
     /* CLBlast's A is cm x k, its B k x cn, its C cm x cn. */
     return (k1 ? K1_FLOP_COST : 1.0) * 2.0 * (double)mp * (double)np * (double)kp +
            copy_cost(copy_of(a_rot != k1, mp != cm || kp != k), (double)cm * k) +
@@ -436,7 +432,7 @@ static oclnn_status sgemm_clblast(oclnn_context *ctx, const char *op, bool swap,
  * for dim instead (dim itself where it does not alias, or the tile cannot fix it). */
 static size_t unaliased(size_t dim, size_t tile)
 {
-    const size_t padded = ceil_to(dim, tile);
+    const size_t padded = oclnn__round_up(dim, tile);
     return padded >= 1024 && padded % 256 == 0 && tile % 256 != 0 ? padded + tile : dim;
 }
 

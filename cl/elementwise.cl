@@ -189,20 +189,44 @@ BINARY_KERNEL(relu_backward, relu_b)
 BINARY_KERNEL(gelu_backward, gelu_b)
 BINARY_KERNEL(gelu_tanh_backward, gelu_tanh_b)
 
-/* y = alpha * a + beta * b; y may be a or b (each element is read before it is written by the
- * same work-item). */
+/* y = alpha * a + beta * b, with relu its ReLU (a network's residual); y may be a or b (each
+ * element is read before it is written by the same work-item). */
 __kernel void ew_add(const float alpha, __global const float *a, const ulong a_off,
                      const float beta, __global const float *b, const ulong b_off,
-                     __global float *y, const ulong y_off, const ulong n)
+                     __global float *y, const ulong y_off, const ulong n, const int relu)
 {
     const ulong i = get_global_id(0) * (NV * VEC);
     if (i + NV * VEC <= n) {
         floatV v[NV];
         EACH_V v[u] = alpha * vloadV(u, a + a_off + i) + beta * vloadV(u, b + b_off + i);
-        EACH_V vstoreV(v[u], u, y + y_off + i);
+        EACH_V vstoreV(relu ? relu_f_V(v[u]) : v[u], u, y + y_off + i);
     } else {
-        for (ulong j = i; j < n; j++)
-            y[y_off + j] = alpha * a[a_off + j] + beta * b[b_off + j];
+        for (ulong j = i; j < n; j++) {
+            const float v = alpha * a[a_off + j] + beta * b[b_off + j];
+            y[y_off + j] = relu ? relu_f_1(v) : v;
+        }
+    }
+}
+
+/* ReLU's backward into the gradients of a residual's two inputs: with g = dy where y > 0 else 0,
+ * dx0 = g, or dx0 + g with acc0, and dx1 likewise. dx0 and dx1 must not overlap. */
+__kernel void relu_backward_pair(__global const float *y, const ulong y_off,
+                                 __global const float *dy, const ulong dy_off, __global float *dx0,
+                                 const ulong dx0_off, const int acc0, __global float *dx1,
+                                 const ulong dx1_off, const int acc1, const ulong n)
+{
+    const ulong i = get_global_id(0) * (NV * VEC);
+    if (i + NV * VEC <= n) {
+        floatV g[NV];
+        EACH_V g[u] = relu_b_V(vloadV(u, y + y_off + i), vloadV(u, dy + dy_off + i));
+        EACH_V vstoreV(acc0 ? vloadV(u, dx0 + dx0_off + i) + g[u] : g[u], u, dx0 + dx0_off + i);
+        EACH_V vstoreV(acc1 ? vloadV(u, dx1 + dx1_off + i) + g[u] : g[u], u, dx1 + dx1_off + i);
+    } else {
+        for (ulong j = i; j < n; j++) {
+            const float g = relu_b_1(y[y_off + j], dy[dy_off + j]);
+            dx0[dx0_off + j] = acc0 ? dx0[dx0_off + j] + g : g;
+            dx1[dx1_off + j] = acc1 ? dx1[dx1_off + j] + g : g;
+        }
     }
 }
 

@@ -759,7 +759,8 @@ OCLNN_API oclnn_status oclnn_conv2d_describe(oclnn_context *ctx, const oclnn_con
  * Networks: a small scheduler over the ops above (src/net/). Build a model layer by layer, then
  * compile it for an input shape and batch: the library allocates parameters, gradients,
  * optimizer state and activations once (with a memory plan: ReLU runs in place over its input
- * when nothing else needs that input; gradient buffers are shared between values whose backward
+ * when nothing else needs that input, and inside the batch norm before it when that is its
+ * input, forward and backward; gradient buffers are shared between values whose backward
  * lifetimes do not overlap), and oclnn_net_train_step enqueues a whole step (upload, forward,
  * backward, optimizer update) without waiting for the device. The loss and accuracy of each step
  * stay on the device in a ring of OCLNN_NET_STAT_SLOTS slots that is read once when it is full
@@ -829,7 +830,8 @@ OCLNN_API oclnn_status oclnn_net_add_linear(oclnn_net *net, const char *name, in
 OCLNN_API oclnn_status oclnn_net_add_layer_scale(oclnn_net *net, const char *name, float init,
                                                  int *id);
 /* y = act(x + out(from)): x is the current input, `from` a layer (or -1, the network input)
- * whose output has the same shape. act is NONE or RELU. */
+ * whose output has the same shape. act is NONE or RELU (one pass with the add, and one pass
+ * for its backward into both inputs' gradients). */
 OCLNN_API oclnn_status oclnn_net_add_residual(oclnn_net *net, const char *name, int from,
                                               oclnn_activation act, int *id);
 /* The loss: softmax over the input's features and mean cross-entropy with the labels. Must be

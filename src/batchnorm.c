@@ -46,12 +46,13 @@ static oclnn_status check_common(oclnn_context *ctx, const char *op,
     return oclnn__norm_check_int(ctx, op, "x", x);
 }
 
-/* Enqueues the element-wise normalisation y = (x - mean) * inv * gamma + beta, where inv is
- * `stat` itself (training) or 1 / sqrt(stat + eps) (inference). */
+/* Enqueues the element-wise normalisation y = (x - mean) * inv * gamma + beta (its ReLU with
+ * relu), where inv is `stat` itself (training) or 1 / sqrt(stat + eps) (inference). */
 static oclnn_status normalize(oclnn_context *ctx, const oclnn_norm_plan *plan, const bn_shape *sh,
                               int from_var, float eps, const oclnn_tensor *x,
                               const oclnn_tensor *mean, const oclnn_tensor *stat,
-                              const oclnn_tensor *gamma, const oclnn_tensor *beta, oclnn_tensor *y)
+                              const oclnn_tensor *gamma, const oclnn_tensor *beta, int relu,
+                              oclnn_tensor *y)
 {
     char opts[160];
     snprintf(opts, sizeof opts, "%s -DFROM_VAR=%d", plan->opts, from_var);
@@ -62,11 +63,12 @@ static oclnn_status normalize(oclnn_context *ctx, const oclnn_norm_plan *plan, c
     int x_off = (int)x->offset, y_off = (int)y->offset, m_off = (int)mean->offset;
     int st_off = (int)stat->offset, g_off = (int)gamma->offset, b_off = (int)beta->offset;
     int total = sh->n * sh->c * sh->hw;
-    oclnn_arg args[] = {
-        OCLNN_ARG(x->mem),     OCLNN_ARG(x_off),  OCLNN_ARG(y->mem),    OCLNN_ARG(y_off),
-        OCLNN_ARG(mean->mem),  OCLNN_ARG(m_off),  OCLNN_ARG(stat->mem), OCLNN_ARG(st_off),
-        OCLNN_ARG(gamma->mem), OCLNN_ARG(g_off),  OCLNN_ARG(beta->mem), OCLNN_ARG(b_off),
-        OCLNN_ARG(sh->c),      OCLNN_ARG(sh->hw), OCLNN_ARG(total),     OCLNN_ARG(eps)};
+    oclnn_arg args[] = {OCLNN_ARG(x->mem),    OCLNN_ARG(x_off),     OCLNN_ARG(y->mem),
+                        OCLNN_ARG(y_off),     OCLNN_ARG(mean->mem), OCLNN_ARG(m_off),
+                        OCLNN_ARG(stat->mem), OCLNN_ARG(st_off),    OCLNN_ARG(gamma->mem),
+                        OCLNN_ARG(g_off),     OCLNN_ARG(beta->mem), OCLNN_ARG(b_off),
+                        OCLNN_ARG(sh->c),     OCLNN_ARG(sh->hw),    OCLNN_ARG(total),
+                        OCLNN_ARG(eps),       OCLNN_ARG(relu)};
     size_t global = oclnn__div_up((size_t)total, (size_t)plan->seg);
     return oclnn__launch(ctx, "batchnorm", k, args, sizeof args / sizeof args[0], 1, &global,
                          &plan->local);
@@ -79,7 +81,7 @@ static oclnn_status forward_fused(oclnn_context *ctx, const oclnn_norm_plan *pla
                                   const oclnn_tensor *x, const oclnn_tensor *gamma,
                                   const oclnn_tensor *beta, oclnn_tensor *running_mean,
                                   oclnn_tensor *running_var, oclnn_tensor *save_mean,
-                                  oclnn_tensor *save_invstd, oclnn_tensor *y)
+                                  oclnn_tensor *save_invstd, int relu, oclnn_tensor *y)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "batchnorm.cl", plan->opts, "bn_forward_fused", &k);
@@ -109,17 +111,19 @@ static oclnn_status forward_fused(oclnn_context *ctx, const oclnn_norm_plan *pla
                         OCLNN_ARG(sh->hw),
                         OCLNN_ARG(count),
                         OCLNN_ARG(desc->eps),
-                        OCLNN_ARG(desc->momentum)};
+                        OCLNN_ARG(desc->momentum),
+                        OCLNN_ARG(relu)};
     size_t global = (size_t)sh->c;
     return oclnn__launch(ctx, "batchnorm", k, args, sizeof args / sizeof args[0], 1, &global,
                          &plan->local);
 }
 
-oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
-                                              const oclnn_tensor *x, const oclnn_tensor *gamma,
-                                              const oclnn_tensor *beta, oclnn_tensor *running_mean,
-                                              oclnn_tensor *running_var, oclnn_tensor *save_mean,
-                                              oclnn_tensor *save_invstd, oclnn_tensor *y)
+oclnn_status oclnn__batchnorm_forward_training(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                               const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                               const oclnn_tensor *beta, oclnn_tensor *running_mean,
+                                               oclnn_tensor *running_var, oclnn_tensor *save_mean,
+                                               oclnn_tensor *save_invstd, bool relu,
+                                               oclnn_tensor *y)
 {
     static const char op[] = "batchnorm_forward_training";
     bn_shape sh;
@@ -146,7 +150,7 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
     int nchunks = oclnn__norm_chunks(&plan, sh.c, count, &chunk);
     if (nchunks == 1)
         return forward_fused(ctx, &plan, &sh, desc, x, gamma, beta, running_mean, running_var,
-                             save_mean, save_invstd, y);
+                             save_mean, save_invstd, relu, y);
     cl_kernel k_stats, k_finish;
     cl_mem part;
     s = oclnn__kernel(ctx, "batchnorm.cl", plan.opts, "bn_stats", &k_stats);
@@ -192,14 +196,25 @@ oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_ba
                       &plan.local);
     if (s != OCLNN_SUCCESS)
         return s;
-    return normalize(ctx, &plan, &sh, 0, desc->eps, x, save_mean, save_invstd, gamma, beta, y);
+    return normalize(ctx, &plan, &sh, 0, desc->eps, x, save_mean, save_invstd, gamma, beta, relu,
+                     y);
 }
 
-oclnn_status oclnn_batchnorm_forward_inference(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
-                                               const oclnn_tensor *x, const oclnn_tensor *gamma,
-                                               const oclnn_tensor *beta,
-                                               const oclnn_tensor *running_mean,
-                                               const oclnn_tensor *running_var, oclnn_tensor *y)
+oclnn_status oclnn_batchnorm_forward_training(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                              const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                              const oclnn_tensor *beta, oclnn_tensor *running_mean,
+                                              oclnn_tensor *running_var, oclnn_tensor *save_mean,
+                                              oclnn_tensor *save_invstd, oclnn_tensor *y)
+{
+    return oclnn__batchnorm_forward_training(ctx, desc, x, gamma, beta, running_mean, running_var,
+                                             save_mean, save_invstd, false, y);
+}
+
+oclnn_status
+oclnn__batchnorm_forward_inference(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                   const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                   const oclnn_tensor *beta, const oclnn_tensor *running_mean,
+                                   const oclnn_tensor *running_var, bool relu, oclnn_tensor *y)
 {
     static const char op[] = "batchnorm_forward_inference";
     bn_shape sh;
@@ -217,7 +232,31 @@ oclnn_status oclnn_batchnorm_forward_inference(oclnn_context *ctx, const oclnn_b
     oclnn__profile_work(ctx, "batchnorm", 0, 2.0 * sh.n * sh.c * sh.hw * sizeof(float));
     oclnn_norm_plan plan;
     oclnn__norm_plan(ctx, &plan);
-    return normalize(ctx, &plan, &sh, 1, desc->eps, x, running_mean, running_var, gamma, beta, y);
+    return normalize(ctx, &plan, &sh, 1, desc->eps, x, running_mean, running_var, gamma, beta, relu,
+                     y);
+}
+
+oclnn_status oclnn_batchnorm_forward_inference(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                               const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                               const oclnn_tensor *beta,
+                                               const oclnn_tensor *running_mean,
+                                               const oclnn_tensor *running_var, oclnn_tensor *y)
+{
+    return oclnn__batchnorm_forward_inference(ctx, desc, x, gamma, beta, running_mean, running_var,
+                                              false, y);
+}
+
+/* The mask arguments of the backward kernels: relu, then beta's buffer and offset (gamma's
+ * where there is no ReLU: never read). */
+typedef struct bn_mask_args {
+    int relu, b_off;
+    cl_mem beta;
+} bn_mask_args;
+
+static bn_mask_args mask_args(const oclnn_tensor *gamma, const oclnn_tensor *relu_beta)
+{
+    const oclnn_tensor *b = relu_beta ? relu_beta : gamma;
+    return (bn_mask_args){relu_beta != NULL, (int)b->offset, b->mem};
 }
 
 /* The backward counterpart of forward_fused. */
@@ -225,8 +264,8 @@ static oclnn_status backward_fused(oclnn_context *ctx, const oclnn_norm_plan *pl
                                    const bn_shape *sh, const oclnn_tensor *x,
                                    const oclnn_tensor *dy, const oclnn_tensor *gamma,
                                    const oclnn_tensor *save_mean, const oclnn_tensor *save_invstd,
-                                   oclnn_tensor *dx, oclnn_tensor *dgamma, oclnn_tensor *dbeta,
-                                   float beta_acc)
+                                   const bn_mask_args *ma, oclnn_tensor *dx, oclnn_tensor *dgamma,
+                                   oclnn_tensor *dbeta, float beta_acc)
 {
     cl_kernel k;
     oclnn_status s = oclnn__kernel(ctx, "batchnorm.cl", plan->opts, "bn_backward_fused", &k);
@@ -242,18 +281,20 @@ static oclnn_status backward_fused(oclnn_context *ctx, const oclnn_norm_plan *pl
         OCLNN_ARG(save_mean->mem), OCLNN_ARG(m_off),      OCLNN_ARG(save_invstd->mem),
         OCLNN_ARG(si_off),         OCLNN_ARG(dx->mem),    OCLNN_ARG(dx_off),
         OCLNN_ARG(dgamma->mem),    OCLNN_ARG(dg_off),     OCLNN_ARG(dbeta->mem),
-        OCLNN_ARG(db_off),         OCLNN_ARG(beta_acc),   OCLNN_ARG(sh->c),
+        OCLNN_ARG(db_off),         OCLNN_ARG(beta_acc),   OCLNN_ARG(ma->beta),
+        OCLNN_ARG(ma->b_off),      OCLNN_ARG(ma->relu),   OCLNN_ARG(sh->c),
         OCLNN_ARG(sh->hw),         OCLNN_ARG(count)};
     size_t global = (size_t)sh->c;
     return oclnn__launch(ctx, "batchnorm", k, args, sizeof args / sizeof args[0], 1, &global,
                          &plan->local);
 }
 
-oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
-                                      const oclnn_tensor *x, const oclnn_tensor *dy,
-                                      const oclnn_tensor *gamma, const oclnn_tensor *save_mean,
-                                      const oclnn_tensor *save_invstd, oclnn_tensor *dx,
-                                      oclnn_tensor *dgamma, oclnn_tensor *dbeta, float beta_acc)
+oclnn_status oclnn__batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                       const oclnn_tensor *x, const oclnn_tensor *dy,
+                                       const oclnn_tensor *gamma, const oclnn_tensor *relu_beta,
+                                       const oclnn_tensor *save_mean,
+                                       const oclnn_tensor *save_invstd, oclnn_tensor *dx,
+                                       oclnn_tensor *dgamma, oclnn_tensor *dbeta, float beta_acc)
 {
     static const char op[] = "batchnorm_backward";
     bn_shape sh;
@@ -266,12 +307,13 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     s = oclnn__norm_check_like_x(ctx, op, "dy", dy, x);
     if (s == OCLNN_SUCCESS)
         s = oclnn__norm_check_like_x(ctx, op, "dx", dx, x);
-    const char *names[] = {"gamma", "save_mean", "save_invstd", "dgamma", "dbeta"};
-    const oclnn_tensor *ts[] = {gamma, save_mean, save_invstd, dgamma, dbeta};
+    const char *names[] = {"gamma", "save_mean", "save_invstd", "dgamma", "dbeta", "beta"};
+    const oclnn_tensor *ts[] = {gamma, save_mean, save_invstd, dgamma, dbeta, relu_beta};
     if (s == OCLNN_SUCCESS)
-        s = oclnn__norm_check_params(ctx, op, (size_t)sh.c, 5, names, ts);
+        s = oclnn__norm_check_params(ctx, op, (size_t)sh.c, relu_beta ? 6 : 5, names, ts);
     if (s != OCLNN_SUCCESS)
         return s;
+    const bn_mask_args ma = mask_args(gamma, relu_beta);
 
     /* x and dy read, dx written */
     oclnn__profile_work(ctx, "batchnorm", 0, 3.0 * sh.n * sh.c * sh.hw * sizeof(float));
@@ -280,8 +322,8 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     int count = sh.n * sh.hw, total = count * sh.c, chunk;
     int nchunks = oclnn__norm_chunks(&plan, sh.c, count, &chunk);
     if (nchunks == 1)
-        return backward_fused(ctx, &plan, &sh, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                              dbeta, beta_acc);
+        return backward_fused(ctx, &plan, &sh, x, dy, gamma, save_mean, save_invstd, &ma, dx,
+                              dgamma, dbeta, beta_acc);
     size_t part_floats = (size_t)sh.c * nchunks * 2;
     cl_kernel k_part, k_fin, k_dx;
     cl_mem ws;
@@ -297,17 +339,32 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
     /* Partials at [0, part_floats) of the workspace, the per-channel coefficients after. */
     int coef_off = (int)part_floats;
     int x_off = (int)x->offset, dy_off = (int)dy->offset, m_off = (int)save_mean->offset;
-    oclnn_arg a_part[] = {OCLNN_ARG(x->mem), OCLNN_ARG(x_off),          OCLNN_ARG(dy->mem),
-                          OCLNN_ARG(dy_off), OCLNN_ARG(save_mean->mem), OCLNN_ARG(m_off),
-                          OCLNN_ARG(ws),     OCLNN_ARG(sh.c),           OCLNN_ARG(sh.hw),
-                          OCLNN_ARG(count),  OCLNN_ARG(chunk),          OCLNN_ARG(nchunks)};
+    int si_off = (int)save_invstd->offset, g_off = (int)gamma->offset;
+    oclnn_arg a_part[] = {OCLNN_ARG(x->mem),
+                          OCLNN_ARG(x_off),
+                          OCLNN_ARG(dy->mem),
+                          OCLNN_ARG(dy_off),
+                          OCLNN_ARG(save_mean->mem),
+                          OCLNN_ARG(m_off),
+                          OCLNN_ARG(save_invstd->mem),
+                          OCLNN_ARG(si_off),
+                          OCLNN_ARG(gamma->mem),
+                          OCLNN_ARG(g_off),
+                          OCLNN_ARG(ma.beta),
+                          OCLNN_ARG(ma.b_off),
+                          OCLNN_ARG(ma.relu),
+                          OCLNN_ARG(ws),
+                          OCLNN_ARG(sh.c),
+                          OCLNN_ARG(sh.hw),
+                          OCLNN_ARG(count),
+                          OCLNN_ARG(chunk),
+                          OCLNN_ARG(nchunks)};
     size_t global = (size_t)sh.c * nchunks;
     s = oclnn__launch(ctx, "batchnorm", k_part, a_part, sizeof a_part / sizeof a_part[0], 1,
                       &global, &plan.local);
     if (s != OCLNN_SUCCESS)
         return s;
 
-    int si_off = (int)save_invstd->offset, g_off = (int)gamma->offset;
     int dg_off = (int)dgamma->offset, db_off = (int)dbeta->offset;
     oclnn_arg a_fin[] = {OCLNN_ARG(ws),
                          OCLNN_ARG(sh.c),
@@ -331,14 +388,26 @@ oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_
         return s;
 
     int dx_off = (int)dx->offset;
-    oclnn_arg a_dx[] = {OCLNN_ARG(x->mem), OCLNN_ARG(x_off),          OCLNN_ARG(dy->mem),
-                        OCLNN_ARG(dy_off), OCLNN_ARG(save_mean->mem), OCLNN_ARG(m_off),
-                        OCLNN_ARG(ws),     OCLNN_ARG(coef_off),       OCLNN_ARG(dx->mem),
-                        OCLNN_ARG(dx_off), OCLNN_ARG(sh.c),           OCLNN_ARG(sh.hw),
-                        OCLNN_ARG(total)};
+    oclnn_arg a_dx[] = {OCLNN_ARG(x->mem),  OCLNN_ARG(x_off),          OCLNN_ARG(dy->mem),
+                        OCLNN_ARG(dy_off),  OCLNN_ARG(save_mean->mem), OCLNN_ARG(m_off),
+                        OCLNN_ARG(ws),      OCLNN_ARG(coef_off),       OCLNN_ARG(save_invstd->mem),
+                        OCLNN_ARG(si_off),  OCLNN_ARG(gamma->mem),     OCLNN_ARG(g_off),
+                        OCLNN_ARG(ma.beta), OCLNN_ARG(ma.b_off),       OCLNN_ARG(ma.relu),
+                        OCLNN_ARG(dx->mem), OCLNN_ARG(dx_off),         OCLNN_ARG(sh.c),
+                        OCLNN_ARG(sh.hw),   OCLNN_ARG(total)};
     global = oclnn__div_up((size_t)total, (size_t)plan.seg);
     return oclnn__launch(ctx, "batchnorm", k_dx, a_dx, sizeof a_dx / sizeof a_dx[0], 1, &global,
                          &plan.local);
+}
+
+oclnn_status oclnn_batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                      const oclnn_tensor *x, const oclnn_tensor *dy,
+                                      const oclnn_tensor *gamma, const oclnn_tensor *save_mean,
+                                      const oclnn_tensor *save_invstd, oclnn_tensor *dx,
+                                      oclnn_tensor *dgamma, oclnn_tensor *dbeta, float beta_acc)
+{
+    return oclnn__batchnorm_backward(ctx, desc, x, dy, gamma, NULL, save_mean, save_invstd, dx,
+                                     dgamma, dbeta, beta_acc);
 }
 
 oclnn_status oclnn_batchnorm_fold_conv(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,

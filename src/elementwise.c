@@ -146,12 +146,32 @@ oclnn_status oclnn_add(oclnn_context *ctx, float alpha, const oclnn_tensor *a, f
         s = check_finite(ctx, "add", "beta", beta);
     if (s != OCLNN_SUCCESS)
         return s;
+    return oclnn__add(ctx, alpha, a, beta, b, false, y);
+}
+
+oclnn_status oclnn__add(oclnn_context *ctx, float alpha, const oclnn_tensor *a, float beta,
+                        const oclnn_tensor *b, bool relu, oclnn_tensor *y)
+{
     cl_ulong ao = a->offset, bo = b->offset, yo = y->offset;
     cl_ulong n = oclnn_tensor_desc_count(&a->desc);
-    oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(a->mem), OCLNN_ARG(ao),
-                        OCLNN_ARG(beta),   OCLNN_ARG(b->mem), OCLNN_ARG(bo),
-                        OCLNN_ARG(y->mem), OCLNN_ARG(yo),     OCLNN_ARG(n)};
-    return launch_flat(ctx, "add", "ew_add", args, 9, n, 3);
+    int r = relu;
+    oclnn_arg args[] = {OCLNN_ARG(alpha),  OCLNN_ARG(a->mem), OCLNN_ARG(ao),     OCLNN_ARG(beta),
+                        OCLNN_ARG(b->mem), OCLNN_ARG(bo),     OCLNN_ARG(y->mem), OCLNN_ARG(yo),
+                        OCLNN_ARG(n),      OCLNN_ARG(r)};
+    return launch_flat(ctx, "add", "ew_add", args, 10, n, 3);
+}
+
+oclnn_status oclnn__relu_backward_pair(oclnn_context *ctx, const oclnn_tensor *y,
+                                       const oclnn_tensor *dy, oclnn_tensor *dx0, bool acc0,
+                                       oclnn_tensor *dx1, bool acc1)
+{
+    cl_ulong yo = y->offset, dyo = dy->offset, o0 = dx0->offset, o1 = dx1->offset;
+    cl_ulong n = oclnn_tensor_desc_count(&y->desc);
+    int a0 = acc0, a1 = acc1;
+    oclnn_arg args[] = {OCLNN_ARG(y->mem),   OCLNN_ARG(yo), OCLNN_ARG(dy->mem), OCLNN_ARG(dyo),
+                        OCLNN_ARG(dx0->mem), OCLNN_ARG(o0), OCLNN_ARG(a0),      OCLNN_ARG(dx1->mem),
+                        OCLNN_ARG(o1),       OCLNN_ARG(a1), OCLNN_ARG(n)};
+    return launch_flat(ctx, "activation", "relu_backward_pair", args, 11, n, 4 + acc0 + acc1);
 }
 
 oclnn_status oclnn_scale(oclnn_context *ctx, float alpha, const oclnn_tensor *x, oclnn_tensor *y)

@@ -204,6 +204,39 @@ void oclnn__gemm_release(oclnn_context *ctx);
 /* Sets n floats of y from y_off to value, a kernel of op (its work is op's to count). */
 oclnn_status oclnn__fill(oclnn_context *ctx, const char *op, cl_mem y, size_t y_off, size_t n,
                          float value);
+/* oclnn_add (unchecked) writing the ReLU of the sum when relu is set (a network's residual). */
+oclnn_status oclnn__add(oclnn_context *ctx, float alpha, const oclnn_tensor *a, float beta,
+                        const oclnn_tensor *b, bool relu, oclnn_tensor *y);
+/* The backward of a ReLU, y its output, into the gradients of both inputs of the residual before
+ * it: g = dy where y > 0 else 0; dx0 = g, or dx0 + g with acc0; dx1 likewise. Unchecked; all
+ * of y's element count; dx0 and dx1 must not overlap (dy may be either). */
+oclnn_status oclnn__relu_backward_pair(oclnn_context *ctx, const oclnn_tensor *y,
+                                       const oclnn_tensor *dy, oclnn_tensor *dx0, bool acc0,
+                                       oclnn_tensor *dx1, bool acc1);
+
+/* ---- batch norm with the ReLU after it (batchnorm.c) ---- */
+/* oclnn_batchnorm_forward_training / _inference writing max(y, 0) when relu is set (NaN kept,
+ * as the ReLU op). */
+oclnn_status oclnn__batchnorm_forward_training(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                               const oclnn_tensor *x, const oclnn_tensor *gamma,
+                                               const oclnn_tensor *beta,
+                                               oclnn_tensor *running_mean,
+                                               oclnn_tensor *running_var, oclnn_tensor *save_mean,
+                                               oclnn_tensor *save_invstd, bool relu,
+                                               oclnn_tensor *y);
+oclnn_status oclnn__batchnorm_forward_inference(
+    oclnn_context *ctx, const oclnn_batchnorm_desc *desc, const oclnn_tensor *x,
+    const oclnn_tensor *gamma, const oclnn_tensor *beta, const oclnn_tensor *running_mean,
+    const oclnn_tensor *running_var, bool relu, oclnn_tensor *y);
+/* oclnn_batchnorm_backward; with relu_beta (the forward's beta) dy is the gradient of the
+ * ReLU's output, masked where the training forward with relu wrote 0 (the mask recomputed from
+ * x, exactly the forward's). */
+oclnn_status oclnn__batchnorm_backward(oclnn_context *ctx, const oclnn_batchnorm_desc *desc,
+                                       const oclnn_tensor *x, const oclnn_tensor *dy,
+                                       const oclnn_tensor *gamma, const oclnn_tensor *relu_beta,
+                                       const oclnn_tensor *save_mean,
+                                       const oclnn_tensor *save_invstd, oclnn_tensor *dx,
+                                       oclnn_tensor *dgamma, oclnn_tensor *dbeta, float beta_acc);
 
 /* ---- pooling (pool.c) ---- */
 /* Whether every window position of max pooling with d's window fits a byte of arg-max code. */

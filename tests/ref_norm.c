@@ -39,7 +39,7 @@ void ref_bn_forward_train(const double *x, int n, int c, int hw, const double *g
             invstd[ci] = inv;
         if (var_unbiased)
             var_unbiased[ci] = cnt > 1 ? q / (cnt - 1) : 0.0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; y && i < n; i++)
             for (int j = 0; j < hw; j++) {
                 size_t at = BN_AT(i, ci, j);
                 y[at] = (x[at] - m) * inv * gamma[ci] + beta[ci];

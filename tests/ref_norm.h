@@ -3,7 +3,8 @@
 #ifndef OCLNN_TEST_REF_NORM_H
 #define OCLNN_TEST_REF_NORM_H
 
-/* Batch norm over (n, hw) per channel of x[n][c][hw]. mean/invstd/var_unbiased: [c]. */
+/* Batch norm over (n, hw) per channel of x[n][c][hw]. mean/invstd/var_unbiased: [c]; y,
+ * mean, invstd and var_unbiased may each be NULL (not wanted). */
 void ref_bn_forward_train(const double *x, int n, int c, int hw, const double *gamma,
                           const double *beta, double eps, double *y, double *mean, double *invstd,
                           double *var_unbiased);

@@ -2,6 +2,7 @@
  * references in ref_norm.c over a table of shapes; finite differences of the reference backward;
  * running statistics; large-mean inputs; accumulation; determinism; argument validation. */
 #include "fixture.h"
+#include "internal.h"
 #include "ref_conv.h"
 #include "ref_norm.h"
 
@@ -53,6 +54,63 @@ static double *forward_tol(const double *x, const double *y, int n, int c, int h
     return tol;
 }
 
+/* Checks the device's dx, dgamma and dbeta (dgamma and dbeta less dg0 and db0 when given: the
+ * values beta_acc 1 added to) against the double reference for x and dy, each to 1e-5 of the
+ * sums of |terms| of its reductions (dx also 1e-6 of itself). */
+static void check_backward(const char *what, const double *xd, const double *dyd, int n, int c,
+                           int hw, const double *gd, float eps, const oclnn_tensor *tdx,
+                           const oclnn_tensor *tdg, const oclnn_tensor *tdb, const float *dg0,
+                           const float *db0)
+{
+    size_t total = (size_t)n * c * hw;
+    double cnt = (double)n * hw;
+    double *dx = malloc(total * sizeof *dx), *tol = malloc(total * sizeof *tol);
+    double *mean = malloc(c * sizeof *mean), *inv = malloc(c * sizeof *inv);
+    double *dgam = malloc(c * sizeof *dgam), *dbet = malloc(c * sizeof *dbet);
+    double *gtol = malloc(c * sizeof *gtol), *btol = malloc(c * sizeof *btol);
+    ck_assert(dx && tol && mean && inv && dgam && dbet && gtol && btol);
+    ref_bn_forward_train(xd, n, c, hw, gd, NULL, eps, NULL, mean, inv, NULL);
+    ref_bn_backward(xd, dyd, n, c, hw, gd, eps, dx, dgam, dbet);
+    for (int ci = 0; ci < c; ci++) {
+        double s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t at = ((size_t)i * c + ci) * hw + j;
+                s0 += fabs(dyd[at]);
+                s1 += fabs(dyd[at] * (xd[at] - mean[ci]));
+            }
+        double a = fabs(gd[ci]) * inv[ci];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t at = ((size_t)i * c + ci) * hw + j;
+                tol[at] = 1e-6 * fabs(dx[at]) +
+                          1e-5 * a *
+                              (fabs(dyd[at]) +
+                               inv[ci] * inv[ci] * fabs(xd[at] - mean[ci]) * s1 / cnt + s0 / cnt);
+            }
+        gtol[ci] = 1e-5 * s1 * inv[ci];
+        btol[ci] = 1e-5 * s0;
+        if (dg0) {
+            dgam[ci] += dg0[ci], gtol[ci] += 1e-6 * fabs(dg0[ci]);
+            dbet[ci] += db0[ci], btol[ci] += 1e-6 * fabs(db0[ci]);
+        }
+    }
+    char name[96];
+    float *got = fx_download(tdx);
+    snprintf(name, sizeof name, "dx%s", what);
+    fx_assert_close_tol(name, got, dx, tol, total);
+    free(got);
+    got = fx_download(tdg);
+    snprintf(name, sizeof name, "dgamma%s", what);
+    fx_assert_close_tol(name, got, dgam, gtol, c);
+    free(got);
+    got = fx_download(tdb);
+    snprintf(name, sizeof name, "dbeta%s", what);
+    fx_assert_close_tol(name, got, dbet, btol, c);
+    free(got);
+    free(dx), free(tol), free(mean), free(inv), free(dgam), free(dbet), free(gtol), free(btol);
+}
+
 START_TEST(forward_backward_table)
 {
     const bn_case *k = &cases[_i];
@@ -85,13 +143,11 @@ START_TEST(forward_backward_table)
 
     double *xd = fx_widen(x, total), *dyd = fx_widen(dy, total), *gd = fx_widen(g, c);
     double *bdd = fx_widen(b, c);
-    double *y = malloc(total * sizeof *y), *dx = malloc(total * sizeof *dx);
+    double *y = malloc(total * sizeof *y);
     double *mean = malloc(c * sizeof *mean), *inv = malloc(c * sizeof *inv);
-    double *varu = malloc(c * sizeof *varu), *dgam = malloc(c * sizeof *dgam);
-    double *dbet = malloc(c * sizeof *dbet), *want = malloc(c * sizeof *want);
+    double *varu = malloc(c * sizeof *varu), *want = malloc(c * sizeof *want);
     double *tol = malloc((size_t)total * sizeof *tol);
     ref_bn_forward_train(xd, n, c, hw, gd, bdd, bd.eps, y, mean, inv, varu);
-    ref_bn_backward(xd, dyd, n, c, hw, gd, bd.eps, dx, dgam, dbet);
 
     float *got = fx_download(tsm);
     for (int ci = 0; ci < c; ci++) { /* reduction: 1e-5 of the mean of |x| */
@@ -119,60 +175,13 @@ START_TEST(forward_backward_table)
     fx_assert_close_tol("y", got, y, ytol, total);
     free(got);
 
-    /* Backward tolerances: 1e-5 of the sums of |terms| of each reduction. */
-    for (int ci = 0; ci < c; ci++) {
-        double s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < hw; j++) {
-                size_t at = ((size_t)i * c + ci) * hw + j;
-                s0 += fabs(dyd[at]);
-                s1 += fabs(dyd[at] * (xd[at] - mean[ci]));
-            }
-        double a = fabs(gd[ci]) * inv[ci];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < hw; j++) {
-                size_t at = ((size_t)i * c + ci) * hw + j;
-                tol[at] = 1e-6 * fabs(dx[at]) +
-                          1e-5 * a *
-                              (fabs(dyd[at]) +
-                               inv[ci] * inv[ci] * fabs(xd[at] - mean[ci]) * s1 / cnt + s0 / cnt);
-            }
-        want[ci] = 1e-5 * s1 * inv[ci]; /* dgamma tolerance */
-    }
-    got = fx_download(tdx);
-    fx_assert_close_tol("dx", got, dx, tol, total);
-    free(got);
-    got = fx_download(tdg);
-    fx_assert_close_tol("dgamma", got, dgam, want, c);
-    free(got);
-    for (int ci = 0; ci < c; ci++) {
-        double s0 = 0;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < hw; j++)
-                s0 += fabs(dyd[((size_t)i * c + ci) * hw + j]);
-        tol[ci] = 1e-5 * s0;
-    }
-    got = fx_download(tdb);
-    fx_assert_close_tol("dbeta", got, dbet, tol, c);
-    free(got);
-
+    check_backward("", xd, dyd, n, c, hw, gd, bd.eps, tdx, tdg, tdb, NULL, NULL);
     /* beta_acc = 1 adds to what is there. */
     ck_assert_int_eq(oclnn_tensor_upload(ctx, tdg, dg0, c, 1), OCLNN_SUCCESS);
     ck_assert_int_eq(oclnn_tensor_upload(ctx, tdb, db0, c, 1), OCLNN_SUCCESS);
     ck_assert_int_eq(oclnn_batchnorm_backward(ctx, &bd, tx, tdy, tg, tsm, tsi, tdx, tdg, tdb, 1),
                      OCLNN_SUCCESS);
-    for (int ci = 0; ci < c; ci++) {
-        dgam[ci] += dg0[ci];
-        dbet[ci] += db0[ci];
-        want[ci] += 1e-6 * fabs(dg0[ci]);
-        tol[ci] += 1e-6 * fabs(db0[ci]);
-    }
-    got = fx_download(tdg);
-    fx_assert_close_tol("dgamma accumulated", got, dgam, want, c);
-    free(got);
-    got = fx_download(tdb);
-    fx_assert_close_tol("dbeta accumulated", got, dbet, tol, c);
-    free(got);
+    check_backward(" accumulated", xd, dyd, n, c, hw, gd, bd.eps, tdx, tdg, tdb, dg0, db0);
 
     /* Inference with the running statistics just updated. */
     float *frm = fx_download(trm), *frv = fx_download(trv);
@@ -190,9 +199,100 @@ START_TEST(forward_backward_table)
     free(got);
 
     free(frm), free(frv), free(drm), free(drv), free(ytol);
-    free(xd), free(dyd), free(gd), free(bdd), free(y), free(dx), free(mean), free(inv);
-    free(varu), free(dgam), free(dbet), free(want), free(tol);
+    free(xd), free(dyd), free(gd), free(bdd), free(y), free(mean), free(inv);
+    free(varu), free(want), free(tol);
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
+    fx_destroy(all, sizeof all / sizeof all[0]);
+    free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
+}
+END_TEST
+
+/* The ReLU of v as the library's ReLU op computes it. */
+static float relu_of(float v)
+{
+    return v < 0.0f ? 0.0f : v;
+}
+
+/* Batch norm with the ReLU after it, as networks run it (internal entry points): the training and
+ * inference forwards write exactly the ReLU of the plain forwards' y (the same fma, then the
+ * ReLU); the backward takes dy of the ReLU's output and must give the reference backward of dy
+ * zeroed where that forward wrote 0 (the ReLU op's backward, from the device's own output), with
+ * the table's tolerances, also accumulating. The mask must cut and keep elements of every case
+ * large enough to have both signs. */
+START_TEST(relu_fused_table)
+{
+    const bn_case *k = &cases[_i];
+    oclnn_context *ctx = fx_ctx();
+    oclnn_tensor_desc d = case_desc(k);
+    int n = k->n, c = k->c, hw = k->ndim == 2 ? 1 : k->h * k->w;
+    int total = n * c * hw;
+    float *x = fx_alloc(total), *dy = fx_alloc(total), *g = fx_alloc(c), *b = fx_alloc(c);
+    float *rm = fx_alloc(c), *rv = fx_alloc(c), *dg0 = fx_alloc(c), *db0 = fx_alloc(c);
+    fx_fill(x, total, 31 + _i, -2, 3);
+    fx_fill(dy, total, 131 + _i, -1, 1);
+    fx_fill(g, c, 231, 0.5f, 1.5f);
+    fx_fill(b, c, 232, -0.5f, 0.5f);
+    fx_fill(rm, c, 233, -1, 1);
+    fx_fill(rv, c, 234, 0.5f, 1.5f);
+    fx_fill(dg0, c, 235, -1, 1);
+    fx_fill(db0, c, 236, -1, 1);
+    oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
+    oclnn_tensor *tx = fx_tensor(&d, x), *tdy = fx_tensor(&d, dy), *ty = fx_tensor(&d, NULL);
+    oclnn_tensor *tyr = fx_tensor(&d, NULL), *tdx = fx_tensor(&d, NULL);
+    oclnn_tensor *tg = vec_tensor(c, g), *tb = vec_tensor(c, b), *trm = vec_tensor(c, rm);
+    oclnn_tensor *trv = vec_tensor(c, rv), *tsm = vec_tensor(c, NULL), *tsi = vec_tensor(c, NULL);
+    oclnn_tensor *tdg = vec_tensor(c, NULL), *tdb = vec_tensor(c, NULL);
+
+    for (int infer = 0; infer < 2; infer++) {
+        if (infer) {
+            ck_assert_int_eq(oclnn_batchnorm_forward_inference(ctx, &bd, tx, tg, tb, trm, trv, ty),
+                             OCLNN_SUCCESS);
+            ck_assert_int_eq(
+                oclnn__batchnorm_forward_inference(ctx, &bd, tx, tg, tb, trm, trv, true, tyr),
+                OCLNN_SUCCESS);
+        } else {
+            ck_assert_int_eq(
+                oclnn_batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, ty),
+                OCLNN_SUCCESS);
+            ck_assert_int_eq(oclnn__batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm,
+                                                               tsi, true, tyr),
+                             OCLNN_SUCCESS);
+        }
+        float *y = fx_download(ty), *yr = fx_download(tyr);
+        int cut = 0;
+        for (int e = 0; e < total; e++) {
+            ck_assert_msg(yr[e] == relu_of(y[e]),
+                          "%s: y with relu[%d] = %.9g, the ReLU of y %.9g is %.9g",
+                          infer ? "inference" : "training", e, yr[e], y[e], relu_of(y[e]));
+            cut += !(yr[e] > 0.0f);
+        }
+        if (total >= 16)
+            ck_assert_msg(cut > 0 && cut < total, "the ReLU cut %d of %d elements", cut, total);
+        free(y), free(yr);
+    }
+
+    /* The training forward again: save_mean and save_invstd as the backward reads them. */
+    ck_assert_int_eq(
+        oclnn__batchnorm_forward_training(ctx, &bd, tx, tg, tb, trm, trv, tsm, tsi, true, tyr),
+        OCLNN_SUCCESS);
+    float *yr = fx_download(tyr);
+    double *xd = fx_widen(x, total), *gd = fx_widen(g, c), *dym = malloc(total * sizeof *dym);
+    ck_assert_ptr_nonnull(dym);
+    for (int e = 0; e < total; e++)
+        dym[e] = yr[e] > 0.0f ? dy[e] : 0.0;
+    ck_assert_int_eq(
+        oclnn__batchnorm_backward(ctx, &bd, tx, tdy, tg, tb, tsm, tsi, tdx, tdg, tdb, 0),
+        OCLNN_SUCCESS);
+    check_backward(" (relu)", xd, dym, n, c, hw, gd, bd.eps, tdx, tdg, tdb, NULL, NULL);
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, tdg, dg0, c, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(oclnn_tensor_upload(ctx, tdb, db0, c, 1), OCLNN_SUCCESS);
+    ck_assert_int_eq(
+        oclnn__batchnorm_backward(ctx, &bd, tx, tdy, tg, tb, tsm, tsi, tdx, tdg, tdb, 1),
+        OCLNN_SUCCESS);
+    check_backward(" (relu, accumulated)", xd, dym, n, c, hw, gd, bd.eps, tdx, tdg, tdb, dg0, db0);
+
+    free(yr), free(xd), free(gd), free(dym);
+    oclnn_tensor *all[] = {tx, tdy, ty, tyr, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
     fx_destroy(all, sizeof all / sizeof all[0]);
     free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
 }
@@ -402,6 +502,9 @@ START_TEST(bad_arguments)
                      OCLNN_INVALID_ARGUMENT, "dgamma [2] has 2 elements, expected 3");
     fx_assert_status(oclnn_batchnorm_backward(ctx, &bd, tx, tx, tp, tsm, tsi, ty, tp2, tp2, 0.5f),
                      OCLNN_INVALID_ARGUMENT, "beta_acc 0.5, must be 0 or 1");
+    fx_assert_status(
+        oclnn__batchnorm_backward(ctx, &bd, tx, tx, tp, tshort, tsm, tsi, ty, tp2, tp2, 0),
+        OCLNN_INVALID_ARGUMENT, "batchnorm_backward: beta [2] has 2 elements, expected 3");
 
     fx_assert_all_nan("y after rejected calls", ty);
     fx_assert_all_nan("save_mean after rejected calls", tsm);
@@ -545,6 +648,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("batchnorm");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, forward_backward_table, 0, sizeof cases / sizeof cases[0]);
+    tcase_add_loop_test(tc, relu_fused_table, 0, sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, reference_backward_matches_finite_differences);
     tcase_add_test(tc, running_statistics_three_steps);
     tcase_add_test(tc, large_mean_variance);

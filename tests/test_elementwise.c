@@ -1,6 +1,8 @@
 /* test_elementwise.c - activations (forward, backward, finite differences), add/scale/copy with
- * aliasing and offsets, the per-channel scale and its gradient, and every bad-argument rule. */
+ * aliasing and offsets, the networks' residual add + ReLU and its two-gradient backward, the
+ * per-channel scale and its gradient, and every bad-argument rule. */
 #include "fixture.h"
+#include "internal.h"
 #include "ref_layers.h"
 
 #include <math.h>
@@ -349,6 +351,71 @@ static double cs_loss_gamma(const double *gamma, void *p)
     return s;
 }
 
+/* A network's residual with a ReLU (internal entry points): the add writes the ReLU of the sum
+ * (within the add's tolerance; a NaN input stays NaN as through the ReLU op, an exact 0 sum gives
+ * 0), and the backward into both inputs' gradients equals, to the bit, the host's float
+ * arithmetic: g = dy where y > 0, each gradient g or its old value + g. Old values are NaN where
+ * they must not be read; dy may be the first gradient itself. */
+START_TEST(residual_relu)
+{
+    const shape_case *s = &shapes[_i];
+    oclnn_context *c = fx_ctx();
+    size_t n = count_of(s);
+    oclnn_tensor_desc d = oclnn_tensor_desc_4d(s->n, s->c, s->h, s->w);
+    float *a = fx_alloc(n), *b = fx_alloc(n), *dy = fx_alloc(n), *d0 = fx_alloc(n);
+    float *d1 = fx_alloc(n);
+    fx_fill(a, n, 41 + _i, -3, 3);
+    fx_fill(b, n, 43 + _i, -3, 3);
+    fx_fill(dy, n, 47 + _i, -1, 1);
+    fx_fill(d0, n, 53 + _i, -1, 1);
+    fx_fill(d1, n, 59 + _i, -1, 1);
+    b[0] = -a[0]; /* a sum of exactly 0 */
+    if (n > 2)
+        a[n - 2] = NAN;
+    oclnn_tensor *ta = fx_tensor(&d, a), *tb = fx_tensor(&d, b), *ty = fx_tensor(&d, NULL);
+    ck_assert_int_eq(oclnn__add(c, 1.0f, ta, 1.0f, tb, true, ty), OCLNN_SUCCESS);
+    float *y = fx_download(ty);
+    for (size_t i = 0; i < n; i++) {
+        const double sum = (double)a[i] + b[i], want = sum < 0 ? 0.0 : sum;
+        if (isnan(a[i]))
+            ck_assert_msg(isnan(y[i]), "y[%zu] = %g, want NaN", i, y[i]);
+        else
+            ck_assert_msg(fabs(y[i] - want) <= 1e-6 * (fabs(a[i]) + fabs(b[i])),
+                          "y[%zu] = %.9g, want %.9g", i, y[i], want);
+    }
+    ck_assert_msg(y[0] == 0.0f, "a sum of 0 gives %g", y[0]);
+
+    oclnn_tensor *tdy = fx_tensor(&d, dy), *tx0 = fx_tensor(&d, NULL), *tx1 = fx_tensor(&d, NULL);
+    for (int acc = 0; acc < 5; acc++) {
+        const bool acc0 = acc & 1, acc1 = acc & 2, dy_is_dx0 = acc == 4;
+        ck_assert_int_eq(oclnn_tensor_fill(c, tx0, NAN), OCLNN_SUCCESS);
+        ck_assert_int_eq(oclnn_tensor_fill(c, tx1, NAN), OCLNN_SUCCESS);
+        if (acc0)
+            ck_assert_int_eq(oclnn_tensor_upload(c, tx0, d0, n, 1), OCLNN_SUCCESS);
+        if (acc1)
+            ck_assert_int_eq(oclnn_tensor_upload(c, tx1, d1, n, 1), OCLNN_SUCCESS);
+        if (dy_is_dx0)
+            ck_assert_int_eq(oclnn_tensor_upload(c, tx0, dy, n, 1), OCLNN_SUCCESS);
+        ck_assert_int_eq(
+            oclnn__relu_backward_pair(c, ty, dy_is_dx0 ? tx0 : tdy, tx0, acc0, tx1, acc1),
+            OCLNN_SUCCESS);
+        float *g0 = fx_download(tx0), *g1 = fx_download(tx1);
+        for (size_t i = 0; i < n; i++) {
+            const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+            const float w0 = acc0 ? d0[i] + g : g, w1 = acc1 ? d1[i] + g : g;
+            ck_assert_msg(g0[i] == w0 && g1[i] == w1,
+                          "acc %d%d%s: element %zu: %.9g, %.9g, want %.9g, %.9g", acc0, acc1,
+                          dy_is_dx0 ? " (dy is dx0)" : "", i, g0[i], g1[i], w0, w1);
+        }
+        free(g0), free(g1);
+    }
+    free(y);
+    oclnn_tensor *all[] = {ta, tb, ty, tdy, tx0, tx1};
+    fx_destroy(all, sizeof all / sizeof all[0]);
+    free(a), free(b), free(dy), free(d0), free(d1);
+}
+END_TEST
+
 START_TEST(channel_scale)
 {
     const shape_case *s = &shapes[_i];
@@ -482,6 +549,7 @@ static Suite *suite(void)
     tcase_add_test(tc, gelu_dense_sweep);
     tcase_add_test(tc, gelu_inf_nan);
     tcase_add_loop_test(tc, add_scale_copy, 0, NSHAPES);
+    tcase_add_loop_test(tc, residual_relu, 0, NSHAPES);
     tcase_add_loop_test(tc, channel_scale, 0, NSHAPES);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

@@ -593,6 +593,12 @@ static bool needs_own_output(const net_layer *l)
            (l->kind == NET_RESIDUAL && l->act != OCLNN_ACT_NONE) || l->inplace;
 }
 
+/* Layers whose output's gradient is their input's, with nothing to run in the backward pass. */
+static bool passes_gradient(const net_layer *l)
+{
+    return l->kind == NET_FLATTEN || l->in_bn;
+}
+
 static oclnn_status new_tensor(oclnn_net *net, oclnn_tensor_desc d, oclnn_tensor **out,
                                size_t *bytes)
 {
@@ -634,6 +640,10 @@ static oclnn_status plan_activations(oclnn_net *net)
             l->inplace = true;
             net->mem.inplace_saved += oclnn_tensor_desc_count(&l->out) * 4;
             s = view(net, x, l->out, 0, &l->y);
+            /* ResNet's batch norm + ReLU pairs: one pass over the activations forward, and
+             * none of the ReLU's backward. */
+            if (net->layers[l->in].kind == NET_BATCHNORM)
+                l->in_bn = net->layers[l->in].bn_relu = true;
         } else if (l->kind == NET_FLATTEN) {
             s = view(net, x, l->out, 0, &l->y);
         } else if (l->kind == NET_SOFTMAX_CE) {
@@ -688,13 +698,13 @@ static oclnn_status plan_gradients(oclnn_net *net)
     }
     for (int i = 0; i < nl; i++) {
         net_layer *l = &net->layers[i];
-        l->gnode = l->kind == NET_FLATTEN ? (l->in < 0 ? -1 : net->layers[l->in].gnode) : i;
+        l->gnode = passes_gradient(l) ? (l->in < 0 ? -1 : net->layers[l->in].gnode) : i;
         last[i] = -1;
     }
     /* Who writes each gradient: every non-flatten layer into the gnode of each input. */
     for (int i = 0; i < nl; i++) {
         net_layer *l = &net->layers[i];
-        if (l->kind == NET_FLATTEN)
+        if (passes_gradient(l))
             continue;
         int ins[2] = {l->in, l->in2};
         for (int j = 0; j < 2; j++) {
@@ -753,7 +763,7 @@ static oclnn_status plan_gradients(oclnn_net *net)
         if (l->gnode == i && l->grad_slab >= 0)
             s = view(net, net->slabs[l->grad_slab], l->out, 0, &l->dy);
         int ins[2] = {l->in, l->in2};
-        for (int j = 0; j < 2 && s == OCLNN_SUCCESS && l->kind != NET_FLATTEN; j++) {
+        for (int j = 0; j < 2 && s == OCLNN_SUCCESS && !passes_gradient(l); j++) {
             if (ins[j] < 0 || net->layers[ins[j]].gnode < 0)
                 continue;
             const net_layer *g = &net->layers[net->layers[ins[j]].gnode];
@@ -1039,7 +1049,9 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
                     q[j] = net->params[bn->params[j]].p;
                 TRY(oclnn_batchnorm_fold_conv(ctx, &bn->bn, p0, p1, q[0], q[1], q[2], q[3],
                                               l->fold_w, l->fold_b));
-                TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, l->fold_w, l->fold_b, NULL, bn->y));
+                oclnn_conv2d_desc cd = l->conv.conv;
+                cd.activation = bn->bn_relu ? OCLNN_ACT_RELU : OCLNN_ACT_NONE;
+                TRY(oclnn_conv2d_forward(ctx, &cd, x, l->fold_w, l->fold_b, NULL, bn->y));
             } else {
                 TRY(oclnn_conv2d_forward(ctx, &l->conv.conv, x, p0, p1, NULL, l->y));
             }
@@ -1048,16 +1060,20 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
             if (!training && l->folded)
                 break; /* computed by the convolution before it */
             if (training)
-                TRY(oclnn_batchnorm_forward_training(ctx, &l->bn, x, p0, p1, p2, p3, l->save_mean,
-                                                     l->save_invstd, l->y));
+                TRY(oclnn__batchnorm_forward_training(ctx, &l->bn, x, p0, p1, p2, p3, l->save_mean,
+                                                      l->save_invstd, l->bn_relu, l->y));
             else
-                TRY(oclnn_batchnorm_forward_inference(ctx, &l->bn, x, p0, p1, p2, p3, l->y));
+                TRY(oclnn__batchnorm_forward_inference(ctx, &l->bn, x, p0, p1, p2, p3, l->bn_relu,
+                                                       l->y));
             break;
         case NET_LAYERNORM:
             TRY(oclnn_layernorm_forward(ctx, &l->ln, x, p0, p1, l->save_mean, l->save_invstd,
                                         l->y));
             break;
-        case NET_ACTIVATION: TRY(oclnn_activation_forward(ctx, l->act, x, l->y)); break;
+        case NET_ACTIVATION:
+            if (!l->in_bn) /* else the batch norm before it wrote its output */
+                TRY(oclnn_activation_forward(ctx, l->act, x, l->y));
+            break;
         case NET_POOL:
             if (training && l->argmax)
                 TRY(oclnn_pool2d_forward_argmax(ctx, &l->pool, x, l->y, l->argmax));
@@ -1068,10 +1084,9 @@ static oclnn_status forward(oclnn_net *net, bool training, int slot)
         case NET_FLATTEN: break;
         case NET_LINEAR: TRY(oclnn_linear_forward(ctx, x, p0, p1, l->y)); break;
         case NET_LAYER_SCALE: TRY(oclnn_channel_scale_forward(ctx, x, p0, l->y)); break;
-        case NET_RESIDUAL:
-            TRY(oclnn_add(ctx, 1.0f, x, 1.0f, input_of(net, l->in2), l->y));
-            if (l->act != OCLNN_ACT_NONE)
-                TRY(oclnn_activation_forward(ctx, l->act, l->y, l->y));
+        case NET_RESIDUAL: /* act is NONE or RELU */
+            TRY(oclnn__add(ctx, 1.0f, x, 1.0f, input_of(net, l->in2), l->act == OCLNN_ACT_RELU,
+                           l->y));
             break;
         case NET_SOFTMAX_CE:
             if (training) {
@@ -1120,7 +1135,7 @@ static oclnn_status backward(oclnn_net *net)
     memset(net->written, 0, (size_t)net->nlayers * sizeof *net->written);
     for (int i = net->nlayers - 1; i >= 0; i--) {
         net_layer *l = &net->layers[i];
-        if (l->kind == NET_FLATTEN)
+        if (passes_gradient(l))
             continue;
         if (l->kind != NET_SOFTMAX_CE && !net->written[i])
             continue; /* nothing depends on this output */
@@ -1158,8 +1173,9 @@ static oclnn_status backward(oclnn_net *net)
             break;
         case NET_BATCHNORM: {
             oclnn_tensor *dx = want_dx ? grad_target(net, l, 0) : l->dx[0];
-            TRY(oclnn_batchnorm_backward(ctx, &l->bn, x, dy, p0->p, l->save_mean, l->save_invstd,
-                                         dx, p0->g, p1->g, 0.0f));
+            /* With bn_relu dy is the ReLU's output gradient. */
+            TRY(oclnn__batchnorm_backward(ctx, &l->bn, x, dy, p0->p, l->bn_relu ? p1->p : NULL,
+                                          l->save_mean, l->save_invstd, dx, p0->g, p1->g, 0.0f));
             if (want_dx)
                 TRY(accumulate(net, l, 0));
             break;
@@ -1203,6 +1219,15 @@ static oclnn_status backward(oclnn_net *net)
             }
             break;
         case NET_RESIDUAL:
+            /* Two distinct inputs taking the gradient through a ReLU: one pass for both. */
+            if (l->act == OCLNN_ACT_RELU && want_dx && l->in2 >= 0 && l->dx[1] &&
+                g0 != net->layers[l->in2].gnode) {
+                const int g1 = net->layers[l->in2].gnode;
+                TRY(oclnn__relu_backward_pair(ctx, l->y, dy, l->dx[0], net->written[g0], l->dx[1],
+                                              net->written[g1]));
+                net->written[g0] = net->written[g1] = true;
+                break;
+            }
             if (l->act != OCLNN_ACT_NONE)
                 TRY(oclnn_activation_backward(ctx, l->act, l->y, dy, dy));
             if (want_dx)

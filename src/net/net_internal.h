@@ -52,7 +52,11 @@ typedef struct net_layer {
     float init;
     /* compiled */
     oclnn_tensor_desc out;
-    bool inplace;    /* ReLU writing over its input */
+    bool inplace; /* ReLU writing over its input */
+    /* A batch norm whose output only an in-place ReLU reads runs that ReLU itself (bn_relu), in
+     * the forward pass and, masking dy, in the backward; the ReLU layer (in_bn) then runs
+     * nothing, and its output's gradient is the batch norm's (as flatten's is its input's). */
+    bool bn_relu, in_bn;
     int params[4];   /* indices into net->params, -1 unused: weight/gamma, bias/beta,
                       * running_mean, running_var */
     int gnode;       /* the layer whose gradient buffer holds this output's gradient */

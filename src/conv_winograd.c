@@ -120,9 +120,8 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
         int w_off = (int)w->offset, o = p.cout, i = p.cin;
         oclnn_arg args[] = {OCLNN_ARG(w->mem), OCLNN_ARG(w_off), OCLNN_ARG(pl.ws),
                             OCLNN_ARG(o),      OCLNN_ARG(i),     OCLNN_ARG(flip)};
-        size_t global[2] = {oclnn__div_up((size_t)p.cin, 16), (size_t)p.cout};
-        s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global,
-                          tu.local);
+        size_t global[2] = {oclnn__round_up((size_t)p.cin, 16), (size_t)p.cout}, local[2] = {16, 1};
+        s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global, local);
     }
     const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
     const size_t out_image = (size_t)p.cout * p.hout * p.wout;

@@ -147,20 +147,21 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
     WGT_STORE(dw + dw_off)
 }
 
-/* acc += the products of the tile of 16 lanes from p0 of the flat run: LOAD(p) reads the 16
- * floats at p. */
-#define FLAT_TILE(p0, LOAD)                                                                        \
+/* acc += the products of a tile of 16 lanes, from px of the flat run of x's copy and pd of dy's:
+ * XLOAD(p) and DLOAD(p) read the 16 floats at p. */
+#define FLAT_TILE(px, pd, XLOAD, DLOAD)                                                            \
     {                                                                                              \
         float16 xv[TS];                                                                            \
-        _Pragma("unroll") for (int t = 0; t < TS; t++) xv[t] = LOAD(xc + xo[t] + (p0));            \
+        _Pragma("unroll") for (int t = 0; t < TS; t++) xv[t] = XLOAD(xc + xo[t] + (px));           \
         _Pragma("unroll") for (int j = 0; j < KBW; j++)                                            \
         {                                                                                          \
-            const float16 dv = LOAD(dyn + kc[j] + (p0));                                           \
+            const float16 dv = DLOAD(dyn + kc[j] + (pd));                                          \
             _Pragma("unroll") for (int t = 0; t < TS; t++) acc[j][t] = fma(dv, xv[t], acc[j][t]);  \
         }                                                                                          \
     }
 #define FLAT_WHOLE(p) vload16(0, p)
 #define FLAT_IN_RUN(p) select((float16)(0.0f), vload16(0, p), in_run)
+#define FLAT_IN_ROW(p) select((float16)(0.0f), vload16(0, p), in_row)
 
 /* Backward weights over flat padded copies, at any stride: xp, x padded and split into SH x SW
  * phases of HPX x WP as for the flat forward (conv2d_direct_pad_phases; at stride 1 one phase, by
@@ -171,7 +172,11 @@ __kernel void conv2d_direct_bwd_weights(__global const float *x, const int x_off
  * in the padding columns meet zeros in dyp, and those of the last tile past the run (read from
  * the next plane, or zero rows after the last) are zeroed: the planes need no zero rows of
  * their own, so at stride 1 without pads (and with WP == OW for dy) the copies keep the
- * source's order and move as one block. The third dimension splits the images into chunks of
+ * source's order and move as one block. dy may instead be read in place (DYW = OW < WP, its
+ * planes OH x OW): then the tiles go along each row, x's at oh * WP + ow0 and dy's at
+ * oh * OW + ow0, the lanes of a row's last tile past OW zeroed in dy (they read the next row or
+ * the floats past dy's end). With DYW = WP dy is the copy (or in place where OW = WP). The
+ * third dimension splits the images into chunks of
  * NCH: chunk z sums images [z * NCH, z * NCH + NCH) into out + z * K*CG*R*S (the partial sums
  * that conv2d_direct_sum_chunks adds; with one chunk, out is dw).
  * Global: (WGT_ITEMS, G * ceil(KG / KBW), ceil(N / NCH)). */
@@ -179,7 +184,7 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
                                              __global const float *dyp, const int dyp_off,
                                              __global float *out, const int out_off, GEOM_ARGS,
                                              const int HPX, const int HPD, const int WP,
-                                             const int NCH, const int beta)
+                                             const int DYW, const int NCH, const int beta)
 {
     const int sts = (S + TS - 1) / TS;
     const int q = (int)get_global_id(0);
@@ -188,7 +193,7 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
     const int chunk = (int)get_global_id(2);
     if (q >= WGT_ITEMS || job >= G * kbs || chunk * NCH >= N)
         return;
-    WGT_BEGIN(HPD * WP, SH * SW * HPX * WP)
+    WGT_BEGIN(HPD * DYW, SH * SW * HPX * WP)
     const int rr = r * DH;
     int xo[TS]; /* where slot t's tap starts in its channel's phases, from channel c's */
 #pragma unroll
@@ -198,14 +203,24 @@ __kernel void conv2d_direct_bwd_weights_flat(__global const float *xp, const int
     }
     const int run = OH * WP, whole = run / 16 * 16;
     const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const int16 in_run = lane < run - whole;
+    const int16 in_run = lane < run - whole, in_row = lane < OW % 16;
     for (int n = chunk * NCH; n < min(N, chunk * NCH + NCH); n++) {
         __global const float *xc = xp + xp_off + ((size_t)n * C + g * CG + c) * SH * SW * HPX * WP;
-        __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * WP;
-        for (int p0 = 0; p0 < whole; p0 += 16)
-            FLAT_TILE(p0, FLAT_WHOLE)
-        if (whole < run) /* the last tile: lanes past the run read the next plane, zeroed */
-            FLAT_TILE(whole, FLAT_IN_RUN)
+        __global const float *dyn = dyp + dyp_off + (size_t)n * K * HPD * DYW;
+        if (DYW == WP) {
+            for (int p0 = 0; p0 < whole; p0 += 16)
+                FLAT_TILE(p0, p0, FLAT_WHOLE, FLAT_WHOLE)
+            if (whole < run) /* the last tile: lanes past the run read the next plane, zeroed */
+                FLAT_TILE(whole, whole, FLAT_IN_RUN, FLAT_IN_RUN)
+            continue;
+        }
+        for (int oh = 0; oh < OH; oh++) {
+            int ow0 = 0;
+            for (; ow0 + 16 <= OW; ow0 += 16)
+                FLAT_TILE(oh * WP + ow0, oh * OW + ow0, FLAT_WHOLE, FLAT_WHOLE)
+            if (ow0 < OW)
+                FLAT_TILE(oh * WP + ow0, oh * OW + ow0, FLAT_WHOLE, FLAT_IN_ROW)
+        }
     }
     WGT_STORE(out + out_off + (size_t)chunk * K * CG * R * S)
 }

@@ -671,9 +671,32 @@ oclnn_status oclnn__conv_direct_backward_data(oclnn_context *ctx, const oclnn_co
     return oclnn__launch(ctx, op, k, args, n, 2, global, t.local);
 }
 
+/* Whether the flat backward weights reads dy in place row by row where its copy would widen
+ * dy's rows to x's (f: dy's copy), with dy's buffer holding the floats a row's last tile reads
+ * past its end. Only where the widened rows are whole tiles of 16: the lanes then sum the same
+ * pixels as over the copy (the same bits). And where dy's rows are whole tiles too (aligned,
+ * and fewer tiles than the widened rows) or the kernel reads dy at most 4 times (its work-items
+ * along dimension 0), so that the copy, a read and a write of dy, is a large part of the work.
+ * Measured on POCL (2-core Intel
+ * AVX-512), alternating with the copy: ResNet-18's 7x7 stem (112 columns, widened to 128) at
+ * batch 32 41.1-41.9 -> 30.9-33.1 ms, at batch 1 1.44-1.47 -> 1.00-1.05; LeNet's 1>32@28 (3
+ * reads, rows of 28 in 32) at batch 32 0.21-0.40 -> 0.11-0.20; but its 32>64@14 (96 reads of
+ * unaligned rows of 14) took 1.62 ms against 0.92-0.97. */
+static bool dy_rows_in_place(const oclnn_conv_tuning *t, const oclnn_conv_geom *g,
+                             const flat_pad *f, const oclnn_tensor *dy)
+{
+    if (f->wp == g->ow || f->wp % 16 != 0 || (g->ow % 16 != 0 && wgrad_items(t, g) > 4))
+        return false;
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(dy->mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS)
+        return false;
+    return (dy->offset + (size_t)g->n * g->k * g->oh * g->ow + 16) * sizeof(float) <= bytes;
+}
+
 /* The flat backward weights: x and dy padded into the workspace (x from element 0, dy after
- * it), conv2d_direct_bwd_weights_flat over chunks of images, and their partial sums added
- * (conv2d_direct_sum_chunks) when there is more than one chunk. */
+ * it; dy read in place where in_place or dy_rows_in_place allows), conv2d_direct_bwd_weights_flat
+ * over chunks of images, and their partial sums added (conv2d_direct_sum_chunks) when there is
+ * more than one chunk. */
 static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
                                           const oclnn_conv_tuning *t, const wgrad_plan *p,
                                           const oclnn_tensor *x, const oclnn_tensor *dy,
@@ -699,7 +722,8 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     if (s != OCLNN_SUCCESS)
         return s;
     const bool x_direct = g->stride_h == 1 && g->stride_w == 1 && in_place(&p->fx, x);
-    const bool dy_direct = !p->kp && in_place(&p->fdy, dy);
+    const bool dy_rows = !p->kp && dy_rows_in_place(t, g, &p->fdy, dy);
+    const bool dy_direct = dy_rows || (!p->kp && in_place(&p->fdy, dy));
     const cl_mem xp = x_direct ? x->mem : ws, dyp = dy_direct ? dy->mem : ws;
     const int xp_off = x_direct ? (int)x->offset : 0;
     const int dyp_off = dy_direct ? (int)dy->offset : p->fx.nrows * p->fx.wp;
@@ -722,6 +746,7 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
     const bool split = p->nchunks > 1;
     int out_off = split ? (int)p->part_off : (int)dw->offset;
     int hpx = p->fx.hp, hpd = p->fdy.hp, wp = p->fx.wp, nch = p->nch, beta = split ? 0 : acc;
+    int dyw = dy_rows ? g->ow : wp;
     cl_mem out = split ? ws : dw->mem;
     int geo[24];
     oclnn_arg args[MAX_ARGS];
@@ -740,6 +765,7 @@ static oclnn_status flat_backward_weights(oclnn_context *ctx, const oclnn_conv_g
         global[1] = (size_t)g->groups * oclnn__div_up((size_t)g->kg, 16 * (size_t)t->kv);
     } else {
         args[n++] = OCLNN_ARG(hpx), args[n++] = OCLNN_ARG(hpd), args[n++] = OCLNN_ARG(wp);
+        args[n++] = OCLNN_ARG(dyw);
     }
     args[n++] = OCLNN_ARG(nch), args[n++] = OCLNN_ARG(beta);
     size_t local[3] = {t->local[0], t->local[1], 1};

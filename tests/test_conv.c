@@ -961,8 +961,8 @@ static oclnn_tensor *tight_tensor(const oclnn_tensor_desc *d, const float *data)
     return t;
 }
 
-/* Whether the profile since the last reset holds a copy kernel (dw_pad, dw_pad_flat). */
-static bool profile_has_copy(oclnn_context *ctx)
+/* The profile's table since the last reset (resetting it). */
+static const char *profile_table(oclnn_context *ctx)
 {
     static char table[16384];
     memset(table, 0, sizeof table);
@@ -970,7 +970,13 @@ static bool profile_has_copy(oclnn_context *ctx)
     ck_assert_int_eq(oclnn_profile_print(ctx, f), OCLNN_SUCCESS);
     fclose(f);
     ck_assert_int_eq(oclnn_profile_reset(ctx), OCLNN_SUCCESS);
-    return strstr(table, " dw_pad") != NULL;
+    return table;
+}
+
+/* Whether the profile since the last reset holds a copy kernel (dw_pad, dw_pad_flat). */
+static bool profile_has_copy(oclnn_context *ctx)
+{
+    return strstr(profile_table(ctx), " dw_pad") != NULL;
 }
 
 /* DIRECT's flat kernels read an input whose zero-padded copy would be the input itself (1x1
@@ -1030,6 +1036,64 @@ START_TEST(direct_reads_unpadded_inputs_in_place)
         }
         oclnn_tensor *all[] = {w, in[0][0], in[0][1], in[1][0], in[1][1]};
         fx_destroy(all, 5);
+        free_data(&d);
+    }
+    ck_assert_int_eq(oclnn_profile_enable(ctx, 0), OCLNN_SUCCESS);
+}
+END_TEST
+
+/* The dw_pad launches in the profile since the last reset (resetting it). */
+static long profile_pad_calls(oclnn_context *ctx)
+{
+    const char *table = profile_table(ctx);
+    long calls = 0;
+    for (const char *at = strstr(table, " dw_pad "); at; at = strstr(at + 1, " dw_pad "))
+        calls += strtol(at + 8, NULL, 10);
+    return calls;
+}
+
+/* DIRECT's flat backward weights reads dy in place row by row where its copy would widen dy's
+ * rows to whole tiles of the padded x's and dy's rows are whole tiles or dy is read at most 4
+ * times (from a buffer with room for a row's last tile past dy's end): one pad launch fewer than
+ * with a tight dy buffer, which it copies, and the same bits. LeNet's first layer (one channel:
+ * 3 reads; rows of 28 in 32, a tile and a tail; x padded by dw_pad too) and a stem at stride 2
+ * (rows of 48 in 64; x split into phases by another kernel). */
+START_TEST(direct_wgrad_reads_dy_rows_in_place)
+{
+    oclnn_context *ctx = fx_ctx();
+    static const shape stem = {
+        "stem 7x7 s2 p3 3->8 96x96", 1, 3, 96, 96, 8, 7, 7, 3, 3, 3, 3, 2, 2, 1, 1, 1};
+    const shape *shapes_in[] = {find_shape("LeNet conv1 1->32 3x3 p1 28x28"), &stem};
+    ck_assert_int_eq(oclnn_profile_enable(ctx, 1), OCLNN_SUCCESS);
+    for (size_t i = 0; i < 2; i++) {
+        const shape *sh = shapes_in[i];
+        const char *name = sh->name;
+        ref_conv p = ref_of(sh);
+        data d = make_data(&p, 37);
+        const oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
+        const oclnn_tensor_desc yd = d4(p.n, p.k, p.oh, p.ow);
+        const oclnn_conv2d_desc desc = desc_of(sh, OCLNN_CONV_DIRECT);
+        oclnn_tensor *x = fx_tensor(&xd, d.x);
+        oclnn_tensor *dys[2] = {fx_tensor(&yd, d.dy), tight_tensor(&yd, d.dy)};
+        float *out[2];
+        long pads[2];
+        for (int tight = 0; tight < 2; tight++) {
+            oclnn_tensor *dw = fx_tensor(&wd, NULL);
+            ck_assert_int_eq(oclnn_profile_reset(ctx), OCLNN_SUCCESS);
+            ck_assert_msg(oclnn_conv2d_backward_weights(ctx, &desc, x, dys[tight], dw, NULL,
+                                                        0.0f) == OCLNN_SUCCESS,
+                          "%s", oclnn_last_error(ctx));
+            pads[tight] = profile_pad_calls(ctx);
+            out[tight] = fx_download(dw);
+            oclnn_tensor_destroy(dw);
+        }
+        ck_assert_msg(pads[1] == pads[0] + 1, "%s: %ld pad launches with room, %ld without", name,
+                      pads[0], pads[1]);
+        ck_assert_msg(memcmp(out[0], out[1], d.nw * sizeof(float)) == 0,
+                      "%s: dy read in place and copied differ", name);
+        free(out[0]), free(out[1]);
+        oclnn_tensor *all[] = {x, dys[0], dys[1]};
+        fx_destroy(all, 3);
         free_data(&d);
     }
     ck_assert_int_eq(oclnn_profile_enable(ctx, 0), OCLNN_SUCCESS);
@@ -1402,6 +1466,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, workspace_limit);
     tcase_add_test(tc, direct_without_padded_copy);
     tcase_add_test(tc, direct_reads_unpadded_inputs_in_place);
+    tcase_add_test(tc, direct_wgrad_reads_dy_rows_in_place);
     tcase_add_test(tc, chunked_batch);
     tcase_add_loop_test(tc, unreached_phases_accumulate, 0,
                         (int)(sizeof unreached_phase_shapes / sizeof unreached_phase_shapes[0]));

@@ -1,45 +1,136 @@
 /* conv2d_winograd.cl - Winograd F(2x2, 3x3) convolution (3x3, stride 1, dilation 1, groups 1):
  * the filter transform U = G g G^T, the input transform V = B^T d B of 4x4 tiles at stride 2 and
  * the output transform Y = A^T M A with the fused epilogue; the 16 GEMMs M = U x V between them
- * are CLBlast's. Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
- *   U[OUT][16][IN], V[16][IN][T], M[16][OUT][T], e = 4 * row + column of the 4x4 tile
+ * are CLBlast's, or on devices with DIRECT's channel-vector kernels winograd_gemm_kvec.
+ * Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
+ *   U[OUT][16][IN] (for winograd_gemm_kvec Up[16][KBS][IN][16 * KV]: the blocks of 16 * KV
+ *   output channels adjacent at each input channel, zero past OUT), V[16][IN][T], M[16][OUT][T],
+ *   e = 4 * row + column of the 4x4 tile
  * (U[.][e][.] is GEMM e's [OUT][IN] operand with rows 16 * IN apart, so the filter transform
  * writes one contiguous 16 x IN block per output channel). Backward weights: dM, the output
  * transform's adjoint of dy, laid out like M; dU like U. The tile kernels' work-items handle
- * 16 consecutive tiles t of one channel, the filter kernels' 16 consecutive input channels.
- * Defines: none (geometry is passed at run time, so one build serves every shape). */
+ * 16 consecutive tiles t of one channel, the filter kernels' one input channel.
+ * Defines: KV, CI (conv_kvec.h: the blocks of winograd_gemm_kvec); the geometry is passed at run
+ * time, so one build serves every shape. */
 
 #include "conv_epilogue.h"
+#include "conv_kvec.h"
 #include "conv_rows.h"
 
-/* U[o][e][i] = (G g G^T)[e] for g = w[o][i] (flip 0), or for g = w[i][o] rotated by 180 degrees
- * (flip 1: the filter of backward data, whose output channels are w's input channels). One
- * input channel per work-item, in work-groups of 16 (on POCL: each of the 16 stores of a group
- * one vector; on 512x512 filters 3.6-4.9 ms where work-items of 16 channels each, staging them
- * in a private 16x16 array, took 4.7-7.6). Global: (IN rounded up to 16, OUT); local (16, 1). */
-__kernel void winograd_filter(__global const float *w, const int w_off, __global float *U,
-                              const int OUT, const int IN, const int flip)
+/* Floats from one element's blocks of Up to the next's: 16 more than the blocks, so that the 16
+ * planes do not start a power of two apart. */
+#define UP_PLANE(kbs, IN) ((size_t)(kbs) * (IN)*16 * KV + 16)
+
+/* Lane l of g[t] = tap t of filter (o0 + l * od, i0 + l * id): w[o][i] (flip 0), or w[i][o]
+ * rotated by 180 degrees (flip 1: the filter of backward data, whose output channels are w's
+ * input channels); zero past OUT or IN. */
+static inline void filter_lanes(__global const float *w, const int o0, const int od, const int i0,
+                                const int id, const int OUT, const int IN, const int flip,
+                                float16 g[9])
 {
-    const int i = (int)get_global_id(0), o = (int)get_global_id(1);
-    if (i >= IN || o >= OUT)
-        return;
-    __global const float *src = w + w_off + ((size_t)(flip ? i * OUT + o : o * IN + i)) * 9;
-    float g[9];
+    float v[9][16];
+    for (int l = 0; l < 16; l++) {
+        const int o = o0 + l * od, i = i0 + l * id;
+        const bool in = o < OUT && i < IN;
+        __global const float *src = w + ((size_t)(flip ? i * OUT + o : o * IN + i)) * 9;
+        for (int t = 0; t < 9; t++)
+            v[t][l] = in ? src[flip ? 8 - t : t] : 0.0f;
+    }
     for (int t = 0; t < 9; t++)
-        g[t] = src[flip ? 8 - t : t];
-    float a[4][3];
+        g[t] = vload16(0, v[t]);
+}
+
+/* u[e] = (G g G^T)[e], 16 filters in the lanes. */
+static inline void filter_tile(const float16 g[9], float16 u[16])
+{
+    /* Gg (4x3): rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of each column; then the
+     * same on the rows of Gg. */
+    float16 a[4][3];
     for (int c = 0; c < 3; c++) {
         a[0][c] = g[c];
         a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
         a[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
         a[3][c] = g[6 + c];
     }
-    __global float *dst = U + (size_t)o * 16 * IN + i;
     for (int r = 0; r < 4; r++) {
-        dst[(size_t)(4 * r + 0) * IN] = a[r][0];
-        dst[(size_t)(4 * r + 1) * IN] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
-        dst[(size_t)(4 * r + 2) * IN] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
-        dst[(size_t)(4 * r + 3) * IN] = a[r][2];
+        u[4 * r + 0] = a[r][0];
+        u[4 * r + 1] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
+        u[4 * r + 2] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
+        u[4 * r + 3] = a[r][2];
+    }
+}
+
+/* U[o][e][i] = (G g G^T)[e] of filter (o, i) (filter_lanes). A work-item transforms the 16
+ * input channels i0.. of one o in float16 lanes and stores each element's as one vector (scalar
+ * code, one filter a work-item, stored 16 floats a filter a plane apart: 512x512 filters took
+ * 3.6-4.9 ms). Global: (ceil(IN / 16), OUT). */
+__kernel void winograd_filter(__global const float *w, const int w_off, __global float *U,
+                              const int OUT, const int IN, const int flip)
+{
+    const int i0 = (int)get_global_id(0) * 16, o = (int)get_global_id(1);
+    if (i0 >= IN || o >= OUT)
+        return;
+    float16 g[9], u[16];
+    filter_lanes(w + w_off, o, 0, i0, 1, OUT, IN, flip, g);
+    filter_tile(g, u);
+    for (int e = 0; e < 16; e++)
+        store16_part(u[e], U + ((size_t)o * 16 + e) * IN + i0, IN - i0);
+}
+
+/* Up (see the top) for winograd_gemm_kvec, zero past OUT: a work-item transforms the 16 output
+ * channels o0.. (adjacent in Up) of one i in float16 lanes; consecutive work-items take
+ * consecutive i, whose taps share the cache lines of w. Global: (IN, ceil(OUT / (16 * KV)) * KV).
+ */
+__kernel void winograd_filter_packed(__global const float *w, const int w_off, __global float *Up,
+                                     const int OUT, const int IN, const int flip)
+{
+    const int i = (int)get_global_id(0), o0 = (int)get_global_id(1) * 16;
+    const int kbs = (OUT + 16 * KV - 1) / (16 * KV);
+    if (o0 >= kbs * 16 * KV || i >= IN)
+        return;
+    float16 g[9], u[16];
+    filter_lanes(w + w_off, o0, 1, i, 0, OUT, IN, flip, g);
+    filter_tile(g, u);
+    __global float *dst = Up + ((size_t)(o0 / (16 * KV)) * IN + i) * 16 * KV + o0 % (16 * KV);
+    for (int e = 0; e < 16; e++)
+        vstore16(u[e], 0, dst + (size_t)e * UP_PLANE(kbs, IN));
+}
+
+/* M[e][k][t] = sum over c of Up's U[e][k][c] V[e][c][t], the 16 GEMMs as DIRECT's
+ * channel-vector forward runs its taps (conv_kvec.h): a work-item owns 16 * KV output channels
+ * (lanes) x CI consecutive tiles t0.. of one e, and for each input channel loads KV weight
+ * vectors and broadcasts CI values of V's row; each lane's sums go to its channel's row of M.
+ * V and M start at elements v_off and m_off. Global: (ceil(T / CI), 16 * KBS). */
+__kernel void winograd_gemm_kvec(__global const float *Up, __global const float *V,
+                                 const ulong v_off, __global float *M, const ulong m_off,
+                                 const int OUT, const int IN, const int T)
+{
+    const int t0 = (int)get_global_id(0) * CI, job = (int)get_global_id(1);
+    const int kbs = (OUT + 16 * KV - 1) / (16 * KV);
+    if (t0 >= T || job >= 16 * kbs)
+        return;
+    const int e = job / kbs, kb = job % kbs;
+    int po[CI];
+#pragma unroll
+    for (int j = 0; j < CI; j++)
+        po[j] = min(t0 + j, T - 1); /* tiles past T repeat the last: their sums are dropped */
+    float16 acc[KV][CI];
+    kvec_zero(acc);
+    kvec_accumulate(acc, V + v_off + (size_t)e * IN * T, po,
+                    Up + (size_t)e * UP_PLANE(kbs, IN) + (size_t)kb * IN * 16 * KV, IN, (size_t)T);
+#pragma unroll
+    for (int v = 0; v < KV; v++) {
+        const int k0 = kb * 16 * KV + v * 16, nl = min(16, OUT - k0);
+        __global float *dst = M + m_off + ((size_t)e * OUT + k0) * T + t0;
+#pragma unroll
+        for (int j = 0; j < CI; j++) {
+            if (t0 + j >= T)
+                continue;
+            float out[16];
+            vstore16(acc[v][j], 0, out);
+            for (int l = 0; l < nl; l++)
+                dst[(size_t)l * T + j] = out[l];
+        }
     }
 }
 

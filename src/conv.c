@@ -289,7 +289,15 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     6.6 against 5.8 at batch 1; level on 256@14), unless DIRECT runs its channel-vector
  *     kernel there (AVX-512 CPUs, conv_direct.c): 512@7 at batch 8, 32 and 64 6.8, 24.3 and
  *     48.0 ms against WINOGRAD's 8.1, 28.7 and 57.2.
- *   Forward and backward data on AVX-512: WINOGRAD for 3x3 stride-1 layers on planes of at
+ *   Forward and backward data on AVX-512, where WINOGRAD's GEMMs run in DIRECT's
+ *     channel-vector loop (winograd_gemm_kvec): WINOGRAD for 3x3 stride-1 layers of >= 512
+ *     channels each way on planes above 4x4 and at most 8x8 with at least 392 output pixels in
+ *     the batch. Intel, WINOGRAD / DIRECT time, forward and backward data, ResNet-18 512@7:
+ *     batch 1 1.17 and 1.62, 2 0.96 and 1.18, 4 0.69 and 1.00, 8 0.79 and 0.71, 16 0.75 and
+ *     0.74, 32 0.67 and 0.68, 64 0.66 and 0.69; 256@14 (DIRECT kept) 8 1.00 and 0.99, 16 0.93
+ *     and 0.95, 32 1.03 and 0.98, 64 0.95 and 0.98; 128@28 1.13 and 1.35, 64@56 1.57 and 1.47
+ *     at batch 32. With CLBlast's GEMMs, as on 4x4 planes still:
+ *     WINOGRAD for 3x3 stride-1 layers on planes of at
  *     most 8x8 with at least 512 output pixels in the batch and >= 512 channels each way
  *     (>= 256 on planes of at most 4x4, where DIRECT's 16-lane runs are half padding). Intel,
  *     alternating in one process, DIRECT / WINOGRAD time: 512@7 batch 8 0.84-0.91 (392
@@ -351,13 +359,17 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
         const int min_ch = plane <= 16 ? 256 : 512;
-        /* DIRECT's channel-vector kernels beat it, the forward but on 4x4 planes of >= 1024
-         * channels (asked last: it plans DIRECT's pass). */
+        /* With its GEMMs in DIRECT's channel-vector loop (winograd_gemm_kvec) it beats DIRECT's
+         * channel-vector kernels on planes above 4x4 from 392 output pixels; on 4x4 planes they
+         * beat it (with CLBlast's GEMMs), the forward but of >= 1024 channels (asked last: it
+         * plans DIRECT's pass). */
+        const bool kvec_wins = plane > 16 && (long long)g->n * plane >= 392;
         const bool wide_4x4 =
             pass == OCLNN_CONV_FORWARD && plane <= 16 && g->kg >= 1024 && g->cg >= 1024;
         if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&
-            g->kg >= min_ch && g->cg >= min_ch && (long long)g->n * plane >= 512 &&
-            (wide_4x4 || !direct_kvec(ctx, g, pass)) &&
+            g->kg >= min_ch && g->cg >= min_ch &&
+            (kvec_wins ||
+             ((long long)g->n * plane >= 512 && (wide_4x4 || !direct_kvec(ctx, g, pass)))) &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
     }

@@ -1,5 +1,7 @@
 /* conv_winograd.c - the WINOGRAD convolution algorithm, F(2x2, 3x3) for 3x3 kernels at stride
- * 1, dilation 1, groups 1 (cl/conv2d_winograd.cl around 16 CLBlast GEMMs per chunk of images).
+ * 1, dilation 1, groups 1 (cl/conv2d_winograd.cl around 16 GEMMs per chunk of images: CLBlast's,
+ * or forward and backward data on devices with DIRECT's channel-vector kernels
+ * winograd_gemm_kvec).
  * Backward data is the same computation on dy with the filter rotated 180 degrees, K and C
  * swapped and padding 2 - pad; backward weights runs the transforms' adjoints around GEMMs
  * summed over the chunks. */
@@ -11,28 +13,49 @@
  * chunk, slower. */
 #define WINOGRAD_CHUNK_BYTES ((size_t)16 << 20)
 
+/* winograd_gemm_kvec's blocks: KV float16 vectors of output channels x CI tiles (conv_kvec.h),
+ * the AVX-512 blocks of DIRECT's channel-vector forward. */
+#define WINO_KV 4
+#define WINO_CI 6
+#define WINO_OPTS "-DKV=4 -DCI=6"
+
 /* One Winograd convolution: in[n][cin][hin][win] -> out[n][cout][hout][wout], padding pt, pl
- * (the bottom and right padding follow from hout, wout). */
+ * (the bottom and right padding follow from hout, wout); kvec: the GEMMs are
+ * winograd_gemm_kvec's. */
 typedef struct wino {
     int n, cin, hin, win, cout, hout, wout, pt, pl;
     int th, tw; /* tiles of 2x2 outputs per image */
+    bool kvec;
 } wino;
 
-static wino wino_of(const oclnn_conv_geom *g, oclnn_conv_pass pass)
+/* Where forward and backward data run winograd_gemm_kvec: on devices where DIRECT runs its
+ * channel-vector kernels (AVX-512 CPUs), whose loop it shares. */
+static bool gemm_kvec(const oclnn_context *ctx, oclnn_conv_pass pass)
+{
+    return pass != OCLNN_CONV_BACKWARD_WEIGHTS && oclnn__conv_tuning_defaults(ctx).kv > 0;
+}
+
+static wino wino_of(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass)
 {
     wino p;
     if (pass == OCLNN_CONV_BACKWARD_DATA)
-        p = (wino){g->n, g->k, g->oh, g->ow, g->c, g->h, g->w, 2 - g->pad_t, 2 - g->pad_l, 0, 0};
+        p = (wino){g->n, g->k,         g->oh,        g->ow, g->c, g->h,
+                   g->w, 2 - g->pad_t, 2 - g->pad_l, 0,     0,    false};
     else
-        p = (wino){g->n, g->c, g->h, g->w, g->k, g->oh, g->ow, g->pad_t, g->pad_l, 0, 0};
+        p = (wino){g->n, g->c, g->h, g->w, g->k, g->oh, g->ow, g->pad_t, g->pad_l, 0, 0, false};
     p.th = (p.hout + 1) / 2, p.tw = (p.wout + 1) / 2;
+    p.kvec = gemm_kvec(ctx, pass);
     return p;
 }
 
-/* Floats of U, and of V and M per image. */
+/* Floats of U (packed for winograd_gemm_kvec: output channels in whole blocks), and of V and M
+ * per image. */
 static size_t filter_floats(const wino *p)
 {
-    return (size_t)16 * p->cout * p->cin;
+    if (!p->kvec)
+        return (size_t)16 * p->cout * p->cin;
+    /* UP_PLANE of conv2d_winograd.cl */
+    return (size_t)16 * (oclnn__round_up((size_t)p->cout, 16 * WINO_KV) * p->cin + 16);
 }
 
 static size_t image_floats(const wino *p)
@@ -43,7 +66,7 @@ static size_t image_floats(const wino *p)
 size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
                                       oclnn_conv_pass pass, int *chunk)
 {
-    const wino p = wino_of(g, pass);
+    const wino p = wino_of(ctx, g, pass);
     const size_t fixed = filter_floats(&p) * sizeof(float);
     const size_t per_image = image_floats(&p) * sizeof(float);
     size_t nb = WINOGRAD_CHUNK_BYTES / per_image;
@@ -60,7 +83,7 @@ size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv
 /* The kernels of a pass: the filter transform (or its adjoint), the input transform and the
  * output transform (or the adjoint's of dy). */
 typedef struct plan {
-    cl_kernel filter, input, output;
+    cl_kernel filter, input, output, gemm; /* gemm: winograd_gemm_kvec where used */
     cl_mem ws;
     int chunk;
 } plan;
@@ -72,13 +95,17 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
     const size_t bytes = oclnn__conv_winograd_workspace(ctx, g, pass, &pl->chunk);
     const char *file = "conv2d_winograd.cl";
     const bool wgrad = pass == OCLNN_CONV_BACKWARD_WEIGHTS;
-    oclnn_status s = oclnn__kernel(ctx, file, NULL,
-                                   wgrad ? "winograd_grad_filter" : "winograd_filter", &pl->filter);
+    const char *filter = wgrad                  ? "winograd_grad_filter"
+                         : gemm_kvec(ctx, pass) ? "winograd_filter_packed"
+                                                : "winograd_filter";
+    oclnn_status s = oclnn__kernel(ctx, file, WINO_OPTS, filter, &pl->filter);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__kernel(ctx, file, NULL, "winograd_input", &pl->input);
+        s = oclnn__kernel(ctx, file, WINO_OPTS, "winograd_input", &pl->input);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__kernel(ctx, file, NULL, wgrad ? "winograd_grad_output" : "winograd_output",
+        s = oclnn__kernel(ctx, file, WINO_OPTS, wgrad ? "winograd_grad_output" : "winograd_output",
                           &pl->output);
+    if (s == OCLNN_SUCCESS && gemm_kvec(ctx, pass))
+        s = oclnn__kernel(ctx, file, WINO_OPTS, "winograd_gemm_kvec", &pl->gemm);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, bytes, op, &pl->ws);
     return s;
@@ -114,14 +141,19 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
     oclnn_status s = prepare(ctx, op, g, pass, &pl);
     if (s != OCLNN_SUCCESS)
         return s;
-    const wino p = wino_of(g, pass);
+    const wino p = wino_of(ctx, g, pass);
     const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
     {
         int w_off = (int)w->offset, o = p.cout, i = p.cin;
         oclnn_arg args[] = {OCLNN_ARG(w->mem), OCLNN_ARG(w_off), OCLNN_ARG(pl.ws),
                             OCLNN_ARG(o),      OCLNN_ARG(i),     OCLNN_ARG(flip)};
-        size_t global[2] = {oclnn__round_up((size_t)p.cin, 16), (size_t)p.cout}, local[2] = {16, 1};
-        s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global, local);
+        /* 16 input channels a work-item, or packed 16 output channels */
+        size_t global[2] = {oclnn__div_up((size_t)p.cin, 16), (size_t)p.cout};
+        if (p.kvec)
+            global[0] = (size_t)p.cin,
+            global[1] = oclnn__div_up((size_t)p.cout, 16 * WINO_KV) * WINO_KV;
+        s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global,
+                          tu.local);
     }
     const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
     const size_t out_image = (size_t)p.cout * p.hout * p.wout;
@@ -132,7 +164,17 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
         const cl_ulong v_off = u_floats, m_off = u_floats + 16 * (size_t)p.cin * T;
         s = input_transform(ctx, op, &pl, &p, in, n0, nb, v_off);
         /* M[e] [cout][T] = U[.][e][.] [cout][cin] x V[e] [cin][T]. */
-        for (int e = 0; e < 16 && s == OCLNN_SUCCESS; e++)
+        if (p.kvec && s == OCLNN_SUCCESS) {
+            int o = p.cout, i = p.cin, t = (int)T;
+            oclnn_arg args[] = {OCLNN_ARG(pl.ws), OCLNN_ARG(pl.ws), OCLNN_ARG(v_off),
+                                OCLNN_ARG(pl.ws), OCLNN_ARG(m_off), OCLNN_ARG(o),
+                                OCLNN_ARG(i),     OCLNN_ARG(t)};
+            size_t global[2] = {oclnn__div_up(T, WINO_CI),
+                                16 * oclnn__div_up((size_t)p.cout, 16 * WINO_KV)};
+            s = oclnn__launch(ctx, op, pl.gemm, args, sizeof args / sizeof args[0], 2, global,
+                              tu.local);
+        }
+        for (int e = 0; e < 16 && !p.kvec && s == OCLNN_SUCCESS; e++)
             s = oclnn__sgemm(ctx, op, false, false, (size_t)p.cout, T, (size_t)p.cin, 1.0f, pl.ws,
                              (size_t)e * p.cin, 16 * (size_t)p.cin, pl.ws,
                              v_off + (size_t)e * p.cin * T, T, 0.0f, pl.ws,
@@ -186,7 +228,7 @@ oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const ocl
     const char *op = "conv2d_backward_weights";
     plan pl;
     oclnn_status s = prepare(ctx, op, g, OCLNN_CONV_BACKWARD_WEIGHTS, &pl);
-    const wino p = wino_of(g, OCLNN_CONV_BACKWARD_WEIGHTS);
+    const wino p = wino_of(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS);
     const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
     const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
     const size_t out_image = (size_t)p.cout * p.hout * p.wout;

@@ -4,6 +4,7 @@
  * determinism; AUTO's choice; and one negative test per validation rule.
  * Tolerance (reductions): |got - ref| <= 1e-5 * sum|terms| + 1e-6, where sum|terms| is the sum
  * of the absolute values of the products (plus |bias|, |residual|) the reference added. */
+#include "conv_algos.h"
 #include "fixture.h"
 #include "ref_conv.h"
 
@@ -86,6 +87,10 @@ static const shape shapes[] = {
      * groups of 72 input channels (vectors past them) at stride 3 with asymmetric pads. */
     {"channel vectors s2 5x5 128->96 9x10", 2, 128, 9, 10, 96, 5, 5, 2, 2, 2, 1, 2, 2, 1, 1, 1},
     {"channel vectors s3 groups 2 of 72", 1, 144, 11, 13, 64, 3, 3, 1, 0, 2, 1, 3, 3, 1, 1, 2},
+    /* WINOGRAD's channel-vector GEMMs (winograd_gemm_kvec, AVX-512 CPUs): output channels in
+     * blocks of 64, the last partly past them (136 forward, 72 backward data), and 40 tiles in
+     * blocks of 6, the last partly past them. */
+    {"channel blocks 3x3 72->136 7x9", 2, 72, 7, 9, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     /* DIRECT's flat forward with rows of the padded copy grown to a whole number of pixel
      * tiles (rows of 31 -> 32): tiles that end in the padding columns of one row, at stride 1
      * and 2. */
@@ -612,9 +617,10 @@ static void check_auto(const oclnn_conv2d_desc *desc, const auto_case *cases, si
 
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
  * on (DIRECT below it), except on AVX-512 CPUs, where DIRECT's channel-vector kernel is faster
- * at every batch; on AVX-512 CPUs the forward takes it only on 4x4 planes of >= 1024 channels
- * (with >= 512 output pixels in the batch; DIRECT's channel-vector kernels are faster elsewhere,
- * and for every backward data). GPUs take the GEMM algorithms. */
+ * at every batch; on AVX-512 CPUs forward and backward data take it on 7x7 planes of 512
+ * channels from 392 output pixels (its GEMMs in the channel-vector loop), and on 4x4 planes the
+ * forward of >= 1024 channels (with >= 512 output pixels in the batch; DIRECT's channel-vector
+ * kernels are faster elsewhere). GPUs take the GEMM algorithms. */
 START_TEST(auto_winograd)
 {
     oclnn_context *ctx = fx_ctx();
@@ -632,10 +638,12 @@ START_TEST(auto_winograd)
     const auto_case cases[] = {
         {8, 512, 512, 7, 3, W, wide ? direct : (cpu ? wino : gemm)},
         {4, 512, 512, 7, 3, W, cpu ? direct : gemm},
-        {8, 512, 512, 7, 3, F, cpu ? direct : gemm},
-        {8, 512, 512, 7, 3, D, cpu ? direct : gemm},
-        {16, 512, 512, 7, 3, F, cpu ? direct : gemm},
-        {16, 512, 512, 7, 3, D, cpu ? direct : gemm},
+        {8, 512, 512, 7, 3, F, fd_wino},
+        {8, 512, 512, 7, 3, D, fd_wino},
+        {4, 512, 512, 7, 3, F, cpu ? direct : gemm},
+        {16, 512, 512, 7, 3, F, fd_wino},
+        {16, 512, 512, 7, 3, D, fd_wino},
+        {32, 256, 512, 7, 3, F, cpu ? direct : gemm},
         {16, 512, 512, 4, 3, F, cpu ? direct : gemm},
         {32, 512, 512, 4, 3, D, cpu ? direct : gemm},
         {32, 256, 256, 4, 3, F, cpu ? direct : gemm},
@@ -828,16 +836,21 @@ START_TEST(chunked_batch)
 }
 END_TEST
 
-/* WINOGRAD under a small workspace limit: the filter transform 16 x K x C plus two images'
- * tiles (16 x (C + K) x 4 x 5 tiles of 7x9 outputs) per chunk, so the 5 images run as chunks
- * of 2, 2 and 1; backward data (C and K swapped, dx 7x9: the same tiles) likewise, and backward
- * weights (the same workspace) sums its chunks' products in order. */
+/* WINOGRAD under a small workspace limit: the filter transform 16 x K x C (where the GEMMs are
+ * winograd_gemm_kvec's, on devices with DIRECT's channel-vector kernels: its output channels
+ * rounded up to 64, each of the 16 planes 16 floats longer; backward data's output channels are
+ * C) plus two images' tiles (16 x (C + K) x 4 x 5 tiles of 7x9
+ * outputs) per chunk, so the 5 images run as chunks of 2, 2 and 1; backward data (C and K
+ * swapped, dx 7x9: the same tiles) likewise, and backward weights (the same workspace) sums its
+ * chunks' products in order. */
 START_TEST(chunked_winograd)
 {
     oclnn_context *ctx = fx_ctx();
     const shape *sh = find_shape("batch 5");
     ref_conv p = ref_of(sh);
-    const size_t filter = (size_t)16 * p.k * p.c * sizeof(float);
+    const bool kvec = oclnn__conv_tuning_defaults(ctx).kv > 0;
+    const size_t filter = (size_t)16 * (kvec ? 64 * p.c + 16 : p.k * p.c) * sizeof(float);
+    const size_t filter_bwd = (size_t)16 * (kvec ? 64 * p.k + 16 : p.c * p.k) * sizeof(float);
     const size_t per_image = (size_t)16 * (p.c + p.k) * 4 * 5 * sizeof(float);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, filter + per_image * 5 / 2),
                      OCLNN_SUCCESS);
@@ -850,7 +863,7 @@ START_TEST(chunked_winograd)
     ck_assert_uint_eq(ws, filter + 2 * per_image);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_DATA, &xd, &wd, &a, &ws),
                      OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, filter + 2 * per_image);
+    ck_assert_uint_eq(ws, filter_bwd + 2 * per_image);
     check_forward(sh, OCLNN_CONV_WINOGRAD, true, OCLNN_ACT_GELU_TANH, true, 1);
     check_forward(sh, OCLNN_CONV_WINOGRAD, true, OCLNN_ACT_RELU, true, 0);
     check_backward(sh, OCLNN_CONV_WINOGRAD, 0.0f);
@@ -1318,7 +1331,11 @@ START_TEST(negative_winograd)
     ck_assert_uint_gt(ws, 0);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
-    ck_assert_uint_eq(ws, fwd);
+    /* The same, less the forward filter transform's padding (to 64 output channels, planes 16
+     * floats longer) where its GEMMs are winograd_gemm_kvec's (backward weights keeps CLBlast's
+     * layout). */
+    const bool kvec = oclnn__conv_tuning_defaults(ctx).kv > 0;
+    ck_assert_uint_eq(ws + (kvec ? (size_t)16 * ((64 - 6) * 4 + 16) * sizeof(float) : 0), fwd);
     /* One image needs more workspace than the limit: OUT_OF_MEMORY before anything runs. */
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 1000), OCLNN_SUCCESS);
     fx_assert_status(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),

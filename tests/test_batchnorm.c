@@ -39,6 +39,34 @@ static oclnn_tensor *vec_tensor(int c, const float *data)
     return fx_tensor(&d, data);
 }
 
+/* A case's host data: x and dy (total floats), gamma, beta, running statistics and the old
+ * dgamma and dbeta that accumulation adds to (c floats each). */
+typedef struct bn_host {
+    float *x, *dy, *g, *b, *rm, *rv, *dg0, *db0;
+} bn_host;
+
+/* x from seed xs, dy from xs + 100, the per-channel values from seeds ps.. ps + 5. */
+static bn_host make_host(int total, int c, unsigned xs, unsigned ps)
+{
+    bn_host h = {fx_alloc(total), fx_alloc(total), fx_alloc(c), fx_alloc(c),
+                 fx_alloc(c),     fx_alloc(c),     fx_alloc(c), fx_alloc(c)};
+    fx_fill(h.x, total, xs, -2, 3);
+    fx_fill(h.dy, total, xs + 100, -1, 1);
+    fx_fill(h.g, c, ps, 0.5f, 1.5f);
+    fx_fill(h.b, c, ps + 1, -0.5f, 0.5f);
+    fx_fill(h.rm, c, ps + 2, -1, 1);
+    fx_fill(h.rv, c, ps + 3, 0.5f, 1.5f);
+    fx_fill(h.dg0, c, ps + 4, -1, 1);
+    fx_fill(h.db0, c, ps + 5, -1, 1);
+    return h;
+}
+
+static void free_host(bn_host *h)
+{
+    free(h->x), free(h->dy), free(h->g), free(h->b), free(h->rm), free(h->rv), free(h->dg0);
+    free(h->db0);
+}
+
 /* Tolerance for y = (x - m) * inv * g + b: 2e-6 of the sum of the terms' magnitudes. */
 static double *forward_tol(const double *x, const double *y, int n, int c, int hw,
                            const double *mean, const double *inv, const double *g, const double *b)
@@ -119,16 +147,9 @@ START_TEST(forward_backward_table)
     int n = k->n, c = k->c, hw = k->ndim == 2 ? 1 : k->h * k->w;
     int total = n * c * hw;
     double cnt = (double)n * hw;
-    float *x = fx_alloc(total), *dy = fx_alloc(total), *g = fx_alloc(c), *b = fx_alloc(c);
-    float *rm = fx_alloc(c), *rv = fx_alloc(c), *dg0 = fx_alloc(c), *db0 = fx_alloc(c);
-    fx_fill(x, total, 1 + _i, -2, 3);
-    fx_fill(dy, total, 101 + _i, -1, 1);
-    fx_fill(g, c, 201, 0.5f, 1.5f);
-    fx_fill(b, c, 202, -0.5f, 0.5f);
-    fx_fill(rm, c, 203, -1, 1);
-    fx_fill(rv, c, 204, 0.5f, 1.5f);
-    fx_fill(dg0, c, 205, -1, 1);
-    fx_fill(db0, c, 206, -1, 1);
+    bn_host h = make_host(total, c, 1 + _i, 201);
+    float *x = h.x, *dy = h.dy, *g = h.g, *b = h.b, *rm = h.rm, *rv = h.rv, *dg0 = h.dg0,
+          *db0 = h.db0;
     oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
 
     oclnn_tensor *tx = fx_tensor(&d, x), *tdy = fx_tensor(&d, dy), *ty = fx_tensor(&d, NULL);
@@ -203,7 +224,7 @@ START_TEST(forward_backward_table)
     free(varu), free(want), free(tol);
     oclnn_tensor *all[] = {tx, tdy, ty, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
     fx_destroy(all, sizeof all / sizeof all[0]);
-    free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
+    free_host(&h);
 }
 END_TEST
 
@@ -226,16 +247,9 @@ START_TEST(relu_fused_table)
     oclnn_tensor_desc d = case_desc(k);
     int n = k->n, c = k->c, hw = k->ndim == 2 ? 1 : k->h * k->w;
     int total = n * c * hw;
-    float *x = fx_alloc(total), *dy = fx_alloc(total), *g = fx_alloc(c), *b = fx_alloc(c);
-    float *rm = fx_alloc(c), *rv = fx_alloc(c), *dg0 = fx_alloc(c), *db0 = fx_alloc(c);
-    fx_fill(x, total, 31 + _i, -2, 3);
-    fx_fill(dy, total, 131 + _i, -1, 1);
-    fx_fill(g, c, 231, 0.5f, 1.5f);
-    fx_fill(b, c, 232, -0.5f, 0.5f);
-    fx_fill(rm, c, 233, -1, 1);
-    fx_fill(rv, c, 234, 0.5f, 1.5f);
-    fx_fill(dg0, c, 235, -1, 1);
-    fx_fill(db0, c, 236, -1, 1);
+    bn_host h = make_host(total, c, 31 + _i, 231);
+    float *x = h.x, *dy = h.dy, *g = h.g, *b = h.b, *rm = h.rm, *rv = h.rv, *dg0 = h.dg0,
+          *db0 = h.db0;
     oclnn_batchnorm_desc bd = oclnn_batchnorm_desc_default();
     oclnn_tensor *tx = fx_tensor(&d, x), *tdy = fx_tensor(&d, dy), *ty = fx_tensor(&d, NULL);
     oclnn_tensor *tyr = fx_tensor(&d, NULL), *tdx = fx_tensor(&d, NULL);
@@ -294,7 +308,7 @@ START_TEST(relu_fused_table)
     free(yr), free(xd), free(gd), free(dym);
     oclnn_tensor *all[] = {tx, tdy, ty, tyr, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb};
     fx_destroy(all, sizeof all / sizeof all[0]);
-    free(x), free(dy), free(g), free(b), free(rm), free(rv), free(dg0), free(db0);
+    free_host(&h);
 }
 END_TEST
 

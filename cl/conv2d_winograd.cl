@@ -1,24 +1,27 @@
 /* conv2d_winograd.cl - Winograd F(2x2, 3x3) convolution (3x3, stride 1, dilation 1, groups 1):
  * the filter transform U = G g G^T, the input transform V = B^T d B of 4x4 tiles at stride 2 and
  * the output transform Y = A^T M A with the fused epilogue; the 16 GEMMs M = U x V between them
- * are CLBlast's, or on devices with DIRECT's channel-vector kernels winograd_gemm_kvec.
+ * are CLBlast's, or on devices with DIRECT's channel-vector kernels winograd_gemm_kvec (and
+ * winograd_grad_gemm_kvec for backward weights).
  * Layouts (T = tiles of a chunk of NB images, t = (n * TH + th) * TW + tw):
  *   U[OUT][16][IN] (for winograd_gemm_kvec Up[16][KBS][IN][16 * KV]: the blocks of 16 * KV
  *   output channels adjacent at each input channel, zero past OUT), V[16][IN][T], M[16][OUT][T],
  *   e = 4 * row + column of the 4x4 tile
  * (U[.][e][.] is GEMM e's [OUT][IN] operand with rows 16 * IN apart, so the filter transform
  * writes one contiguous 16 x IN block per output channel). Backward weights: dM, the output
- * transform's adjoint of dy, laid out like M; dU like U. The tile kernels' work-items handle
- * 16 consecutive tiles t of one channel, the filter kernels' one input channel.
- * Defines: KV, CI (conv_kvec.h: the blocks of winograd_gemm_kvec); the geometry is passed at run
- * time, so one build serves every shape. */
+ * transform's adjoint of dy, laid out like M (for winograd_grad_gemm_kvec dMp[16][KBS][T][16 *
+ * KV], packed as Up with tiles for input channels); dU like U. The tile kernels' work-items
+ * handle 16 consecutive tiles t of one channel (the packed ones a tile of 16 channels), the
+ * filter kernels' one input channel.
+ * Defines: KV, CI (conv_kvec.h: the blocks of the channel-vector GEMMs); the geometry is passed
+ * at run time, so one build serves every shape. */
 
 #include "conv_epilogue.h"
 #include "conv_kvec.h"
 #include "conv_rows.h"
 
-/* Floats from one element's blocks of Up to the next's: 16 more than the blocks, so that the 16
- * planes do not start a power of two apart. */
+/* Floats from one element's blocks of Up (or dMp, with T for IN) to the next's: 16 more than
+ * the blocks, so that the 16 planes do not start a power of two apart. */
 #define UP_PLANE(kbs, IN) ((size_t)(kbs) * (IN)*16 * KV + 16)
 
 /* Lane l of g[t] = tap t of filter (o0 + l * od, i0 + l * id): w[o][i] (flip 0), or w[i][o]
@@ -256,9 +259,25 @@ __kernel void winograd_output(__global const float *M, const ulong m_off, __glob
     }
 }
 
-/* Backward weights. dM[e][k][t] = (A dY A^T)[e], the adjoint of the output transform, of the
- * 2x2 tile dY = dy[n][k][2th .. +1][2tw .. +1] (zero outside OH x OW), for the NB images at
- * dy_off; dM starts at element m_off. Global: (ceil(T / 16), K). */
+/* m[e] = (A dY A^T)[e], the adjoint of the output transform, of the 2x2 tiles
+ * dY = (y00 y01; y10 y11) in the lanes. */
+static inline void output_adjoint(const float16 y00, const float16 y01, const float16 y10,
+                                  const float16 y11, float16 m[16])
+{
+    /* A dY: rows y0, y0 + y1, y0 - y1, -y1; then the same on the columns. */
+    const float16 r[4][2] = {
+        {y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+    for (int i = 0; i < 4; i++) {
+        m[4 * i + 0] = r[i][0];
+        m[4 * i + 1] = r[i][0] + r[i][1];
+        m[4 * i + 2] = r[i][0] - r[i][1];
+        m[4 * i + 3] = -r[i][1];
+    }
+}
+
+/* Backward weights. dM[e][k][t] = output_adjoint of the 2x2 tile
+ * dY = dy[n][k][2th .. +1][2tw .. +1] (zero outside OH x OW), for the NB images at dy_off; dM
+ * starts at element m_off. Global: (ceil(T / 16), K). */
 __kernel void winograd_grad_output(__global const float *dy, const int dy_off, __global float *dM,
                                    const ulong m_off, const int NB, const int K, const int OH,
                                    const int OW, const int TH, const int TW)
@@ -279,18 +298,117 @@ __kernel void winograd_grad_output(__global const float *dy, const int dy_off, _
         }
         next_tile(&nl, &th, &tw, TH, TW);
     }
-    const float16 y00 = vload16(0, g[0]), y01 = vload16(0, g[1]);
-    const float16 y10 = vload16(0, g[2]), y11 = vload16(0, g[3]);
-    /* A dY: rows y0, y0 + y1, y0 - y1, -y1; then the same on the columns. */
-    const float16 r[4][2] = {
-        {y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+    float16 m[16];
+    output_adjoint(vload16(0, g[0]), vload16(0, g[1]), vload16(0, g[2]), vload16(0, g[3]), m);
     __global float *dst = dM + m_off + (size_t)k * T + t0;
-    const size_t plane = (size_t)K * T;
+    for (int e = 0; e < 16; e++)
+        store16_part(m[e], dst + (size_t)e * K * T, len);
+}
+
+/* Backward weights for winograd_grad_gemm_kvec: dMp[e][kb][t][16 * KV] (element e's blocks
+ * UP_PLANE(kbs, T) floats after e - 1's; dMp starts at m_off), output_adjoint of tile t of dy
+ * for the 16 output channels k0.. in the lanes (zero past K). Consecutive work-items take
+ * consecutive tiles, whose pixels share cache lines. Global: (T, ceil(K / (16 * KV)) * KV). */
+__kernel void winograd_grad_output_packed(__global const float *dy, const int dy_off,
+                                          __global float *dMp, const ulong m_off, const int NB,
+                                          const int K, const int OH, const int OW, const int TH,
+                                          const int TW)
+{
+    const int T = NB * TH * TW, kbs = (K + 16 * KV - 1) / (16 * KV);
+    const int t = (int)get_global_id(0), k0 = (int)get_global_id(1) * 16;
+    if (t >= T || k0 >= kbs * 16 * KV)
+        return;
+    const int tw = t % TW, th = (t / TW) % TH, nl = t / (TW * TH);
+    float g[4][16];
+    for (int l = 0; l < 16; l++)
+        for (int a = 0; a < 4; a++) {
+            const int oh = 2 * th + a / 2, ow = 2 * tw + a % 2;
+            g[a][l] = k0 + l < K && oh < OH && ow < OW
+                          ? dy[dy_off + (((size_t)nl * K + k0 + l) * OH + oh) * OW + ow]
+                          : 0.0f;
+        }
+    float16 m[16];
+    output_adjoint(vload16(0, g[0]), vload16(0, g[1]), vload16(0, g[2]), vload16(0, g[3]), m);
+    __global float *dst =
+        dMp + m_off + ((size_t)(k0 / (16 * KV)) * T + t) * 16 * KV + k0 % (16 * KV);
+    for (int e = 0; e < 16; e++)
+        vstore16(m[e], 0, dst + (size_t)e * UP_PLANE(kbs, T));
+}
+
+/* res[q][l] = (G^T dU G)[q], the adjoint of the filter transform, of the 4x4 dU = u[.] in lane
+ * l. */
+static inline void filter_adjoint(const float16 u[16], float res[9][16])
+{
+    /* dU G on each row (columns 0, 1, 2), then G^T on the columns. */
+    float16 h[4][3];
     for (int i = 0; i < 4; i++) {
-        store16_part(r[i][0], dst + (4 * i + 0) * plane, len);
-        store16_part(r[i][0] + r[i][1], dst + (4 * i + 1) * plane, len);
-        store16_part(r[i][0] - r[i][1], dst + (4 * i + 2) * plane, len);
-        store16_part(-r[i][1], dst + (4 * i + 3) * plane, len);
+        const float16 a = u[4 * i], b = u[4 * i + 1], c = u[4 * i + 2], d = u[4 * i + 3];
+        h[i][0] = a + 0.5f * (b + c);
+        h[i][1] = 0.5f * (b - c);
+        h[i][2] = 0.5f * (b + c) + d;
+    }
+    for (int s = 0; s < 3; s++) {
+        vstore16(h[0][s] + 0.5f * (h[1][s] + h[2][s]), 0, res[s]);
+        vstore16(0.5f * (h[1][s] - h[2][s]), 0, res[3 + s]);
+        vstore16(0.5f * (h[1][s] + h[2][s]) + h[3][s], 0, res[6 + s]);
+    }
+}
+
+/* dUp[e][c][k] = sum over t of dM[e][k][t] V[e][c][t] (k up to K rounded up to 16 * KV; added
+ * to dUp with accumulate: the chunks after the first, in order), from dMp
+ * (winograd_grad_output_packed) in DIRECT's channel-vector loop: a work-item owns 16 * KV output
+ * channels (lanes) x CI input channels c0.. of one e, for each tile loads KV vectors of dM and
+ * broadcasts CI values of V's rows, and stores each vector whole (dUp has the lanes adjacent:
+ * in U's layout the lanes' sums went 16 * C floats apart, a cache line and often a page each,
+ * and took as long as CLBlast's GEMMs). Global: (ceil(C / CI), 16 * KBS). */
+__kernel void winograd_grad_gemm_kvec(__global const float *dMp, const ulong m_off,
+                                      __global const float *V, const ulong v_off,
+                                      __global float *dUp, const int K, const int C, const int T,
+                                      const int accumulate)
+{
+    const int c0 = (int)get_global_id(0) * CI, job = (int)get_global_id(1);
+    const int kbs = (K + 16 * KV - 1) / (16 * KV);
+    if (c0 >= C || job >= 16 * kbs)
+        return;
+    const int e = job / kbs, kb = job % kbs;
+    int po[CI];
+#pragma unroll
+    for (int j = 0; j < CI; j++)
+        po[j] = min(c0 + j, C - 1) * T; /* channels past C repeat the last: dropped */
+    float16 acc[KV][CI];
+    kvec_zero(acc);
+    kvec_accumulate(acc, V + v_off + (size_t)e * C * T, po,
+                    dMp + m_off + (size_t)e * UP_PLANE(kbs, T) + (size_t)kb * T * 16 * KV, T, 1);
+#pragma unroll
+    for (int j = 0; j < CI; j++) {
+        if (c0 + j >= C)
+            continue;
+        __global float *dst = dUp + ((size_t)e * C + c0 + j) * kbs * 16 * KV + kb * 16 * KV;
+#pragma unroll
+        for (int v = 0; v < KV; v++)
+            vstore16(accumulate ? vload16(v, dst) + acc[v][j] : acc[v][j], v, dst);
+    }
+}
+
+/* dw[k][c] = beta * dw + G^T dU G (as winograd_grad_filter) from dUp (winograd_grad_gemm_kvec),
+ * 16 output channels k0.. in the lanes of a work-item. Global: (ceil(K / 16), C). */
+__kernel void winograd_grad_filter_packed(__global const float *dUp, __global float *dw,
+                                          const int dw_off, const int K, const int C,
+                                          const int beta)
+{
+    const int k0 = (int)get_global_id(0) * 16, c = (int)get_global_id(1);
+    if (k0 >= K || c >= C)
+        return;
+    const int kp = (K + 16 * KV - 1) / (16 * KV) * 16 * KV;
+    float16 u[16];
+    for (int e = 0; e < 16; e++)
+        u[e] = vload16(0, dUp + ((size_t)e * C + c) * kp + k0);
+    float res[9][16];
+    filter_adjoint(u, res);
+    for (int l = 0; l < min(16, K - k0); l++) {
+        __global float *out = dw + dw_off + ((size_t)(k0 + l) * C + c) * 9;
+        for (int q = 0; q < 9; q++)
+            out[q] = beta ? out[q] + res[q][l] : res[q][l];
     }
 }
 
@@ -308,20 +426,8 @@ __kernel void winograd_grad_filter(__global const float *dU, __global float *dw,
     float16 u[16];
     for (int e = 0; e < 16; e++)
         u[e] = load16_part(src + (size_t)e * C, len);
-    /* dU G on each row (columns 0, 1, 2), then G^T on the columns. */
-    float16 h[4][3];
-    for (int i = 0; i < 4; i++) {
-        const float16 a = u[4 * i], b = u[4 * i + 1], c = u[4 * i + 2], d = u[4 * i + 3];
-        h[i][0] = a + 0.5f * (b + c);
-        h[i][1] = 0.5f * (b - c);
-        h[i][2] = 0.5f * (b + c) + d;
-    }
     float res[9][16];
-    for (int s = 0; s < 3; s++) {
-        vstore16(h[0][s] + 0.5f * (h[1][s] + h[2][s]), 0, res[s]);
-        vstore16(0.5f * (h[1][s] - h[2][s]), 0, res[3 + s]);
-        vstore16(0.5f * (h[1][s] + h[2][s]) + h[3][s], 0, res[6 + s]);
-    }
+    filter_adjoint(u, res);
     __global float *out = dw + dw_off + ((size_t)k * C + c0) * 9;
     for (int l = 0; l < len; l++)
         for (int q = 0; q < 9; q++)

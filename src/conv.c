@@ -288,7 +288,12 @@ static bool algo_fits(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_
  *     batch (ResNet-18 512@7: 65 ms against 108 at batch 32, 17.7 against 21.2 at batch 8,
  *     6.6 against 5.8 at batch 1; level on 256@14), unless DIRECT runs its channel-vector
  *     kernel there (AVX-512 CPUs, conv_direct.c): 512@7 at batch 8, 32 and 64 6.8, 24.3 and
- *     48.0 ms against WINOGRAD's 8.1, 28.7 and 57.2.
+ *     48.0 ms against WINOGRAD's 8.1, 28.7 and 57.2. Where WINOGRAD's GEMMs run in DIRECT's
+ *     channel-vector loop (winograd_grad_gemm_kvec, AVX-512) it takes 3x3 stride-1 layers of
+ *     >= 256 channels each way on planes of at most 14x14 from 196 output pixels: WINOGRAD /
+ *     DIRECT time, Intel, 512@7 at batch 1 1.16, 4 0.73, 8 0.65, 16 0.65, 32 0.69, 64 0.58;
+ *     256@14 at batch 1 0.46-0.54, 4 0.81, 8 0.78, 16 0.84, 32 0.73, 64 0.74 (128@28 and 64@56
+ *     not taken: 0.87 and 1.05 at batch 32 in one noisy run).
  *   Forward and backward data on AVX-512, where WINOGRAD's GEMMs run in DIRECT's
  *     channel-vector loop (winograd_gemm_kvec): WINOGRAD for 3x3 stride-1 layers of >= 512
  *     channels each way on planes above 4x4 and at most 8x8 with at least 392 output pixels in
@@ -354,8 +359,14 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
             a = OCLNN_CONV_DIRECT;
         int chunk;
         const int plane = g->oh * g->ow;
+        /* Its GEMMs in the channel-vector loop, WINOGRAD's backward weights beats DIRECT's from
+         * 196 output pixels on planes of at most 14x14; with CLBlast's it is faster only where
+         * DIRECT runs no channel-vector kernel, on planes of at most 8x8 from batch 8. */
+        const bool wino_kvec = oclnn__conv_winograd_kvec(ctx);
         if (pass == OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && g->kg >= 256 &&
-            g->cg >= 256 && plane <= 64 && g->n >= 8 && !direct_kvec(ctx, g, pass) &&
+            g->cg >= 256 &&
+            (wino_kvec ? plane <= 196 && (long long)g->n * plane >= 196
+                       : plane <= 64 && g->n >= 8 && !direct_kvec(ctx, g, pass)) &&
             oclnn__conv_winograd_workspace(ctx, g, pass, &chunk) <= ctx->workspace_limit)
             a = OCLNN_CONV_WINOGRAD;
         const int min_ch = plane <= 16 ? 256 : 512;
@@ -363,7 +374,7 @@ static oclnn_conv_algo auto_algo(const oclnn_context *ctx, const oclnn_conv_geom
          * channel-vector kernels on planes above 4x4 from 392 output pixels; on 4x4 planes they
          * beat it (with CLBlast's GEMMs), the forward but of >= 1024 channels (asked last: it
          * plans DIRECT's pass). */
-        const bool kvec_wins = plane > 16 && (long long)g->n * plane >= 392;
+        const bool kvec_wins = wino_kvec && plane > 16 && (long long)g->n * plane >= 392;
         const bool wide_4x4 =
             pass == OCLNN_CONV_FORWARD && plane <= 16 && g->kg >= 1024 && g->cg >= 1024;
         if (!narrow && pass != OCLNN_CONV_BACKWARD_WEIGHTS && winograd_applies(g) && plane <= 64 &&

@@ -95,11 +95,15 @@ oclnn_status oclnn__conv_gemm_backward_weights(oclnn_context *ctx, const oclnn_c
                                                const oclnn_tensor *dy, oclnn_tensor *dw,
                                                oclnn_tensor *db, float beta);
 
-/* Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl + CLBlast): 3x3 kernels, stride 1, dilation 1,
- * groups 1, any padding the geometry allows (0..2 per side). Workspace: the transformed filter
- * U [K][16][C] and, per chunk of images, the transformed tiles V [16][C][T] and products
- * M [16][K][T]; *chunk receives the images per chunk (at least 1: the caller compares the bytes
- * with the limit). Backward data transforms dy with the rotated filter; backward weights sums
+/* Whether WINOGRAD's GEMMs run in DIRECT's channel-vector loop on ctx's device (AVX-512 CPUs:
+ * where DIRECT runs its channel-vector kernels), else through CLBlast. */
+bool oclnn__conv_winograd_kvec(const oclnn_context *ctx);
+/* Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl + CLBlast or the channel-vector GEMMs): 3x3
+ * kernels, stride 1, dilation 1, groups 1, any padding the geometry allows (0..2 per side).
+ * Workspace: the transformed filter U [K][16][C] and, per chunk of images, the transformed tiles
+ * V [16][C][T] and products M [16][K][T] (K rounded up to the channel-vector blocks where they
+ * run); *chunk receives the images per chunk (at least 1: the caller compares the bytes with
+ * the limit). Backward data transforms dy with the rotated filter; backward weights sums
  * dU = dM x V^T over the chunks (dM: the output transform's adjoint of dy) and applies the
  * filter transform's adjoint. */
 size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,

@@ -20,47 +20,50 @@
 #define WINO_OPTS "-DKV=4 -DCI=6"
 
 /* One Winograd convolution: in[n][cin][hin][win] -> out[n][cout][hout][wout], padding pt, pl
- * (the bottom and right padding follow from hout, wout); kvec: the GEMMs are
- * winograd_gemm_kvec's. */
+ * (the bottom and right padding follow from hout, wout); kvec: the GEMMs are the channel-vector
+ * kernels' (winograd_gemm_kvec, winograd_grad_gemm_kvec for backward weights: wgrad). */
 typedef struct wino {
     int n, cin, hin, win, cout, hout, wout, pt, pl;
     int th, tw; /* tiles of 2x2 outputs per image */
-    bool kvec;
+    bool kvec, wgrad;
 } wino;
 
-/* Where forward and backward data run winograd_gemm_kvec: on devices where DIRECT runs its
- * channel-vector kernels (AVX-512 CPUs), whose loop it shares. */
-static bool gemm_kvec(const oclnn_context *ctx, oclnn_conv_pass pass)
+bool oclnn__conv_winograd_kvec(const oclnn_context *ctx)
 {
-    return pass != OCLNN_CONV_BACKWARD_WEIGHTS && oclnn__conv_tuning_defaults(ctx).kv > 0;
+    return oclnn__conv_tuning_defaults(ctx).kv > 0;
 }
 
 static wino wino_of(const oclnn_context *ctx, const oclnn_conv_geom *g, oclnn_conv_pass pass)
 {
     wino p;
     if (pass == OCLNN_CONV_BACKWARD_DATA)
-        p = (wino){g->n, g->k,         g->oh,        g->ow, g->c, g->h,
-                   g->w, 2 - g->pad_t, 2 - g->pad_l, 0,     0,    false};
+        p = (wino){g->n,         g->k,         g->oh, g->ow, g->c,  g->h, g->w,
+                   2 - g->pad_t, 2 - g->pad_l, 0,     0,     false, false};
     else
-        p = (wino){g->n, g->c, g->h, g->w, g->k, g->oh, g->ow, g->pad_t, g->pad_l, 0, 0, false};
+        p = (wino){g->n,     g->c,     g->h, g->w, g->k,  g->oh, g->ow,
+                   g->pad_t, g->pad_l, 0,    0,    false, false};
     p.th = (p.hout + 1) / 2, p.tw = (p.wout + 1) / 2;
-    p.kvec = gemm_kvec(ctx, pass);
+    p.kvec = oclnn__conv_winograd_kvec(ctx), p.wgrad = pass == OCLNN_CONV_BACKWARD_WEIGHTS;
     return p;
 }
 
-/* Floats of U (packed for winograd_gemm_kvec: output channels in whole blocks), and of V and M
- * per image. */
+/* cout rounded up to the channel-vector GEMMs' blocks where they run. */
+static size_t cout_blocks(const wino *p)
+{
+    return p->kvec ? oclnn__round_up((size_t)p->cout, 16 * WINO_KV) : (size_t)p->cout;
+}
+
+/* Floats of U (packed for the channel-vector GEMMs, as is dU: output channels in whole blocks),
+ * and of V and M per image (M packed for winograd_grad_gemm_kvec). The packed layouts' 16 planes
+ * are 16 floats longer (UP_PLANE of conv2d_winograd.cl): 256 floats more. */
 static size_t filter_floats(const wino *p)
 {
-    if (!p->kvec)
-        return (size_t)16 * p->cout * p->cin;
-    /* UP_PLANE of conv2d_winograd.cl */
-    return (size_t)16 * (oclnn__round_up((size_t)p->cout, 16 * WINO_KV) * p->cin + 16);
+    return (size_t)16 * cout_blocks(p) * p->cin + (p->kvec ? 256 : 0);
 }
 
 static size_t image_floats(const wino *p)
 {
-    return (size_t)16 * (p->cin + p->cout) * p->th * p->tw;
+    return (size_t)16 * (p->cin + (p->wgrad ? cout_blocks(p) : (size_t)p->cout)) * p->th * p->tw;
 }
 
 size_t oclnn__conv_winograd_workspace(const oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -95,17 +98,20 @@ static oclnn_status prepare(oclnn_context *ctx, const char *op, const oclnn_conv
     const size_t bytes = oclnn__conv_winograd_workspace(ctx, g, pass, &pl->chunk);
     const char *file = "conv2d_winograd.cl";
     const bool wgrad = pass == OCLNN_CONV_BACKWARD_WEIGHTS;
-    const char *filter = wgrad                  ? "winograd_grad_filter"
-                         : gemm_kvec(ctx, pass) ? "winograd_filter_packed"
-                                                : "winograd_filter";
+    const bool kvec = oclnn__conv_winograd_kvec(ctx);
+    const char *filter = wgrad ? (kvec ? "winograd_grad_filter_packed" : "winograd_grad_filter")
+                               : (kvec ? "winograd_filter_packed" : "winograd_filter");
+    const char *output = !wgrad ? "winograd_output"
+                         : kvec ? "winograd_grad_output_packed"
+                                : "winograd_grad_output";
     oclnn_status s = oclnn__kernel(ctx, file, WINO_OPTS, filter, &pl->filter);
     if (s == OCLNN_SUCCESS)
         s = oclnn__kernel(ctx, file, WINO_OPTS, "winograd_input", &pl->input);
     if (s == OCLNN_SUCCESS)
-        s = oclnn__kernel(ctx, file, WINO_OPTS, wgrad ? "winograd_grad_output" : "winograd_output",
-                          &pl->output);
-    if (s == OCLNN_SUCCESS && gemm_kvec(ctx, pass))
-        s = oclnn__kernel(ctx, file, WINO_OPTS, "winograd_gemm_kvec", &pl->gemm);
+        s = oclnn__kernel(ctx, file, WINO_OPTS, output, &pl->output);
+    if (s == OCLNN_SUCCESS && kvec)
+        s = oclnn__kernel(ctx, file, WINO_OPTS,
+                          wgrad ? "winograd_grad_gemm_kvec" : "winograd_gemm_kvec", &pl->gemm);
     if (s == OCLNN_SUCCESS)
         s = oclnn__workspace(ctx, bytes, op, &pl->ws);
     return s;
@@ -221,6 +227,36 @@ oclnn_status oclnn__conv_winograd_backward_data(oclnn_context *ctx, const oclnn_
                beta != 0.0f ? dx : NULL, OCLNN_ACT_NONE, 0, dx);
 }
 
+/* Backward weights' chunk of images [n0, n0 + nb) in the channel-vector loop: dMp of dy at
+ * m_off (winograd_grad_output_packed), then dU (+)= its products with V at v_off
+ * (winograd_grad_gemm_kvec; the first chunk writes dU, the others add to it in order). */
+static oclnn_status grad_gemm_kvec(oclnn_context *ctx, const char *op, const plan *pl,
+                                   const wino *p, const oclnn_tensor *dy, int n0, int nb,
+                                   cl_ulong v_off, cl_ulong m_off)
+{
+    const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
+    const size_t T = (size_t)nb * p->th * p->tw, vectors = cout_blocks(p) / 16;
+    int dy_off = (int)(dy->offset + (size_t)n0 * p->cout * p->hout * p->wout);
+    int v[] = {nb, p->cout, p->hout, p->wout, p->th, p->tw};
+    oclnn_arg args[4 + sizeof v / sizeof v[0]];
+    size_t na = 0;
+    args[na++] = OCLNN_ARG(dy->mem), args[na++] = OCLNN_ARG(dy_off);
+    args[na++] = OCLNN_ARG(pl->ws), args[na++] = OCLNN_ARG(m_off);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        args[na++] = OCLNN_ARG(v[i]);
+    size_t global[2] = {T, vectors};
+    oclnn_status s = oclnn__launch(ctx, op, pl->output, args, na, 2, global, tu.local);
+    if (s != OCLNN_SUCCESS)
+        return s;
+    int k = p->cout, c = p->cin, t = (int)T, accumulate = n0 > 0;
+    oclnn_arg gargs[] = {OCLNN_ARG(pl->ws), OCLNN_ARG(m_off),  OCLNN_ARG(pl->ws),
+                         OCLNN_ARG(v_off),  OCLNN_ARG(pl->ws), OCLNN_ARG(k),
+                         OCLNN_ARG(c),      OCLNN_ARG(t),      OCLNN_ARG(accumulate)};
+    size_t gglobal[2] = {oclnn__div_up((size_t)c, WINO_CI), vectors / WINO_KV * 16};
+    return oclnn__launch(ctx, op, pl->gemm, gargs, sizeof gargs / sizeof gargs[0], 2, gglobal,
+                         tu.local);
+}
+
 oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
                                                    const oclnn_tensor *x, const oclnn_tensor *dy,
                                                    oclnn_tensor *dw, oclnn_tensor *db, float beta)
@@ -238,6 +274,10 @@ oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const ocl
         /* Workspace: dU at 0 (laid out like U), then the chunk's V of x and dM of dy. */
         const cl_ulong v_off = u_floats, m_off = u_floats + 16 * (size_t)p.cin * T;
         s = input_transform(ctx, op, &pl, &p, x, n0, nb, v_off);
+        if (s == OCLNN_SUCCESS && p.kvec) {
+            s = grad_gemm_kvec(ctx, op, &pl, &p, dy, n0, nb, v_off, m_off);
+            continue;
+        }
         if (s == OCLNN_SUCCESS) {
             int dy_off = (int)(dy->offset + (size_t)n0 * out_image);
             int v[] = {nb, p.cout, p.hout, p.wout, p.th, p.tw};
@@ -262,7 +302,10 @@ oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const ocl
         int dw_off = (int)dw->offset, k = p.cout, c = p.cin, acc = beta != 0.0f;
         oclnn_arg args[] = {OCLNN_ARG(pl.ws), OCLNN_ARG(dw->mem), OCLNN_ARG(dw_off),
                             OCLNN_ARG(k),     OCLNN_ARG(c),       OCLNN_ARG(acc)};
+        /* 16 input channels a work-item, or from dUp 16 output channels */
         size_t global[2] = {oclnn__div_up((size_t)c, 16), (size_t)k};
+        if (p.kvec)
+            global[0] = oclnn__div_up((size_t)k, 16), global[1] = (size_t)c;
         s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global,
                           tu.local);
     }

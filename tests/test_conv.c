@@ -268,9 +268,10 @@ static void assert_untouched(const oclnn_tensor *t, const float *start, const ch
     free(got);
 }
 
-/* Backward data and weights (+ bias) of one shape with one algorithm. beta 1 starts from
- * random dx/dw/db and checks they were added to. */
-static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
+/* Backward data (with_data) and weights + bias (with_weights) of one shape with one algorithm.
+ * beta 1 starts from random dx/dw/db and checks they were added to. */
+static void check_backward_passes(const shape *sh, oclnn_conv_algo algo, float beta, bool with_data,
+                                  bool with_weights)
 {
     oclnn_context *ctx = fx_ctx();
     ref_conv p = ref_of(sh);
@@ -286,10 +287,12 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
     oclnn_tensor *dx = fx_tensor(&xd, acc ? dx0 : NULL), *dw = fx_tensor(&wd, acc ? dw0 : NULL);
     oclnn_tensor *db = fx_tensor(&bd, acc ? db0 : NULL);
     oclnn_conv2d_desc desc = desc_of(sh, algo);
-    oclnn_status s = oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, beta);
+    oclnn_status s =
+        with_data ? oclnn_conv2d_backward_data(ctx, &desc, dy, w, dx, beta) : OCLNN_SUCCESS;
     ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward data: %s", sh->name, algo_str(algo),
                   oclnn_last_error(ctx));
-    s = oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, beta);
+    s = with_weights ? oclnn_conv2d_backward_weights(ctx, &desc, x, dy, dw, db, beta)
+                     : OCLNN_SUCCESS;
     ck_assert_msg(s == OCLNN_SUCCESS, "%s %s backward weights: %s", sh->name, algo_str(algo),
                   oclnn_last_error(ctx));
 
@@ -302,7 +305,8 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
     char what[160];
     snprintf(what, sizeof what, "%s backward data %s beta %g", sh->name, algo_str(algo),
              (double)beta);
-    fx_assert_close_tol(what, got, want, tol, d.nx);
+    if (with_data)
+        fx_assert_close_tol(what, got, want, tol, d.nx);
     free(got), free(want), free(terms), free(tol);
 
     double *wantw = malloc(d.nw * sizeof *wantw), *termsw = malloc(d.nw * sizeof *termsw);
@@ -317,19 +321,26 @@ static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
     got = fx_download(dw);
     snprintf(what, sizeof what, "%s backward weights %s beta %g", sh->name, algo_str(algo),
              (double)beta);
-    fx_assert_close_tol(what, got, wantw, tol, d.nw);
+    if (with_weights)
+        fx_assert_close_tol(what, got, wantw, tol, d.nw);
     free(got), free(tol);
     tol = tolerances(termsb, (size_t)p.k);
     got = fx_download(db);
     snprintf(what, sizeof what, "%s backward bias %s beta %g", sh->name, algo_str(algo),
              (double)beta);
-    fx_assert_close_tol(what, got, wantb, tol, (size_t)p.k);
+    if (with_weights)
+        fx_assert_close_tol(what, got, wantb, tol, (size_t)p.k);
     free(got), free(tol);
     free(wantw), free(termsw);
     free(dx0), free(dw0), free(db0);
     oclnn_tensor_destroy(x), oclnn_tensor_destroy(w), oclnn_tensor_destroy(dy);
     oclnn_tensor_destroy(dx), oclnn_tensor_destroy(dw), oclnn_tensor_destroy(db);
     free_data(&d);
+}
+
+static void check_backward(const shape *sh, oclnn_conv_algo algo, float beta)
+{
+    check_backward_passes(sh, algo, beta, true, true);
 }
 
 START_TEST(forward_table)
@@ -616,9 +627,9 @@ static void check_auto(const oclnn_conv2d_desc *desc, const auto_case *cases, si
 }
 
 /* AUTO on CPUs: backward weights of a wide 3x3 layer on small planes takes WINOGRAD from batch 8
- * on (DIRECT below it), except on AVX-512 CPUs, where DIRECT's channel-vector kernel is faster
- * at every batch; on AVX-512 CPUs forward and backward data take it on 7x7 planes of 512
- * channels from 392 output pixels (its GEMMs in the channel-vector loop), and on 4x4 planes the
+ * on (DIRECT below it), on AVX-512 CPUs (its GEMMs in the channel-vector loop) from 196 output
+ * pixels on planes up to 14x14; on AVX-512 CPUs forward and backward data take it on 7x7 planes of
+ * 512 channels from 392 output pixels (its GEMMs in the channel-vector loop), and on 4x4 planes the
  * forward of >= 1024 channels (with >= 512 output pixels in the batch; DIRECT's channel-vector
  * kernels are faster elsewhere). GPUs take the GEMM algorithms. */
 START_TEST(auto_winograd)
@@ -636,8 +647,11 @@ START_TEST(auto_winograd)
     const oclnn_conv_pass W = OCLNN_CONV_BACKWARD_WEIGHTS, F = OCLNN_CONV_FORWARD,
                           D = OCLNN_CONV_BACKWARD_DATA;
     const auto_case cases[] = {
-        {8, 512, 512, 7, 3, W, wide ? direct : (cpu ? wino : gemm)},
-        {4, 512, 512, 7, 3, W, cpu ? direct : gemm},
+        {8, 512, 512, 7, 3, W, cpu ? wino : gemm},
+        {4, 512, 512, 7, 3, W, wide ? wino : (cpu ? direct : gemm)},
+        {1, 512, 512, 7, 3, W, cpu ? direct : gemm},
+        {1, 256, 256, 14, 3, W, wide ? wino : (cpu ? direct : gemm)},
+        {32, 128, 128, 28, 3, W, cpu ? direct : gemm},
         {8, 512, 512, 7, 3, F, fd_wino},
         {8, 512, 512, 7, 3, D, fd_wino},
         {4, 512, 512, 7, 3, F, cpu ? direct : gemm},
@@ -836,13 +850,13 @@ START_TEST(chunked_batch)
 }
 END_TEST
 
-/* WINOGRAD under a small workspace limit: the filter transform 16 x K x C (where the GEMMs are
- * winograd_gemm_kvec's, on devices with DIRECT's channel-vector kernels: its output channels
- * rounded up to 64, each of the 16 planes 16 floats longer; backward data's output channels are
- * C) plus two images' tiles (16 x (C + K) x 4 x 5 tiles of 7x9
- * outputs) per chunk, so the 5 images run as chunks of 2, 2 and 1; backward data (C and K
- * swapped, dx 7x9: the same tiles) likewise, and backward weights (the same workspace) sums its
- * chunks' products in order. */
+/* WINOGRAD under a small workspace limit: the filter transform 16 x K x C plus two images' tiles
+ * (16 x (C + K) x 4 x 5 tiles of 7x9 outputs) per chunk, so the 5 images run as chunks of 2, 2
+ * and 1; backward data (C and K swapped, dx 7x9: the same tiles) likewise; backward weights, its
+ * own limit (dU 16 x K x C, the same tiles), sums its chunks' products in order. Where the GEMMs
+ * run in DIRECT's channel-vector loop (devices with its channel-vector kernels) the filters'
+ * output channels (dU's too) are rounded up to 64, as are backward weights' tiles' dy channels,
+ * and each packed layout's 16 planes is 16 floats longer. */
 START_TEST(chunked_winograd)
 {
     oclnn_context *ctx = fx_ctx();
@@ -852,6 +866,8 @@ START_TEST(chunked_winograd)
     const size_t filter = (size_t)16 * (kvec ? 64 * p.c + 16 : p.k * p.c) * sizeof(float);
     const size_t filter_bwd = (size_t)16 * (kvec ? 64 * p.k + 16 : p.c * p.k) * sizeof(float);
     const size_t per_image = (size_t)16 * (p.c + p.k) * 4 * 5 * sizeof(float);
+    const size_t filter_w = (size_t)16 * (kvec ? 64 * p.c + 16 : p.k * p.c) * sizeof(float);
+    const size_t per_image_w = (size_t)16 * (p.c + (kvec ? 64 : p.k)) * 4 * 5 * sizeof(float);
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, filter + per_image * 5 / 2),
                      OCLNN_SUCCESS);
     oclnn_tensor_desc xd = d4(p.n, p.c, p.h, p.w), wd = d4(p.k, p.c, p.r, p.s);
@@ -866,8 +882,16 @@ START_TEST(chunked_winograd)
     ck_assert_uint_eq(ws, filter_bwd + 2 * per_image);
     check_forward(sh, OCLNN_CONV_WINOGRAD, true, OCLNN_ACT_GELU_TANH, true, 1);
     check_forward(sh, OCLNN_CONV_WINOGRAD, true, OCLNN_ACT_RELU, true, 0);
-    check_backward(sh, OCLNN_CONV_WINOGRAD, 0.0f);
-    check_backward(sh, OCLNN_CONV_WINOGRAD, 1.0f);
+    check_backward_passes(sh, OCLNN_CONV_WINOGRAD, 0.0f, true, false);
+    check_backward_passes(sh, OCLNN_CONV_WINOGRAD, 1.0f, true, false);
+    ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, filter_w + per_image_w * 5 / 2),
+                     OCLNN_SUCCESS);
+    ck_assert_int_eq(
+        oclnn_conv2d_choose(ctx, &desc, OCLNN_CONV_BACKWARD_WEIGHTS, &xd, &wd, &a, &ws),
+        OCLNN_SUCCESS);
+    ck_assert_uint_eq(ws, filter_w + 2 * per_image_w);
+    check_backward_passes(sh, OCLNN_CONV_WINOGRAD, 0.0f, false, true);
+    check_backward_passes(sh, OCLNN_CONV_WINOGRAD, 1.0f, false, true);
     /* Below one image: OUT_OF_MEMORY, nothing written. */
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, filter + per_image - 4), OCLNN_SUCCESS);
     oclnn_tensor *x = fx_tensor(&xd, NULL), *w = fx_tensor(&wd, NULL);
@@ -1331,11 +1355,10 @@ START_TEST(negative_winograd)
     ck_assert_uint_gt(ws, 0);
     ck_assert_int_eq(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_BACKWARD_WEIGHTS, &x, &w, &a, &ws),
                      OCLNN_SUCCESS);
-    /* The same, less the forward filter transform's padding (to 64 output channels, planes 16
-     * floats longer) where its GEMMs are winograd_gemm_kvec's (backward weights keeps CLBlast's
-     * layout). */
+    /* The same, and where the GEMMs run in DIRECT's channel-vector loop with backward weights'
+     * tiles of dy 64 channels for 6 (two images of 4 x 4 tiles). */
     const bool kvec = oclnn__conv_tuning_defaults(ctx).kv > 0;
-    ck_assert_uint_eq(ws + (kvec ? (size_t)16 * ((64 - 6) * 4 + 16) * sizeof(float) : 0), fwd);
+    ck_assert_uint_eq(ws, fwd + (kvec ? (size_t)16 * (64 - 6) * 2 * 16 * sizeof(float) : 0));
     /* One image needs more workspace than the limit: OUT_OF_MEMORY before anything runs. */
     ck_assert_int_eq(oclnn_context_set_workspace_limit(ctx, 1000), OCLNN_SUCCESS);
     fx_assert_status(oclnn_conv2d_choose(ctx, &d, OCLNN_CONV_FORWARD, &x, &w, &a, &ws),

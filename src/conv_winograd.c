@@ -227,15 +227,12 @@ oclnn_status oclnn__conv_winograd_backward_data(oclnn_context *ctx, const oclnn_
                beta != 0.0f ? dx : NULL, OCLNN_ACT_NONE, 0, dx);
 }
 
-/* Backward weights' chunk of images [n0, n0 + nb) in the channel-vector loop: dMp of dy at
- * m_off (winograd_grad_output_packed), then dU (+)= its products with V at v_off
- * (winograd_grad_gemm_kvec; the first chunk writes dU, the others add to it in order). */
-static oclnn_status grad_gemm_kvec(oclnn_context *ctx, const char *op, const plan *pl,
-                                   const wino *p, const oclnn_tensor *dy, int n0, int nb,
-                                   cl_ulong v_off, cl_ulong m_off)
+/* Backward weights: dM of the chunk of images [n0, n0 + nb) of dy at m_off (the adjoint of the
+ * output transform; packed for the channel-vector GEMM: 16 output channels a work-item). */
+static oclnn_status grad_output(oclnn_context *ctx, const char *op, const plan *pl, const wino *p,
+                                const oclnn_tensor *dy, int n0, int nb, cl_ulong m_off)
 {
-    const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
-    const size_t T = (size_t)nb * p->th * p->tw, vectors = cout_blocks(p) / 16;
+    const size_t T = (size_t)nb * p->th * p->tw;
     int dy_off = (int)(dy->offset + (size_t)n0 * p->cout * p->hout * p->wout);
     int v[] = {nb, p->cout, p->hout, p->wout, p->th, p->tw};
     oclnn_arg args[4 + sizeof v / sizeof v[0]];
@@ -244,17 +241,11 @@ static oclnn_status grad_gemm_kvec(oclnn_context *ctx, const char *op, const pla
     args[na++] = OCLNN_ARG(pl->ws), args[na++] = OCLNN_ARG(m_off);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         args[na++] = OCLNN_ARG(v[i]);
-    size_t global[2] = {T, vectors};
-    oclnn_status s = oclnn__launch(ctx, op, pl->output, args, na, 2, global, tu.local);
-    if (s != OCLNN_SUCCESS)
-        return s;
-    int k = p->cout, c = p->cin, t = (int)T, accumulate = n0 > 0;
-    oclnn_arg gargs[] = {OCLNN_ARG(pl->ws), OCLNN_ARG(m_off),  OCLNN_ARG(pl->ws),
-                         OCLNN_ARG(v_off),  OCLNN_ARG(pl->ws), OCLNN_ARG(k),
-                         OCLNN_ARG(c),      OCLNN_ARG(t),      OCLNN_ARG(accumulate)};
-    size_t gglobal[2] = {oclnn__div_up((size_t)c, WINO_CI), vectors / WINO_KV * 16};
-    return oclnn__launch(ctx, op, pl->gemm, gargs, sizeof gargs / sizeof gargs[0], 2, gglobal,
-                         tu.local);
+    const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
+    size_t global[2] = {oclnn__div_up(T, 16), (size_t)p->cout};
+    if (p->kvec)
+        global[0] = T, global[1] = cout_blocks(p) / 16;
+    return oclnn__launch(ctx, op, pl->output, args, na, 2, global, tu.local);
 }
 
 oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const oclnn_conv_geom *g,
@@ -267,32 +258,29 @@ oclnn_status oclnn__conv_winograd_backward_weights(oclnn_context *ctx, const ocl
     const wino p = wino_of(ctx, g, OCLNN_CONV_BACKWARD_WEIGHTS);
     const oclnn_conv_tuning tu = oclnn__conv_tuning_defaults(ctx);
     const size_t u_floats = filter_floats(&p), tiles = (size_t)p.th * p.tw;
-    const size_t out_image = (size_t)p.cout * p.hout * p.wout;
     for (int n0 = 0; n0 < p.n && s == OCLNN_SUCCESS; n0 += pl.chunk) {
         int nb = p.n - n0 < pl.chunk ? p.n - n0 : pl.chunk;
         const size_t T = (size_t)nb * tiles;
-        /* Workspace: dU at 0 (laid out like U), then the chunk's V of x and dM of dy. */
+        /* Workspace: dU at 0 (like U, or dUp), then the chunk's V of x and dM (or dMp) of dy. */
         const cl_ulong v_off = u_floats, m_off = u_floats + 16 * (size_t)p.cin * T;
         s = input_transform(ctx, op, &pl, &p, x, n0, nb, v_off);
+        if (s == OCLNN_SUCCESS)
+            s = grad_output(ctx, op, &pl, &p, dy, n0, nb, m_off);
+        /* dU (+)= dM x V^T in the channel-vector loop: dUp[e] [c][k] (the first chunk writes
+         * it, the others add to it in order). */
         if (s == OCLNN_SUCCESS && p.kvec) {
-            s = grad_gemm_kvec(ctx, op, &pl, &p, dy, n0, nb, v_off, m_off);
-            continue;
-        }
-        if (s == OCLNN_SUCCESS) {
-            int dy_off = (int)(dy->offset + (size_t)n0 * out_image);
-            int v[] = {nb, p.cout, p.hout, p.wout, p.th, p.tw};
-            oclnn_arg args[4 + sizeof v / sizeof v[0]];
-            size_t na = 0;
-            args[na++] = OCLNN_ARG(dy->mem), args[na++] = OCLNN_ARG(dy_off);
-            args[na++] = OCLNN_ARG(pl.ws), args[na++] = OCLNN_ARG(m_off);
-            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-                args[na++] = OCLNN_ARG(v[i]);
-            size_t global[2] = {oclnn__div_up(T, 16), (size_t)p.cout};
-            s = oclnn__launch(ctx, op, pl.output, args, na, 2, global, tu.local);
+            int k = p.cout, c = p.cin, t = (int)T, accumulate = n0 > 0;
+            oclnn_arg args[] = {OCLNN_ARG(pl.ws), OCLNN_ARG(m_off), OCLNN_ARG(pl.ws),
+                                OCLNN_ARG(v_off), OCLNN_ARG(pl.ws), OCLNN_ARG(k),
+                                OCLNN_ARG(c),     OCLNN_ARG(t),     OCLNN_ARG(accumulate)};
+            size_t global[2] = {oclnn__div_up((size_t)c, WINO_CI),
+                                16 * oclnn__div_up((size_t)k, 16 * WINO_KV)};
+            s = oclnn__launch(ctx, op, pl.gemm, args, sizeof args / sizeof args[0], 2, global,
+                              tu.local);
         }
         /* dU[.][e][.] [k][c] (+)= dM[e] [k][T] x V[e]^T [T][c], chunk after chunk in order (the
          * GEMM's beta accumulates): deterministic. */
-        for (int e = 0; e < 16 && s == OCLNN_SUCCESS; e++)
+        for (int e = 0; e < 16 && !p.kvec && s == OCLNN_SUCCESS; e++)
             s = oclnn__sgemm(ctx, op, false, true, (size_t)p.cout, (size_t)p.cin, T, 1.0f, pl.ws,
                              m_off + (size_t)e * p.cout * T, T, pl.ws,
                              v_off + (size_t)e * p.cin * T, T, n0 == 0 ? 0.0f : 1.0f, pl.ws,

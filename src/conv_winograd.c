@@ -17,7 +17,9 @@
  * the AVX-512 blocks of DIRECT's channel-vector forward. */
 #define WINO_KV 4
 #define WINO_CI 6
-#define WINO_OPTS "-DKV=4 -DCI=6"
+#define WINO_STR_(x) #x
+#define WINO_STR(x) WINO_STR_(x)
+#define WINO_OPTS "-DKV=" WINO_STR(WINO_KV) " -DCI=" WINO_STR(WINO_CI)
 
 /* One Winograd convolution: in[n][cin][hin][win] -> out[n][cout][hout][wout], padding pt, pl
  * (the bottom and right padding follow from hout, wout); kvec: the GEMMs are the channel-vector
@@ -156,8 +158,7 @@ static oclnn_status run(oclnn_context *ctx, const char *op, const oclnn_conv_geo
         /* 16 input channels a work-item, or packed 16 output channels */
         size_t global[2] = {oclnn__div_up((size_t)p.cin, 16), (size_t)p.cout};
         if (p.kvec)
-            global[0] = (size_t)p.cin,
-            global[1] = oclnn__div_up((size_t)p.cout, 16 * WINO_KV) * WINO_KV;
+            global[0] = (size_t)p.cin, global[1] = cout_blocks(&p) / 16;
         s = oclnn__launch(ctx, op, pl.filter, args, sizeof args / sizeof args[0], 2, global,
                           tu.local);
     }

@@ -20,11 +20,14 @@
 #define GATHER_Q 4    /* as in cl/pool.cl */
 static const size_t WIN_LOCAL[3] = {8, 8, 1};
 #define PLANE_LOCAL 32
-/* On CPUs the backward gathers write a dx of at least this size with non-temporal stores: it
- * outgrows the caches before anything reads it, and not reading each line before overwriting it
- * nearly halves the gathers' memory traffic (measured: dx written 3x faster on the POCL
- * machine). Smaller ones stay in the cache for the next op. */
-#define NT_MIN_BYTES ((size_t)16 << 20)
+/* Tensors of at least this size outgrow the caches of the CPUs measured. On CPUs the backward
+ * gathers write such a dx with non-temporal stores: nothing reads it before it leaves the caches,
+ * and not reading each line before overwriting it nearly halves the gathers' memory traffic
+ * (measured: dx written 3x faster on the POCL machine); smaller ones stay in the cache for the
+ * next op. The forward and arg-max kernels sweep the rows of such an x (pool.cl's FWD_SWEEP:
+ * ResNet's stem max pooling at batch 32 1.5-1.8x faster on a 2-core Zen 5; at batch 4, its x in
+ * the cache, 1.1-1.2x slower). */
+#define STREAM_MIN_BYTES ((size_t)16 << 20)
 
 oclnn_pool2d_desc oclnn_pool2d_desc_default(void)
 {
@@ -168,18 +171,20 @@ static oclnn_status launch_pool(oclnn_context *ctx, const oclnn_pool2d_desc *d, 
     return oclnn__launch(ctx, "pool2d", k, args, nbuf + 11, 3, global, WIN_LOCAL);
 }
 
-/* The options of the forward, arg-max and gather kernels, built for the window and strides as
- * constants (their loops then unroll): one program per pooling shape. GATHER_Q covers the windows
+/* The options of the forward, arg-max and gather kernels for input shape xd, built for the window
+ * and strides as constants (their loops then unroll): one program per pooling shape, and on CPUs
+ * one with the rows swept for inputs beyond the caches. GATHER_Q covers the windows
  * of a row that reach an input column (the plain backward takes the gathers only where 4 do). */
-static void shape_opts(const oclnn_context *ctx, const oclnn_pool2d_desc *d, char *opts,
-                       size_t size)
+static void shape_opts(const oclnn_context *ctx, const oclnn_pool2d_desc *d,
+                       const oclnn_tensor_desc *xd, char *opts, size_t size)
 {
     bool cpu = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    bool sweep = cpu && oclnn_tensor_desc_count(xd) * sizeof(float) >= STREAM_MIN_BYTES;
     int q = (d->window_w + d->stride_w - 1) / d->stride_w;
     snprintf(opts, size,
              POOL_OPTS " -DWIN_H=%d -DWIN_W=%d -DSTRIDE_H=%d -DSTRIDE_W=%d -DNT_STORES=%d"
-                       " -DGATHER_Q=%d",
-             d->window_h, d->window_w, d->stride_h, d->stride_w, cpu ? 1 : 0,
+                       " -DFWD_SWEEP=%d -DGATHER_Q=%d",
+             d->window_h, d->window_w, d->stride_h, d->stride_w, cpu ? 1 : 0, sweep ? 1 : 0,
              q > GATHER_Q ? q : GATHER_Q);
 }
 
@@ -187,7 +192,7 @@ static void shape_opts(const oclnn_context *ctx, const oclnn_pool2d_desc *d, cha
 static cl_int nt_stores(const oclnn_context *ctx, const oclnn_tensor_desc *xd)
 {
     return (ctx->info.type & CL_DEVICE_TYPE_CPU) &&
-           oclnn_tensor_desc_count(xd) * sizeof(float) >= NT_MIN_BYTES;
+           oclnn_tensor_desc_count(xd) * sizeof(float) >= STREAM_MIN_BYTES;
 }
 
 /* Grids of the gathers (over the inputs) and of the forward and arg-max kernels (over the
@@ -238,7 +243,7 @@ oclnn_status oclnn_pool2d_forward(oclnn_context *ctx, const oclnn_pool2d_desc *d
     cl_ulong xo = x->offset, yo = y->offset;
     oclnn_arg args[4 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo), OCLNN_ARG(y->mem), OCLNN_ARG(yo)};
     char opts[192];
-    shape_opts(ctx, desc, opts, sizeof opts);
+    shape_opts(ctx, desc, &x->desc, opts, sizeof opts);
     return launch_pool(ctx, desc, opts, pool_kernel(desc->mode, false), &x->desc, &yd,
                        window_grid(&yd), args, 4);
 }
@@ -284,7 +289,7 @@ oclnn_status oclnn_pool2d_backward(oclnn_context *ctx, const oclnn_pool2d_desc *
                            (pool_grid){w, h, RUN, POOL_ROWS}, args, 6);
     }
     char opts[192];
-    shape_opts(ctx, desc, opts, sizeof opts);
+    shape_opts(ctx, desc, &x->desc, opts, sizeof opts);
     if (desc->mode != OCLNN_POOL_MAX) {
         cl_int nt = nt_stores(ctx, &x->desc);
         oclnn_arg args[5 + 11] = {OCLNN_ARG(dy->mem), OCLNN_ARG(dyo), OCLNN_ARG(dx->mem),
@@ -368,7 +373,7 @@ oclnn_status oclnn_pool2d_forward_argmax(oclnn_context *ctx, const oclnn_pool2d_
     if (s != OCLNN_SUCCESS)
         return s;
     char opts[192];
-    shape_opts(ctx, desc, opts, sizeof opts);
+    shape_opts(ctx, desc, &x->desc, opts, sizeof opts);
     cl_ulong xo = x->offset, yo = y->offset, ao = argmax->offset;
     oclnn_arg args[6 + 11] = {OCLNN_ARG(x->mem), OCLNN_ARG(xo),          OCLNN_ARG(y->mem),
                               OCLNN_ARG(yo),     OCLNN_ARG(argmax->mem), OCLNN_ARG(ao)};
@@ -386,7 +391,7 @@ oclnn_status oclnn_pool2d_backward_argmax(oclnn_context *ctx, const oclnn_pool2d
     if (s != OCLNN_SUCCESS)
         return s;
     char opts[192];
-    shape_opts(ctx, desc, opts, sizeof opts);
+    shape_opts(ctx, desc, &dx->desc, opts, sizeof opts);
     return max_gather(ctx, desc, opts, argmax->mem, argmax->offset, dy, dx, &yd);
 }
 

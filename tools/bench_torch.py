@@ -587,7 +587,7 @@ def train(args):
     if not (os.path.isfile(args.oclnn_train) and os.access(args.oclnn_train, os.X_OK)):
         print(f"oclnn-train not found at {args.oclnn_train}: skipped")
         return
-    # oclnn-train times every step, the first (kernel compilation) included. To time the same
+    # oclnn-train times the steps after its first (kernel compilation). To time the same
     # steady-state steps as PyTorch: one run fills the kernel caches, then runs of WARM and
     # WARM + steps steps; the difference of their training times is `steps` warm steps.
     warm = 3
@@ -612,9 +612,9 @@ def train(args):
         how = f"steps {warm + 1}..{warm + args.steps} (runs of {warm} and {warm + args.steps})"
     else:
         oclnn_ips = own
-        how = "its own figure, first step included (the two-run difference was not positive)"
-    print(f"oclnn: {oclnn_ips:.1f} images/s over {how}; oclnn-train's own figure, first step "
-          f"included: {own:.1f} images/s")
+        how = "its own figure (the two-run difference was not positive)"
+    print(f"oclnn: {oclnn_ips:.1f} images/s over {how}; oclnn-train's own figure, steps 2.."
+          f"{warm + args.steps}: {own:.1f} images/s")
     print(f"ratio = torch time / oclnn time = {oclnn_ips / torch_ips:.3f} "
           "(1.0 = as fast as PyTorch)")
 

@@ -369,7 +369,8 @@ int main(int argc, char **argv)
     for (int epoch = (int)(step / spe); step < stop; epoch++) {
         shuffle(idx, train.n, o.seed, epoch);
         long first = step % spe;
-        long in_epoch = 0, correct_epoch = 0, images_epoch = 0;
+        /* untimed: the steps of this epoch before t0 (the first step of the run, start-up) */
+        long in_epoch = 0, untimed = 0, correct_epoch = 0, images_epoch = 0;
         double loss_epoch = 0;
         long reads = 0;
         double t0 = now(), last_draw = t0, last_loss = NAN;
@@ -388,6 +389,7 @@ int main(int argc, char **argv)
                        "%.2f s)\n",
                        now() - t_start, t_warm);
                 t0 = now();
+                untimed = 1;
             }
             double tn = now();
             int draw = tty ? tn - last_draw >= 0.2 : (s + 1) % log_every == 0;
@@ -406,10 +408,12 @@ int main(int argc, char **argv)
                     correct_epoch += c;
                     images_epoch += n;
                 }
-                double el = tn - t0, ips = (double)(in_epoch + 1) * batch / (el > 0 ? el : 1e-9);
+                long timed = in_epoch + 1 - untimed;
+                double el = tn - t0, ips = timed ? (double)timed * batch / (el > 0 ? el : 1e-9) : 0;
                 long left = (spe - s - 1) < (stop - step - 1) ? spe - s - 1 : stop - step - 1;
-                char eta[32];
-                fmt_eta((double)left * batch / ips, eta, sizeof eta);
+                char eta[32] = "-";
+                if (ips > 0)
+                    fmt_eta((double)left * batch / ips, eta, sizeof eta);
                 if (tty) {
                     int width = 24, done_w = (int)((double)(s + 1) / (double)spe * width);
                     char bar[32];
@@ -429,13 +433,13 @@ int main(int argc, char **argv)
         oclnn_context_finish(ctx);
         double el = now() - t0;
         train_time += el;
-        trained += in_epoch * batch;
+        trained += (in_epoch - untimed) * batch;
         epochs_run++;
         if (tty)
             printf("\n");
         printf("epoch %d: %ld steps in %.1f s (%.0f images/s), train loss %.4f, train accuracy "
                "%.2f%%\n",
-               epoch + 1, in_epoch, el, (double)in_epoch * batch / el,
+               epoch + 1, in_epoch, el, el > 0 ? (double)(in_epoch - untimed) * batch / el : 0.0,
                reads ? loss_epoch / (double)reads : 0.0,
                images_epoch ? 100.0 * (double)correct_epoch / (double)images_epoch : 0.0);
         if (o.save && oclnn_net_save(net, o.save) != OCLNN_SUCCESS) {
